@@ -1,0 +1,399 @@
+"""The Tensor: a numpy array that remembers how it was made, and reverse-mode backward.
+
+Read this file first, then ``function.py`` (how an op records itself), then ``ops.py`` (the
+derivative of every primitive op). Everything the engine knows about autodiff is here:
+
+* A tensor made by an op keeps ``_ctx``: the op's context, holding its ``parents`` (an ordered
+  tuple, so ``a + a`` has two edges) and whatever the op saved for its backward.
+* ``backward()`` sorts the graph topologically (iteratively: no recursion limit), then walks it
+  once in reverse, asking each op for the gradients of its inputs (the vector-Jacobian product)
+  and summing the contributions that arrive at each tensor.
+* Broadcasting is undone in exactly one place, :func:`unbroadcast`, so no op repeats it and after
+  backward ``t.grad.shape == t.data.shape`` always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .function import Function
+
+ArrayLike = Any  # np.ndarray, a Python number, or nested lists of numbers
+
+# Called once per backward step when a trace is recording (see tinygrad_edu.viz.trace);
+# None otherwise, so an untraced backward pays one `is None` test per node.
+_backward_hook: Callable[..., None] | None = None
+
+
+class ShapeError(ValueError):
+    """An op was given shapes it cannot combine; the message names the op and the shapes."""
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``: the adjoint of numpy broadcasting.
+
+    If ``y = broadcast_to(x, grad.shape)`` then every element of x was copied into all the
+    positions of y along the broadcast axes, so dL/dx is the sum of dL/dy over those axes:
+    the extra leading axes, and the axes where x has size 1.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if ones:
+        grad = grad.sum(axis=ones, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _as_array(data: ArrayLike, dtype: Any) -> np.ndarray:
+    """Convert user data: Python numbers become float32, numpy floats keep float32/float64."""
+    if isinstance(data, Tensor):
+        data = data.data
+    given_numpy = isinstance(data, np.ndarray | np.generic)
+    try:
+        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"Tensor: cannot convert {type(data).__name__} to an array: {e}") from e
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Tensor: data of dtype {arr.dtype} is not numeric (expected numbers, got e.g. "
+            f"{arr.flat[0]!r} of shape {arr.shape})"
+            if arr.size
+            else f"Tensor: data of dtype {arr.dtype} is not numeric"
+        )
+    if dtype is None and (not given_numpy or (arr.dtype.kind == "f" and arr.dtype.itemsize < 4)):
+        arr = arr.astype(np.float32)  # Python numbers and float16: float32
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    ``Tensor(data, requires_grad=False, dtype=None, name=None)``: Python numbers and lists become
+    float32; numpy float32/float64 arrays keep their dtype (gradient checks run in float64);
+    integer numpy arrays stay integer (labels, indices) and cannot require grad.
+    """
+
+    __slots__ = ("_ctx", "_retains_grad", "data", "grad", "name", "requires_grad")
+    __array_ufunc__ = None  # `ndarray + Tensor` defers to Tensor.__radd__ instead of unwrapping
+
+    def __init__(
+        self,
+        data: ArrayLike,
+        requires_grad: bool = False,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        arr = _as_array(data, dtype)
+        if requires_grad and arr.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor: only floating-point tensors can require grad, got dtype {arr.dtype}"
+            )
+        self.data: np.ndarray = arr
+        self.grad: np.ndarray | None = None
+        self.requires_grad: bool = bool(requires_grad)
+        self.name: str | None = name
+        self._ctx: Function | None = None
+        self._retains_grad = False
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool, ctx: Function | None) -> Tensor:
+        """Fast constructor for op outputs: no conversion, no checks."""
+        t = cls.__new__(cls)
+        t.data, t.grad, t.requires_grad, t.name, t._ctx = data, None, requires_grad, None, ctx
+        t._retains_grad = False
+        return t
+
+    # ----------------------------------------------------------------- array-like attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def op(self) -> str | None:
+        """Name of the op that produced this tensor (None for a leaf)."""
+        return None if self._ctx is None else self._ctx.op_name
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self) -> str:
+        extras = []
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        if self._ctx is not None:
+            extras.append(f"op={self._ctx.op_name}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.data.size > 64:
+            body = f"shape={self.shape}, dtype={self.dtype}"
+        else:
+            body = np.array2string(self.data, separator=", ", precision=4, prefix="Tensor(")
+            if self.dtype != np.float32:
+                extras.insert(0, f"dtype={self.dtype}")
+        return "Tensor(" + ", ".join([body, *extras]) + ")"
+
+    # ----------------------------------------------------------------- conversion
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only a tensor with one element has an item, got shape {self.shape}"
+            )
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut off from the graph."""
+        return Tensor._make(self.data, False, None)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``.grad = None``)."""
+        self.grad = None
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        self._retains_grad = True
+        return self
+
+    def argmax(self, axis: int | None = None) -> np.ndarray:
+        """Indices of the maxima (a plain integer array: argmax has no gradient)."""
+        return self.data.argmax(axis=axis)
+
+    # ----------------------------------------------------------------- backward
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
+        """Reverse-mode autodiff: add ``grad``-weighted d(self)/d(leaf) into each leaf's ``.grad``.
+
+        ``grad`` is dL/d(self); it defaults to 1 for a scalar and is required otherwise. Leaf
+        gradients *accumulate* across calls (``+=``) until zeroed with ``zero_grad()``. The graph's
+        saved arrays are freed afterwards unless ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad (no input of the computation had "
+                "requires_grad=True, or it was computed under no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for a scalar output; this "
+                    f"tensor has shape {self.shape}: pass backward(grad) of that shape"
+                )
+            g = np.ones(self.shape, dtype=self.dtype)
+        else:
+            g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if g.shape != self.shape:
+                raise ShapeError(
+                    f"backward: grad of shape {g.shape} given for a tensor of shape {self.shape}"
+                )
+
+        order = _toposort(self)
+        grads: dict[Tensor, np.ndarray] = {self: g}
+        stored: set[int] = set()  # ids of arrays already stored in some .grad (never share one)
+        hook = _backward_hook
+        for node in reversed(order):
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            ctx = node._ctx
+            if ctx is None or node._retains_grad:
+                if id(g) in stored or not g.flags.writeable or g.base is not None:
+                    g = g.copy()
+                node.grad = g if node.grad is None else node.grad + g
+                stored.add(id(node.grad))
+                if ctx is None:
+                    if hook is not None:
+                        hook(node, g, ())
+                    continue
+            if ctx.saved is None:
+                raise RuntimeError(
+                    f"backward: the graph through {ctx.op_name} was already freed by an earlier "
+                    "backward(); pass retain_graph=True to the first call to backprop twice"
+                )
+            in_grads = ctx.backward(ctx, g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            sent = []
+            for parent, pg in zip(ctx.parents, in_grads, strict=True):
+                if pg is None or not parent.requires_grad:
+                    continue
+                if pg.shape != parent.data.shape:
+                    pg = unbroadcast(pg, parent.data.shape)
+                old = grads.get(parent)
+                grads[parent] = pg if old is None else old + pg
+                sent.append((parent, pg))
+            if hook is not None:
+                hook(node, g, tuple(sent))
+            if not retain_graph:
+                ctx.saved = None
+
+    # ----------------------------------------------------------------- operators
+    def _lift(self, other: ArrayLike) -> Tensor:
+        """Wrap a Python number or array as a constant tensor (Python numbers take our dtype)."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, int | float) and self.data.dtype.kind == "f":
+            return Tensor._make(np.asarray(other, dtype=self.data.dtype), False, None)
+        return Tensor._make(_as_array(other, None), False, None)
+
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return ops.Add.apply(self, self._lift(other))
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return ops.Add.apply(self._lift(other), self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return ops.Add.apply(self, -self._lift(other))
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return ops.Add.apply(self._lift(other), -self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return ops.Mul.apply(self, self._lift(other))
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return ops.Mul.apply(self._lift(other), self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        if isinstance(other, int | float):
+            return self * (1.0 / other)
+        return self * self._lift(other) ** -1.0
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return self._lift(other) * self**-1.0
+
+    def __pow__(self, other: ArrayLike) -> Tensor:
+        return ops.Pow.apply(self, self._lift(other))
+
+    def __rpow__(self, other: ArrayLike) -> Tensor:
+        return ops.Pow.apply(self._lift(other), self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return ops.MatMul.apply(self, self._lift(other))
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return ops.MatMul.apply(self._lift(other), self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        if isinstance(index, Tensor):
+            index = index.data
+        elif isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return ops.Index.apply(self, index=index)
+
+    # ----------------------------------------------------------------- methods
+    def matmul(self, other: ArrayLike) -> Tensor:
+        return self @ other
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """sum / n, where n is the number of elements reduced over."""
+        axes = range(self.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+        n = int(np.prod([self.shape[a] for a in axes]))
+        if n == 0:
+            raise ValueError(f"mean: no elements to average over (shape {self.shape}, axis={axis})")
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / n)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: int | Iterable[int]) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], int | np.integer):
+            shape = tuple(shape[0])  # type: ignore[arg-type]
+        return ops.Reshape.apply(self, shape=shape)
+
+    def flatten(self, start_dim: int = 0) -> Tensor:
+        """Merge the axes from ``start_dim`` on into one (``start_dim=1`` keeps the batch axis)."""
+        start = start_dim % self.ndim if self.ndim else 0
+        return self.reshape(*self.shape[:start], -1)
+
+    def transpose(self, *axes: int | Iterable[int]) -> Tensor:
+        """Permute the axes (reverse them when none are given), like ``np.transpose``."""
+        if len(axes) == 1 and not isinstance(axes[0], int | np.integer):
+            axes = tuple(axes[0])  # type: ignore[arg-type]
+        return ops.Transpose.apply(self, axes=tuple(axes) if axes else None)
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.Sqrt.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return ops.ReLU.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return ops.LogSoftmax.apply(self, axis=axis)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """exp(log_softmax(x)): stable, and its gradient comes from the two primitives."""
+        return self.log_softmax(axis).exp()
+
+
+def _toposort(root: Tensor) -> list[Tensor]:
+    """Tensors that require grad, each after all its parents (iterative depth-first search)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            for parent in node._ctx.parents:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+from . import ops  # noqa: E402  (ops build on Tensor, so they are imported after it)
