@@ -1,0 +1,39 @@
+"""Shared fixtures: the real-MNIST folder beside the repo, and hypothesis settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+MNIST_24K = Path(
+    os.environ.get("TINYGRAD_EDU_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist-24k")
+)
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+settings.register_profile(
+    "default", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST folder (24k train, official 10k test); skips where it is absent."""
+    if not all((MNIST_24K / f).exists() for f in MNIST_FILES):
+        pytest.skip(
+            f"real MNIST not found at {MNIST_24K} (set TINYGRAD_EDU_MNIST_DIR to a folder "
+            "holding the four IDX files to run this test)"
+        )
+    return MNIST_24K
