@@ -125,26 +125,27 @@ class Sqrt(Function):
 class Sigmoid(Function):
     """out = s(a) = 1 / (1 + e^-a).  d out/da = s (1 - s).
 
-    Computed without overflow for any a: with e = e^-|a| (always in (0, 1]),
-    s = 1/(1+e) for a >= 0 and s = e/(1+e) for a < 0.
+    No overflow for any a: where e^-a overflows (a < -88 in float32) it is +inf and
+    1 / (1 + inf) = 0, the correctly rounded value, so that IEEE overflow is silenced.
     """
 
     @staticmethod
     def forward(ctx: Any, a: Array) -> Array:
-        e = np.abs(a)
-        np.negative(e, out=e)
-        np.exp(e, out=e)
-        s = 1 + e
-        np.reciprocal(s, out=s)
-        np.multiply(e, s, out=e)  # e/(1+e) = s(-|a|)
-        out = np.where(a >= 0, s, e)
+        with np.errstate(over="ignore", under="ignore"):
+            out = np.negative(a)
+            np.exp(out, out=out)
+        out += 1
+        np.reciprocal(out, out=out)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Array) -> Array:
         (s,) = ctx.saved
-        return g * s * (1 - s)
+        out = 1 - s
+        out *= s
+        out *= g
+        return out
 
 
 class ReLU(Function):

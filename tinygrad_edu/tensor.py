@@ -48,7 +48,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if ones:
         grad = grad.sum(axis=ones, keepdims=True)
-    return grad.reshape(shape)
+    return grad if grad.shape == shape else grad.reshape(shape)
 
 
 def _as_array(data: ArrayLike, dtype: Any) -> np.ndarray:
@@ -248,7 +248,8 @@ class Tensor:
                     pg = unbroadcast(pg, parent.data.shape)
                 old = grads.get(parent)
                 grads[parent] = pg if old is None else old + pg
-                sent.append((parent, pg))
+                if hook is not None:
+                    sent.append((parent, pg))
             if hook is not None:
                 hook(node, g, tuple(sent))
             if not retain_graph:
@@ -378,21 +379,17 @@ class Tensor:
 def _toposort(root: Tensor) -> list[Tensor]:
     """Tensors that require grad, each after all its parents (iterative depth-first search)."""
     order: list[Tensor] = []
-    visited: set[int] = set()
+    visited: set[Tensor] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
     while stack:
-        node, children_done = stack.pop()
-        if children_done:
+        node, parents_done = stack.pop()
+        if parents_done:
             order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        if node._ctx is not None:
-            for parent in node._ctx.parents:
-                if parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            if node._ctx is not None:
+                stack.extend((p, False) for p in node._ctx.parents if p.requires_grad)
     return order
 
 
