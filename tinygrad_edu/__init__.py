@@ -1,7 +1,16 @@
 """tinygrad_edu: a small, honest reverse-mode autodiff framework for teaching backpropagation."""
 
+from . import gradcheck
 from .function import Function, is_grad_enabled, no_grad
 from .tensor import ShapeError, Tensor, unbroadcast
 
-__all__ = ["Function", "ShapeError", "Tensor", "is_grad_enabled", "no_grad", "unbroadcast"]
+__all__ = [
+    "Function",
+    "ShapeError",
+    "Tensor",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "unbroadcast",
+]
 __version__ = "0.1.0"
