@@ -100,6 +100,8 @@ class Function:
             else:
                 msg = f"cannot apply to shapes {shapes}: {e}"
             raise ShapeError(f"{cls.op_name.lower()}: {msg}") from None
+        if type(out) is not np.ndarray:  # numpy turns 0-d results into scalars
+            out = np.asarray(out)
         if _grad_enabled and True in needs:
             return Tensor._make(out, True, ctx)
         return Tensor._make(out, False, None)

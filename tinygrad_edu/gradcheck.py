@@ -30,7 +30,7 @@ def _leaves(inputs: Sequence[Any], requires_grad: bool) -> list[Tensor]:
     """Fresh leaf tensors with copies of the inputs' data (the caller's tensors are not touched)."""
     out = []
     for i, x in enumerate(inputs):
-        data = np.array(x.data if isinstance(x, Tensor) else x, copy=True)
+        data = np.array(x.data if isinstance(x, Tensor) else x, copy=True, order="C")
         if data.dtype.kind != "f":
             raise TypeError(
                 f"gradcheck: input {i} has dtype {data.dtype}; inputs must be floating point"
@@ -112,8 +112,9 @@ def gradcheck(
     numeric = numerical_jacobian(f, inputs, eps=eps)
     for i, (a, n) in enumerate(zip(analytic, numeric, strict=True)):
         excess = np.abs(a - n) - (atol + rtol * np.abs(n))
-        if excess.size and (excess.max() > 0 or not np.all(np.isfinite(a))):
-            bad = np.where(np.isfinite(a), excess, np.inf)
+        finite = np.isfinite(a) & np.isfinite(n)
+        if excess.size and (not finite.all() or excess.max() > 0):
+            bad = np.where(finite, excess, np.inf)
             row, col = np.unravel_index(int(np.argmax(bad)), a.shape)
             av, nv = a[row, col], n[row, col]
             rel = abs(av - nv) / max(abs(nv), 1e-300)

@@ -208,7 +208,7 @@ class Tensor:
                 )
             g = np.ones(self.shape, dtype=self.dtype)
         else:
-            g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            g = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if g.shape != self.shape:
                 raise ShapeError(
                     f"backward: grad of shape {g.shape} given for a tensor of shape {self.shape}"
@@ -226,7 +226,8 @@ class Tensor:
             if ctx is None or node._retains_grad:
                 if id(g) in stored or not g.flags.writeable or g.base is not None:
                     g = g.copy()
-                node.grad = g if node.grad is None else node.grad + g
+                acc = g if node.grad is None else node.grad + g
+                node.grad = acc if type(acc) is np.ndarray else np.asarray(acc)
                 stored.add(id(node.grad))
                 if ctx is None:
                     if hook is not None:
@@ -244,6 +245,8 @@ class Tensor:
             for parent, pg in zip(ctx.parents, in_grads, strict=True):
                 if pg is None or not parent.requires_grad:
                     continue
+                if type(pg) is not np.ndarray:  # numpy turns 0-d results into scalars
+                    pg = np.asarray(pg)
                 if pg.shape != parent.data.shape:
                     pg = unbroadcast(pg, parent.data.shape)
                 old = grads.get(parent)
@@ -283,7 +286,7 @@ class Tensor:
         return ops.Mul.apply(self._lift(other), self)
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
-        if isinstance(other, int | float):
+        if isinstance(other, int | float) and other != 0:
             return self * (1.0 / other)
         return self * self._lift(other) ** -1.0
 
@@ -321,7 +324,10 @@ class Tensor:
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """sum / n, where n is the number of elements reduced over."""
-        axes = range(self.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+        if axis is None:
+            axes: Iterable[int] = range(self.ndim)
+        else:
+            axes = (axis,) if isinstance(axis, int | np.integer) else axis
         n = int(np.prod([self.shape[a] for a in axes]))
         if n == 0:
             raise ValueError(f"mean: no elements to average over (shape {self.shape}, axis={axis})")
@@ -344,7 +350,7 @@ class Tensor:
         """Permute the axes (reverse them when none are given), like ``np.transpose``."""
         if len(axes) == 1 and not isinstance(axes[0], int | np.integer):
             axes = tuple(axes[0])  # type: ignore[arg-type]
-        return ops.Transpose.apply(self, axes=tuple(axes) if axes else None)
+        return ops.Transpose.apply(self, axes=tuple(int(a) for a in axes) if axes else None)
 
     @property
     def T(self) -> Tensor:
