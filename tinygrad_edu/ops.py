@@ -131,8 +131,9 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx: Any, a: Array) -> Array:
+        out = np.empty_like(a)
         with np.errstate(over="ignore", under="ignore"):
-            out = np.negative(a)
+            np.negative(a, out=out)
             np.exp(out, out=out)
         out += 1
         np.reciprocal(out, out=out)
@@ -228,7 +229,7 @@ class Max(Function):
     def backward(ctx: Any, g: Array) -> Array:
         (is_max,) = ctx.saved
         g = g.reshape(_keepdims_shape(ctx.shape, ctx.axis))
-        return is_max * (g / is_max.sum(axis=ctx.axis, keepdims=True))
+        return is_max * (g / is_max.sum(axis=ctx.axis, keepdims=True).astype(g.dtype))
 
 
 # --------------------------------------------------------------------------- shape
@@ -255,10 +256,12 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx: Any, a: Array, axes: tuple[int, ...] | None = None) -> Array:
-        if axes is not None and sorted(x % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
-            raise ShapeError(
-                f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of {a.shape}"
-            )
+        if axes is not None:
+            if sorted(x % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
+                raise ShapeError(
+                    f"transpose: axes {axes} do not permute the {a.ndim} axes of {a.shape}"
+                )
+            axes = tuple(x % a.ndim for x in axes)
         ctx.axes = axes
         return a.transpose(axes)
 
