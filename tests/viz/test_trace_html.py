@@ -1,0 +1,114 @@
+"""Trace.to_html(): a self-contained page, stepped through in a real headless browser."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tinygrad_edu.viz import trace
+from tinygrad_edu.viz.examples import tiny_mlp
+
+CHROMIUM = next(
+    (
+        p
+        for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+        if p and Path(p).exists()
+    ),
+    None,
+)
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot not on PATH")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def mlp_trace():
+    ex = tiny_mlp()
+    with trace() as t:
+        ex.loss.backward()
+    return t
+
+
+@pytest.fixture(scope="module")
+def page(mlp_trace, tmp_path_factory) -> Path:
+    """The page (SVG frames with graphviz, DOT text without: navigation works the same)."""
+    return mlp_trace.to_html(tmp_path_factory.mktemp("html") / "trace.html", title="tiny MLP")
+
+
+def chromium(tmp_path: Path, *args: str) -> str:
+    profile = tmp_path / "profile"
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
+    return out.stdout
+
+
+def visible_step(dom: str) -> tuple[int, list[int]]:
+    """(body's data-step, the steps of the sections not hidden)."""
+    body = int(re.search(r'<body[^>]*data-step="(\d+)"', dom).group(1))
+    shown = [
+        int(m.group(1))
+        for m in re.finditer(r'<section class="frame"[^>]*data-step="(\d+)"([^>]*)>', dom)
+        if "hidden" not in m.group(2)
+    ]
+    return body, shown
+
+
+@needs_dot
+def test_page_is_self_contained(page, mlp_trace):
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    assert text.count('<section class="frame"') == len(mlp_trace.steps) == 12
+    assert text.count("<svg") == 12 and "<?xml" not in text
+    # nothing is fetched: no external scripts, styles, fonts or images
+    assert not re.search(r"<script[^>]+src|<link|@import|url\(|<img", text)
+    for url in re.findall(r"https?://[^\s\"'<>]+", text):
+        assert url.startswith(("http://www.w3.org/", "https://www.w3.org/")), url
+    assert "default-src 'none'" in text
+    assert "Step 5: t3 = MatMul(x, W1^T)" in text
+    assert "dL/dW1^T (2, 3) = [[" in text  # the values sent, on the step's panel
+    assert "d out/da = 1, d out/db = 1" in text  # the op's derivative rule (Add's docstring)
+
+
+def test_page_without_graphviz_shows_dot_text(mlp_trace, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    text = mlp_trace.to_html(tmp_path / "t.html").read_text()
+    assert text.count('<pre class="dot">') == 12 and "<svg" not in text
+    assert "install graphviz" in text
+
+
+def test_empty_trace_is_an_error(tmp_path):
+    with trace() as t:
+        pass
+    with pytest.raises(ValueError, match="no steps"):
+        t.to_html(tmp_path / "t.html")
+
+
+@needs_chromium
+def test_keys_and_fragment_step_through_frames_in_chromium(page, tmp_path):
+    url = page.as_uri()
+    # start at #step=2, then Right x3, Left x1 through the page's own key handler -> step 4
+    dom = chromium(
+        tmp_path, "--dump-dom", f"{url}?keys=ArrowRight,ArrowRight,ArrowRight,ArrowLeft#step=2"
+    )
+    assert visible_step(dom) == (4, [4])
+    assert 'id="counter">step 4 of 11<' in dom
+    # ?autoplay=N presses ArrowRight N times after the keys; both ends are clamped:
+    # End 11, Right 11, Left 10, Home 0, Left 0, then autoplay 3 -> 3 (unclamped would give 2)
+    dom = chromium(
+        tmp_path, "--dump-dom", f"{url}?keys=End,ArrowRight,ArrowLeft,Home,ArrowLeft&autoplay=3"
+    )
+    assert visible_step(dom) == (3, [3])

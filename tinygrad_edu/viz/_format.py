@@ -1,0 +1,48 @@
+"""Short text summaries of arrays, shared by the graph labels and the trace table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Tensors with at most this many elements are shown value by value; larger ones as statistics.
+MAX_VALUES = 6
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """``(2, 3)``, ``(4,)``, or ``()`` for a scalar."""
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def values_text(arr: np.ndarray, max_values: int = MAX_VALUES, oneline: bool = False) -> str:
+    """The values of a small array (``[[1, 2], [3, 4]]``), or ``mean=.. std=.. min=.. max=..``.
+
+    Small means at most ``max_values`` elements; numbers get 4 significant digits.
+    """
+    arr = np.asarray(arr)
+    if arr.size == 0:
+        return "[]"
+    if arr.size > max_values:
+        a = arr.astype(np.float64, copy=False)
+        sep = " " if oneline else "\n"
+        return f"mean={a.mean():.3g} std={a.std():.3g}{sep}min={a.min():.3g} max={a.max():.3g}"
+    if arr.ndim == 0:
+        return _number(arr.item())
+    text = np.array2string(
+        arr,
+        separator=", ",
+        formatter={"all": _number},
+        max_line_width=10_000,
+        threshold=max_values + 1,
+    )
+    return text.replace("\n ", " ").replace("\n", " ") if oneline else text.replace("\n ", "\n")
+
+
+def _number(v: object) -> str:
+    if isinstance(v, bool | np.bool_):
+        return str(bool(v))
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    f = float(v)  # type: ignore[arg-type]
+    if f == 0:
+        return "0"
+    return f"{f:.4g}"

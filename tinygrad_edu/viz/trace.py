@@ -1,0 +1,319 @@
+"""Record backward step by step: ``with trace() as t: loss.backward()``.
+
+The engine calls ``tensor._backward_hook(node, upstream, sent)`` once per step of backward
+while a hook is installed (and tests one ``is None`` per node otherwise, so an untraced backward
+pays nothing more). ``node`` is the tensor being processed, ``upstream`` is dL/d(node), the
+gradient that has arrived at it, and ``sent`` pairs each input with the gradient the op sends it
+(already summed back to the input's shape); a leaf is reported with ``sent = ()`` after its
+``.grad`` was updated. :class:`Trace` keeps a copy of all of this as :class:`TraceStep` records.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import graphviz
+import numpy as np
+
+from .. import tensor as _engine
+from ..tensor import Tensor
+from ._format import MAX_VALUES, shape_text, values_text
+from .graph import GraphIndex, _draw, _FrameStyle, display_names, walk
+
+__all__ = ["SentGrad", "Trace", "TraceStep", "trace"]
+
+Hook = Callable[[Tensor, np.ndarray, tuple[tuple[Tensor, np.ndarray], ...]], None]
+
+
+@dataclass(frozen=True, eq=False)
+class SentGrad:
+    """The gradient dL/d(input) that one step sends to argument ``arg`` of its op."""
+
+    arg: int
+    tensor: Tensor
+    name: str
+    grad: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.grad.shape
+
+
+@dataclass(frozen=True, eq=False)
+class TraceStep:
+    """One step of backward: the gradient ``upstream`` = dL/d(node) arrives at ``node``, made by
+    ``op`` (None for a leaf), which sends ``sent[k].grad`` = dL/d(input) to its inputs."""
+
+    index: int
+    node: Tensor
+    name: str
+    op: str | None
+    upstream: np.ndarray
+    sent: tuple[SentGrad, ...]
+    backward_pass: int = 0  # which backward() call of the trace this step belongs to
+    inputs: tuple[str, ...] = ()  # names of all the op's arguments, in order
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op is None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.node.shape
+
+    def describe(self) -> str:
+        """One line: ``z1 = Add(t3, b1): dL/dz1 arrives, sends dL/dt3, dL/db1``."""
+        if self.op is None:
+            return f"{self.name} is a leaf: dL/d{self.name} is added to {self.name}.grad"
+        sends = ", ".join(f"dL/d{s.name}" for s in self.sent) or "nothing (no input needs it)"
+        return (
+            f"{self.name} = {self.op}({', '.join(self.inputs)}): dL/d{self.name} arrives, "
+            f"sends {sends}"
+        )
+
+    def local_derivative(self) -> str:
+        """The op's derivative rule, from its docstring in ``ops.py`` (empty for a leaf): the
+        first paragraph, and any later one that states a derivative (``dL/..`` or ``d out``)."""
+        ctx = self.node._ctx
+        if ctx is None:
+            return ""
+        paragraphs = inspect.cleandoc(type(ctx).__doc__ or "").split("\n\n")
+        rules = [p for p in paragraphs[1:] if "dL/" in p or "d out" in p]
+        return "\n\n".join(paragraphs[:1] + rules)
+
+
+@dataclass
+class _Pass:
+    index: GraphIndex
+    names: list[str]
+    steps: list[TraceStep]
+
+
+class Trace:
+    """A record of backward passes, one :class:`TraceStep` per node, in backward order.
+
+    Use it as a context manager (see :func:`trace`); then ``t.steps``, ``print(t)`` (a table),
+    ``t.frames()`` (one graph per step) and ``t.to_html(path)`` (a page to step through).
+    """
+
+    def __init__(self, model: Any = None, names: Mapping[Any, Any] | None = None) -> None:
+        self.model = model
+        self.names = names
+        self.steps: list[TraceStep] = []
+        self._passes: list[_Pass] = []
+        self._pending: set[int] = set()  # tensors sent a gradient and not yet processed
+        self._prev: Hook | None = None
+        self._active = False
+        self._entered = False
+        self._installed: Hook = self._hook  # one bound method, so `is` can recognise it
+
+    # ----------------------------------------------------------------- installing the hook
+    def __enter__(self) -> Trace:
+        if self._entered:
+            raise RuntimeError("trace: this trace was already entered; make a new trace()")
+        self._entered = self._active = True
+        self._prev = _engine._backward_hook
+        _engine._backward_hook = self._installed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._active = False
+        if _engine._backward_hook is self._installed:
+            _engine._backward_hook = self._prev
+        # else an inner trace is still installed (exited out of order): it will restore our
+        # hook, which now only forwards to the outer one (self._active is False).
+
+    def _hook(
+        self, node: Tensor, upstream: np.ndarray, sent: tuple[tuple[Tensor, np.ndarray], ...]
+    ) -> None:
+        if self._active:
+            self._record(node, upstream, sent)
+        if self._prev is not None:  # nested traces: the outer one records too
+            self._prev(node, upstream, sent)
+
+    def _record(
+        self, node: Tensor, upstream: np.ndarray, sent: tuple[tuple[Tensor, np.ndarray], ...]
+    ) -> None:
+        new_pass = (
+            not self._passes or id(node) not in self._pending or node not in self._passes[-1].index
+        )
+        if new_pass:  # node is the root of a new backward() call
+            index = walk(node)
+            self._passes.append(_Pass(index, display_names(index, self.model, self.names), []))
+            self._pending.clear()
+        self._pending.discard(id(node))
+        current = self._passes[-1]
+        names, index = current.names, current.index
+        parents = () if node._ctx is None else node._ctx.parents
+        sent_grads = []
+        arg = 0
+        for parent, grad in sent:
+            while parents[arg] is not parent:  # sent skips inputs that need no gradient
+                arg += 1
+            sent_grads.append(
+                SentGrad(arg, parent, names[index.index(parent)], np.array(grad, copy=True))
+            )
+            self._pending.add(id(parent))
+            arg += 1
+        step = TraceStep(
+            index=len(self.steps),
+            node=node,
+            name=names[index.index(node)],
+            op=None if node._ctx is None else node._ctx.op_name,
+            upstream=np.array(upstream, copy=True),
+            sent=tuple(sent_grads),
+            backward_pass=len(self._passes) - 1,
+            inputs=tuple(names[index.index(p)] for p in parents),
+        )
+        self.steps.append(step)
+        current.steps.append(step)
+
+    # ----------------------------------------------------------------- reading the record
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Iterator[TraceStep]:
+        return iter(self.steps)
+
+    def __getitem__(self, i: int) -> TraceStep:
+        return self.steps[i]
+
+    def __repr__(self) -> str:
+        return f"<Trace: {len(self.steps)} steps in {len(self._passes)} backward pass(es)>"
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def name_of(self, t: Tensor) -> str:
+        """The name the trace uses for ``t`` (its own, a model's, or ``t<i>``)."""
+        for p in reversed(self._passes):
+            if t in p.index:
+                return p.names[p.index.index(t)]
+        raise KeyError("trace: this tensor is not in any traced graph")
+
+    def graph_position(self, step: TraceStep) -> int:
+        """Position of ``step.node`` in its pass's walk: the node is drawn as ``t<position>``."""
+        return self._passes[step.backward_pass].index.index(step.node)
+
+    def table(self, max_values: int = MAX_VALUES) -> str:
+        """The steps as a text table: step, tensor, op, dL/d(tensor), and what is sent where."""
+        header = ("step", "tensor", "op", "upstream dL/d(tensor)", "sends dL/d(input)")
+        rows: list[tuple[str, ...]] = []
+        for s in self.steps:
+            tensor = f"{s.name} {shape_text(s.shape)}"
+            op = s.op or "leaf"
+            up = values_text(s.upstream, max_values, oneline=True)
+            if s.is_leaf:
+                sends = [f"-> {s.name}.grad"]
+            else:
+                sends = [
+                    f"{g.arg}: {g.name} {shape_text(g.shape)} "
+                    f"{values_text(g.grad, max_values, oneline=True)}"
+                    for g in s.sent
+                ] or ["(no input needs a gradient)"]
+            rows.append((str(s.index), tensor, op, up, sends[0]))
+            rows.extend(("", "", "", "", extra) for extra in sends[1:])
+        widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+
+        def line(r: tuple[str, ...]) -> str:
+            return "  ".join(
+                c.rjust(w) if k == 0 else c.ljust(w)
+                for k, (c, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+
+        passes = len(self._passes)
+        title = f"backward trace: {len(self.steps)} steps" + (
+            f" in {passes} backward passes" if passes > 1 else ""
+        )
+        return "\n".join(
+            [title, line(header), line(tuple("-" * w for w in widths)), *map(line, rows)]
+        )
+
+    def frames(
+        self,
+        show_data: bool = False,
+        rankdir: str = "LR",
+        max_values: int = MAX_VALUES,
+        max_nodes: int | None = None,
+        titles: bool = True,
+    ) -> list[graphviz.Digraph]:
+        """One graph per step: the current node in red, the inputs that just received a
+        gradient in orange, and every gradient known so far in the nodes (``grad so far`` while
+        a tensor still awaits contributions from other uses)."""
+        frames = []
+        for p in self._passes:
+            total: dict[int, int] = {}
+            for s in p.steps:
+                for g in s.sent:
+                    k = p.index.index(g.tensor)
+                    total[k] = total.get(k, 0) + 1
+            known: dict[int, np.ndarray] = {}
+            count: dict[int, int] = {}
+            done: set[int] = set()
+            for s in p.steps:
+                pos = p.index.index(s.node)
+                known[pos] = s.upstream
+                done.add(pos)
+                received = set()
+                for g in s.sent:
+                    k = p.index.index(g.tensor)
+                    known[k] = g.grad if k not in known else known[k] + g.grad
+                    count[k] = count.get(k, 0) + 1
+                    received.add(k)
+                grads = {
+                    k: (v, k not in done and count.get(k, 0) < total.get(k, 0))
+                    for k, v in known.items()
+                }
+                title = f"step {s.index} of {len(self.steps) - 1}: {s.describe()}"
+                style = _FrameStyle(
+                    grads=grads,
+                    current=pos,
+                    received=received,
+                    sent_args={g.arg for g in s.sent},
+                    title=title if titles else None,
+                )
+                frames.append(
+                    _draw(
+                        p.index.root,
+                        model=self.model,
+                        names=self.names,
+                        show_data=show_data,
+                        rankdir=rankdir,
+                        max_nodes=max_nodes,
+                        max_values=max_values,
+                        index=p.index,
+                        frame=style,
+                    )
+                )
+        return frames
+
+    def to_html(
+        self,
+        path: str | os.PathLike[str],
+        title: str | None = None,
+        show_data: bool = True,
+        rankdir: str = "LR",
+    ) -> Path:
+        """Write a self-contained HTML page that steps through backward (buttons, arrow keys).
+
+        Each frame is an inline SVG made with ``dot -Tsvg`` (without graphviz the page shows
+        the DOT text instead); the page loads nothing from the network.
+        """
+        from .html import trace_to_html
+
+        return trace_to_html(self, path, title=title, show_data=show_data, rankdir=rankdir)
+
+
+def trace(model: Any = None, names: Mapping[Any, Any] | None = None) -> Trace:
+    """Record every step of the backward passes run inside ``with trace() as t:``.
+
+    ``model`` (an ``nn.Module``) names parameters by their dotted names; ``names`` adds names
+    (``{"h": h}``). The previous hook is restored on exit, also after an exception; nested
+    traces both record.
+    """
+    return Trace(model=model, names=names)
