@@ -117,11 +117,12 @@ def gradcheck(
             bad = np.where(finite, excess, np.inf)
             row, col = np.unravel_index(int(np.argmax(bad)), a.shape)
             av, nv = a[row, col], n[row, col]
-            rel = abs(av - nv) / max(abs(nv), 1e-300)
+            err = abs(av - nv)
+            error = f"relative error {err / abs(nv):.3g}" if nv else f"absolute error {err:.3g}"
             shape = np.shape(inputs[i].data if isinstance(inputs[i], Tensor) else inputs[i])
             raise GradcheckError(
                 f"gradcheck: input {i} (shape {shape}): "
                 f"d out[{row}] / d x[{col}] is {av:.8g} by backward but {nv:.8g} by finite "
-                f"differences (relative error {rel:.3g}; atol={atol}, rtol={rtol})"
+                f"differences ({error}; atol={atol}, rtol={rtol})"
             )
     return True

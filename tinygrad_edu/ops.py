@@ -182,7 +182,7 @@ class Tanh(Function):
 # --------------------------------------------------------------------------- reductions
 def _reduced_axes(ndim: int, axis: int | tuple[int, ...] | None) -> set[int]:
     """The axes a reduction over ``axis`` removes (all of them for None)."""
-    if axis is None:
+    if axis is None or ndim == 0:
         return set(range(ndim))
     return {a % ndim for a in ((axis,) if isinstance(axis, int | np.integer) else axis)}
 

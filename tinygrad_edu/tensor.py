@@ -265,6 +265,8 @@ class Tensor:
             return other
         if isinstance(other, int | float) and self.data.dtype.kind == "f":
             return Tensor._make(np.asarray(other, dtype=self.data.dtype), False, None)
+        if isinstance(other, int) and self.data.dtype.kind in "iu":
+            return Tensor._make(np.asarray(other, dtype=self.data.dtype), False, None)
         return Tensor._make(_as_array(other, None), False, None)
 
     def __add__(self, other: ArrayLike) -> Tensor:
