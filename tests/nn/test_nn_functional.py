@@ -1,0 +1,181 @@
+"""Losses: values and gradients against closed forms, finite differences and PyTorch."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from tinygrad_edu import ShapeError, Tensor, nn
+from tinygrad_edu.gradcheck import gradcheck
+from tinygrad_edu.nn import functional as F
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except ImportError:  # pragma: no cover - torch is optional
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
+RNG = np.random.default_rng(0)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# --------------------------------------------------------------------------- cross-entropy
+def test_cross_entropy_value_and_gradient_from_labels_and_one_hot() -> None:
+    z = RNG.standard_normal((6, 4)).astype(np.float32)
+    y = np.array([0, 3, 1, 1, 2, 0])
+    onehot = F.one_hot(y, 4)
+    expected = -np.log(softmax(z)[np.arange(6), y]).mean()
+    for targets in (y, list(y), onehot, Tensor(y)):
+        logits = Tensor(z, requires_grad=True)
+        loss = nn.cross_entropy(logits, targets)
+        assert loss.shape == () and loss.dtype == np.float32
+        assert loss.item() == pytest.approx(expected, rel=1e-5)
+        loss.backward()
+        np.testing.assert_allclose(logits.grad, (softmax(z) - onehot) / 6, rtol=1e-5, atol=1e-7)
+
+
+def test_cross_entropy_is_stable_for_huge_logits() -> None:
+    z = Tensor(np.array([[1000.0, -1000.0], [-1e4, 1e4]], np.float32), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = nn.cross_entropy(z, [0, 0])
+        loss.backward()
+    assert loss.item() == pytest.approx(1e4, rel=1e-6)
+    assert np.isfinite(z.grad).all()
+
+
+def test_cross_entropy_reductions_and_errors() -> None:
+    z = RNG.standard_normal((5, 3))
+    y = np.array([0, 1, 2, 1, 0])
+    per_sample = nn.cross_entropy(z, y, reduction="none")
+    assert per_sample.shape == (5,)
+    np.testing.assert_allclose(per_sample.data, -np.log(softmax(z)[np.arange(5), y]), rtol=1e-10)
+    assert nn.cross_entropy(z, y, reduction="sum").item() == pytest.approx(per_sample.data.sum())
+    assert gradcheck(lambda z: nn.cross_entropy(z, y, reduction="none"), [z])
+    assert gradcheck(lambda z: nn.cross_entropy(z, y, reduction="sum"), [z])
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        nn.cross_entropy(z, y, reduction="max")
+    with pytest.raises(ShapeError, match="cross_entropy"):
+        nn.cross_entropy(z, y[:4])
+
+
+def test_nll_loss_after_log_softmax_equals_cross_entropy() -> None:
+    z = RNG.standard_normal((5, 3))
+    y = np.array([2, 1, 0, 1, 2])
+    assert nn.nll_loss(nn.log_softmax(z), y).item() == pytest.approx(
+        nn.cross_entropy(z, y).item(), rel=1e-12
+    )
+    assert gradcheck(lambda z: nn.nll_loss(z.log_softmax(axis=1), y), [z])
+    assert nn.NLLLoss(reduction="sum")(Tensor(z), y).item() == pytest.approx(
+        -z[np.arange(5), y].sum()
+    )
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        nn.nll_loss(z, [0, 1, 2, 3, 0])
+    with pytest.raises(ShapeError, match="5 integer labels"):
+        nn.nll_loss(z, np.zeros(5))
+
+
+# --------------------------------------------------------------------------- MSE
+def test_mse_loss() -> None:
+    x, t = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+    assert nn.mse_loss(x, t).item() == pytest.approx(((x - t) ** 2).mean())
+    assert nn.MSELoss(reduction="sum")(x, t).item() == pytest.approx(((x - t) ** 2).sum())
+    assert gradcheck(lambda x: nn.mse_loss(x, t), [x])
+    assert gradcheck(lambda x, t: nn.mse_loss(x, t), [x, t])
+    with pytest.raises(ShapeError, match=r"input of shape \(4, 3\) and target of shape \(4,\)"):
+        nn.mse_loss(x, t[:, 0])
+
+
+# --------------------------------------------------------------------------- binary
+def test_binary_cross_entropy_value_gradient_and_clamping() -> None:
+    p = RNG.uniform(0.05, 0.95, (6, 1))
+    t = (RNG.random(6) > 0.5).astype(np.int64)  # (N,) labels for an (N, 1) output
+    tt = t.reshape(6, 1)
+    expected = -(tt * np.log(p) + (1 - tt) * np.log(1 - p)).mean()
+    assert nn.binary_cross_entropy(p, t).item() == pytest.approx(expected)
+    assert gradcheck(lambda p: nn.binary_cross_entropy(p, t), [p])
+    assert gradcheck(lambda p: nn.binary_cross_entropy(p, t, reduction="none"), [p])
+    assert nn.BCELoss(reduction="sum")(p, t).item() == pytest.approx(expected * 6)
+    edge = Tensor(np.array([0.0, 1.0, 0.0, 1.0]), requires_grad=True)
+    loss = nn.binary_cross_entropy(edge, [0, 1, 1, 0], reduction="none")
+    np.testing.assert_array_equal(loss.data, [0, 0, 100, 100])  # logs clamped at -100
+    loss.sum().backward()
+    assert np.isfinite(edge.grad).all()
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        nn.binary_cross_entropy(np.array([1.5]), [1])
+    with pytest.raises(ShapeError, match=r"targets of shape \(5,\) for input of shape \(6, 1\)"):
+        nn.binary_cross_entropy(p, t[:5])
+
+
+def test_bce_with_logits_is_stable_and_matches_sigmoid_then_bce() -> None:
+    z = RNG.standard_normal(8) * 3
+    t = RNG.random(8)
+    s = 1 / (1 + np.exp(-z))
+    expected = -(t * np.log(s) + (1 - t) * np.log(1 - s)).mean()
+    assert nn.binary_cross_entropy_with_logits(z, t).item() == pytest.approx(expected, rel=1e-10)
+    assert gradcheck(lambda z: nn.binary_cross_entropy_with_logits(z, t), [z])
+    zt = Tensor(z, requires_grad=True)
+    nn.BCEWithLogitsLoss()(zt, t).backward()
+    np.testing.assert_allclose(zt.grad, (s - t) / 8, rtol=1e-10)
+    huge = Tensor(np.array([1000.0, -1000.0, 1000.0, -1000.0], np.float32), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = nn.binary_cross_entropy_with_logits(huge, [1, 0, 0, 1], reduction="none")
+        loss.sum().backward()
+    np.testing.assert_allclose(loss.data, [0, 0, 1000, 1000])
+    np.testing.assert_allclose(huge.grad, [0, 0, 1, -1])
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_losses_match_torch(reduction: str) -> None:
+    z = RNG.standard_normal((7, 5))
+    y = RNG.integers(0, 5, 7)
+    p = RNG.uniform(0.01, 0.99, (7, 5))
+    t = RNG.random((7, 5))
+    cases = [
+        (F.cross_entropy, TF.cross_entropy, z, y),
+        (F.cross_entropy, TF.cross_entropy, z, softmax(t)),
+        (F.nll_loss, TF.nll_loss, z, y),
+        (F.mse_loss, TF.mse_loss, z, t),
+        (F.binary_cross_entropy, TF.binary_cross_entropy, p, t),
+        (F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, z * 10, t),
+    ]
+    for ours, theirs, x, target in cases:
+        xt = Tensor(x, requires_grad=True)
+        loss = ours(xt, target, reduction=reduction)
+        loss.backward(np.ones(loss.shape))
+        tx = torch.tensor(x, requires_grad=True)
+        tl = theirs(tx, torch.tensor(target), reduction=reduction)
+        tl.backward(torch.ones(tl.shape, dtype=tl.dtype))
+        np.testing.assert_allclose(
+            loss.data, tl.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=ours.__name__
+        )
+        np.testing.assert_allclose(
+            xt.grad, tx.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=ours.__name__
+        )
+
+
+def test_loss_modules_wrap_the_functions() -> None:
+    z = RNG.standard_normal((4, 3))
+    y = np.array([0, 1, 2, 0])
+    assert nn.CrossEntropyLoss()(z, y).item() == nn.cross_entropy(z, y).item()
+    assert repr(nn.CrossEntropyLoss()) == "CrossEntropyLoss()"
+    assert repr(nn.MSELoss(reduction="sum")) == "MSELoss(reduction='sum')"
+    with pytest.raises(ValueError, match="BCELoss: reduction must be one of"):
+        nn.BCELoss(reduction="avg")
+
+
+def test_one_hot() -> None:
+    np.testing.assert_array_equal(F.one_hot([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        F.one_hot([3], 3)
+    with pytest.raises(ShapeError, match="integers of shape"):
+        F.one_hot(np.array([0.5]), 3)

@@ -1,0 +1,229 @@
+"""The command line: train and eval, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinygrad_edu.data as data_module
+from tinygrad_edu import cli
+from tinygrad_edu.data import Dataset, DatasetError
+from tinygrad_edu.train import History, load, read_metadata
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def blobs(n: int, seed: int = 0) -> Dataset:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    images = rng.integers(0, 90, (n, 28, 28)).astype(np.uint8)
+    for i, k in enumerate(labels):
+        images[i, 2 * k + 3 : 2 * k + 6, 4:24] = 230
+    return Dataset(images, labels, "blobs")
+
+
+@pytest.fixture
+def fake_data(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """Replace load_dataset by tiny synthetic data; records the calls."""
+    calls: list[tuple] = []
+
+    def fake_load(name, data_dir=None, download=True, quiet=False, fallback=True):
+        calls.append((name, data_dir, download))
+        if name == "png":
+            raise DatasetError("png: data_dir is required")
+        return blobs(300), blobs(100, seed=1)
+
+    monkeypatch.setattr(data_module, "load_dataset", fake_load)
+    return calls
+
+
+def test_train_then_eval(fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "run"
+    argv = [
+        "train",
+        "--dataset",
+        "fashion-mnist",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+        "--offline",
+    ]
+    assert cli.main(argv) == 0
+    stdout = capsys.readouterr().out.splitlines()
+    assert stdout[0].startswith(
+        "training 784-64-10 sigmoid on blobs (300 train, 100 test), "
+        "momentum lr 0.5, batch 50, 2 epochs, seed 3"
+    )
+    assert stdout[1].startswith("epoch 1/2  train loss") and stdout[2].startswith("epoch 2/2")
+    assert stdout[3].startswith("final test accuracy: ")
+    assert fake_data == [("fashion-mnist", None, False)]
+    model = load(out / "model.npz")
+    assert model.sizes == [784, 64, 10] and model.activation == "sigmoid"
+    meta = read_metadata(out / "model.npz")
+    assert meta["dataset"] == "fashion-mnist" and meta["config"]["lr"] == 0.5
+    history = History.load(out / "history.json")
+    assert len(history.iterations) == 12 and history.epoch_end_iterations == [6, 12]
+    accuracy = float(stdout[3].split()[3].rstrip("%"))
+    assert accuracy == pytest.approx(100 * history.final_test_acc, abs=0.01)
+
+    assert cli.main(["eval", str(out / "model.npz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert fake_data[-1][0] == "fashion-mnist"  # the dataset the model was trained on
+    assert lines[0].endswith(f"accuracy {accuracy:.2f}%")
+    assert lines[1].split()[:4] == ["true", "\\", "predicted", "0"]
+    rows = [line.split() for line in lines[2:12]]
+    counts = np.array([[int(v) for v in r[1:11]] for r in rows])
+    assert counts.sum() == 100 and len(lines) == 12
+
+
+def test_train_options(fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = [
+        "train",
+        "--arch",
+        "784,16,16,10",
+        "--activation",
+        "relu",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "1",
+        "--init",
+        "he",
+        "--eval-every",
+        "2",
+        "--batch-size",
+        "50",
+        "--out",
+        str(tmp_path),
+    ]
+    assert cli.main(argv) == 0
+    assert "adam lr 0.01" in capsys.readouterr().out
+    assert load(tmp_path / "model.npz").sizes == [784, 16, 16, 10]
+    assert History.load(tmp_path / "history.json").test_iterations == [0, 2, 4, 6]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
+        (["train", "--arch", "785,64,10"], "--arch must start at 784"),
+        (["train", "--arch", "784,64,9"], "--arch must end at 10"),
+        (["train", "--arch", "784,x,10"], "--arch: expected comma-separated layer widths"),
+        (["train", "--arch", "784"], "need at least two positive widths"),
+        (["train", "--lr", "-0.1"], "the learning rate must be a number > 0, got -0.1"),
+        (["train", "--lr", "fast"], "argument --lr: expected a number"),
+        (["train", "--batch-size", "0"], "expected a positive integer, got 0"),
+        (["train", "--epochs", "two"], "expected a positive integer, got 'two'"),
+        (["train", "--activation", "gelu"], "invalid choice: 'gelu'"),
+        (["train", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+        (["train", "--data-dir", "/no/such/dir"], "--data-dir /no/such/dir does not exist"),
+        (["train", "--dataset", "png"], "png: data_dir is required"),
+        (["train", "--bogus"], "unrecognized arguments: --bogus"),
+        (["eval"], "the following arguments are required: model"),
+        (["eval", "/no/such/model.npz"], "no model file at /no/such/model.npz"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_errors_are_one_line_with_status_2(
+    argv: list[str], message: str, fake_data: list, capsys: pytest.CaptureFixture
+) -> None:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("tinygrad-edu") and ": error: " in err
+    assert message in err
+
+
+def test_eval_of_a_corrupt_or_mismatched_model(
+    fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"\x00" * 100)
+    assert cli.main(["eval", str(junk)]) == 2
+    assert "is not a model file" in capsys.readouterr().err
+    assert cli.main(["eval", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    from tinygrad_edu import nn
+    from tinygrad_edu.train import save
+
+    save(nn.MLP([784, 5], seed=0), tmp_path / "five.npz")
+    assert cli.main(["eval", str(tmp_path / "five.npz"), "--dataset", "mnist"]) == 2
+    assert "the model has 5 outputs but blobs has 10 classes" in capsys.readouterr().err
+
+
+def test_commands_are_registered_from_a_list(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    def add_hello_command(subparsers) -> None:
+        p = subparsers.add_parser("hello", help="say hello")
+        p.add_argument("--name", default="world")
+        p.set_defaults(func=lambda args: print(f"hello {args.name}") or 0)
+
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, add_hello_command])
+    assert cli.main(["hello", "--name", "you"]) == 0
+    assert capsys.readouterr().out == "hello you\n"
+    assert cli.main([]) == 2  # no command: the help, on stderr
+    assert "hello" in capsys.readouterr().err
+    assert cli.main(["--help"]) == 0
+
+
+def test_real_mnist_sample_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The default network on the offline 5,000-digit sample, 3 epochs: well above chance."""
+    try:
+        data_module.load_dataset("mnist-sample")
+    except DatasetError as e:
+        pytest.skip(str(e))
+    assert (
+        cli.main(["train", "--dataset", "mnist-sample", "--epochs", "3", "--out", str(tmp_path)])
+        == 0
+    )
+    final = capsys.readouterr().out.splitlines()[-2]
+    assert final.startswith("final test accuracy: ")
+    assert float(final.split()[3].rstrip("%")) > 80
+
+
+def run_module(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run(
+        [sys.executable, "-m", "tinygrad_edu", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def test_python_dash_m_entry_point() -> None:
+    done = run_module("train", "--help")
+    assert done.returncode == 0 and "--arch" in done.stdout and "--optimizer" in done.stdout
+    done = run_module("train", "--dataset", "mnist-sample", "--arch", "784,64")
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        done.stderr == "tinygrad-edu train: error: --arch must end at 10 (one logit per "
+        "class), got '784,64'\n"
+    )
+
+
+def test_unusable_out_folder_fails_before_training(
+    fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert cli.main(["train", "--out", str(blocker)]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+    assert cli.main(["train", "--out", str(blocker / "sub")]) == 2
+    captured = capsys.readouterr()
+    assert "cannot create the folder" in captured.err and "epoch" not in captured.out

@@ -1,0 +1,266 @@
+"""Every figure writes a non-empty PNG of the expected size, opens no pyplot figure, and rejects
+inputs of the wrong shape with a ValueError naming the argument."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinygrad_edu import plots
+
+RNG = np.random.default_rng(0)
+IMAGES = RNG.integers(0, 256, (60, 28, 28), dtype=np.uint8)
+LABELS = RNG.integers(0, 10, 60)
+
+
+def history(n: int = 200, evals: int = 5) -> dict[str, list[float]]:
+    its = np.arange(1, n + 1)
+    test_its = np.linspace(n / evals, n, evals).round()
+    return {
+        "iterations": its.tolist(),
+        "train_loss": (2.3 * np.exp(-its / 40) + 0.1 * RNG.random(n)).tolist(),
+        "train_acc": np.clip(1 - np.exp(-its / 30) - 0.05 * RNG.random(n), 0, 1).tolist(),
+        "test_iterations": test_its.tolist(),
+        "test_loss": (2.3 * np.exp(-test_its / 40) + 0.15).tolist(),
+        "test_acc": (0.95 - 0.5 * np.exp(-test_its / 30)).tolist(),
+        "epoch_end_iterations": [n / 2, n],
+    }
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    assert path.is_file() and path.stat().st_size > 5_000
+    with Image.open(path) as img:
+        assert img.format == "PNG"
+        return img.size
+
+
+@pytest.fixture(autouse=True)
+def no_pyplot_figures_left() -> object:
+    before = plt.get_fignums()
+    yield
+    assert plt.get_fignums() == before
+
+
+# ----------------------------------------------------------------------------- history
+
+
+def test_plot_history(tmp_path: Path) -> None:
+    out = plots.plot_history(history(), tmp_path / "sub" / "history.png")
+    assert out == tmp_path / "sub" / "history.png"
+    w, h = png_size(out)
+    assert 900 <= w <= 1400 and 300 <= h <= 600
+
+
+def test_plot_history_accepts_objects_and_percentages(tmp_path: Path) -> None:
+    fields = history()
+    fields["train_acc"] = [100 * a for a in fields["train_acc"]]
+    fields["test_acc"] = [100 * a for a in fields["test_acc"]]
+    fields.pop("epoch_end_iterations")
+    png_size(plots.plot_history(SimpleNamespace(**fields), tmp_path / "h.png", title="run 1"))
+
+
+def test_plot_history_tests_only(tmp_path: Path) -> None:
+    fields = {k: v for k, v in history().items() if k.startswith("test")}
+    png_size(plots.plot_history(fields, tmp_path / "h.png"))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"train_loss": [1.0, 2.0]}, "train_loss has 2 values but iterations has 200"),
+        ({"test_acc": [0.5]}, "test_acc has 1 values but test_iterations has 5"),
+        ({"train_acc": [[0.5]] * 200}, "1-D"),
+        ({"train_loss": [float("nan")] * 200}, "NaN"),
+        ({"test_acc": [5.0, 200.0, 1.0, 1.0, 1.0]}, r"\[0, 1\]"),
+        ({k: [] for k in history()}, "nothing to plot"),
+    ],
+)
+def test_plot_history_rejects_bad_fields(tmp_path: Path, change: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        plots.plot_history({**history(), **change}, tmp_path / "h.png")
+    assert not (tmp_path / "h.png").exists()
+
+
+# ----------------------------------------------------------------------------- confusion matrix
+
+
+def test_plot_confusion_matrix(tmp_path: Path) -> None:
+    cm = RNG.integers(0, 30, (10, 10)) + np.diag(RNG.integers(800, 1100, 10))
+    w, h = png_size(plots.plot_confusion_matrix(cm, tmp_path / "cm.png"))
+    assert 600 <= w <= 1000 and 500 <= h <= 900
+    names = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
+    png_size(plots.plot_confusion_matrix(cm.astype(float), tmp_path / "f.png", names))
+    png_size(plots.plot_confusion_matrix(np.zeros((3, 3), int), tmp_path / "zero.png"))
+
+
+@pytest.mark.parametrize(
+    ("cm", "match"),
+    [
+        (np.zeros((10, 9)), "square"),
+        (np.zeros(10), "square"),
+        (-np.ones((10, 10)), "non-negative integer"),
+        (np.full((10, 10), 0.5), "non-negative integer"),
+    ],
+)
+def test_plot_confusion_matrix_rejects(tmp_path: Path, cm: np.ndarray, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        plots.plot_confusion_matrix(cm, tmp_path / "cm.png")
+
+
+def test_plot_confusion_matrix_needs_enough_names(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="class_names: 3 names given for 10 classes"):
+        plots.plot_confusion_matrix(np.eye(10, dtype=int), tmp_path / "cm.png", ["a", "b", "c"])
+
+
+# ----------------------------------------------------------------------------- digits
+
+
+def test_plot_misclassified(tmp_path: Path) -> None:
+    y_pred = LABELS.copy()
+    y_pred[::2] = (y_pred[::2] + 1) % 10  # 30 wrong
+    w, h = png_size(plots.plot_misclassified(IMAGES, LABELS, y_pred, tmp_path / "m.png"))
+    assert 400 <= w <= 1200 and 400 <= h <= 1200
+    flat = IMAGES.reshape(60, 784) / 255.0
+    png_size(plots.plot_misclassified(flat, LABELS, y_pred, tmp_path / "m4.png", max_images=4))
+
+
+def test_plot_misclassified_with_none_wrong(tmp_path: Path) -> None:
+    path = tmp_path / "none.png"
+    assert plots.plot_misclassified(IMAGES, LABELS, LABELS, path) == path
+    assert path.stat().st_size > 1_000
+
+
+@pytest.mark.parametrize(
+    ("images", "y_true", "y_pred", "match"),
+    [
+        (IMAGES[:, :20], LABELS, LABELS, r"images: expected shape \(N, 28, 28\)"),
+        (IMAGES, LABELS[:10], LABELS, r"y_true: expected 60 integer labels"),
+        (IMAGES, LABELS, LABELS.astype(float), "y_pred: expected 60 integer labels"),
+    ],
+)
+def test_plot_misclassified_rejects(
+    tmp_path: Path, images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        plots.plot_misclassified(images, y_true, y_pred, tmp_path / "m.png")
+
+
+def test_plot_samples(tmp_path: Path) -> None:
+    w, h = png_size(plots.plot_samples(IMAGES, LABELS, tmp_path / "s.png", max_images=20))
+    assert 800 <= w <= 1200 and 250 <= h <= 500  # 2 rows of 10
+    names = [f"class {i}" for i in range(10)]
+    png_size(plots.plot_samples(IMAGES[:3], LABELS[:3], tmp_path / "s3.png", class_names=names))
+
+
+def test_plot_samples_rejects(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="labels: expected 60 integer labels"):
+        plots.plot_samples(IMAGES, LABELS[:5], tmp_path / "s.png")
+    with pytest.raises(ValueError, match="images"):
+        plots.plot_samples(IMAGES[0], LABELS[:1], tmp_path / "s.png")
+    with pytest.raises(ValueError, match="no images"):
+        plots.plot_samples(IMAGES[:0], LABELS[:0], tmp_path / "s.png")
+
+
+# ----------------------------------------------------------------------------- weights
+
+
+def test_plot_weight_templates_hidden_units(tmp_path: Path) -> None:
+    weight = RNG.normal(0, 0.1, (40, 784)).astype(np.float32)
+    w, h = png_size(plots.plot_weight_templates(weight, tmp_path / "w.png"))
+    assert 800 <= w <= 1300 and 500 <= h <= 900  # 5 rows of 8
+    few = plots.plot_weight_templates(weight, tmp_path / "w8.png", max_units=8)
+    assert png_size(few)[1] < h
+
+
+def test_plot_weight_templates_per_class_and_tensor(tmp_path: Path) -> None:
+    from tinygrad_edu import nn
+
+    layer = nn.Linear(784, 10, seed=0)
+    w, h = png_size(plots.plot_weight_templates(layer.weight, tmp_path / "w10.png"))
+    assert w > h  # 2 rows of 5
+    png_size(plots.plot_weight_templates(np.zeros((10, 28, 28)), tmp_path / "zeros.png"))
+
+
+@pytest.mark.parametrize(
+    ("weight", "match"),
+    [
+        (np.zeros((784, 64)), r"pass weight\.T"),
+        (np.zeros((64, 100)), r"\(units, 784\)"),
+        (np.zeros(784), r"\(units, 784\)"),
+        (np.full((10, 784), np.inf), "NaN or infinity"),
+    ],
+)
+def test_plot_weight_templates_rejects(tmp_path: Path, weight: np.ndarray, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        plots.plot_weight_templates(weight, tmp_path / "w.png")
+
+
+# ----------------------------------------------------------------------------- overfitting
+
+
+def test_plot_overfitting(tmp_path: Path) -> None:
+    train = [0.80, 0.90, 0.95, 0.98, 0.99, 1.0]
+    val = [0.78, 0.85, 0.87, 0.87, 0.86, 0.86]
+    w, h = png_size(plots.plot_overfitting(train, val, tmp_path / "o.png", title="2,000 images"))
+    assert 500 <= w <= 800 and 300 <= h <= 600
+    percent = [100 * a for a in train], [100 * a for a in val]
+    png_size(plots.plot_overfitting(*percent, tmp_path / "p.png", ylim=(70, 100)))
+    png_size(plots.plot_overfitting([0.5], [0.4], tmp_path / "one.png"))
+
+
+@pytest.mark.parametrize(
+    ("train", "val", "match"),
+    [
+        ([0.5, 0.6], [0.5], "one value per epoch"),
+        ([], [], "one value per epoch"),
+        ([0.5, 150.0], [0.5, 0.6], r"\[0, 1\]"),
+        ([[0.5]], [[0.5]], "1-D"),
+    ],
+)
+def test_plot_overfitting_rejects(tmp_path: Path, train: list, val: list, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        plots.plot_overfitting(train, val, tmp_path / "o.png")
+
+
+# ----------------------------------------------------------------------------- own digit
+
+
+def test_plot_preprocessing(tmp_path: Path) -> None:
+    from tinygrad_edu.preprocess import preprocess_steps
+
+    photo = np.full((120, 90), 210, np.uint8)
+    photo[30:90, 40:52] = 30  # a dark "1" on light paper
+    w, h = png_size(plots.plot_preprocessing(photo, tmp_path / "steps.png"))
+    assert 900 <= w <= 1200 and 250 <= h <= 400
+    probs = np.full(10, 0.02)
+    probs[1] = 0.82
+    steps = preprocess_steps(photo)
+    w5, _ = png_size(plots.plot_preprocessing(steps, tmp_path / "p.png", probs=probs))
+    assert w5 > w
+
+
+def test_plot_preprocessing_rejects(tmp_path: Path) -> None:
+    from tinygrad_edu.preprocess import ImageError
+
+    photo = np.full((120, 90), 210, np.uint8)
+    photo[30:90, 40:52] = 30
+    with pytest.raises(ValueError, match="probs: expected class probabilities summing to 1"):
+        plots.plot_preprocessing(photo, tmp_path / "p.png", probs=[0.5, 0.2])
+    with pytest.raises(ImageError, match="no digit found"):
+        plots.plot_preprocessing(np.full((50, 50), 200, np.uint8), tmp_path / "blank.png")

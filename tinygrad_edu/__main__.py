@@ -1,0 +1,7 @@
+"""``python -m tinygrad_edu``: the ``tinygrad-edu`` command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

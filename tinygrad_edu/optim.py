@@ -1,0 +1,330 @@
+"""Optimisers: SGD (with momentum, Nesterov, weight decay) and Adam, PyTorch's conventions.
+
+Each ``step()`` updates every parameter's ``.data`` in place from its ``.grad`` (parameters whose
+``.grad`` is None are skipped, and ``.grad`` itself is never changed). State (momentum buffers,
+Adam's moments) and work arrays are preallocated and 64-byte aligned; the one exception is the
+final ``lr * g`` of SGD, left to a numpy temporary because it measured faster (see ``SGD``).
+``lr`` and the other hyperparameters are attributes that may be changed between steps (e.g. to
+decay the learning rate). ``state_dict()`` / ``load_state_dict()`` save and restore the
+hyperparameters and per-parameter state (momentum buffers, Adam moments, step counts).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .nn.init import aligned_empty, aligned_zeros
+from .tensor import ShapeError, Tensor
+
+__all__ = ["SGD", "Adam", "Optimizer"]
+
+
+def _check_number(
+    who: str,
+    name: str,
+    value: Any,
+    low: float = 0.0,
+    high: float | None = None,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a float, if it is a finite number with low <= value (<= or < high)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{who}: {name} must be a number, got {value!r}")
+    v = float(value)
+    if (
+        not math.isfinite(v)
+        or v < low
+        or (high is not None and (v >= high if high_open else v > high))
+    ):
+        bound = "" if high is None else f" and {'<' if high_open else '<='} {high}"
+        raise ValueError(f"{who}: {name} must be >= {low}{bound}, got {value!r}")
+    return v
+
+
+class Optimizer:
+    """Base class: holds the parameters, ``zero_grad()``, and the state-dict plumbing.
+
+    Subclasses list their hyperparameter names in ``hyperparameters`` and their per-parameter
+    state arrays in ``state_names``, and implement ``_update(i, p, grad)``.
+    """
+
+    hyperparameters: tuple[str, ...] = ("lr",)
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        who = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{who}: params must be an iterable of tensors (e.g. "
+                "model.parameters()), got a single Tensor"
+            )
+        if hasattr(params, "parameters") and callable(params.parameters):
+            params = params.parameters()  # a Module
+        self.params: list[Tensor] = list(params)
+        if not self.params:
+            raise ValueError(f"{who}: got an empty parameter list")
+        seen: set[int] = set()
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{who}: params[{i}] is a {type(p).__name__}, not a Tensor")
+            if not p.requires_grad or p.dtype.kind != "f":
+                raise ValueError(f"{who}: params[{i}] (shape {p.shape}) does not require grad")
+            if id(p) in seen:
+                raise ValueError(f"{who}: params[{i}] (shape {p.shape}) appears twice")
+            seen.add(id(p))
+        self.lr = _check_number(who, "lr", lr)
+        self.steps = 0  # calls of step()
+        # per parameter: its update count (Adam's t) and named state arrays, made on first use
+        self.state: list[dict[str, Any]] = [{} for _ in self.params]
+        self._scratch: list[np.ndarray | None] = [None] * len(self.params)
+        self._scratch2: list[np.ndarray | None] = [None] * len(self.params)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate; validated whenever it is set (e.g. by a learning-rate schedule)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _check_number(type(self).__name__, "lr", value)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to None (the next backward stores fresh gradients)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place."""
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if g is None:
+                continue
+            if g.shape != p.data.shape:
+                raise ShapeError(
+                    f"{type(self).__name__}.step: params[{i}] has shape "
+                    f"{p.data.shape} but its grad has shape {g.shape}"
+                )
+            self._update(i, p.data, g)
+        self.steps += 1
+
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _scratch_for(self, i: int, w: np.ndarray, which: int = 0) -> np.ndarray:
+        """Aligned work array number ``which`` (0 or 1) for parameter i, made on first use."""
+        pool = self._scratch if which == 0 else self._scratch2
+        buf = pool[i]
+        if buf is None or buf.dtype != w.dtype:
+            buf = pool[i] = aligned_empty(w.shape, w.dtype)
+        return buf
+
+    def _buffer(self, i: int, name: str, w: np.ndarray) -> np.ndarray:
+        """The state array ``name`` of parameter i (aligned zeros, made on first use)."""
+        buf = self.state[i].get(name)
+        if buf is None:
+            buf = self.state[i][name] = aligned_zeros(w.shape, w.dtype)
+        return buf
+
+    # ----------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """``{"type", "hyperparameters": {...}, "steps", "state": [per-parameter dict]}``: plain
+        Python numbers and copies of numpy arrays."""
+        return {
+            "type": type(self).__name__,
+            "hyperparameters": {k: getattr(self, k) for k in self.hyperparameters},
+            "steps": self.steps,
+            "state": [
+                {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                for s in self.state
+            ],
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (same optimiser type, same parameters)."""
+        who = f"{type(self).__name__}.load_state_dict"
+        for key in ("type", "hyperparameters", "state"):
+            if key not in state:
+                raise KeyError(f"{who}: missing key {key!r}")
+        if state["type"] != type(self).__name__:
+            raise ValueError(f"{who}: the state dict is for {state['type']}")
+        per_param = list(state["state"])
+        if len(per_param) != len(self.params):
+            raise ValueError(
+                f"{who}: the state dict has {len(per_param)} parameters, this "
+                f"optimiser {len(self.params)}"
+            )
+        new_state: list[dict[str, Any]] = []
+        for i, (p, s) in enumerate(zip(self.params, per_param, strict=True)):
+            entry: dict[str, Any] = {}
+            for k, v in s.items():
+                if k in self.state_names:
+                    arr = np.asarray(v)
+                    if arr.shape != p.data.shape:
+                        raise ShapeError(
+                            f"{who}: state[{i}][{k!r}] has shape {arr.shape}, "
+                            f"params[{i}] has shape {p.data.shape}"
+                        )
+                    buf = aligned_empty(p.data.shape, p.data.dtype)
+                    np.copyto(buf, arr, casting="unsafe")
+                    entry[k] = buf
+                elif k == "step":
+                    entry[k] = int(v)
+                else:
+                    raise KeyError(f"{who}: unknown state entry {k!r} for params[{i}]")
+            new_state.append(entry)
+        hyper = dict(state["hyperparameters"])
+        for k in self.hyperparameters:
+            if k not in hyper:
+                raise KeyError(f"{who}: missing hyperparameter {k!r}")
+        self._set_hyperparameters(**hyper)
+        self.state = new_state
+        self.steps = int(state.get("steps", 0))
+
+    def _set_hyperparameters(self, **hyper: Any) -> None:
+        for k, v in hyper.items():
+            setattr(self, k, v)
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.hyperparameters)
+        return f"{type(self).__name__}({len(self.params)} tensors, {hyper})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with PyTorch's conventions. Per step, for each w with grad g:
+
+    g <- g + weight_decay * w                         (L2 penalty)
+    b <- g  on the first step,  else  b <- momentum * b + (1 - dampening) * g
+    g <- g + momentum * b  if nesterov,  else  g <- b  (when momentum > 0)
+    w <- w - lr * g
+    """
+
+    hyperparameters = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
+    state_names = ("momentum_buffer",)
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        dampening: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        self._set_hyperparameters(
+            momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov
+        )
+
+    def _set_hyperparameters(self, **hyper: Any) -> None:
+        who = type(self).__name__
+        if "lr" in hyper:
+            self.lr = hyper["lr"]
+        self.momentum = _check_number(who, "momentum", hyper["momentum"])
+        self.dampening = _check_number(who, "dampening", hyper["dampening"], high=1.0)
+        self.weight_decay = _check_number(who, "weight_decay", hyper["weight_decay"])
+        self.nesterov = bool(hyper["nesterov"])
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError(
+                f"{who}: nesterov needs momentum > 0 and dampening = 0, got "
+                f"momentum={self.momentum}, dampening={self.dampening}"
+            )
+
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+        if self.weight_decay:
+            tmp = self._scratch_for(i, w)
+            np.multiply(w, self.weight_decay, out=tmp)
+            tmp += g
+            g = tmp  # g + weight_decay * w (p.grad itself is never changed)
+        if self.momentum:
+            buf = self.state[i].get("momentum_buffer")
+            if buf is None:
+                buf = self._buffer(i, "momentum_buffer", w)
+                np.copyto(buf, g)
+            else:
+                buf *= self.momentum
+                if self.dampening:  # then not nesterov: g is not needed after this
+                    tmp = self._scratch_for(i, w)
+                    np.multiply(g, 1 - self.dampening, out=tmp)
+                    buf += tmp
+                else:
+                    buf += g
+            if self.nesterov:  # g + momentum * b, in a scratch array (g may be p.grad)
+                tmp = self._scratch_for(i, w, 1 if self.weight_decay else 0)
+                np.multiply(buf, self.momentum, out=tmp)
+                tmp += g
+                g = tmp
+            else:
+                g = buf
+        # lr * g goes to a temporary: measured in the training loop, numpy's fresh (cache-warm)
+        # temporary beat a preallocated scratch array (25 vs 32 us per step, 784-64-10 MLP)
+        w -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015), PyTorch's conventions. Per step t, for each w with grad g:
+
+        g <- g + weight_decay * w                    (L2 penalty, as torch.optim.Adam)
+        m <- beta1 m + (1 - beta1) g                 v <- beta2 v + (1 - beta2) g^2
+        w <- w - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    with m = v = 0 before the first step and t counted per parameter.
+    """
+
+    hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    state_names = ("exp_avg", "exp_avg_sq")
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        self._set_hyperparameters(betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def _set_hyperparameters(self, **hyper: Any) -> None:
+        who = type(self).__name__
+        if "lr" in hyper:
+            self.lr = hyper["lr"]
+        betas = hyper["betas"]
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (
+            _check_number(who, "betas[0]", betas[0], high=1.0, high_open=True),
+            _check_number(who, "betas[1]", betas[1], high=1.0, high_open=True),
+        )
+        self.eps = _check_number(who, "eps", hyper["eps"])
+        self.weight_decay = _check_number(who, "weight_decay", hyper["weight_decay"])
+
+    def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+        beta1, beta2 = self.betas
+        state = self.state[i]
+        t = state["step"] = state.get("step", 0) + 1
+        tmp = self._scratch_for(i, w)
+        if self.weight_decay:
+            decayed = self._scratch_for(i, w, 1)
+            np.multiply(w, self.weight_decay, out=decayed)
+            decayed += g
+            g = decayed
+        m = self._buffer(i, "exp_avg", w)
+        v = self._buffer(i, "exp_avg_sq", w)
+        m *= beta1
+        np.multiply(g, 1 - beta1, out=tmp)
+        m += tmp
+        v *= beta2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
+        v += tmp
+        step_size = self.lr / (1 - beta1**t)
+        np.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1 - beta2**t)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        w -= tmp

@@ -1,0 +1,534 @@
+"""Figures for the course, saved as PNG: curves, confusion matrix, digits and weight templates.
+
+Each function validates its inputs (``ValueError`` naming the argument and its shape), draws one
+figure with matplotlib's Agg canvas, saves it to ``path`` (parent folders are created) and returns
+the path. No pyplot figure is opened, so nothing needs closing and no backend is switched:
+the functions work the same in scripts, tests, servers and notebooks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import PowerNorm
+from matplotlib.figure import Figure
+
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_history",
+    "plot_misclassified",
+    "plot_overfitting",
+    "plot_preprocessing",
+    "plot_samples",
+    "plot_weight_templates",
+]
+
+PathLike = str | os.PathLike[str]
+DPI = 100
+IMAGE_SIDE = 28
+TRAIN_COLOUR, TEST_COLOUR = "tab:blue", "tab:orange"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: PathLike) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png", dpi=DPI)
+    fig.clear()  # free the artists now; the figure was never registered with pyplot
+    return out
+
+
+def _array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a numpy array (Tensors and Parameters convert through ``__array__``)."""
+    data = getattr(x, "data", None)
+    arr = np.asarray(data if isinstance(data, np.ndarray) else x)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def _images(images: Any, name: str = "images") -> np.ndarray:
+    """``(N, 28, 28)`` or ``(N, 784)`` images as ``(N, 28, 28)``."""
+    arr = _array(images, name)
+    if arr.ndim == 2 and arr.shape[1] == IMAGE_SIDE * IMAGE_SIDE:
+        arr = arr.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    if arr.ndim != 3 or arr.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+        raise ValueError(f"{name}: expected shape (N, 28, 28) or (N, 784), got {arr.shape}")
+    return arr
+
+
+def _labels(labels: Any, n: int, name: str) -> np.ndarray:
+    arr = _array(labels, name)
+    if arr.shape != (n,) or arr.dtype.kind not in "biu":
+        raise ValueError(
+            f"{name}: expected {n} integer labels of shape ({n},), got {arr.dtype} {arr.shape}"
+        )
+    return arr.astype(np.int64)
+
+
+def _names(class_names: Sequence[str] | None, n: int, name: str = "class_names") -> list[str]:
+    if class_names is None:
+        return [str(i) for i in range(n)]
+    names = [str(c) for c in class_names]
+    if len(names) < n:
+        raise ValueError(f"{name}: {len(names)} names given for {n} classes")
+    return names
+
+
+def _curve(values: Any, name: str) -> np.ndarray:
+    arr = _array(values, name).astype(np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D sequence of numbers, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or infinity")
+    return arr
+
+
+def _grid(n: int, max_cols: int) -> tuple[int, int]:
+    cols = min(max_cols, max(1, math.ceil(math.sqrt(n))))
+    return max(1, math.ceil(n / cols)), cols
+
+
+def _digit_axes(fig: Figure, n: int, cols: int) -> list[Any]:
+    rows = max(1, math.ceil(n / cols))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+    return list(axes)
+
+
+def _as_percent(acc: np.ndarray, name: str) -> np.ndarray:
+    """Accuracies given as fractions in [0, 1] (or as percentages) -> percent."""
+    if acc.size and (acc.min() < 0 or acc.max() > 100):
+        raise ValueError(
+            f"{name}: accuracies must lie in [0, 1] (or 0..100 %), got {acc.min():g}..{acc.max():g}"
+        )
+    return acc * 100 if acc.size == 0 or acc.max() <= 1 else acc
+
+
+def _smooth(y: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average (the first points average what there is so far)."""
+    if window <= 1 or y.size == 0:
+        return y
+    c = np.cumsum(np.insert(y, 0, 0.0))
+    idx = np.arange(1, y.size + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+# ----------------------------------------------------------------------------- history
+
+
+def _field(history: Any, key: str) -> Any:
+    value = history.get(key) if isinstance(history, Mapping) else getattr(history, key, None)
+    return [] if value is None else value
+
+
+def plot_history(history: Any, path: PathLike, title: str = "Training history") -> Path:
+    """Loss (left) and accuracy (right) against the iteration: the training minibatch's (faint,
+    with a moving average) and the test set's (markers); dotted lines mark the ends of epochs.
+
+    ``history`` is a ``train.History`` or a mapping with its fields: ``iterations``,
+    ``train_loss``, ``train_acc`` (one per logged minibatch), ``test_iterations``,
+    ``test_loss``, ``test_acc`` (one per evaluation) and optionally ``epoch_end_iterations``.
+    Accuracies are fractions in [0, 1] (or percentages).
+    """
+    its = _curve(_field(history, "iterations"), "history.iterations")
+    tr_loss = _curve(_field(history, "train_loss"), "history.train_loss")
+    tr_acc = _curve(_field(history, "train_acc"), "history.train_acc")
+    te_its = _curve(_field(history, "test_iterations"), "history.test_iterations")
+    te_loss = _curve(_field(history, "test_loss"), "history.test_loss")
+    te_acc = _curve(_field(history, "test_acc"), "history.test_acc")
+    epochs = _curve(_field(history, "epoch_end_iterations"), "history.epoch_end_iterations")
+    for name, arr in (("train_loss", tr_loss), ("train_acc", tr_acc)):
+        if arr.size and arr.size != its.size:
+            raise ValueError(f"history.{name} has {arr.size} values but iterations has {its.size}")
+    for name, arr in (("test_loss", te_loss), ("test_acc", te_acc)):
+        if arr.size and arr.size != te_its.size:
+            raise ValueError(
+                f"history.{name} has {arr.size} values but test_iterations has {te_its.size}"
+            )
+    if its.size == 0 and te_its.size == 0:
+        raise ValueError("history: nothing to plot (no iterations and no test evaluations)")
+    tr_acc, te_acc = _as_percent(tr_acc, "history.train_acc"), _as_percent(te_acc, "test_acc")
+
+    fig = _figure(11, 4.2)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    window = max(1, round(its.size / 20))
+    panels = (
+        (ax_loss, tr_loss, te_loss, "cross-entropy loss"),
+        (ax_acc, tr_acc, te_acc, "accuracy (%)"),
+    )
+    for ax, train, test, ylabel in panels:
+        if train.size:
+            ax.plot(its, train, color=TRAIN_COLOUR, alpha=0.25, linewidth=0.8)
+            label = "train (minibatch)" if window == 1 else f"train (minibatch, mean of {window})"
+            ax.plot(its, _smooth(train, window), color=TRAIN_COLOUR, linewidth=1.6, label=label)
+        if test.size:
+            ax.plot(
+                te_its, test, "o-", color=TEST_COLOUR, markersize=4, linewidth=1.6, label="test"
+            )
+        for i, x in enumerate(epochs):
+            ax.axvline(
+                x,
+                color="grey",
+                linestyle=":",
+                linewidth=0.8,
+                label="end of epoch" if i == 0 else None,
+            )
+        ax.set_xlabel("iteration (minibatch)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right" if ax is ax_loss else "lower right")
+    ax_loss.set_title("loss")
+    ax_loss.set_ylim(bottom=0)
+    final = f" (final test: {te_acc[-1]:.2f}%)" if te_acc.size else ""
+    ax_acc.set_title("accuracy" + final)
+    if tr_acc.size or te_acc.size:
+        low = min(np.percentile(tr_acc, 5) if tr_acc.size else 100, te_acc.min(initial=100))
+        ax_acc.set_ylim(max(0.0, low - 5), 100.5)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- confusion matrix
+
+
+def plot_confusion_matrix(
+    cm: Any,
+    path: PathLike,
+    class_names: Sequence[str] | None = None,
+    title: str = "Confusion matrix",
+) -> Path:
+    """The ``(K, K)`` confusion matrix ``cm[true, predicted]`` with the count in every cell.
+
+    Colours use a power scale (gamma 0.35) so that the few mistakes off the diagonal stand out
+    next to the large counts on it.
+    """
+    counts = _array(cm, "cm")
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] == 0:
+        raise ValueError(f"cm: expected a square (K, K) matrix of counts, got shape {counts.shape}")
+    if counts.min() < 0 or not np.array_equal(counts, np.round(counts)):
+        raise ValueError("cm: expected non-negative integer counts")
+    counts = counts.astype(np.int64)
+    k = counts.shape[0]
+    names = _names(class_names, k)[:k]
+    total = int(counts.sum())
+
+    fig = _figure(max(5.5, 0.55 * k + 2.5), max(4.8, 0.5 * k + 1.8))
+    ax = fig.subplots()
+    norm = PowerNorm(gamma=0.35, vmin=0, vmax=max(1, int(counts.max())))
+    im = ax.imshow(counts, cmap="Blues", norm=norm)
+    bar = fig.colorbar(im, ax=ax, shrink=0.85)
+    bar.set_label("count (power scale)")
+    size = 9 if k <= 10 else 7
+    for (i, j), c in np.ndenumerate(counts):
+        if c == 0:
+            continue
+        colour = "white" if norm(c) > 0.6 else "black"
+        ax.text(
+            j,
+            i,
+            str(c),
+            ha="center",
+            va="center",
+            fontsize=size,
+            color=colour,
+            fontweight="bold" if i == j else "normal",
+        )
+    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    acc = f": accuracy {100 * np.trace(counts) / total:.2f}% of {total:,}" if total else ""
+    ax.set_title(title + acc)
+    return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- digits
+
+
+def plot_misclassified(
+    images: Any,
+    y_true: Any,
+    y_pred: Any,
+    path: PathLike,
+    max_images: int = 25,
+    class_names: Sequence[str] | None = None,
+) -> Path:
+    """A grid of the first ``max_images`` images with ``y_true != y_pred``, each titled with its
+    true and predicted label. ``images`` are ``(N, 28, 28)`` or ``(N, 784)``."""
+    imgs = _images(images)
+    n = len(imgs)
+    t, p = _labels(y_true, n, "y_true"), _labels(y_pred, n, "y_pred")
+    if max_images < 1:
+        raise ValueError(f"max_images must be at least 1, got {max_images}")
+    k = int(max(t.max(initial=0), p.max(initial=0))) + 1
+    names = _names(class_names, k)
+    wrong = np.flatnonzero(t != p)
+    shown = wrong[:max_images]
+    count = max(1, len(shown))
+    rows, cols = (1, count) if count <= 8 else _grid(count, 8)
+    fig = _figure(max(5.0, 1.25 * cols + 0.2), 1.45 * rows + 0.5)
+    axes = _digit_axes(fig, count, cols)
+    for ax, i in zip(axes, shown, strict=False):
+        ax.imshow(imgs[i], cmap="gray_r")
+        ax.set_title(
+            f"true {names[t[i]]}\npred {names[p[i]]}",
+            fontsize=9,
+            color="firebrick",
+            linespacing=1.1,
+        )
+    if not len(shown):
+        axes[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+    fig.suptitle(f"Misclassified: {len(shown)} shown of {len(wrong):,} wrong out of {n:,}")
+    return _save(fig, path)
+
+
+def plot_samples(
+    images: Any,
+    labels: Any,
+    path: PathLike,
+    class_names: Sequence[str] | None = None,
+    max_images: int = 40,
+    title: str = "Samples",
+) -> Path:
+    """A grid of the first ``max_images`` images, each titled with its label."""
+    imgs = _images(images)
+    labs = _labels(labels, len(imgs), "labels")
+    if max_images < 1:
+        raise ValueError(f"max_images must be at least 1, got {max_images}")
+    if len(imgs) == 0:
+        raise ValueError("images: no images to show")
+    names = _names(class_names, int(labs.max()) + 1)
+    n = min(len(imgs), max_images)
+    cols = min(n, 10)
+    rows = math.ceil(n / cols)
+    fig = _figure(1.0 * cols + 0.2, 1.2 * rows + 0.5)
+    for ax, img, lab in zip(_digit_axes(fig, n, cols), imgs[:n], labs[:n], strict=False):
+        ax.imshow(img, cmap="gray_r")
+        ax.set_title(names[lab], fontsize=9)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_weight_templates(
+    weight: Any,
+    path: PathLike,
+    class_names: Sequence[str] | None = None,
+    max_units: int = 64,
+    title: str | None = None,
+) -> Path:
+    """The first layer's weights, one 28x28 template per output unit (row of ``weight``).
+
+    ``weight`` is ``(H, 784)`` (``Linear.weight``, out x in) or ``(H, 28, 28)``. Each template
+    has its own symmetric colour scale ``[-max|w|, +max|w|]`` on a diverging colormap: red pushes
+    the unit up when the pixel is ink, blue pushes it down, white is 0. With 10 units (a single
+    layer) the templates are titled by class.
+    """
+    w = _array(weight, "weight").astype(np.float64)
+    if w.ndim == 2 and w.shape[0] == IMAGE_SIDE * IMAGE_SIDE and w.shape[1] != w.shape[0]:
+        raise ValueError(
+            f"weight: expected (units, 784) (out x in, like Linear.weight), got {w.shape}; "
+            "pass weight.T if it is stored in x out"
+        )
+    if w.ndim == 2 and w.shape[1] == IMAGE_SIDE * IMAGE_SIDE:
+        w = w.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    if w.ndim != 3 or w.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or len(w) == 0:
+        raise ValueError(f"weight: expected shape (units, 784) or (units, 28, 28), got {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("weight: contains NaN or infinity")
+    if max_units < 1:
+        raise ValueError(f"max_units must be at least 1, got {max_units}")
+    per_class = len(w) == 10 or class_names is not None
+    names = _names(class_names, len(w)) if per_class else None
+    n = min(len(w), max_units)
+    cols = 5 if n == 10 else min(8, n)
+    rows = math.ceil(n / cols)
+    fig = _figure(1.1 * cols + 1.2, max(2.6, 1.2 * rows + 0.6))
+    axes = _digit_axes(fig, n, cols)
+    for i, ax in enumerate(axes[:n]):
+        scaled = w[i] / (float(np.abs(w[i]).max()) or 1.0)
+        im = ax.imshow(scaled, cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set_title(f"class {names[i]}" if names else f"unit {i}", fontsize=9)
+    bar = fig.colorbar(im, ax=axes, shrink=min(0.9, 3.0 / rows), aspect=15, ticks=[-1, 0, 1])
+    bar.ax.set_yticklabels(["-max|w|", "0", "+max|w|"])
+    bar.set_label("w / max|w| (per template)")
+    shown = "" if n == len(w) else f" (first {n} of {len(w)})"
+    default = "Weights per class" if per_class else "First-layer weights per hidden unit"
+    fig.suptitle(f"{title or default}{shown}")
+    return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- overfitting
+
+
+def plot_overfitting(
+    train_acc: Sequence[float],
+    val_acc: Sequence[float],
+    path: PathLike,
+    title: str = "Overfitting",
+    ylim: tuple[float, float] | None = None,
+) -> Path:
+    """Train and validation accuracy per epoch for one run, the gap between them shaded.
+
+    Call it once per run of the overfitting study (e.g. 2,000 training images, then all of
+    them), with the same ``ylim`` (in %) so that the figures compare. Accuracies are fractions
+    in [0, 1] (or percentages).
+    """
+    tr = _as_percent(_curve(train_acc, "train_acc"), "train_acc")
+    va = _as_percent(_curve(val_acc, "val_acc"), "val_acc")
+    if tr.size == 0 or tr.size != va.size:
+        raise ValueError(
+            f"train_acc and val_acc need one value per epoch each, got {tr.size} and {va.size}"
+        )
+    epochs = np.arange(1, tr.size + 1)
+    fig = _figure(6.4, 4.2)
+    ax = fig.subplots()
+    ax.plot(epochs, tr, "o-", color=TRAIN_COLOUR, label="train", markersize=4)
+    ax.plot(epochs, va, "s-", color=TEST_COLOUR, label="validation", markersize=4)
+    gap = tr[-1] - va[-1]
+    ax.fill_between(
+        epochs,
+        va,
+        tr,
+        where=tr >= va,
+        color="tab:red",
+        alpha=0.12,
+        interpolate=True,
+        label=f"generalisation gap (last epoch: {gap:+.1f} pts)",
+    )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlim(0.5, tr.size + 0.5)
+    if tr.size <= 20:
+        ax.set_xticks(epochs)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- own digit
+
+
+def plot_preprocessing(
+    image: Any,
+    path: PathLike,
+    probs: Sequence[float] | None = None,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """The steps of :func:`tinygrad_edu.preprocess.preprocess_digit` on one image: the greyscale
+    photo with the crop box, the background-subtracted ink (inverted if needed) with the ink
+    mask's outline, the crop scaled to [0, 1], and the 28x28 network input with its centre of
+    mass; with ``probs`` (one per class) a bar chart of the network's answer.
+
+    ``image`` is anything ``preprocess_digit`` takes, or a ``preprocess.DigitSteps``.
+    """
+    from matplotlib.patches import Rectangle
+
+    from .preprocess import DigitSteps, preprocess_steps
+
+    steps = image if isinstance(image, DigitSteps) else preprocess_steps(image)
+    p = None
+    if probs is not None:
+        p = _curve(probs, "probs")
+        if p.size == 0 or p.min() < 0 or abs(p.sum() - 1) > 1e-3:
+            raise ValueError(
+                f"probs: expected class probabilities summing to 1, got {p.size} "
+                f"values summing to {p.sum():.4g}"
+            )
+    panels = 4 + (p is not None)
+    fig = _figure(2.6 * panels, 3.0)
+    axes = fig.subplots(1, panels, width_ratios=[1] * 4 + [1.3] * (p is not None))
+    top, bottom, left, right = steps.box
+
+    def frame(ax: Any, label: str) -> None:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(label, fontsize=10)
+
+    ax = axes[0]
+    ax.imshow(steps.grey, cmap="gray", vmin=0, vmax=1)
+    ax.add_patch(
+        Rectangle(
+            (left - 0.5, top - 0.5),
+            right - left,
+            bottom - top,
+            fill=False,
+            edgecolor="tab:red",
+            linewidth=1.2,
+        )
+    )
+    frame(ax, "1. greyscale + crop box")
+    ax = axes[1]
+    ink = steps.ink
+    ax.imshow(ink, cmap="gray", vmin=0, vmax=max(float(ink.max()), 1e-6))
+    ax.contour(steps.mask, levels=[0.5], colors="tab:red", linewidths=0.6)
+    frame(ax, "2. ink" + (" (inverted)" if steps.inverted else "") + " + mask")
+    ax = axes[2]
+    ax.imshow(steps.crop, cmap="gray", vmin=0, vmax=1)
+    frame(ax, "3. crop in [0, 1]" + (", thickened" if steps.thickened else ""))
+    ax = axes[3]
+    out = steps.output
+    ax.imshow(out, cmap="gray", vmin=0, vmax=1)
+    mass = out.sum()
+    rows, cols = np.mgrid[0:IMAGE_SIDE, 0:IMAGE_SIDE]
+    ax.plot(
+        (out * cols).sum() / mass,
+        (out * rows).sum() / mass,
+        "+",
+        color="tab:red",
+        markersize=12,
+        markeredgewidth=1.5,
+    )
+    ink_rows, ink_cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
+    ax.add_patch(
+        Rectangle(
+            (ink_cols[0] - 0.5, ink_rows[0] - 0.5),
+            len(ink_cols),
+            len(ink_rows),
+            fill=False,
+            edgecolor="tab:blue",
+            linestyle="--",
+            linewidth=0.9,
+        )
+    )
+    ax.set_xticks([0, 14, 27])
+    ax.set_yticks([0, 14, 27])
+    ax.tick_params(labelsize=8)
+    ax.set_title("4. input 28x28: box 20 px,\n+ centre of mass at (14, 14)", fontsize=10)
+    if p is not None:
+        ax = axes[4]
+        names = _names(class_names, p.size)[: p.size]
+        best = int(np.argmax(p))
+        colours = ["tab:green" if i == best else "tab:grey" for i in range(p.size)]
+        ax.barh(range(p.size), 100 * p, color=colours)
+        ax.set_yticks(range(p.size), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("probability (%)", fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_title(f"5. prediction: {names[best]} ({100 * p[best]:.1f}%)", fontsize=10)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)

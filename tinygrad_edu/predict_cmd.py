@@ -1,0 +1,194 @@
+"""``tinygrad-edu predict MODEL IMAGE...``: classify photos or scans of handwritten digits.
+
+Each image goes through :func:`tinygrad_edu.preprocess.preprocess_digit` (MNIST's own
+preprocessing), then the model; the top classes are printed with their probabilities::
+
+    $ tinygrad-edu predict model.npz my_seven.jpg --save-input inputs/
+    my_seven.jpg: 7
+       7  96.81%
+       1   1.92%
+       2   0.54%
+      (network input saved to inputs/my_seven_28x28.png)
+
+Problems are one line on stderr (``tinygrad-edu predict: error: ...``, as in the rest of the
+command line), never a traceback, and the exit status is 2: a model that cannot be loaded stops
+the command; an image that cannot be read or holds no digit is reported and skipped, and the
+other images are still classified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .preprocess import CANVAS_SIZE, ImageError, preprocess_digit
+
+__all__ = ["add_predict_command", "input_path", "run_predict", "top_k"]
+
+PROG = "tinygrad-edu predict"
+EXIT_OK, EXIT_USER_ERROR = 0, 2
+
+
+def add_predict_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``predict`` subcommand to ``subparsers`` (from ``parser.add_subparsers()``); its
+    handler is ``args.func(args) -> int`` (the exit status)."""
+    parser = subparsers.add_parser(
+        "predict",
+        help="classify photos or scans of handwritten digits",
+        description=(
+            "Classify photos or scans of single handwritten digits (PNG, JPEG, ...). Each image "
+            "is converted like MNIST: greyscale, inverted if the paper is light, cropped to the "
+            "digit, thin pen strokes thickened, scaled so its longer side is 20 px and "
+            "centred by its centre of mass in 28x28. Prints the most probable classes."
+        ),
+    )
+    parser.add_argument(
+        "model", type=Path, metavar="MODEL", help="a model file saved by `tinygrad-edu train`"
+    )
+    parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files")
+    parser.add_argument(
+        "--top",
+        type=_positive_int,
+        default=3,
+        metavar="K",
+        help="how many classes to print per image (default: 3)",
+    )
+    parser.add_argument(
+        "--save-input",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="save the 28x28 image fed to the network as DIR/<name>_28x28.png",
+    )
+    parser.add_argument(
+        "--no-thicken",
+        dest="thicken",
+        action="store_false",
+        help="do not thicken pen strokes thinner than MNIST's (about 1/8 of the digit's height)",
+    )
+    parser.set_defaults(func=run_predict)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def top_k(probs: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` most probable classes as ``(class, probability)``, most probable first (ties:
+    the lower class first)."""
+    order = np.argsort(-np.asarray(probs), kind="stable")[:k]
+    return [(int(c), float(probs[c])) for c in order]
+
+
+def input_path(directory: Path, image: Path, taken: set[Path]) -> Path:
+    """``directory/<stem>_28x28.png``, with ``-2``, ``-3``, ... added if already ``taken``."""
+    path = directory / f"{image.stem}_28x28.png"
+    n = 2
+    while path in taken:
+        path = directory / f"{image.stem}_28x28-{n}.png"
+        n += 1
+    taken.add(path)
+    return path
+
+
+def _save_input(x: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.round(x * 255).astype(np.uint8), mode="L").save(path)
+
+
+def _class_names(model_path: Path, n: int) -> list[str]:
+    """Class names saved with the model (metadata ``classes``), else ``0 .. n-1``."""
+    from .train import read_metadata
+
+    try:
+        names = read_metadata(model_path).get("classes")
+    except (OSError, ValueError):  # names are a nicety; load() has already read the file
+        names = None
+    if isinstance(names, list) and len(names) == n:
+        return [str(c) for c in names]
+    return [str(i) for i in range(n)]
+
+
+def _in_features(model: Any) -> int | None:
+    """Inputs per sample of the model's first Linear layer (None if it has none)."""
+    from .nn import Linear
+
+    for module in model.modules():
+        if isinstance(module, Linear):
+            return int(module.in_features)
+    return None
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Handler of ``predict``: load the model, then preprocess and classify every image."""
+    from . import train
+
+    try:
+        model = train.load(args.model)
+    except (OSError, ValueError, TypeError, KeyError) as err:  # FileNotFoundError, ModelFileError
+        _error(f"cannot load model {args.model}: {_one_line(err)}")
+        return EXIT_USER_ERROR
+    n_inputs = _in_features(model)
+    if n_inputs is not None and n_inputs != CANVAS_SIZE * CANVAS_SIZE:
+        _error(f"model {args.model} takes {n_inputs} inputs per sample, not a 28x28 image (784)")
+        return EXIT_USER_ERROR
+
+    status = EXIT_OK
+    names: list[str] | None = None
+    taken: set[Path] = set()
+    for image in args.images:
+        try:
+            x = preprocess_digit(image, thicken=args.thicken)
+        except ImageError as err:
+            _error(_one_line(err))
+            status = EXIT_USER_ERROR
+            continue
+        probs, labels = train.predict(model, x.reshape(1, -1))
+        p = np.asarray(probs, dtype=np.float64).reshape(-1)
+        if names is None:
+            names = _class_names(args.model, p.size)
+        best = names[int(labels[0])]
+        print(f"{image}: {best}")
+        width = max(len(n) for n in names)
+        for c, prob in top_k(p, min(args.top, p.size)):
+            print(f"  {names[c]:>{max(width, 2)}} {100 * prob:7.2f}%")
+        if args.save_input is not None:
+            path = input_path(args.save_input, image, taken)
+            try:
+                _save_input(x, path)
+            except OSError as err:
+                _error(f"cannot save the network input to {path}: {_one_line(err)}")
+                status = EXIT_USER_ERROR
+                continue
+            print(f"  (network input saved to {path})")
+    sys.stdout.flush()
+    return status
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m tinygrad_edu.predict_cmd`
+    main_parser = argparse.ArgumentParser(prog="tinygrad-edu")
+    add_predict_command(main_parser.add_subparsers(dest="command", required=True))
+    ns = main_parser.parse_args()
+    sys.exit(ns.func(ns))
