@@ -2,10 +2,11 @@
 
 from . import gradcheck
 from .function import Function, is_grad_enabled, no_grad
-from .tensor import ShapeError, Tensor, unbroadcast
+from .tensor import InputError, ShapeError, Tensor, unbroadcast
 
 __all__ = [
     "Function",
+    "InputError",
     "ShapeError",
     "Tensor",
     "gradcheck",

@@ -91,7 +91,7 @@ class Function:
         ctx.needs_input_grad = needs
         try:
             out = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
-        except ShapeError:
+        except (ShapeError, InputError):
             raise
         except ValueError as e:
             shapes = " and ".join(str(t.shape) for t in inputs)
@@ -109,4 +109,4 @@ class Function:
 
 # Function.apply makes Tensors, and Tensor's operators apply Functions: the two modules import
 # each other, so this import comes last, once Function exists.
-from .tensor import ShapeError, Tensor  # noqa: E402
+from .tensor import InputError, ShapeError, Tensor  # noqa: E402

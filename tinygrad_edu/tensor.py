@@ -33,6 +33,10 @@ class ShapeError(ValueError):
     """An op was given shapes it cannot combine; the message names the op and the shapes."""
 
 
+class InputError(ValueError):
+    """An op was given values outside its domain (e.g. class labels out of range)."""
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` down to ``shape``: the adjoint of numpy broadcasting.
 

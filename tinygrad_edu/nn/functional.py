@@ -4,11 +4,8 @@ Shapes: N samples, C classes. Every loss takes ``reduction`` = ``"mean"`` (the d
 over all elements), ``"sum"`` or ``"none"`` (the per-sample / per-element losses). Targets are
 constants (numpy arrays, lists or Tensors whose gradient is not needed).
 
-Two fused ops live here because their composite forms are unstable, written like the entries of
-``ops.py`` (value, then local derivative): :class:`BinaryCrossEntropy` and
-:class:`BinaryCrossEntropyWithLogits`. :class:`Linear` is fused for speed: it computes
-``x W^T + b`` with BLAS reading the transposed W in place and returns ``dL/dW`` already in W's
-(out, in) layout, where ``x @ W.T + b`` would run three ops and copy a transposed gradient.
+The fused ops these call (``Linear``, ``CrossEntropy``, ``BinaryCrossEntropy``,
+``BinaryCrossEntropyWithLogits``) live with every other op's derivative in ``ops.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..function import Function
+from ..ops import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Linear, binary_targets
 from ..tensor import ShapeError, Tensor
 from .init import as_rng
 
@@ -44,7 +41,6 @@ __all__ = [
 
 Array = np.ndarray
 REDUCTIONS = ("mean", "sum", "none")
-_LOG_FLOOR = -100.0  # BCE clamps log p and log(1-p) here, as PyTorch does: loss <= 100 per element
 
 
 def _tensor(x: Any) -> Tensor:
@@ -71,48 +67,6 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 # --------------------------------------------------------------------------- linear
-class Linear(Function):
-    """out = x W^T + b, with x (N, in), W (out, in), b (out,) -> out (N, out).
-
-    d out_nj / d W_jk = x_nk, so  dL/dW = g^T x  (out, in);  dL/db = sum_n g_n  (out,);
-    dL/dx = g W  (N, in), computed only if x needs it (the input batch never does).
-    Leading batch axes of x (..., in) are allowed.
-    """
-
-    op_name = "Linear"
-
-    @staticmethod
-    def forward(ctx: Any, x: Array, w: Array, b: Array | None = None) -> Array:
-        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
-            raise ShapeError(
-                f"linear: input of shape {x.shape} does not fit weight of shape {w.shape} "
-                f"(expected (..., {w.shape[1] if w.ndim == 2 else '?'}))"
-            )
-        if b is not None and b.shape != (w.shape[0],):
-            raise ShapeError(
-                f"linear: bias of shape {b.shape} for weight {w.shape}: expected ({w.shape[0]},)"
-            )
-        out = np.dot(x, w.T)  # BLAS reads W transposed in place: no copy of W^T
-        if b is not None:
-            out += b
-        ctx.save_for_backward(x, w)
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, g: Array) -> tuple[Array | None, ...]:
-        x, w = ctx.saved
-        need = ctx.needs_input_grad
-        dx = np.dot(g, w) if need[0] else None
-        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
-        dw = db = None
-        if need[1]:
-            x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            dw = np.dot(g2.T, x2)  # (out, N) (N, in): lands in W's layout, contiguous
-        if len(need) > 2 and need[2]:
-            db = g2.sum(axis=0)
-        return (dx, dw, db) if len(need) > 2 else (dx, dw)
-
-
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x W^T + b: (..., in) -> (..., out) for W of shape (out, in) (PyTorch's layout)."""
     x = _tensor(x)
@@ -236,87 +190,12 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 
 
 # --------------------------------------------------------------------------- binary losses
-def _binary_targets(who: str, x: Array, targets: Any) -> Array:
-    """Targets as x's float dtype and shape: same shape, or the same number of elements (so
-    (N,) labels fit an (N, 1) output)."""
-    t = _array(targets)
-    if t.shape != x.shape:
-        if t.size != x.size:
-            raise ShapeError(f"{who}: targets of shape {t.shape} for input of shape {x.shape}")
-        t = t.reshape(x.shape)
-    return t.astype(x.dtype, copy=False)
-
-
-def _scale(n: int, reduction: str) -> float:
-    return 1.0 / n if reduction == "mean" else 1.0
-
-
-def _finish(l: Array, reduction: str, dtype: Any) -> Array:
-    if reduction == "none":
-        return l
-    total = l.sum(dtype=np.float64)
-    return np.asarray(total / max(l.size, 1) if reduction == "mean" else total, dtype=dtype)
-
-
-class BinaryCrossEntropy(Function):
-    """l = -(t log p + (1 - t) log(1 - p)) from probabilities p in [0, 1], elementwise.
-
-    dl/dp = (p - t) / (p (1 - p)).  As in PyTorch, log p and log(1 - p) are clamped at -100
-    (so p = 0 or 1 gives a finite loss) and p (1 - p) at 1e-12 in the derivative.
-    Targets are constants (no gradient).
-    """
-
-    op_name = "BCE"
-
-    @staticmethod
-    def forward(ctx: Any, p: Array, targets: Any = None, reduction: str = "mean") -> Array:
-        t = _binary_targets("binary_cross_entropy", p, targets)
-        with np.errstate(divide="ignore"):
-            log_p = np.maximum(np.log(p), _LOG_FLOOR)
-            log_q = np.maximum(np.log1p(-p), _LOG_FLOOR)
-        l = -(t * log_p + (1 - t) * log_q)
-        ctx.save_for_backward(p, t)
-        ctx.reduction = reduction
-        return _finish(l, reduction, p.dtype)
-
-    @staticmethod
-    def backward(ctx: Any, g: Array) -> Array:
-        p, t = ctx.saved
-        denom = np.maximum(p * (1 - p), 1e-12)
-        return g * _scale(p.size, ctx.reduction) * (p - t) / denom
-
-
-class BinaryCrossEntropyWithLogits(Function):
-    """l = -(t log s(z) + (1 - t) log(1 - s(z))) with s the sigmoid, from logits z, elementwise.
-
-    Computed stably as l = max(z, 0) - z t + log(1 + e^-|z|) (no overflow for any z).
-    dl/dz = s(z) - t.  Targets are constants (no gradient).
-    """
-
-    op_name = "BCEWithLogits"
-
-    @staticmethod
-    def forward(ctx: Any, z: Array, targets: Any = None, reduction: str = "mean") -> Array:
-        t = _binary_targets("binary_cross_entropy_with_logits", z, targets)
-        e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
-        l = np.maximum(z, 0) - z * t + np.log1p(e)
-        s = np.where(z >= 0, 1 / (1 + e), e / (1 + e))  # sigmoid(z), stable on both sides
-        ctx.save_for_backward(s, t)
-        ctx.reduction = reduction
-        return _finish(l, reduction, z.dtype)
-
-    @staticmethod
-    def backward(ctx: Any, g: Array) -> Array:
-        s, t = ctx.saved
-        return g * _scale(s.size, ctx.reduction) * (s - t)
-
-
 def binary_cross_entropy(probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of probabilities p in [0, 1] (e.g. a sigmoid output) against
     targets t in [0, 1] of the same shape (or the same number of elements: (N,) for (N, 1))."""
     _check_reduction("binary_cross_entropy", reduction)
     p = _tensor(probs)
-    t = _binary_targets("binary_cross_entropy", p.data, targets)
+    t = binary_targets("binary_cross_entropy", p.data, targets)
     if p.size and not (p.data.min() >= 0 and p.data.max() <= 1):
         raise ValueError(
             f"binary_cross_entropy: inputs must be probabilities in [0, 1], got range "
@@ -330,5 +209,5 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     For the single sigmoid neuron: logits (N, 1) or (N,), targets (N,) in {0, 1}."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     z = _tensor(logits)
-    t = _binary_targets("binary_cross_entropy_with_logits", z.data, targets)
+    t = binary_targets("binary_cross_entropy_with_logits", z.data, targets)
     return BinaryCrossEntropyWithLogits.apply(z, targets=t, reduction=reduction)
