@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_edu import Tensor
+from tinygrad_edu.nn.init import aligned_copy
 from tinygrad_edu.ops import CrossEntropy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,14 +41,18 @@ def load_images(data_dir: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def init_params(seed: int = 0) -> list[np.ndarray]:
-    """W1 (784, 64), b1 (64,), W2 (64, 10), b2 (10,): N(0, 0.1^2) weights, zero biases."""
+    """W1 (784, 64), b1 (64,), W2 (64, 10), b2 (10,): N(0, 0.1^2) weights, zero biases.
+
+    Both variants get 64-byte-aligned copies: alignment alone can change the update's time 2x.
+    """
     rng = np.random.default_rng(seed)
-    return [
+    params = [
         (rng.standard_normal((784, 64)) * 0.1).astype(np.float32),
         np.zeros(64, np.float32),
         (rng.standard_normal((64, 10)) * 0.1).astype(np.float32),
         np.zeros(10, np.float32),
     ]
+    return [aligned_copy(p) for p in params]
 
 
 class NumpyMLP:
