@@ -30,7 +30,10 @@ class Example:
 
 
 def _named(t: Tensor, name: str) -> Tensor:
+    """Name ``t`` and keep its gradient after backward, so drawings can show it."""
     t.name = name
+    if t.requires_grad:
+        t.retain_grad()
     return t
 
 
