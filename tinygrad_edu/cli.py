@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .predict_cmd import add_predict_command
+from .sweep_cmd import add_sweep_command
 from .viz.commands import add_graph_command, add_trace_command
 
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main"]
@@ -322,6 +323,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_predict_command,
     add_graph_command,
     add_trace_command,
+    add_sweep_command,
 ]
 
 

@@ -1,0 +1,66 @@
+"""Run ``tinygrad-edu sweep`` (all tables by default) and report its total runtime.
+
+    python benchmarks/sweep_tables.py [--threads 1] [sweep options ...]
+    python benchmarks/sweep_tables.py --threads 1 --data-dir ../shared/data/mnist-24k --out DIR
+
+The sweep options are those of ``tinygrad-edu sweep`` (``--table``, ``--data-dir``,
+``--out``, ``--seed``, ``--epochs``, ``--quick``, ...); the default ``--data-dir`` is
+``../shared/data/mnist-24k`` beside the repo root when it exists. ``--threads N`` sets the
+OpenBLAS/OpenMP threads before numpy is imported: on a busy 2-core machine one thread gives
+steadier times than two (see /work/shared/PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _threads_from_argv(argv: list[str]) -> list[str]:
+    """Remove ``--threads N`` from argv and export it for BLAS (before numpy is imported)."""
+    rest, i = [], 0
+    while i < len(argv):
+        arg, value = argv[i], None
+        if arg.startswith("--threads="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--threads" and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 1
+        else:
+            rest.append(arg)
+        if value is not None:
+            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[var] = value
+        i += 1
+    return rest
+
+
+ARGV = _threads_from_argv(sys.argv[1:])
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"
+
+from tinygrad_edu.cli import ArgumentParser  # noqa: E402
+from tinygrad_edu.sweep_cmd import add_sweep_command  # noqa: E402
+
+
+def main(argv: list[str]) -> int:
+    parser = ArgumentParser(prog="tinygrad-edu")
+    add_sweep_command(parser.add_subparsers(dest="command"))
+    if "--data-dir" not in argv and "--dataset" not in argv and DEFAULT_MNIST.is_dir():
+        argv = [*argv, "--data-dir", str(DEFAULT_MNIST)]
+    args = parser.parse_args(["sweep", *argv])
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    start = time.perf_counter()
+    status = args.func(args)
+    print(
+        f"sweep_tables: {time.perf_counter() - start:.1f} s wall in all "
+        f"(OpenBLAS threads: {threads})",
+        file=sys.stderr,
+    )
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(ARGV))
