@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -125,25 +126,45 @@ def _load_data(args: argparse.Namespace, dataset: str) -> tuple[Any, Any]:
 
 
 # ------------------------------------------------------------------------ train
+#: Settings of a training run that ``--resume`` keeps (``--epochs`` may be raised), with the
+#: option that sets each one.
+RUN_SETTINGS = {
+    "dataset": "--dataset",
+    "arch": "--arch",
+    "activation": "--activation",
+    "optimizer": "--optimizer",
+    "lr": "--lr",
+    "batch_size": "--batch-size",
+    "init": "--init",
+    "seed": "--seed",
+    "eval_every": "--eval-every",
+    "train_size": "--train-size",
+    "test_size": "--test-size",
+}
+
+
 def add_train_command(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train",
         help="train an MLP and save the model and its history",
         description="Train an MLP with softmax cross-entropy; print one line per epoch and the "
-        "final test accuracy; save model.npz and history.json to --out.",
+        "final test accuracy. --out DIR gets metrics.jsonl (written as training goes), "
+        "checkpoint.npz (after every epoch), and model.npz and history.json at the end; "
+        "--resume DIR continues a killed run from its checkpoint.",
     )
     _add_data_arguments(p, "mnist")
-    p.add_argument("--arch", default=DEFAULT_ARCH, help=f"layer widths (default {DEFAULT_ARCH})")
+    p.set_defaults(dataset=None)  # None: not given (so --resume can tell)
+    p.add_argument("--arch", default=None, help=f"layer widths (default {DEFAULT_ARCH})")
     p.add_argument(
         "--activation",
         choices=("sigmoid", "relu", "tanh"),
-        default="sigmoid",
+        default=None,
         help="hidden-layer activation (default sigmoid)",
     )
     p.add_argument(
         "--optimizer",
         choices=OPTIMIZERS,
-        default="momentum",
+        default=None,
         help=f"sgd, momentum (SGD with momentum {MOMENTUM}) or adam (default momentum)",
     )
     p.add_argument(
@@ -154,85 +175,283 @@ def add_train_command(subparsers: Any) -> None:
         + ", ".join(f"{k} {v}" for k, v in DEFAULT_LR.items())
         + ")",
     )
-    p.add_argument("--batch-size", type=_positive_int, default=256, help="default 256")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="default 256")
     p.add_argument(
-        "--epochs", type=_positive_int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}"
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help=f"default {DEFAULT_EPOCHS} (with --resume: the run's, and it may be raised)",
     )
     p.add_argument(
         "--init",
         choices=("normal", "xavier", "he"),
-        default="normal",
+        default=None,
         help="weight init (default normal: N(0, 0.1^2), the seeds' choice)",
     )
-    p.add_argument("--seed", type=_nonnegative_int, default=0, help="default 0")
+    p.add_argument("--seed", type=_nonnegative_int, default=None, help="default 0")
     p.add_argument(
         "--eval-every",
         type=_nonnegative_int,
-        default=0,
+        default=None,
         help="also evaluate on the test set every k updates (default: at epoch ends only)",
+    )
+    p.add_argument(
+        "--train-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="train on the first N training images only (default: all)",
+    )
+    p.add_argument(
+        "--test-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="test on the first N test images only (default: all)",
     )
     p.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="output folder for model.npz and history.json (default runs/<date-time>)",
+        help="the run folder: metrics.jsonl, checkpoint.npz, model.npz, history.json "
+        "(default runs/<date-time>)",
+    )
+    p.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last checkpoint, with its settings "
+        "(--epochs may be raised; --data-dir may point to the data's new place)",
+    )
+    p.add_argument(
+        "--plots",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="at the end, save PNG figures to DIR: curves, confusion matrix, misclassified "
+        "digits, first-layer weights, sample digits",
     )
     p.set_defaults(func=run_train)
 
 
+def _fresh_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's settings from the arguments, defaults filled in."""
+    optimizer = args.optimizer or "momentum"
+    return {
+        "dataset": args.dataset or "mnist",
+        "arch": parse_arch(args.arch or DEFAULT_ARCH),
+        "activation": args.activation or "sigmoid",
+        "optimizer": optimizer,
+        "lr": args.lr if args.lr is not None else DEFAULT_LR[optimizer],
+        "batch_size": args.batch_size or 256,
+        "epochs": args.epochs or DEFAULT_EPOCHS,
+        "init": args.init or "normal",
+        "seed": args.seed if args.seed is not None else 0,
+        "eval_every": args.eval_every or 0,
+        "train_size": args.train_size,
+        "test_size": args.test_size,
+        "data_dir": str(args.data_dir.resolve()) if args.data_dir is not None else None,
+    }
+
+
+def _resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """The settings stored in ``--resume``'s checkpoint, checked against the arguments given;
+    also the checkpoint."""
+    from .runlog import CHECKPOINT_FILE, CheckpointError, load_checkpoint
+
+    run_dir: Path = args.resume
+    if not run_dir.exists():
+        raise CLIError(f"--resume {run_dir}: no such folder")
+    if not run_dir.is_dir():
+        raise CLIError(f"--resume {run_dir} is not a folder (give the run folder)")
+    if args.out is not None and args.out.resolve() != run_dir.resolve():
+        raise CLIError(
+            f"--out {args.out} conflicts with --resume {run_dir}: a resumed run continues in "
+            "its own folder"
+        )
+    if not (run_dir / CHECKPOINT_FILE).exists():
+        raise CLIError(
+            f"--resume {run_dir}: no {CHECKPOINT_FILE} in it (a run writes one after each "
+            "epoch; did this one finish an epoch?)"
+        )
+    try:
+        ckpt = load_checkpoint(run_dir)
+    except CheckpointError as e:
+        raise CLIError(f"--resume {run_dir}: corrupt checkpoint: {_one_line(e)}") from None
+    stored = ckpt.info.get("settings")
+    if ckpt.info.get("command") != "train" or not isinstance(stored, dict):
+        raise CLIError(
+            f"--resume {run_dir}: its checkpoint was not written by `{PROG} train` "
+            "(resume it with fit(..., run_dir=..., resume=True))"
+        )
+    settings = dict(stored)
+    given = {
+        "dataset": args.dataset,
+        "arch": parse_arch(args.arch) if args.arch is not None else None,
+        "activation": args.activation,
+        "optimizer": args.optimizer,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "init": args.init,
+        "seed": args.seed,
+        "eval_every": args.eval_every,
+        "train_size": args.train_size,
+        "test_size": args.test_size,
+    }
+    for key, value in given.items():
+        if value is not None and value != settings.get(key):
+            raise CLIError(
+                f"{RUN_SETTINGS[key]} {_show(key, value)} conflicts with the run's "
+                f"{_show(key, settings.get(key))} (a resumed run keeps its settings; only "
+                "--epochs may change)"
+            )
+    if args.epochs is not None:
+        if args.epochs < ckpt.epoch:
+            raise CLIError(
+                f"--epochs {args.epochs}: the run in {run_dir} has already trained "
+                f"{ckpt.epoch} epochs"
+            )
+        settings["epochs"] = args.epochs
+    if args.data_dir is not None:  # the data may have moved
+        settings["data_dir"] = str(args.data_dir.resolve())
+    return settings, ckpt
+
+
+def _show(key: str, value: Any) -> str:
+    """A run setting as the user would type it."""
+    if value is None:
+        return "all images" if key.endswith("_size") else "none"
+    return (
+        "-".join(map(str, value)) if key == "arch" else f"{value:g}" if key == "lr" else str(value)
+    )
+
+
+def _data_fingerprint(dataset: Any) -> str:
+    """CRC-32 of the images and labels, to tell that a resumed run sees the same data."""
+    crc = zlib.crc32(np.ascontiguousarray(dataset.images).tobytes())
+    return f"{zlib.crc32(np.ascontiguousarray(dataset.labels).tobytes(), crc):08x}"
+
+
+def _load_run_data(args: argparse.Namespace, settings: dict[str, Any]) -> tuple[Any, Any, str]:
+    """(train, test, name of the dataset used) for a run's settings, subsets taken."""
+    where = argparse.Namespace(
+        data_dir=Path(settings["data_dir"]) if settings.get("data_dir") else None,
+        offline=args.offline,
+    )
+    train, test = _load_data(where, settings["dataset"])
+    for key, name, data in (("train_size", "training", train), ("test_size", "test", test)):
+        n = settings.get(key)
+        if n is not None and n > len(data):
+            raise CLIError(
+                f"{RUN_SETTINGS[key]} {n}: {data.name} has only {len(data)} {name} images"
+            )
+    if settings.get("train_size"):
+        train = train.subset(settings["train_size"])
+    if settings.get("test_size"):
+        test = test.subset(settings["test_size"])
+    used = train.name.split("/")[0]  # mnist may have fallen back to mnist-sample
+    if used not in DATASETS:
+        used = settings["dataset"]
+    return train, test, used
+
+
 def run_train(args: argparse.Namespace) -> int:
     from . import nn, optim
+    from .runlog import CHECKPOINT_FILE, CheckpointError
     from .train import fit, save
 
-    sizes = parse_arch(args.arch)
-    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
-    out_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise CLIError(f"--out {out_dir} exists and is not a folder")
-    train, test = _load_data(args, args.dataset)
+    ckpt = None
+    if args.resume is not None:
+        settings, ckpt = _resume_settings(args)
+        out_dir: Path = args.resume
+    else:
+        settings = _fresh_settings(args)
+        out_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise CLIError(f"--out {out_dir} exists and is not a folder")
+    if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
+        raise CLIError(f"--plots {args.plots} exists and is not a folder")
+    sizes = settings["arch"]
+    train, test, used = _load_run_data(args, settings)
+    settings["dataset"] = used
+    fingerprints = {"train": _data_fingerprint(train), "test": _data_fingerprint(test)}
+    if ckpt is not None:
+        for part in ("train", "test"):
+            if ckpt.info.get("data", {}).get(part) not in (None, fingerprints[part]):
+                source = settings.get("data_dir") or used
+                raise CLIError(
+                    f"--resume {out_dir}: the {part} images from {source} differ from the "
+                    "ones the run was trained with"
+                )
     try:  # fail before training, not after it
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CLIError(f"--out {out_dir}: cannot create the folder ({e.strerror})") from None
     _check_fits(sizes[0], sizes[-1], train)
-    used = train.name.split("/")[0]  # mnist may have fallen back to mnist-sample
-    if used not in DATASETS:
-        used = args.dataset
 
-    model = nn.MLP(sizes, args.activation, init=args.init, seed=args.seed)
+    model = nn.MLP(sizes, settings["activation"], init=settings["init"], seed=settings["seed"])
     params = model.parameters()
-    if args.optimizer == "adam":
+    lr = settings["lr"]
+    if settings["optimizer"] == "adam":
         optimizer: optim.Optimizer = optim.Adam(params, lr=lr)
     else:
-        optimizer = optim.SGD(
-            params, lr=lr, momentum=MOMENTUM if args.optimizer == "momentum" else 0.0
+        momentum = MOMENTUM if settings["optimizer"] == "momentum" else 0.0
+        optimizer = optim.SGD(params, lr=lr, momentum=momentum)
+    if ckpt is not None:
+        print(
+            f"resuming {out_dir} after epoch {ckpt.epoch} (iteration {ckpt.iteration}), "
+            f"up to epoch {settings['epochs']}"
+            + (
+                " (nothing left to train; raise --epochs)"
+                if ckpt.epoch >= settings["epochs"]
+                else ""
+            ),
+            flush=True,
         )
     print(
-        f"training {'-'.join(map(str, sizes))} {args.activation} on {train.name} "
-        f"({len(train)} train, {len(test)} test), {args.optimizer} lr {lr:g}, "
-        f"batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}",
+        f"training {'-'.join(map(str, sizes))} {settings['activation']} on {train.name} "
+        f"({len(train)} train, {len(test)} test), {settings['optimizer']} lr {lr:g}, "
+        f"batch {settings['batch_size']}, {settings['epochs']} epochs, seed {settings['seed']}",
         flush=True,
     )
-    history = fit(
-        model,
-        train,
-        test,
-        nn.cross_entropy,
-        optimizer,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        eval_every=args.eval_every or None,
-        seed=args.seed,
-        progress=sys.stderr.isatty(),
-        log=lambda line: print(line, flush=True),
-    )
+    try:
+        history = fit(
+            model,
+            train,
+            test,
+            nn.cross_entropy,
+            optimizer,
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            eval_every=settings["eval_every"] or None,
+            seed=settings["seed"],
+            progress=sys.stderr.isatty(),
+            log=lambda line: print(line, flush=True),
+            run_dir=out_dir,
+            resume=ckpt is not None,
+            run_info={"command": "train", "settings": settings, "data": fingerprints},
+        )
+    except CheckpointError as e:
+        raise CLIError(f"--resume {out_dir}: {_one_line(e)}") from None
+    except KeyboardInterrupt:
+        if (out_dir / CHECKPOINT_FILE).exists():
+            print(
+                f"{PROG} train: continue from the last checkpoint with "
+                f"`{PROG} train --resume {out_dir}`",
+                file=sys.stderr,
+            )
+        raise
     history.config.update(
         dataset=used,
         arch=sizes,
-        activation=args.activation,
-        optimizer_name=args.optimizer,
+        activation=settings["activation"],
+        optimizer_name=settings["optimizer"],
         lr=lr,
-        init=args.init,
+        init=settings["init"],
+        data_dir=settings.get("data_dir"),
+        train_size=settings.get("train_size"),
+        test_size=settings.get("test_size"),
     )
     print(
         f"final test accuracy: {100 * history.final_test_acc:.2f}% "
@@ -250,6 +469,9 @@ def run_train(args: argparse.Namespace) -> int:
     )
     history.save(out_dir / "history.json")
     print(f"saved {model_path} and {out_dir / 'history.json'}")
+    if args.plots is not None:
+        for path in _write_figures(args.plots, history, settings, model, train, test):
+            print(f"saved {path}")
     return 0
 
 
@@ -315,6 +537,171 @@ def format_confusion_matrix(cm: np.ndarray, classes: Sequence[str] | None = None
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------ plot
+FIGURES = {
+    "curves": "curves.png",
+    "confusion_matrix": "confusion_matrix.png",
+    "misclassified": "misclassified.png",
+    "weights": "weights.png",
+    "samples": "samples.png",
+}
+
+
+def _run_title(history: Any, settings: dict[str, Any] | None) -> str:
+    """E.g. ``784-64-10 sigmoid, momentum lr 0.5, mnist: 20/20 epochs``."""
+    s = settings or {}
+    parts = []
+    if s.get("arch"):
+        parts.append(f"{'-'.join(map(str, s['arch']))} {s.get('activation') or ''}".strip())
+    if s.get("optimizer") and s.get("lr"):
+        parts.append(f"{s['optimizer']} lr {s['lr']:g}")
+    if s.get("dataset"):
+        parts.append(str(s["dataset"]))
+    total = s.get("epochs") or history.config.get("epochs")
+    done = f"{history.epochs}/{total} epochs" if total else f"{history.epochs} epochs"
+    return f"{', '.join(parts)}: {done}" if parts else f"Training history: {done}"
+
+
+def _write_figures(
+    out_dir: Path,
+    history: Any,
+    settings: dict[str, Any] | None = None,
+    model: Any = None,
+    train: Any = None,
+    test: Any = None,
+) -> list[Path]:
+    """Save the figures to ``out_dir`` (curves always; weights with a model; confusion matrix
+    and misclassified digits with a model and test data; samples with training data)."""
+    from . import plots
+    from .train import confusion_matrix, predict
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CLIError(f"cannot create the figure folder {out_dir} ({e.strerror})") from None
+    paths = []
+    try:
+        paths.append(
+            plots.plot_history(history, out_dir / FIGURES["curves"], _run_title(history, settings))
+        )
+        if model is not None and test is not None:
+            classes = list(test.classes)
+            _, predicted = predict(model, test.images)
+            cm = confusion_matrix(test.labels, predicted, num_classes=len(classes))
+            paths.append(
+                plots.plot_confusion_matrix(
+                    cm, out_dir / FIGURES["confusion_matrix"], class_names=classes
+                )
+            )
+            paths.append(
+                plots.plot_misclassified(
+                    test.images,
+                    test.labels,
+                    predicted,
+                    out_dir / FIGURES["misclassified"],
+                    class_names=classes,
+                )
+            )
+        if model is not None:
+            weight = next((m.weight for m in model.modules() if hasattr(m, "in_features")), None)
+            if weight is not None and weight.shape[1] == 784:
+                names = None
+                if test is not None and weight.shape[0] == len(test.classes):
+                    names = list(test.classes)
+                paths.append(
+                    plots.plot_weight_templates(weight, out_dir / FIGURES["weights"], names)
+                )
+        if train is not None:
+            paths.append(
+                plots.plot_samples(
+                    train.images,
+                    train.labels,
+                    out_dir / FIGURES["samples"],
+                    class_names=list(train.classes),
+                    title=f"Training samples: {train.name}",
+                )
+            )
+    except ValueError as e:  # e.g. a diverged run whose losses are not finite
+        raise CLIError(f"cannot draw the figures: {_one_line(e)}") from None
+    return paths
+
+
+def add_plot_command(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "plot",
+        help="draw a run's curves (also while it trains) and, once saved, its model's figures",
+        description="Read RUN_DIR/metrics.jsonl (of a finished, running or killed run) and save "
+        f"the loss and accuracy curves as {FIGURES['curves']}; if RUN_DIR holds model.npz, also "
+        "the confusion matrix, misclassified test digits, first-layer weights and sample "
+        "digits (this loads the run's data).",
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a folder written by `train`")
+    p.add_argument(
+        "--out", type=Path, default=None, help="folder for the PNG files (default RUN_DIR/plots)"
+    )
+    p.add_argument(
+        "--curves-only", action="store_true", help="only the curves (no model, no data needed)"
+    )
+    _add_data_arguments(p, None)
+    p.set_defaults(func=run_plot)
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from .data import DatasetError, DownloadError
+    from .runlog import METRICS_FILE, MetricsLogError, read_metrics
+    from .train import History, load, read_metadata
+
+    run_dir: Path = args.run_dir
+    if not run_dir.exists():
+        raise CLIError(f"{run_dir}: no such run folder")
+    log_path = run_dir / METRICS_FILE if run_dir.is_dir() else run_dir
+    if not log_path.exists():
+        raise CLIError(
+            f"{run_dir} has no {METRICS_FILE} (a folder written by `{PROG} train --out`?)"
+        )
+    try:
+        records = read_metrics(log_path)
+        history = History.from_metrics(records)
+    except MetricsLogError as e:
+        raise CLIError(_one_line(e)) from None
+    if not history.test_iterations and not history.iterations:
+        raise CLIError(f"{log_path} has no evaluations or epochs yet: nothing to plot")
+    settings: dict[str, Any] = {}
+    for r in records:  # the train command's settings, as last (re)started
+        info = r.get("info") if r.get("event") in ("config", "resume") else None
+        if isinstance(info, dict) and isinstance(info.get("settings"), dict):
+            settings = dict(info["settings"])
+    model = train = test = None
+    model_path = log_path.parent / "model.npz"
+    if model_path.exists() and not args.curves_only:
+        meta = read_metadata(model_path)
+        model = load(model_path)
+        config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+        where = {
+            "dataset": args.dataset or settings.get("dataset") or meta.get("dataset") or "mnist",
+            "data_dir": str(args.data_dir.resolve())
+            if args.data_dir
+            else settings.get("data_dir", config.get("data_dir")),
+            "train_size": settings.get("train_size", config.get("train_size")),
+            "test_size": settings.get("test_size", config.get("test_size")),
+        }
+        if where["dataset"] not in DATASETS:
+            where["dataset"] = "mnist"
+        try:
+            train, test, _ = _load_run_data(args, where)
+        except (CLIError, DatasetError, DownloadError) as e:
+            raise CLIError(
+                f"{_one_line(e)} (to draw only the curves, pass --curves-only)"
+            ) from None
+        sizes = meta.get("sizes")
+        if sizes:
+            _check_fits(sizes[0], sizes[-1], test)
+    out_dir = args.out or log_path.parent / "plots"
+    for path in _write_figures(out_dir, history, settings, model, train, test):
+        print(f"saved {path}")
+    return 0
+
+
 # ------------------------------------------------------------------------ main
 #: Functions that each add one subcommand: ``fn(subparsers) -> None``.
 COMMANDS: list[Callable[[Any], None]] = [
@@ -324,6 +711,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_graph_command,
     add_trace_command,
     add_sweep_command,
+    add_plot_command,
 ]
 
 

@@ -14,11 +14,9 @@ are measured after that many updates (0 = before training).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -28,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from . import nn
+from . import nn, runlog
 from .data import DataLoader, Dataset
 from .function import no_grad
 from .nn import functional as F
 from .optim import Optimizer
+from .runlog import atomic_write as _atomic_write
 from .tensor import ShapeError, Tensor
 
 __all__ = [
@@ -193,6 +192,52 @@ class History:
         except ValueError as e:
             raise ValueError(f"History.load: {path}: {e}") from None
 
+    @classmethod
+    def from_metrics(cls, source: str | os.PathLike[str] | list[dict[str, Any]]) -> History:
+        """The history recorded in a metrics log (``metrics.jsonl``, a run folder holding one, or
+        its records from :func:`~tinygrad_edu.runlog.read_metrics`), as far as it goes.
+
+        Minibatch values come from ``epoch`` records, so a run still in its first epoch has
+        only test evaluations; a killed run gives what was logged before it died. Raises
+        :class:`~tinygrad_edu.runlog.MetricsLogError` for a missing, empty or corrupt log.
+        """
+        records = source if isinstance(source, list) else runlog.read_metrics(source)
+        h = cls()
+        for r in records:
+            event = r.get("event")
+            if event == "config" and not h.config:
+                h.config = dict(r.get("config") or {})
+                h.config.setdefault("epochs", r.get("epochs"))
+            elif event == "resume":  # drop anything logged after the checkpoint it resumed from
+                epoch, iteration = int(r["epoch"]), int(r["iteration"])
+                if h.config:
+                    h.config["epochs"] = r.get("epochs", h.config.get("epochs"))
+                keep = sum(1 for i in h.test_iterations if i <= iteration)
+                for name in ("test_iterations", "test_loss", "test_acc"):
+                    del getattr(h, name)[keep:]
+                for name in ("epoch_times", "epoch_eval_times", "epoch_end_iterations"):
+                    del getattr(h, name)[epoch:]
+                for name in ("iterations", "train_loss", "train_acc"):
+                    del getattr(h, name)[iteration:]
+            elif event == "eval":
+                h.test_iterations.append(int(r["iteration"]))
+                h.test_loss.append(_float(r.get("test_loss")))
+                h.test_acc.append(_float(r.get("test_acc")))
+            elif event == "epoch":
+                losses, accs = r.get("batch_loss") or [], r.get("batch_acc") or []
+                end = int(r["iteration"])
+                h.iterations.extend(range(end - len(losses), end))
+                h.train_loss.extend(_float(v) for v in losses)
+                h.train_acc.extend(_float(v) for v in accs)
+                h.epoch_times.append(_float(r.get("seconds")))
+                h.epoch_eval_times.append(_float(r.get("eval_seconds")))
+                h.epoch_end_iterations.append(end)
+        try:
+            h._check()
+        except ValueError as e:
+            raise runlog.MetricsLogError(f"inconsistent metrics log: {e}") from None
+        return h
+
     def summary(self) -> str:
         """One line: epochs, final minibatch and test metrics, total training seconds."""
         parts = [
@@ -204,6 +249,11 @@ class History:
             )
         parts.append(f"{sum(self.epoch_times):.2f} s training")
         return ", ".join(parts)
+
+
+def _float(value: Any) -> float:
+    """A logged number (null for NaN/inf) as a float."""
+    return math.nan if value is None else float(value)
 
 
 # =============================================================================== data
@@ -497,6 +547,9 @@ def fit(
     progress: bool = False,
     log: Callable[[str], None] | None = None,
     on_epoch_end: Callable[[int, History], None] | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    run_info: dict[str, Any] | None = None,
 ) -> History:
     """Train ``model`` by minibatch gradient descent; return the :class:`History`.
 
@@ -513,6 +566,15 @@ def fit(
       parameters) two runs give the same numbers bit for bit.
     * ``progress``: a tqdm bar per epoch; ``log``: called with one summary line per epoch;
       ``on_epoch_end(epoch, history)``: called after each epoch (e.g. to decay ``optimizer.lr``).
+    * ``run_dir``: a folder for ``metrics.jsonl`` (one JSON line per evaluation and per epoch,
+      flushed as written) and ``checkpoint.npz`` (model, optimiser, batch-order and Dropout RNG
+      states, history; replaced atomically after every epoch); see :mod:`tinygrad_edu.runlog`.
+      ``run_info`` (JSON-ready) is kept in both.
+    * ``resume=True`` continues the run in ``run_dir`` from its checkpoint up to ``epochs``:
+      build ``model`` and ``optimizer`` as before (their state is loaded) and pass the same data,
+      loss, batch size and seed; the result is bit for bit that of an uninterrupted run (the
+      timings aside). Raises FileNotFoundError without a checkpoint and
+      :class:`~tinygrad_edu.runlog.CheckpointError` if it is corrupt or does not fit.
     """
     who = "fit"
     if not isinstance(model, nn.Module):
@@ -528,6 +590,8 @@ def fit(
         isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 0
     ):
         raise ValueError(f"{who}: eval_every must be None or an integer >= 0, got {eval_every!r}")
+    if resume and run_dir is None:
+        raise ValueError(f"{who}: resume=True needs the run_dir to resume")
     loss_fn = _resolve_loss(loss, who)
     probabilities = _is_probability_loss(loss)
     flat = not _wants_images(model)  # a Dataset is batched as (B, 784), or (B, 1, 28, 28)
@@ -551,57 +615,303 @@ def fit(
             "test": _data_name(test),
         }
     )
+    recorder: _RunRecorder | None = None
+    start_epoch = iteration = 0
+    if run_dir is not None:
+        recorder = _RunRecorder(Path(run_dir), model, optimizer, train_batches, run_info)
+        if resume:
+            history = recorder.resume(history, epochs, _data_size(train), _data_size(test))
+            start_epoch, iteration = history.epochs, recorder.iteration
+        else:
+            recorder.start(history, epochs, _data_size(train), _data_size(test))
+    last_eval = 0  # index in history.train_loss where the minibatches since the last eval start
 
-    def run_test(iteration: int) -> None:
+    def run_test(iteration: int, epoch: int) -> None:
+        nonlocal last_eval
         if test_batches is not None:
             test_loss, test_acc = _evaluate(model, test_batches, loss)
             history.test_iterations.append(iteration)
             history.test_loss.append(test_loss)
             history.test_acc.append(test_acc)
+            if recorder is not None:
+                recorder.log_eval(history, epoch, last_eval)
+            last_eval = len(history.train_loss)
 
-    run_test(0)
-    iteration = 0
-    iters, losses, accs = history.iterations, history.train_loss, history.train_acc
-    for epoch in range(1, epochs + 1):
-        model.train()
-        n_batches = len(train_batches) if hasattr(train_batches, "__len__") else 0
-        bar = _progress_bar(n_batches, f"epoch {epoch}/{epochs}", progress)
-        eval_seconds = 0.0
-        start = time.perf_counter()
-        for x, y in train_batches:
-            out = model(Tensor(x))
-            l = loss_fn(out, y)
-            optimizer.zero_grad()
-            l.backward()
-            optimizer.step()
-            iters.append(iteration)
-            losses.append(float(l.data))
-            hits = _labels_from_outputs(out.data, probabilities) == y
-            accs.append(np.count_nonzero(hits) / hits.size)
-            iteration += 1
+    try:
+        if not resume:
+            run_test(0, 0)
+        last_eval = len(history.train_loss)
+        iters, losses, accs = history.iterations, history.train_loss, history.train_acc
+        for epoch in range(start_epoch + 1, epochs + 1):
+            model.train()
+            n_batches = len(train_batches) if hasattr(train_batches, "__len__") else 0
+            bar = _progress_bar(n_batches, f"epoch {epoch}/{epochs}", progress)
+            eval_seconds = 0.0
+            start = time.perf_counter()
+            for x, y in train_batches:
+                out = model(Tensor(x))
+                l = loss_fn(out, y)
+                optimizer.zero_grad()
+                l.backward()
+                optimizer.step()
+                iters.append(iteration)
+                losses.append(float(l.data))
+                hits = _labels_from_outputs(out.data, probabilities) == y
+                accs.append(np.count_nonzero(hits) / hits.size)
+                iteration += 1
+                if bar is not None:
+                    bar.update()
+                    if iteration % 20 == 0:
+                        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+                if eval_every and iteration % eval_every == 0:
+                    t0 = time.perf_counter()
+                    run_test(iteration, epoch)
+                    eval_seconds += time.perf_counter() - t0
+            train_seconds = time.perf_counter() - start - eval_seconds
             if bar is not None:
-                bar.update()
-                if iteration % 20 == 0:
-                    bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-            if eval_every and iteration % eval_every == 0:
+                bar.close()
+            if not (history.test_iterations and history.test_iterations[-1] == iteration):
                 t0 = time.perf_counter()
-                run_test(iteration)
+                run_test(iteration, epoch)
                 eval_seconds += time.perf_counter() - t0
-        train_seconds = time.perf_counter() - start - eval_seconds
-        if bar is not None:
-            bar.close()
-        if not (history.test_iterations and history.test_iterations[-1] == iteration):
-            t0 = time.perf_counter()
-            run_test(iteration)
-            eval_seconds += time.perf_counter() - t0
-        history.epoch_times.append(train_seconds)
-        history.epoch_eval_times.append(eval_seconds)
-        history.epoch_end_iterations.append(iteration)
-        if log is not None:
-            log(_epoch_line(history, epoch, epochs))
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, history)
+            history.epoch_times.append(train_seconds)
+            history.epoch_eval_times.append(eval_seconds)
+            history.epoch_end_iterations.append(iteration)
+            if recorder is not None:
+                recorder.log_epoch(history)
+            if log is not None:
+                log(_epoch_line(history, epoch, epochs))
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+            if recorder is not None:
+                recorder.checkpoint(history, epochs)
+    finally:
+        if recorder is not None:
+            recorder.close()
     return history
+
+
+def _data_size(data: Data | None) -> int | None:
+    """Number of samples in ``data`` (None if unknown)."""
+    if isinstance(data, DataLoader):
+        data = data.dataset
+    if isinstance(data, Dataset):
+        return len(data)
+    if isinstance(data, tuple) and len(data) == 2:
+        return len(data[1])
+    return None
+
+
+#: History.config entries that must match when a run is resumed.
+_RESUME_MUST_MATCH = ("model", "loss", "batch_size", "eval_every", "seed", "train", "test")
+
+
+class _RunRecorder:
+    """``fit``'s side of a run folder: the metrics log, checkpoints, and resuming from one."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        model: nn.Module,
+        optimizer: Optimizer,
+        batches: Any,
+        info: dict[str, Any] | None,
+    ) -> None:
+        if run_dir.exists() and not run_dir.is_dir():
+            raise NotADirectoryError(f"fit: run_dir {run_dir} exists and is not a folder")
+        self.run_dir = run_dir
+        self.model, self.optimizer, self.batches = model, optimizer, batches
+        self.info = dict(info or {})
+        self.writer: runlog.MetricsWriter | None = None
+        self.iteration = 0
+        self.sizes: dict[str, int | None] = {}
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / runlog.CHECKPOINT_FILE
+
+    def start(self, history: History, epochs: int, n_train: int | None, n_test: int | None) -> None:
+        """A new run: an empty log with its config record; any older checkpoint is removed."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_path.unlink(missing_ok=True)  # it belongs to an earlier run
+        self.sizes = {"train_size": n_train, "test_size": n_test}
+        self.writer = runlog.MetricsWriter(self.run_dir / runlog.METRICS_FILE)
+        self.writer.write(
+            {
+                "event": "config",
+                "time": time.time(),
+                "epochs": epochs,
+                **self.sizes,
+                "batches_per_epoch": _batches_per_epoch(self.batches),
+                "config": history.config,
+                "info": self.info,
+            }
+        )
+
+    def resume(
+        self, fresh: History, epochs: int, n_train: int | None, n_test: int | None
+    ) -> History:
+        """Load the checkpoint into the model, optimiser, batch order and Dropout layers;
+        return the history so far (its config from the checkpoint, ``epochs`` updated)."""
+        ckpt = runlog.load_checkpoint(self.checkpoint_path)
+        where = f"fit: resume from {self.checkpoint_path}"
+        try:
+            history = History.from_dict(ckpt.history)
+        except ValueError as e:
+            raise runlog.CheckpointError(f"{where}: corrupt history ({e})") from None
+        for key in _RESUME_MUST_MATCH:
+            old, new = history.config.get(key), fresh.config.get(key)
+            if old != new:
+                raise runlog.CheckpointError(
+                    f"{where}: it was trained with {key} {_brief(old)}, this call has {_brief(new)}"
+                )
+        self.sizes = {"train_size": n_train, "test_size": n_test}
+        for key, now in self.sizes.items():
+            then = ckpt.extra.get(key)
+            if then is not None and now is not None and then != now:
+                raise runlog.CheckpointError(
+                    f"{where}: it was trained with {then} {key.split('_')[0]} samples, this call "
+                    f"has {now}"
+                )
+        if epochs < ckpt.epoch:
+            raise ValueError(
+                f"{where}: it has already trained {ckpt.epoch} epochs, more than epochs={epochs}"
+            )
+        if history.epochs != ckpt.epoch or ckpt.iteration != (
+            history.epoch_end_iterations[-1] if history.epoch_end_iterations else 0
+        ):
+            raise runlog.CheckpointError(f"{where}: its history does not match its epoch count")
+        try:
+            self.model.load_state_dict(ckpt.model_state)
+            self.optimizer.load_state_dict(ckpt.optimizer_state)
+        except (ValueError, KeyError, TypeError) as e:
+            raise runlog.CheckpointError(f"{where}: {_one_line_error(e)}") from None
+        rng = getattr(self.batches, "_rng", None)
+        dropouts = _dropout_layers(self.model)
+        if len(ckpt.dropout_rngs) != len(dropouts):
+            raise runlog.CheckpointError(
+                f"{where}: it has {len(ckpt.dropout_rngs)} Dropout layers, the model "
+                f"{len(dropouts)}"
+            )
+        try:
+            if ckpt.loader_rng is not None and isinstance(rng, np.random.Generator):
+                rng.bit_generator.state = ckpt.loader_rng
+            for layer, state in zip(dropouts, ckpt.dropout_rngs, strict=True):
+                layer.rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
+                layer.rng.bit_generator.state = state
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise runlog.CheckpointError(f"{where}: bad RNG state ({_one_line_error(e)})") from None
+        self.info = {**ckpt.info, **self.info}
+        self.iteration = ckpt.iteration
+        history.config["epochs"] = epochs
+        log = self.run_dir / runlog.METRICS_FILE
+        offset = ckpt.metrics_offset
+        if offset is None:  # not recorded: keep the whole log
+            offset = log.stat().st_size if log.exists() else 0
+        self.writer = runlog.MetricsWriter(log, truncate_at=offset)
+        self.writer.write(
+            {
+                "event": "resume",
+                "time": time.time(),
+                "epoch": ckpt.epoch,
+                "iteration": ckpt.iteration,
+                "epochs": epochs,
+                "info": self.info,
+            }
+        )
+        return history
+
+    def log_eval(self, history: History, epoch: int, since: int) -> None:
+        """One ``eval`` record: the test metrics just measured, and the mean minibatch loss and
+        accuracy since the previous evaluation (null before the first update)."""
+        assert self.writer is not None
+        losses, accs = history.train_loss[since:], history.train_acc[since:]
+        self.writer.write(
+            {
+                "event": "eval",
+                "iteration": history.test_iterations[-1],
+                "epoch": epoch,
+                "train_loss": float(np.mean(losses)) if losses else None,
+                "train_acc": float(np.mean(accs)) if accs else None,
+                "test_loss": history.test_loss[-1],
+                "test_acc": history.test_acc[-1],
+                "time": time.time(),
+            }
+        )
+
+    def log_epoch(self, history: History) -> None:
+        """One ``epoch`` record with the epoch's minibatch values; then fsync the log."""
+        assert self.writer is not None
+        end = history.epoch_end_iterations[-1]
+        start = history.epoch_end_iterations[-2] if history.epochs > 1 else 0
+        lo = len(history.iterations) - (end - start)
+        losses, accs = history.train_loss[lo:], history.train_acc[lo:]
+        record: dict[str, Any] = {
+            "event": "epoch",
+            "epoch": history.epochs,
+            "iteration": end,
+            "seconds": history.epoch_times[-1],
+            "eval_seconds": history.epoch_eval_times[-1],
+            "train_loss": float(np.mean(losses)) if losses else None,
+            "train_acc": float(np.mean(accs)) if accs else None,
+        }
+        if history.test_acc:
+            record["test_loss"] = history.test_loss[-1]
+            record["test_acc"] = history.test_acc[-1]
+        record.update(time=time.time(), batch_loss=losses, batch_acc=accs)
+        self.writer.write(record)
+        self.writer.sync()
+
+    def checkpoint(self, history: History, epochs: int) -> None:
+        """Replace ``checkpoint.npz`` atomically with the state after this epoch."""
+        assert self.writer is not None
+        rng = getattr(self.batches, "_rng", None)
+        loader_rng = rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
+        try:
+            description: dict[str, Any] | None = _describe(self.model)
+        except TypeError:
+            description = None
+        runlog.save_checkpoint(
+            self.checkpoint_path,
+            runlog.Checkpoint(
+                epoch=history.epochs,
+                iteration=history.epoch_end_iterations[-1],
+                epochs=epochs,
+                model_state=self.model.state_dict(),
+                optimizer_state=self.optimizer.state_dict(),
+                history=history.to_dict(),
+                loader_rng=loader_rng,
+                dropout_rngs=[m.rng.bit_generator.state for m in _dropout_layers(self.model)],
+                metrics_offset=self.writer.offset,
+                info=self.info,
+                extra={**self.sizes, "model": description},
+            ),
+        )
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _batches_per_epoch(batches: Any) -> int | None:
+    try:
+        return len(batches)
+    except TypeError:
+        return None
+
+
+def _dropout_layers(model: nn.Module) -> list[nn.Dropout]:
+    return [m for m in model.modules() if isinstance(m, nn.Dropout)]
+
+
+def _brief(value: Any) -> str:
+    """A config value on one line, shortened."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _one_line_error(e: BaseException) -> str:
+    return " ".join(str(e).strip("'\"").split())
 
 
 def _epoch_line(history: History, epoch: int, epochs: int) -> str:
@@ -741,23 +1051,6 @@ def _conv_module() -> Any:
     except ImportError:
         return None
     return conv
-
-
-def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """Write ``path`` via a temp file in the same folder and ``os.replace``: readers see the old
-    file or the complete new one, never a partial one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def save(
