@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from loopback import closed_port
+
+from tinygrad_edu.data import download
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_24K = Path(
@@ -37,3 +40,18 @@ def mnist_dir() -> Path:
             "holding the four IDX files to run this test)"
         )
     return MNIST_24K
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test: the download cache in a temp dir, every default mirror a closed loopback
+    port (no test downloads anything or touches the user's cache), and any HTTP proxy kept
+    away from 127.0.0.1."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TINYGRAD_EDU_CACHE", str(cache))
+    for var in ("no_proxy", "NO_PROXY"):  # a user's HTTP proxy must not see loopback requests
+        monkeypatch.setenv(var, "127.0.0.1,localhost")
+    dead = (f"http://127.0.0.1:{closed_port()}/",)
+    monkeypatch.setattr(download, "MNIST_MIRRORS", dead)
+    monkeypatch.setattr(download, "FASHION_MNIST_MIRRORS", dead)
+    return cache

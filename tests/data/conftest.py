@@ -1,48 +1,25 @@
 """Fixtures for the data tests: a loopback HTTP server and an isolated cache.
 
-The real-MNIST folder fixture, ``mnist_dir``, lives in ``tests/conftest.py``. No test here
-reaches past 127.0.0.1: the default mirrors are replaced by a closed loopback port.
+The real-MNIST folder fixture, ``mnist_dir``, and ``isolated_cache`` (autouse: no test reaches
+past 127.0.0.1, the default mirrors are a closed loopback port) live in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from tinygrad_edu.data import download
-
-
-def closed_port() -> int:
-    """A loopback port with nothing listening (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from loopback import closed_port
 
 
 @pytest.fixture
 def dead_url() -> Callable[[], str]:
     """Make base URLs ``http://127.0.0.1:PORT/`` of loopback ports where no server listens."""
     return lambda: f"http://127.0.0.1:{closed_port()}/"
-
-
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the cache at a temp dir, every default mirror at a closed loopback port, and keep
-    any HTTP proxy away from 127.0.0.1."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("TINYGRAD_EDU_CACHE", str(cache))
-    for var in ("no_proxy", "NO_PROXY"):  # a user's HTTP proxy must not see loopback requests
-        monkeypatch.setenv(var, "127.0.0.1,localhost")
-    dead = (f"http://127.0.0.1:{closed_port()}/",)
-    monkeypatch.setattr(download, "MNIST_MIRRORS", dead)
-    monkeypatch.setattr(download, "FASHION_MNIST_MIRRORS", dead)
-    return cache
 
 
 class _Handler(BaseHTTPRequestHandler):
