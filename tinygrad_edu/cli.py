@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from .argtypes import learning_rate, nonnegative_int, positive_int
 from .predict_cmd import add_predict_command
 from .sweep_cmd import add_sweep_command
 from .viz.commands import add_graph_command, add_trace_command
@@ -48,37 +49,6 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-# ------------------------------------------------------------------------ argument types
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _learning_rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"the learning rate must be a number > 0, got {text}")
-    return value
 
 
 def parse_arch(text: str, n_in: int = 784, n_out: int = 10) -> list[int]:
@@ -169,16 +139,16 @@ def add_train_command(subparsers: Any) -> None:
     )
     p.add_argument(
         "--lr",
-        type=_learning_rate,
+        type=learning_rate,
         default=None,
         help="learning rate (default per optimiser: "
         + ", ".join(f"{k} {v}" for k, v in DEFAULT_LR.items())
         + ")",
     )
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="default 256")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="default 256")
     p.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"default {DEFAULT_EPOCHS} (with --resume: the run's, and it may be raised)",
     )
@@ -188,23 +158,23 @@ def add_train_command(subparsers: Any) -> None:
         default=None,
         help="weight init (default normal: N(0, 0.1^2), the seeds' choice)",
     )
-    p.add_argument("--seed", type=_nonnegative_int, default=None, help="default 0")
+    p.add_argument("--seed", type=nonnegative_int, default=None, help="default 0")
     p.add_argument(
         "--eval-every",
-        type=_nonnegative_int,
+        type=nonnegative_int,
         default=None,
         help="also evaluate on the test set every k updates (default: at epoch ends only)",
     )
     p.add_argument(
         "--train-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="train on the first N training images only (default: all)",
     )
     p.add_argument(
         "--test-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="test on the first N test images only (default: all)",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import experiments as ex
+from .argtypes import nonnegative_int, positive_int
 
 __all__ = ["add_sweep_command", "run_sweep_command"]
 
@@ -30,26 +31,6 @@ EXIT_USER_ERROR = 2
 
 class SweepError(ValueError):
     """A user's error in the sweep's arguments or data (one line, exit status 2)."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
 
 
 def add_sweep_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -89,10 +70,10 @@ def add_sweep_command(subparsers: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="write DIR/<table>.md and DIR/<table>.csv (created if missing)",
     )
-    p.add_argument("--seed", type=_nonnegative_int, default=0, help="weights and batch order")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="weights and batch order")
     p.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"epochs per run instead of {base.epochs} (the batch table: N and 10 N)",
     )
