@@ -287,6 +287,28 @@ def _jsonable_keep_nan(value: Any) -> Any:
     return value
 
 
+def read_npz(
+    path: Path, meta_key: str, fmt: str, error: type[Exception], what: str, prefix: str = ""
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(metadata, arrays) of an .npz holding a JSON entry ``meta_key`` whose "format" is ``fmt``
+    (models and checkpoints); anything else raises ``error`` with a message naming the file."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise error(f"{prefix}{path} is not a readable {what} ({_short(e)})") from None
+    if meta_key not in arrays:
+        raise error(f"{prefix}{path} has no {meta_key} entry: not a tinygrad_edu {what}")
+    try:
+        meta = json.loads(str(arrays.pop(meta_key)))
+    except json.JSONDecodeError as e:
+        raise error(f"{prefix}{path}: corrupt {what} metadata ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise error(f"{prefix}{path} is not a tinygrad_edu {what} (format {found!r})")
+    return meta, arrays
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint` (``path`` may be the run folder).
 
@@ -297,19 +319,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         path = path / CHECKPOINT_FILE
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise CheckpointError(f"{path} is not a readable checkpoint ({_short(e)})") from None
-    if _META_KEY not in arrays:
-        raise CheckpointError(f"{path} is not a tinygrad_edu checkpoint (no {_META_KEY})")
-    try:
-        meta = json.loads(str(arrays.pop(_META_KEY)))
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path}: corrupt checkpoint metadata ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a tinygrad_edu checkpoint")
+    meta, arrays = read_npz(path, _META_KEY, CHECKPOINT_FORMAT, CheckpointError, "checkpoint")
     try:
         opt = dict(meta["optimizer"])
         state = [dict(s) for s in opt.get("state", [])]

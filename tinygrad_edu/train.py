@@ -18,7 +18,6 @@ import json
 import math
 import os
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -1095,23 +1094,7 @@ def _open_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, n
         raise ModelFileError(f"load: cannot read {path}: {e.strerror or e}") from None
     if magic[:2] != b"PK":
         raise ModelFileError(f"load: {path} is not a model file (an .npz zip archive)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise ModelFileError(f"load: {path} is not a readable .npz model file ({e})") from None
-    if _META_KEY not in arrays:
-        raise ModelFileError(f"load: {path} has no {_META_KEY} entry: not a tinygrad_edu model")
-    try:
-        meta = json.loads(str(arrays.pop(_META_KEY)))
-    except json.JSONDecodeError as e:
-        raise ModelFileError(f"load: {path}: corrupt metadata ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-        raise ModelFileError(
-            f"load: {path} is not a tinygrad_edu model (format "
-            f"{meta.get('format') if isinstance(meta, dict) else None!r})"
-        )
-    return meta, arrays
+    return runlog.read_npz(path, _META_KEY, MODEL_FORMAT, ModelFileError, "model", "load: ")
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
