@@ -26,20 +26,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _blas import threads_from_argv
 
-def _blas_threads_from_argv() -> None:
-    """``--threads N`` sets OPENBLAS_NUM_THREADS; it must happen before numpy is imported.
-    On a busy machine multithreaded OpenBLAS can slow down many-fold: use --threads 1."""
-    for i, arg in enumerate(sys.argv[1:], start=1):
-        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else None
-        if arg == "--threads" and i + 1 < len(sys.argv):
-            value = sys.argv[i + 1]
-        if value is not None:
-            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[var] = value
-
-
-_blas_threads_from_argv()
+threads_from_argv(sys.argv[1:])  # exports --threads N; argparse still sees and records it
 
 import numpy as np  # noqa: E402
 

@@ -17,26 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+from _blas import threads_from_argv
 
-def _threads_from_argv(argv: list[str]) -> list[str]:
-    """Remove ``--threads N`` from argv and export it for BLAS (before numpy is imported)."""
-    rest, i = [], 0
-    while i < len(argv):
-        arg, value = argv[i], None
-        if arg.startswith("--threads="):
-            value = arg.split("=", 1)[1]
-        elif arg == "--threads" and i + 1 < len(argv):
-            value, i = argv[i + 1], i + 1
-        else:
-            rest.append(arg)
-        if value is not None:
-            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[var] = value
-        i += 1
-    return rest
-
-
-ARGV = _threads_from_argv(sys.argv[1:])
+ARGV = threads_from_argv(sys.argv[1:])
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"

@@ -15,26 +15,14 @@ the seeds' 784-64-10 sigmoid >= 96% (MNIST) / >= 86% (Fashion), best MLP >= 97.8
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _blas import threads_from_argv
 
-def _blas_threads_from_argv() -> None:
-    """``--threads N`` sets OPENBLAS_NUM_THREADS; it must happen before numpy is imported.
-    On a busy machine multithreaded OpenBLAS can slow down many-fold: use --threads 1."""
-    for i, arg in enumerate(sys.argv[1:], start=1):
-        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else None
-        if arg == "--threads" and i + 1 < len(sys.argv):
-            value = sys.argv[i + 1]
-        if value is not None:
-            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[var] = value
-
-
-_blas_threads_from_argv()
+threads_from_argv(sys.argv[1:])  # exports --threads N; argparse still sees and records it
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
