@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .argtypes import positive_int
 from .preprocess import CANVAS_SIZE, ImageError, preprocess_digit
 
 __all__ = ["add_predict_command", "input_path", "run_predict", "top_k"]
@@ -52,7 +53,7 @@ def add_predict_command(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument(
         "--top",
-        type=_positive_int,
+        type=positive_int,
         default=3,
         metavar="K",
         help="how many classes to print per image (default: 3)",
@@ -72,16 +73,6 @@ def add_predict_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=run_predict)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def top_k(probs: np.ndarray, k: int) -> list[tuple[int, float]]:
