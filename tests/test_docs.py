@@ -112,3 +112,14 @@ def test_notebook_runs(path: Path, tmp_path, monkeypatch):
         if out.output_type == "error"
     ]
     assert not errors
+
+
+def test_ci_runs_the_readme_test_command():
+    """The README's second command is the tests; .ci/run must run exactly that line."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    first_block = re.search(r"^```console\n(.*?)^```", readme, re.M | re.S)
+    assert first_block, "README.md must start with a console block of the two commands"
+    install_and_run, tests = first_block.group(1).strip().splitlines()[:2]
+    assert "pytest" in tests and "tinygrad-edu train" in install_and_run
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert tests in [line.strip() for line in ci], f".ci/run does not run {tests!r}"
