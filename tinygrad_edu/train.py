@@ -1,5 +1,5 @@
 """Training and evaluation: ``fit`` -> ``History``, ``evaluate``, ``predict``, confusion matrix,
-and ``save``/``load`` of models as ``.npz`` files.
+and ``save``/``load`` of models as ``.npz`` files (from :mod:`tinygrad_edu.modelfile`).
 
 Data for ``fit``/``evaluate`` may be a :class:`~tinygrad_edu.data.Dataset` (batched here by a
 :class:`~tinygrad_edu.data.DataLoader`, shuffled with ``seed`` for training), a ``DataLoader``
@@ -28,9 +28,14 @@ import numpy as np
 from . import nn, runlog
 from .data import DataLoader, Dataset
 from .function import no_grad
+
+# model files live in modelfile.py; re-exported so `from .train import save, load` still works
+from .modelfile import MODEL_FORMAT, ModelFileError, load, read_metadata, save
+from .modelfile import MODEL_FORMAT_VERSION as MODEL_FORMAT_VERSION
 from .nn import functional as F
 from .optim import Optimizer
 from .runlog import atomic_write as _atomic_write
+from .runs import _RunRecorder
 from .tensor import ShapeError, Tensor
 
 __all__ = [
@@ -47,9 +52,6 @@ __all__ = [
     "save",
 ]
 
-MODEL_FORMAT = "tinygrad_edu.model"
-MODEL_FORMAT_VERSION = 1
-_META_KEY = "__meta__"
 EVAL_BATCH_SIZE = 4096
 
 LossFn = Callable[[Tensor, np.ndarray], Tensor]
@@ -63,10 +65,6 @@ LOSSES: dict[str, LossFn] = {
     "bce": F.binary_cross_entropy,
     "bce_with_logits": F.binary_cross_entropy_with_logits,
 }
-
-
-class ModelFileError(ValueError):
-    """A model file is corrupt or not a tinygrad_edu model; the message names the file."""
 
 
 # =============================================================================== History
@@ -701,218 +699,6 @@ def _data_size(data: Data | None) -> int | None:
     return None
 
 
-#: History.config entries that must match when a run is resumed.
-_RESUME_MUST_MATCH = ("model", "loss", "batch_size", "eval_every", "seed", "train", "test")
-
-
-class _RunRecorder:
-    """``fit``'s side of a run folder: the metrics log, checkpoints, and resuming from one."""
-
-    def __init__(
-        self,
-        run_dir: Path,
-        model: nn.Module,
-        optimizer: Optimizer,
-        batches: Any,
-        info: dict[str, Any] | None,
-    ) -> None:
-        if run_dir.exists() and not run_dir.is_dir():
-            raise NotADirectoryError(f"fit: run_dir {run_dir} exists and is not a folder")
-        self.run_dir = run_dir
-        self.model, self.optimizer, self.batches = model, optimizer, batches
-        self.info = dict(info or {})
-        self.writer: runlog.MetricsWriter | None = None
-        self.iteration = 0
-        self.sizes: dict[str, int | None] = {}
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.run_dir / runlog.CHECKPOINT_FILE
-
-    def start(self, history: History, epochs: int, n_train: int | None, n_test: int | None) -> None:
-        """A new run: an empty log with its config record; any older checkpoint is removed."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.checkpoint_path.unlink(missing_ok=True)  # it belongs to an earlier run
-        self.sizes = {"train_size": n_train, "test_size": n_test}
-        self.writer = runlog.MetricsWriter(self.run_dir / runlog.METRICS_FILE)
-        self.writer.write(
-            {
-                "event": "config",
-                "time": time.time(),
-                "epochs": epochs,
-                **self.sizes,
-                "batches_per_epoch": _batches_per_epoch(self.batches),
-                "config": history.config,
-                "info": self.info,
-            }
-        )
-
-    def resume(
-        self, fresh: History, epochs: int, n_train: int | None, n_test: int | None
-    ) -> History:
-        """Load the checkpoint into the model, optimiser, batch order and Dropout layers;
-        return the history so far (its config from the checkpoint, ``epochs`` updated)."""
-        ckpt = runlog.load_checkpoint(self.checkpoint_path)
-        where = f"fit: resume from {self.checkpoint_path}"
-        try:
-            history = History.from_dict(ckpt.history)
-        except ValueError as e:
-            raise runlog.CheckpointError(f"{where}: corrupt history ({e})") from None
-        for key in _RESUME_MUST_MATCH:
-            old, new = history.config.get(key), fresh.config.get(key)
-            if old != new:
-                raise runlog.CheckpointError(
-                    f"{where}: it was trained with {key} {_brief(old)}, this call has {_brief(new)}"
-                )
-        self.sizes = {"train_size": n_train, "test_size": n_test}
-        for key, now in self.sizes.items():
-            then = ckpt.extra.get(key)
-            if then is not None and now is not None and then != now:
-                raise runlog.CheckpointError(
-                    f"{where}: it was trained with {then} {key.split('_')[0]} samples, this call "
-                    f"has {now}"
-                )
-        if epochs < ckpt.epoch:
-            raise ValueError(
-                f"{where}: it has already trained {ckpt.epoch} epochs, more than epochs={epochs}"
-            )
-        if history.epochs != ckpt.epoch or ckpt.iteration != (
-            history.epoch_end_iterations[-1] if history.epoch_end_iterations else 0
-        ):
-            raise runlog.CheckpointError(f"{where}: its history does not match its epoch count")
-        try:
-            self.model.load_state_dict(ckpt.model_state)
-            self.optimizer.load_state_dict(ckpt.optimizer_state)
-        except (ValueError, KeyError, TypeError) as e:
-            raise runlog.CheckpointError(f"{where}: {_one_line_error(e)}") from None
-        rng = getattr(self.batches, "_rng", None)
-        dropouts = _dropout_layers(self.model)
-        if len(ckpt.dropout_rngs) != len(dropouts):
-            raise runlog.CheckpointError(
-                f"{where}: it has {len(ckpt.dropout_rngs)} Dropout layers, the model "
-                f"{len(dropouts)}"
-            )
-        try:
-            if ckpt.loader_rng is not None and isinstance(rng, np.random.Generator):
-                rng.bit_generator.state = ckpt.loader_rng
-            for layer, state in zip(dropouts, ckpt.dropout_rngs, strict=True):
-                layer.rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
-                layer.rng.bit_generator.state = state
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise runlog.CheckpointError(f"{where}: bad RNG state ({_one_line_error(e)})") from None
-        self.info = {**ckpt.info, **self.info}
-        self.iteration = ckpt.iteration
-        history.config["epochs"] = epochs
-        log = self.run_dir / runlog.METRICS_FILE
-        offset = ckpt.metrics_offset
-        if offset is None:  # not recorded: keep the whole log
-            offset = log.stat().st_size if log.exists() else 0
-        self.writer = runlog.MetricsWriter(log, truncate_at=offset)
-        self.writer.write(
-            {
-                "event": "resume",
-                "time": time.time(),
-                "epoch": ckpt.epoch,
-                "iteration": ckpt.iteration,
-                "epochs": epochs,
-                "info": self.info,
-            }
-        )
-        return history
-
-    def log_eval(self, history: History, epoch: int, since: int) -> None:
-        """One ``eval`` record: the test metrics just measured, and the mean minibatch loss and
-        accuracy since the previous evaluation (null before the first update)."""
-        assert self.writer is not None
-        losses, accs = history.train_loss[since:], history.train_acc[since:]
-        self.writer.write(
-            {
-                "event": "eval",
-                "iteration": history.test_iterations[-1],
-                "epoch": epoch,
-                "train_loss": float(np.mean(losses)) if losses else None,
-                "train_acc": float(np.mean(accs)) if accs else None,
-                "test_loss": history.test_loss[-1],
-                "test_acc": history.test_acc[-1],
-                "time": time.time(),
-            }
-        )
-
-    def log_epoch(self, history: History) -> None:
-        """One ``epoch`` record with the epoch's minibatch values; then fsync the log."""
-        assert self.writer is not None
-        end = history.epoch_end_iterations[-1]
-        start = history.epoch_end_iterations[-2] if history.epochs > 1 else 0
-        lo = len(history.iterations) - (end - start)
-        losses, accs = history.train_loss[lo:], history.train_acc[lo:]
-        record: dict[str, Any] = {
-            "event": "epoch",
-            "epoch": history.epochs,
-            "iteration": end,
-            "seconds": history.epoch_times[-1],
-            "eval_seconds": history.epoch_eval_times[-1],
-            "train_loss": float(np.mean(losses)) if losses else None,
-            "train_acc": float(np.mean(accs)) if accs else None,
-        }
-        if history.test_acc:
-            record["test_loss"] = history.test_loss[-1]
-            record["test_acc"] = history.test_acc[-1]
-        record.update(time=time.time(), batch_loss=losses, batch_acc=accs)
-        self.writer.write(record)
-        self.writer.sync()
-
-    def checkpoint(self, history: History, epochs: int) -> None:
-        """Replace ``checkpoint.npz`` atomically with the state after this epoch."""
-        assert self.writer is not None
-        rng = getattr(self.batches, "_rng", None)
-        loader_rng = rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
-        try:
-            description: dict[str, Any] | None = _describe(self.model)
-        except TypeError:
-            description = None
-        runlog.save_checkpoint(
-            self.checkpoint_path,
-            runlog.Checkpoint(
-                epoch=history.epochs,
-                iteration=history.epoch_end_iterations[-1],
-                epochs=epochs,
-                model_state=self.model.state_dict(),
-                optimizer_state=self.optimizer.state_dict(),
-                history=history.to_dict(),
-                loader_rng=loader_rng,
-                dropout_rngs=[m.rng.bit_generator.state for m in _dropout_layers(self.model)],
-                metrics_offset=self.writer.offset,
-                info=self.info,
-                extra={**self.sizes, "model": description},
-            ),
-        )
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def _batches_per_epoch(batches: Any) -> int | None:
-    try:
-        return len(batches)
-    except TypeError:
-        return None
-
-
-def _dropout_layers(model: nn.Module) -> list[nn.Dropout]:
-    return [m for m in model.modules() if isinstance(m, nn.Dropout)]
-
-
-def _brief(value: Any) -> str:
-    """A config value on one line, shortened."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _one_line_error(e: BaseException) -> str:
-    return " ".join(str(e).strip("'\"").split())
-
-
 def _epoch_line(history: History, epoch: int, epochs: int) -> str:
     width = len(str(epochs))
     line = f"epoch {epoch:>{width}}/{epochs}  train loss {history.epoch_train_loss()[-1]:.4f}"
@@ -933,185 +719,3 @@ def _reseed_dropout(model: nn.Module, seed: int) -> None:
     children = np.random.SeedSequence(seed).spawn(len(dropouts))
     for m, child in zip(dropouts, children, strict=True):
         m.rng = np.random.default_rng(child)
-
-
-# =============================================================================== save / load
-_SIMPLE_LAYERS: dict[str, type[nn.Module]] = {
-    "Sigmoid": nn.Sigmoid,
-    "ReLU": nn.ReLU,
-    "Tanh": nn.Tanh,
-    "Identity": nn.Identity,
-}
-
-
-def _describe(model: nn.Module) -> dict[str, Any]:
-    """The architecture as JSON-ready data, enough to rebuild the model with fresh parameters."""
-    cls = type(model)
-    if cls is nn.MLP:
-        return {
-            "class": "MLP",
-            "sizes": model.sizes,
-            "activation": model.activation,
-            "dropout": model.dropout,
-        }
-    if cls is nn.Linear:
-        return {
-            "class": "Linear",
-            "in_features": model.in_features,
-            "out_features": model.out_features,
-            "bias": model.bias is not None,
-        }
-    if cls is nn.Sequential:
-        return {"class": "Sequential", "layers": [_describe(m) for m in model.layers]}
-    if cls.__name__ in _SIMPLE_LAYERS and _SIMPLE_LAYERS[cls.__name__] is cls:
-        return {"class": cls.__name__}
-    if cls is nn.Dropout:
-        return {"class": "Dropout", "p": model.p}
-    if cls is nn.Flatten:
-        return {"class": "Flatten", "start_dim": model.start_dim}
-    if cls in (nn.LogSoftmax, nn.Softmax):
-        return {"class": cls.__name__, "axis": model.axis}
-    conv = _conv_module()
-    if conv is not None and cls is conv.Conv2d:
-        return {
-            "class": "Conv2d",
-            "in_channels": model.in_channels,
-            "out_channels": model.out_channels,
-            "kernel_size": list(model.kernel_size),
-            "stride": list(model.stride),
-            "padding": list(model.padding),
-            "bias": model.bias is not None,
-        }
-    if conv is not None and cls is conv.MaxPool2d:
-        return {
-            "class": "MaxPool2d",
-            "kernel_size": list(model.kernel_size),
-            "stride": list(model.stride),
-        }
-    raise TypeError(
-        f"save: cannot describe the architecture of a {cls.__name__}; supported: MLP, "
-        "Sequential, Linear, Conv2d, MaxPool2d, Sigmoid, ReLU, Tanh, Identity, Dropout, "
-        "Flatten, Softmax, LogSoftmax (save other models' state_dict() with np.savez)"
-    )
-
-
-def _build(desc: Any, dtype: Any) -> nn.Module:
-    """Inverse of :func:`_describe` (parameters are then overwritten by the saved ones)."""
-    if not isinstance(desc, dict) or "class" not in desc:
-        raise ValueError("no architecture description (no 'class' entry)")
-    cls = desc["class"]
-    if cls == "MLP":
-        return nn.MLP(
-            desc["sizes"],
-            desc.get("activation", "sigmoid"),
-            dropout=desc.get("dropout", 0.0),
-            dtype=dtype,
-            seed=0,
-        )
-    if cls == "Linear":
-        return nn.Linear(
-            desc["in_features"],
-            desc["out_features"],
-            bias=desc.get("bias", True),
-            dtype=dtype,
-            seed=0,
-        )
-    if cls == "Sequential":
-        return nn.Sequential([_build(d, dtype) for d in desc["layers"]])
-    if cls in _SIMPLE_LAYERS:
-        return _SIMPLE_LAYERS[cls]()
-    if cls == "Dropout":
-        return nn.Dropout(desc["p"])
-    if cls == "Flatten":
-        return nn.Flatten(desc["start_dim"])
-    if cls in ("LogSoftmax", "Softmax"):
-        return getattr(nn, cls)(desc["axis"])
-    conv = _conv_module()
-    if conv is not None and cls == "Conv2d":
-        return conv.Conv2d(
-            desc["in_channels"],
-            desc["out_channels"],
-            tuple(desc["kernel_size"]),
-            stride=tuple(desc["stride"]),
-            padding=tuple(desc["padding"]),
-            bias=desc.get("bias", True),
-            dtype=dtype,
-            seed=0,
-        )
-    if conv is not None and cls == "MaxPool2d":
-        return conv.MaxPool2d(tuple(desc["kernel_size"]), tuple(desc["stride"]))
-    raise ValueError(f"unknown layer class {cls!r}")
-
-
-def _conv_module() -> Any:
-    """``tinygrad_edu.nn.conv`` (Conv2d, MaxPool2d) if it is available, else None."""
-    try:
-        from .nn import conv
-    except ImportError:
-        return None
-    return conv
-
-
-def save(
-    model: nn.Module, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None
-) -> Path:
-    """Save ``model`` to ``path`` (``.npz``): one array per parameter (by dotted name) and a JSON
-    string ``__meta__``: the format, the architecture at top level (``class``, and ``sizes``,
-    ``activation``, ``dropout`` for an MLP; ``layers`` for a Sequential; ...), the ``dtype``, and
-    the keys of ``metadata`` (JSON-ready; e.g. ``dataset``, ``classes``). Written atomically
-    (temp file + rename); read back without pickle. Returns the path."""
-    path = Path(path)
-    meta: dict[str, Any] = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION}
-    meta.update(_describe(model))
-    state = model.state_dict()
-    dtypes = {str(a.dtype) for a in state.values()}
-    meta["dtype"] = dtypes.pop() if len(dtypes) == 1 else "float32"
-    clash = sorted(set(metadata or {}) & set(meta))
-    if clash:
-        raise ValueError(f"save: metadata keys {clash} are reserved for the model description")
-    meta.update(metadata or {})
-    if _META_KEY in state:
-        raise ValueError(f"save: a parameter is named {_META_KEY!r}")
-    try:
-        meta_json = json.dumps(meta)
-    except TypeError as e:
-        raise TypeError(f"save: metadata must be JSON-serialisable: {e}") from None
-    arrays = {_META_KEY: np.array(meta_json), **state}
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
-    return path
-
-
-def _open_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"load: no model file at {path}")
-    if path.is_dir():
-        raise ModelFileError(f"load: {path} is a directory, not a model file (.npz)")
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-    except OSError as e:
-        raise ModelFileError(f"load: cannot read {path}: {e.strerror or e}") from None
-    if magic[:2] != b"PK":
-        raise ModelFileError(f"load: {path} is not a model file (an .npz zip archive)")
-    return runlog.read_npz(path, _META_KEY, MODEL_FORMAT, ModelFileError, "model", "load: ")
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The JSON metadata saved with a model (architecture, dtype, and what ``save`` was given)."""
-    return _open_npz(path)[0]
-
-
-def load(path: str | os.PathLike[str]) -> nn.Module:
-    """The model saved at ``path`` by :func:`save`, with its parameters; it predicts identically.
-
-    Raises FileNotFoundError if there is no file and ModelFileError if it is corrupt or does not
-    match its architecture."""
-    meta, arrays = _open_npz(path)
-    try:
-        dtype = np.dtype(meta.get("dtype", "float32"))
-        model = _build(meta, dtype)
-        model.load_state_dict(arrays)
-    except (ValueError, TypeError, KeyError) as e:
-        raise ModelFileError(f"load: {path}: {e}") from None
-    return model
