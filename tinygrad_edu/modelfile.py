@@ -15,7 +15,7 @@ import numpy as np
 from . import nn, runlog
 from .runlog import atomic_write as _atomic_write
 
-__all__ = ["MODEL_FORMAT", "ModelFileError", "load", "read_metadata", "save"]
+__all__ = ["MODEL_FORMAT", "ModelFileError", "describe", "load", "read_metadata", "save"]
 
 MODEL_FORMAT = "tinygrad_edu.model"
 MODEL_FORMAT_VERSION = 1
@@ -35,7 +35,7 @@ _SIMPLE_LAYERS: dict[str, type[nn.Module]] = {
 }
 
 
-def _describe(model: nn.Module) -> dict[str, Any]:
+def describe(model: nn.Module) -> dict[str, Any]:
     """The architecture as JSON-ready data, enough to rebuild the model with fresh parameters."""
     cls = type(model)
     if cls is nn.MLP:
@@ -53,7 +53,7 @@ def _describe(model: nn.Module) -> dict[str, Any]:
             "bias": model.bias is not None,
         }
     if cls is nn.Sequential:
-        return {"class": "Sequential", "layers": [_describe(m) for m in model.layers]}
+        return {"class": "Sequential", "layers": [describe(m) for m in model.layers]}
     if cls.__name__ in _SIMPLE_LAYERS and _SIMPLE_LAYERS[cls.__name__] is cls:
         return {"class": cls.__name__}
     if cls is nn.Dropout:
@@ -87,7 +87,7 @@ def _describe(model: nn.Module) -> dict[str, Any]:
 
 
 def _build(desc: Any, dtype: Any) -> nn.Module:
-    """Inverse of :func:`_describe` (parameters are then overwritten by the saved ones)."""
+    """Inverse of :func:`describe` (parameters are then overwritten by the saved ones)."""
     if not isinstance(desc, dict) or "class" not in desc:
         raise ValueError("no architecture description (no 'class' entry)")
     cls = desc["class"]
@@ -153,7 +153,7 @@ def save(
     (temp file + rename); read back without pickle. Returns the path."""
     path = Path(path)
     meta: dict[str, Any] = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION}
-    meta.update(_describe(model))
+    meta.update(describe(model))
     state = model.state_dict()
     dtypes = {str(a.dtype) for a in state.values()}
     meta["dtype"] = dtypes.pop() if len(dtypes) == 1 else "float32"

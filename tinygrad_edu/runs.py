@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import nn, runlog
-from .modelfile import _describe
+from .modelfile import describe
 from .optim import Optimizer
 
 if TYPE_CHECKING:  # for annotations only: train.py imports this module
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # for annotations only: train.py imports this module
 _RESUME_MUST_MATCH = ("model", "loss", "batch_size", "eval_every", "seed", "train", "test")
 
 
-class _RunRecorder:
+class RunRecorder:
     """``fit``'s side of a run folder: the metrics log, checkpoints, and resuming from one."""
 
     def __init__(
@@ -186,7 +186,7 @@ class _RunRecorder:
         rng = getattr(self.batches, "_rng", None)
         loader_rng = rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
         try:
-            description: dict[str, Any] | None = _describe(self.model)
+            description: dict[str, Any] | None = describe(self.model)
         except TypeError:
             description = None
         runlog.save_checkpoint(

@@ -35,7 +35,7 @@ from .modelfile import MODEL_FORMAT_VERSION as MODEL_FORMAT_VERSION
 from .nn import functional as F
 from .optim import Optimizer
 from .runlog import atomic_write as _atomic_write
-from .runs import _RunRecorder
+from .runs import RunRecorder
 from .tensor import ShapeError, Tensor
 
 __all__ = [
@@ -612,10 +612,10 @@ def fit(
             "test": _data_name(test),
         }
     )
-    recorder: _RunRecorder | None = None
+    recorder: RunRecorder | None = None
     start_epoch = iteration = 0
     if run_dir is not None:
-        recorder = _RunRecorder(Path(run_dir), model, optimizer, train_batches, run_info)
+        recorder = RunRecorder(Path(run_dir), model, optimizer, train_batches, run_info)
         if resume:
             history = recorder.resume(history, epochs, _data_size(train), _data_size(test))
             start_epoch, iteration = history.epochs, recorder.iteration
