@@ -179,3 +179,9 @@ def test_one_hot() -> None:
         F.one_hot([3], 3)
     with pytest.raises(ShapeError, match="integers of shape"):
         F.one_hot(np.array([0.5]), 3)
+
+
+def test_one_hot_of_boolean_labels_uses_them_as_classes_0_and_1() -> None:
+    from tinygrad_edu.nn import one_hot
+
+    np.testing.assert_array_equal(one_hot(np.array([True, False]), 2), [[0, 1], [1, 0]])

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import jacobians, ops
 from ..ops import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Linear, binary_targets
 from ..tensor import ShapeError, Tensor
 from .init import as_rng
@@ -120,17 +120,8 @@ def dropout(
 
 
 def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
-    """(N,) integer labels -> (N, C) rows with a single 1 at each label."""
-    y = _array(labels)
-    if y.ndim != 1 or y.dtype.kind not in "iub":
-        raise ShapeError(f"one_hot: labels must be integers of shape (N,), got {y.dtype} {y.shape}")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(
-            f"one_hot: labels must lie in [0, {num_classes}), got range [{y.min()}, {y.max()}]"
-        )
-    out = np.zeros((y.shape[0], num_classes), dtype=dtype)
-    out[np.arange(y.shape[0]), y] = 1
-    return out
+    """(N,) integer labels -> (N, C) rows with a single 1 at each label (float32 by default)."""
+    return jacobians.one_hot(_array(labels), num_classes, dtype)
 
 
 # --------------------------------------------------------------------------- multi-class losses
