@@ -93,19 +93,9 @@ def test_plot_confusion_matrix(tmp_path: Path) -> None:
     cm = RNG.integers(0, 30, (10, 10)) + np.diag(RNG.integers(800, 1100, 10))
     w, h = png_size(plots.plot_confusion_matrix(cm, tmp_path / "cm.png"))
     assert 600 <= w <= 1000 and 500 <= h <= 900
-    names = [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ]
-    png_size(plots.plot_confusion_matrix(cm.astype(float), tmp_path / "f.png", names))
+    from tinygrad_edu.data.datasets import FASHION_CLASSES
+
+    png_size(plots.plot_confusion_matrix(cm.astype(float), tmp_path / "f.png", FASHION_CLASSES))
     png_size(plots.plot_confusion_matrix(np.zeros((3, 3), int), tmp_path / "zero.png"))
 
 
