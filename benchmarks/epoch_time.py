@@ -11,7 +11,7 @@ round (median and min..max over the rounds).
 
     python benchmarks/epoch_time.py [--data-dir DIR] [--rounds 7] [--profile]
 
-Rows: ``numpy`` (by hand), ``fit`` (``tinygrad_edu.train.fit``, the full training loop with its
+Rows: ``numpy`` (by hand), ``fit`` (``tinygrad_edu.training.fit``, the full training loop with its
 History), ``loop`` (a bare tinygrad_edu loop: model, loss, backward, optimizer.step), ``torch``
 (if importable; ``torch.set_num_threads(2)``, or ``--threads``). Target: fit / numpy <= 1.15.
 """
@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from tinygrad_edu import Tensor, nn, optim  # noqa: E402
 from tinygrad_edu.data import DataLoader, Dataset, DatasetError, load_dataset  # noqa: E402
 from tinygrad_edu.nn.init import aligned_copy  # noqa: E402
-from tinygrad_edu.train import fit  # noqa: E402
+from tinygrad_edu.training import fit  # noqa: E402
 
 LR = 0.1
 BATCH = 256

@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"
 
-from tinygrad_edu.cli import ArgumentParser  # noqa: E402
-from tinygrad_edu.sweep_cmd import add_sweep_command  # noqa: E402
+from tinygrad_edu.cli.app import ArgumentParser  # noqa: E402
+from tinygrad_edu.cli.sweep import add_sweep_command  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from tinygrad_edu import nn, optim  # noqa: E402
 from tinygrad_edu.data import DatasetError, load_dataset  # noqa: E402
-from tinygrad_edu.train import History, fit, save  # noqa: E402
+from tinygrad_edu.training import History, fit, save  # noqa: E402
 
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"
 

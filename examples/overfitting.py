@@ -19,13 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from tinygrad_edu.data import load_dataset
-from tinygrad_edu.experiments import (
+from tinygrad_edu.course.experiments import (
     OVERFITTING_CONFIG,
     overfitting_study,
     overfitting_table,
     shared_ylim,
 )
-from tinygrad_edu.plots import plot_overfitting
+from tinygrad_edu.course.plots import plot_overfitting
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"

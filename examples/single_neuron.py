@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from tinygrad_edu.data import Dataset, load_dataset
-from tinygrad_edu.experiments import SingleNeuronResult, train_single_neuron
+from tinygrad_edu.course.experiments import SingleNeuronResult, train_single_neuron
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"

@@ -24,9 +24,23 @@ if TYPE_CHECKING:
 
 ArrayLike = Any  # np.ndarray, a Python number, or nested lists of numbers
 
-# Called once per backward step when a trace is recording (see tinygrad_edu.viz.trace);
-# None otherwise, so an untraced backward pays one `is None` test per node.
-_backward_hook: Callable[..., None] | None = None
+BackwardHook = Callable[["Tensor", np.ndarray, tuple[tuple[int, "Tensor", np.ndarray], ...]], None]
+
+# Called once per backward step while a trace records (see tinygrad_edu.viz.trace); None
+# otherwise, so an untraced backward pays one `is None` test per node.
+_backward_hook: BackwardHook | None = None
+
+
+def set_backward_hook(hook: BackwardHook | None) -> BackwardHook | None:
+    """Install ``hook(node, upstream, sent)`` for every later backward step; return the old one.
+
+    ``upstream`` is dL/d(node); ``sent`` holds ``(arg, input, grad)`` for each argument position
+    ``arg`` of node's op that received a gradient (summed back to the input's shape). A leaf is
+    reported with ``sent = ()`` after its ``.grad`` was updated. ``None`` removes the hook.
+    """
+    global _backward_hook
+    previous, _backward_hook = _backward_hook, hook
+    return previous
 
 
 class ShapeError(ValueError):
@@ -246,7 +260,7 @@ class Tensor:
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             sent = []
-            for parent, pg in zip(ctx.parents, in_grads, strict=True):
+            for arg, (parent, pg) in enumerate(zip(ctx.parents, in_grads, strict=True)):
                 if pg is None or not parent.requires_grad:
                     continue
                 if type(pg) is not np.ndarray:  # numpy turns 0-d results into scalars
@@ -256,7 +270,7 @@ class Tensor:
                 old = grads.get(parent)
                 grads[parent] = pg if old is None else old + pg
                 if hook is not None:
-                    sent.append((parent, pg))
+                    sent.append((arg, parent, pg))
             if hook is not None:
                 hook(node, g, tuple(sent))
             if not retain_graph:

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tinygrad_edu import nn, plots, train
+from tinygrad_edu import nn, training as train
+from tinygrad_edu.course import plots
 from tinygrad_edu.data import load_mnist
 from tinygrad_edu.optim import Adam
-from tinygrad_edu.preprocess import preprocess_steps
+from tinygrad_edu.course.preprocess import preprocess_steps
 
 OUT = Path(__file__).resolve().parent
 

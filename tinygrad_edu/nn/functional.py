@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import jacobians, ops
+from .. import ops
 from ..ops import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Linear, binary_targets
-from ..tensor import ShapeError, Tensor
+from ..tensor import InputError, ShapeError, Tensor
 from .init import as_rng
 
 __all__ = [
@@ -120,8 +120,19 @@ def dropout(
 
 
 def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
-    """(N,) integer labels -> (N, C) rows with a single 1 at each label (float32 by default)."""
-    return jacobians.one_hot(_array(labels), num_classes, dtype)
+    """Y[n, c] = 1 if y_n = c else 0: (N,) integer labels -> (N, C) rows (float32 by default).
+
+    Boolean labels are the classes 0 and 1 (never a mask)."""
+    y = _array(labels)
+    if y.ndim != 1 or y.dtype.kind not in "iub":
+        raise ShapeError(f"one_hot: labels must be integers of shape (N,), got {y.dtype} {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise InputError(
+            f"one_hot: labels must lie in [0, {num_classes}), got range [{y.min()}, {y.max()}]"
+        )
+    out = np.zeros((y.shape[0], num_classes), dtype=dtype)
+    out[np.arange(y.shape[0]), y.astype(np.intp)] = 1  # as integers: a bool array would be a mask
+    return out
 
 
 # --------------------------------------------------------------------------- multi-class losses

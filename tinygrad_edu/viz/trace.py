@@ -1,18 +1,19 @@
 """Record backward step by step: ``with trace() as t: loss.backward()``.
 
-The engine calls ``tensor._backward_hook(node, upstream, sent)`` once per step of backward
-while a hook is installed (and tests one ``is None`` per node otherwise, so an untraced backward
-pays nothing more). ``node`` is the tensor being processed, ``upstream`` is dL/d(node), the
-gradient that has arrived at it, and ``sent`` pairs each input with the gradient the op sends it
-(already summed back to the input's shape); a leaf is reported with ``sent = ()`` after its
-``.grad`` was updated. :class:`Trace` keeps a copy of all of this as :class:`TraceStep` records.
+The engine calls the hook installed with ``tensor.set_backward_hook`` as
+``hook(node, upstream, sent)`` once per step of backward (and tests one ``is None`` per node
+otherwise, so an untraced backward pays nothing more). ``node`` is the tensor being processed,
+``upstream`` is dL/d(node), the gradient that has arrived at it, and ``sent`` holds
+``(arg, input, grad)`` for each argument position of the op that receives a gradient (already
+summed back to the input's shape); a leaf is reported with ``sent = ()`` after its ``.grad``
+was updated. :class:`Trace` keeps a copy of all of this as :class:`TraceStep` records.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,13 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from .. import tensor as _engine
-from ..tensor import Tensor
+from ..tensor import BackwardHook, Tensor, set_backward_hook
 from ._format import MAX_VALUES, shape_text, values_text
 from .graph import GraphIndex, _draw, _FrameStyle, display_names, walk
 
 __all__ = ["SentGrad", "Trace", "TraceStep", "trace"]
 
-Hook = Callable[[Tensor, np.ndarray, tuple[tuple[Tensor, np.ndarray], ...]], None]
+Hook = BackwardHook
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,19 +117,19 @@ class Trace:
         if self._entered:
             raise RuntimeError("trace: this trace was already entered; make a new trace()")
         self._entered = self._active = True
-        self._prev = _engine._backward_hook
-        _engine._backward_hook = self._installed
+        self._prev = set_backward_hook(self._installed)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._active = False
-        if _engine._backward_hook is self._installed:
-            _engine._backward_hook = self._prev
+        current = set_backward_hook(self._prev)
+        if current is not self._installed:  # an inner trace is still installed: keep it
+            set_backward_hook(current)
         # else an inner trace is still installed (exited out of order): it will restore our
         # hook, which now only forwards to the outer one (self._active is False).
 
     def _hook(
-        self, node: Tensor, upstream: np.ndarray, sent: tuple[tuple[Tensor, np.ndarray], ...]
+        self, node: Tensor, upstream: np.ndarray, sent: tuple[tuple[int, Tensor, np.ndarray], ...]
     ) -> None:
         if self._active:
             self._record(node, upstream, sent)
@@ -137,7 +137,7 @@ class Trace:
             self._prev(node, upstream, sent)
 
     def _record(
-        self, node: Tensor, upstream: np.ndarray, sent: tuple[tuple[Tensor, np.ndarray], ...]
+        self, node: Tensor, upstream: np.ndarray, sent: tuple[tuple[int, Tensor, np.ndarray], ...]
     ) -> None:
         new_pass = (
             not self._passes or id(node) not in self._pending or node not in self._passes[-1].index
@@ -151,15 +151,11 @@ class Trace:
         names, index = current.names, current.index
         parents = () if node._ctx is None else node._ctx.parents
         sent_grads = []
-        arg = 0
-        for parent, grad in sent:
-            while parents[arg] is not parent:  # sent skips inputs that need no gradient
-                arg += 1
+        for arg, parent, grad in sent:
             sent_grads.append(
                 SentGrad(arg, parent, names[index.index(parent)], np.array(grad, copy=True))
             )
             self._pending.add(id(parent))
-            arg += 1
         step = TraceStep(
             index=len(self.steps),
             node=node,

@@ -9,7 +9,7 @@ import pytest
 from drawn_digits import SEVEN, ink_mask, needs_font, pen_drawing, photograph
 from PIL import Image
 
-from tinygrad_edu.preprocess import (
+from tinygrad_edu.course.preprocess import (
     BOX_SIZE,
     THIN_STROKE,
     ImageError,
@@ -277,7 +277,7 @@ def test_stroke_width_of_a_bar() -> None:
 
 def test_components_match_scipy_8_connectivity() -> None:
     ndimage = pytest.importorskip("scipy.ndimage")
-    from tinygrad_edu.preprocess import _components
+    from tinygrad_edu.course.preprocess import _components
 
     rng = np.random.default_rng(0)
     for density in (0.1, 0.4, 0.6):

@@ -25,18 +25,19 @@ from typing import Any
 
 import numpy as np
 
-from . import nn, runlog
-from .data import DataLoader, Dataset
-from .function import no_grad
+from .. import nn
+from ..data import DataLoader, Dataset
+from ..function import no_grad
+from ..nn import functional as F
+from ..optim import Optimizer
+from ..tensor import ShapeError, Tensor
+from . import runlog
 
 # model files live in modelfile.py; re-exported so `from .train import save, load` still works
 from .modelfile import MODEL_FORMAT, ModelFileError, load, read_metadata, save
 from .modelfile import MODEL_FORMAT_VERSION as MODEL_FORMAT_VERSION
-from .nn import functional as F
-from .optim import Optimizer
+from .runfolder import RunRecorder
 from .runlog import atomic_write as _atomic_write
-from .runs import RunRecorder
-from .tensor import ShapeError, Tensor
 
 __all__ = [
     "MODEL_FORMAT",

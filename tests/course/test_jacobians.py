@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor
-from tinygrad_edu import jacobians as J
+from tinygrad_edu.course import jacobians as J
 from tinygrad_edu.gradcheck import jacobian
 from tinygrad_edu.ops import CrossEntropy
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import nn, optim
-from .data import Dataset
-from .train import History, confusion_matrix, evaluate, fit, predict
+from .. import nn, optim
+from ..data import Dataset
+from ..training.loop import History, confusion_matrix, evaluate, fit, predict
 
 __all__ = [
     "BASE_CONFIG",

@@ -23,10 +23,10 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from .argtypes import learning_rate, nonnegative_int, positive_int
-from .predict_cmd import add_predict_command
-from .sweep_cmd import add_sweep_command
-from .viz.commands import add_graph_command, add_trace_command
+from .options import learning_rate, nonnegative_int, positive_int
+from .predict import add_predict_command
+from .sweep import add_sweep_command
+from .viz_commands import add_graph_command, add_trace_command
 
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main"]
 
@@ -88,7 +88,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, default: str | None) ->
 
 
 def _load_data(args: argparse.Namespace, dataset: str) -> tuple[Any, Any]:
-    from .data import load_dataset
+    from ..data import load_dataset
 
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise CLIError(f"--data-dir {args.data_dir} does not exist or is not a folder")
@@ -228,7 +228,7 @@ def _fresh_settings(args: argparse.Namespace) -> dict[str, Any]:
 def _resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     """The settings stored in ``--resume``'s checkpoint, checked against the arguments given;
     also the checkpoint."""
-    from .runlog import CHECKPOINT_FILE, CheckpointError, load_checkpoint
+    from ..training.runlog import CHECKPOINT_FILE, CheckpointError, load_checkpoint
 
     run_dir: Path = args.resume
     if not run_dir.exists():
@@ -327,9 +327,9 @@ def _load_run_data(args: argparse.Namespace, settings: dict[str, Any]) -> tuple[
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from . import nn, optim
-    from .runlog import CHECKPOINT_FILE, CheckpointError
-    from .train import fit, save
+    from .. import nn, optim
+    from ..training.loop import fit, save
+    from ..training.runlog import CHECKPOINT_FILE, CheckpointError
 
     ckpt = None
     if args.resume is not None:
@@ -469,7 +469,7 @@ def add_eval_command(subparsers: Any) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from .train import confusion_matrix, evaluate, load, predict, read_metadata
+    from ..training.loop import confusion_matrix, evaluate, load, predict, read_metadata
 
     meta = read_metadata(args.model)
     model = load(args.model)
@@ -542,8 +542,8 @@ def _write_figures(
 ) -> list[Path]:
     """Save the figures to ``out_dir`` (curves always; weights with a model; confusion matrix
     and misclassified digits with a model and test data; samples with training data)."""
-    from . import plots
-    from .train import confusion_matrix, predict
+    from ..course import plots
+    from ..training.loop import confusion_matrix, predict
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -617,9 +617,9 @@ def add_plot_command(subparsers: Any) -> None:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from .data import DatasetError, DownloadError
-    from .runlog import METRICS_FILE, MetricsLogError, read_metrics
-    from .train import History, load, read_metadata
+    from ..data import DatasetError, DownloadError
+    from ..training.loop import History, load, read_metadata
+    from ..training.runlog import METRICS_FILE, MetricsLogError, read_metrics
 
     run_dir: Path = args.run_dir
     if not run_dir.exists():
@@ -706,8 +706,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
-    from .data import DatasetError, DownloadError
-    from .train import ModelFileError
+    from ..data import DatasetError, DownloadError
+    from ..training.loop import ModelFileError
 
     prog = f"{PROG} {args.command}"
     try:

@@ -10,11 +10,11 @@ import argparse
 import sys
 from typing import Any
 
-from ._format import values_text
-from .examples import neuron, scalar_expression, seed_mlp, tiny_mlp
-from .graph import GraphTooLargeError, draw, render
-from .html import step_details
-from .trace import trace
+from ..viz._format import values_text
+from ..viz.examples import neuron, scalar_expression, seed_mlp, tiny_mlp
+from ..viz.graph import GraphTooLargeError, draw, render
+from ..viz.html import step_details
+from ..viz.trace import trace
 
 __all__ = ["add_graph_command", "add_trace_command", "graph_command", "trace_command"]
 

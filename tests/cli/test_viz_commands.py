@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tinygrad_edu.viz.commands import add_graph_command, add_trace_command
+from tinygrad_edu.cli.viz_commands import add_graph_command, add_trace_command
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot not on PATH")
 

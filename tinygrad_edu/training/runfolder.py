@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import nn, runlog
+from .. import nn
+from ..optim import Optimizer
+from . import runlog
 from .modelfile import describe
-from .optim import Optimizer
 
 if TYPE_CHECKING:  # for annotations only: train.py imports this module
-    from .train import History
+    from .loop import History
 
 #: History.config entries that must match when a run is resumed.
 _RESUME_MUST_MATCH = ("model", "loss", "batch_size", "eval_every", "seed", "train", "test")

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .tensor import ShapeError
+from ..nn import functional
 
 __all__ = [
     "LinearJacobians",
@@ -67,17 +67,8 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def one_hot(y: np.ndarray, classes: int, dtype: Any = np.float64) -> np.ndarray:
-    """Y[n, c] = 1 if y_n = c else 0: shape (N, classes) from N integer labels."""
-    y = np.asarray(y)
-    if y.ndim != 1 or y.dtype.kind not in "iub":
-        raise ShapeError(f"one_hot: labels must be integers of shape (N,), got {y.dtype} {y.shape}")
-    if y.size and (y.min() < 0 or y.max() >= classes):
-        raise ValueError(
-            f"one_hot: labels must lie in [0, {classes}), got range [{y.min()}, {y.max()}]"
-        )
-    out = np.zeros((y.shape[0], classes), dtype=dtype)
-    out[np.arange(y.shape[0]), y.astype(np.intp)] = 1  # as integers: a bool array would be a mask
-    return out
+    """Y[n, c] = 1 if y_n = c else 0: shape (N, classes) from N integer labels (float64)."""
+    return functional.one_hot(y, classes, dtype)
 
 
 def _targets(z: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinygrad_edu import plots
+from tinygrad_edu.course import plots
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (60, 28, 28), dtype=np.uint8)
@@ -232,7 +232,7 @@ def test_plot_overfitting_rejects(tmp_path: Path, train: list, val: list, match:
 
 
 def test_plot_preprocessing(tmp_path: Path) -> None:
-    from tinygrad_edu.preprocess import preprocess_steps
+    from tinygrad_edu.course.preprocess import preprocess_steps
 
     photo = np.full((120, 90), 210, np.uint8)
     photo[30:90, 40:52] = 30  # a dark "1" on light paper
@@ -246,7 +246,7 @@ def test_plot_preprocessing(tmp_path: Path) -> None:
 
 
 def test_plot_preprocessing_rejects(tmp_path: Path) -> None:
-    from tinygrad_edu.preprocess import ImageError
+    from tinygrad_edu.course.preprocess import ImageError
 
     photo = np.full((120, 90), 210, np.uint8)
     photo[30:90, 40:52] = 30

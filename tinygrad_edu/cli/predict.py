@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .argtypes import positive_int
-from .preprocess import CANVAS_SIZE, ImageError, preprocess_digit
+from ..course.preprocess import CANVAS_SIZE, ImageError, preprocess_digit
+from .options import positive_int
 
 __all__ = ["add_predict_command", "input_path", "run_predict", "top_k"]
 
@@ -102,7 +102,7 @@ def _save_input(x: np.ndarray, path: Path) -> None:
 
 def _class_names(model_path: Path, n: int) -> list[str]:
     """Class names saved with the model (metadata ``classes``), else ``0 .. n-1``."""
-    from .train import read_metadata
+    from ..training.loop import read_metadata
 
     try:
         names = read_metadata(model_path).get("classes")
@@ -115,7 +115,7 @@ def _class_names(model_path: Path, n: int) -> list[str]:
 
 def _in_features(model: Any) -> int | None:
     """Inputs per sample of the model's first Linear layer (None if it has none)."""
-    from .nn import Linear
+    from ..nn import Linear
 
     for module in model.modules():
         if isinstance(module, Linear):
@@ -129,7 +129,7 @@ def _error(message: str) -> None:
 
 def run_predict(args: argparse.Namespace) -> int:
     """Handler of ``predict``: load the model, then preprocess and classify every image."""
-    from . import train
+    from ..training import loop as train
 
     try:
         model = train.load(args.model)

@@ -14,11 +14,11 @@ import pytest
 
 import tinygrad_edu.data as data_module
 from tinygrad_edu import cli
-from tinygrad_edu import experiments as ex
+from tinygrad_edu.cli.sweep import add_sweep_command
+from tinygrad_edu.course import experiments as ex
 from tinygrad_edu.data import Dataset, load_mnist
-from tinygrad_edu.sweep_cmd import add_sweep_command
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def blobs(n: int, seed: int = 0, classes: int = 10) -> Dataset:
@@ -40,7 +40,7 @@ def toy() -> tuple[Dataset, Dataset]:
 def sweep(monkeypatch: pytest.MonkeyPatch):
     """``tinygrad-edu sweep ARGS`` through cli.main, registered if cli.py does not yet."""
     if add_sweep_command not in cli.COMMANDS:
-        monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, add_sweep_command])
+        monkeypatch.setattr(cli.app, "COMMANDS", [*cli.app.COMMANDS, add_sweep_command])
     return lambda *argv: cli.main(["sweep", *map(str, argv)])
 
 

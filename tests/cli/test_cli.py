@@ -13,9 +13,9 @@ import pytest
 import tinygrad_edu.data as data_module
 from tinygrad_edu import cli
 from tinygrad_edu.data import Dataset, DatasetError
-from tinygrad_edu.train import History, load, read_metadata
+from tinygrad_edu.training import History, load, read_metadata
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def blobs(n: int, seed: int = 0) -> Dataset:
@@ -156,7 +156,7 @@ def test_eval_of_a_corrupt_or_mismatched_model(
     assert cli.main(["eval", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
     from tinygrad_edu import nn
-    from tinygrad_edu.train import save
+    from tinygrad_edu.training import save
 
     save(nn.MLP([784, 5], seed=0), tmp_path / "five.npz")
     assert cli.main(["eval", str(tmp_path / "five.npz"), "--dataset", "mnist"]) == 2
@@ -171,7 +171,7 @@ def test_commands_are_registered_from_a_list(
         p.add_argument("--name", default="world")
         p.set_defaults(func=lambda args: print(f"hello {args.name}") or 0)
 
-    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, add_hello_command])
+    monkeypatch.setattr(cli.app, "COMMANDS", [*cli.app.COMMANDS, add_hello_command])
     assert cli.main(["hello", "--name", "you"]) == 0
     assert capsys.readouterr().out == "hello you\n"
     assert cli.main([]) == 2  # no command: the help, on stderr

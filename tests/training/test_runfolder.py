@@ -16,18 +16,18 @@ import numpy as np
 import pytest
 
 import tinygrad_edu.data as data_module
-from tinygrad_edu import cli, nn, optim, runlog
+from tinygrad_edu import cli, nn, optim
 from tinygrad_edu.data import Dataset
-from tinygrad_edu.runlog import (
+from tinygrad_edu.training import History, fit, load, runlog
+from tinygrad_edu.training.runlog import (
     CheckpointError,
     MetricsLogError,
     MetricsWriter,
     load_checkpoint,
     read_metrics,
 )
-from tinygrad_edu.train import History, fit, load
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIMES = ("epoch_times", "epoch_eval_times")
 

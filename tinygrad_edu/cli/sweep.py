@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import experiments as ex
-from .argtypes import nonnegative_int, positive_int
+from ..course import experiments as ex
+from .options import nonnegative_int, positive_int
 
 __all__ = ["add_sweep_command", "run_sweep_command"]
 
@@ -88,7 +88,7 @@ def add_sweep_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from . import data
+    from .. import data
 
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise SweepError(f"--data-dir {args.data_dir} does not exist or is not a folder")
@@ -108,7 +108,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run the tables named by ``args.table``; print them; write them to ``args.out``."""
-    from .data import DatasetError, DownloadError
+    from ..data import DatasetError, DownloadError
 
     try:
         return _run(args)

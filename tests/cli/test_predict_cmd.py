@@ -10,9 +10,10 @@ import pytest
 from drawn_digits import SEVEN, needs_font, pen_drawing, photograph
 from PIL import Image
 
-from tinygrad_edu import nn, train
-from tinygrad_edu.predict_cmd import add_predict_command, input_path, top_k
-from tinygrad_edu.preprocess import preprocess_digit
+from tinygrad_edu import nn
+from tinygrad_edu import training as train
+from tinygrad_edu.cli.predict import add_predict_command, input_path, top_k
+from tinygrad_edu.course.preprocess import preprocess_digit
 
 
 def run(argv: list[str]) -> int:

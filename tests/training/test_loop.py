@@ -11,7 +11,7 @@ import pytest
 
 from tinygrad_edu import ShapeError, nn, optim
 from tinygrad_edu.data import DataLoader, Dataset, DatasetError, load_dataset
-from tinygrad_edu.train import (
+from tinygrad_edu.training import (
     History,
     ModelFileError,
     accuracy,

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from . import nn, runlog
+from .. import nn
+from . import runlog
 from .runlog import atomic_write as _atomic_write
 
 __all__ = ["MODEL_FORMAT", "ModelFileError", "describe", "load", "read_metadata", "save"]
@@ -137,7 +138,7 @@ def _build(desc: Any, dtype: Any) -> nn.Module:
 def _conv_module() -> Any:
     """``tinygrad_edu.nn.conv`` (Conv2d, MaxPool2d) if it is available, else None."""
     try:
-        from .nn import conv
+        from ..nn import conv
     except ImportError:
         return None
     return conv
