@@ -29,7 +29,14 @@ sys.path.insert(0, str(REPO))
 
 from tinygrad_edu import nn, optim  # noqa: E402
 from tinygrad_edu.data import DatasetError, load_dataset  # noqa: E402
-from tinygrad_edu.training import History, fit, save  # noqa: E402
+from tinygrad_edu.training import (  # noqa: E402
+    EpochLog,
+    History,
+    LambdaCallback,
+    TrainingState,
+    fit,
+    save,
+)
 
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"
 
@@ -124,7 +131,7 @@ def train_one(run: Run, data: tuple, seed: int) -> tuple[History, nn.Module, flo
     model = nn.MLP(list(run.sizes), run.activation, init=run.init, dropout=run.dropout, seed=seed)
     opt = make_optimizer(run, model)
 
-    def decay(epoch: int, history: History) -> None:
+    def decay(state: TrainingState) -> None:
         opt.lr = opt.lr * run.lr_decay
 
     start = time.perf_counter()
@@ -137,8 +144,10 @@ def train_one(run: Run, data: tuple, seed: int) -> tuple[History, nn.Module, flo
         epochs=run.epochs,
         batch_size=run.batch_size,
         seed=seed,
-        on_epoch_end=decay,
-        log=lambda line: print("   ", line, flush=True),
+        callbacks=[
+            LambdaCallback(on_epoch_end=decay),
+            EpochLog(lambda line: print("   ", line, flush=True)),
+        ],
     )
     return history, model, time.perf_counter() - start
 

@@ -122,3 +122,36 @@ def test_real_mnist_epoch(mnist_dir: Path) -> None:
         total += float(x.sum())
     assert count == 10000
     assert 0.1 < total / (count * 784) < 0.15  # MNIST's mean pixel is about 0.13
+
+
+def test_arrays_are_batched_like_a_dataset() -> None:
+    """A pair (x, y) of arrays: float features as given, uint8 images scaled, same order."""
+    data = numbered(7)
+    images, labels = data.images, data.labels
+    from_arrays = DataLoader((images, labels), batch_size=3, shuffle=True, seed=5)
+    from_dataset = DataLoader(data, batch_size=3, shuffle=True, seed=5)
+    for (xa, ya), (xd, yd) in zip(from_arrays, from_dataset, strict=True):
+        assert np.array_equal(xa.reshape(len(xa), -1), xd) and np.array_equal(ya, yd)
+    assert len(from_arrays) == 3 and from_arrays.labels is labels
+    features = np.arange(14, dtype=np.float64).reshape(7, 2)
+    (x, y), *_ = DataLoader((features, labels), batch_size=7)
+    assert x.dtype == np.float64 and np.array_equal(x, features) and np.array_equal(y, labels)
+    x, _ = next(iter(DataLoader((images, labels), batch_size=2, flatten=False)))
+    assert x.shape == (2, 1, *images.shape[1:]) and x.dtype == np.float32
+
+
+def test_array_pairs_are_checked() -> None:
+    with pytest.raises(ValueError, match="differ in N"):
+        DataLoader((np.zeros((4, 2)), np.zeros(3)), batch_size=2)
+    with pytest.raises(TypeError, match="a Dataset or a pair"):
+        DataLoader([1, 2, 3], batch_size=2)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="expected float or uint8 inputs"):
+        next(iter(DataLoader((np.zeros((4, 2), np.int32), np.zeros(4)), batch_size=2)))
+
+
+def test_the_batch_order_generator_is_public_for_checkpoints() -> None:
+    a = DataLoader(numbered(8), batch_size=2, shuffle=True, seed=1)
+    state = a.rng.bit_generator.state
+    first = [y.tolist() for _, y in a]
+    a.rng.bit_generator.state = state
+    assert [y.tolist() for _, y in a] == first

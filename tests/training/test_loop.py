@@ -12,7 +12,10 @@ import pytest
 from tinygrad_edu import ShapeError, nn, optim
 from tinygrad_edu.data import DataLoader, Dataset, DatasetError, load_dataset
 from tinygrad_edu.training import (
+    EpochLog,
+    EvalEvery,
     History,
+    LambdaCallback,
     ModelFileError,
     accuracy,
     confusion_matrix,
@@ -74,10 +77,12 @@ def test_history_records_every_update_and_the_requested_evaluations() -> None:
         optim.SGD(model.parameters(), lr=0.5),
         epochs=3,
         batch_size=64,
-        eval_every=4,
         seed=0,
-        log=lines.append,
-        on_epoch_end=lambda epoch, hist: ends.append(epoch),
+        callbacks=[
+            EvalEvery(4),
+            EpochLog(lines.append),
+            LambdaCallback(on_epoch_end=lambda state: ends.append(state.epoch)),
+        ],
     )
     per_epoch = math.ceil(300 / 64)  # 5
     assert h.iterations == list(range(3 * per_epoch))

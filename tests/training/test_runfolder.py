@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,21 @@ import pytest
 import tinygrad_edu.data as data_module
 from tinygrad_edu import cli, nn, optim
 from tinygrad_edu.data import Dataset
-from tinygrad_edu.training import History, fit, load, runlog
-from tinygrad_edu.training.runlog import (
+from tinygrad_edu.training import (
+    Callback,
     CheckpointError,
+    EvalEvery,
+    History,
+    LambdaCallback,
     MetricsLogError,
-    MetricsWriter,
+    RunFolder,
+    TrainingState,
+    fit,
+    load,
     load_checkpoint,
     read_metrics,
 )
+from tinygrad_edu.training.metricslog import MetricsWriter
 
 REPO = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -51,15 +59,24 @@ def train_run(
     resume: bool = False,
     optimizer: str = "momentum",
     dropout: float = 0.0,
-    **kwargs: Any,
+    info: dict[str, Any] | None = None,
+    on_epoch_end: Callable[[TrainingState], None] | None = None,
+    after_run_folder: bool = False,
 ) -> tuple[nn.MLP, optim.Optimizer, History]:
-    """A small seeded run on the blobs (8 updates per epoch, a test every 3)."""
+    """A small seeded run on the blobs (8 updates per epoch, a test every 3), recorded in
+    ``run_dir``; ``on_epoch_end`` runs before the RunFolder's epoch end (after it if
+    ``after_run_folder``)."""
     model = nn.MLP([784, 16, 10], dropout=dropout, seed=0)
     if optimizer == "adam":
         opt: optim.Optimizer = optim.Adam(model.parameters(), lr=0.01)
     else:
         opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
-    kwargs.setdefault("eval_every", 3)
+    callbacks: list[Callback] = [EvalEvery(3)]
+    if run_dir is not None:
+        callbacks.append(RunFolder(run_dir, resume=resume, info=info))
+    if on_epoch_end is not None:
+        where = len(callbacks) if after_run_folder else 1
+        callbacks.insert(where, LambdaCallback(on_epoch_end=on_epoch_end))
     history = fit(
         model,
         TRAIN,
@@ -69,9 +86,7 @@ def train_run(
         epochs=epochs,
         batch_size=32,
         seed=0,
-        run_dir=run_dir,
-        resume=resume,
-        **kwargs,
+        callbacks=callbacks,
     )
     return model, opt, history
 
@@ -95,7 +110,7 @@ def strict_json(line: str) -> Any:
 
 # --------------------------------------------------------------------------- the metrics log
 def test_metrics_log_records_in_order(tmp_path: Path) -> None:
-    _, _, history = train_run(tmp_path, epochs=2, run_info={"note": "hi"})
+    _, _, history = train_run(tmp_path, epochs=2, info={"note": "hi"})
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     records = [strict_json(line) for line in lines]  # strict JSON, one object per line
     assert records == read_metrics(tmp_path)
@@ -138,32 +153,43 @@ def test_fit_without_run_dir_writes_no_files(
     monkeypatch.chdir(tmp_path)
     _, _, history = train_run(None, epochs=1)
     assert list(tmp_path.iterdir()) == [] and history.epochs == 1
-    with pytest.raises(ValueError, match="resume=True needs the run_dir"):
-        train_run(None, epochs=1, resume=True)
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(NotADirectoryError, match="exists and is not a folder"):
+        RunFolder(tmp_path / "a-file")
 
 
 def test_run_without_test_set(tmp_path: Path) -> None:
     model = nn.MLP([784, 16, 10], seed=0)
     opt = optim.SGD(model.parameters(), lr=0.5)
-    history = fit(model, TRAIN, None, nn.cross_entropy, opt, 2, 64, seed=0, run_dir=tmp_path)
+    history = fit(
+        model, TRAIN, None, nn.cross_entropy, opt, 2, 64, seed=0, callbacks=[RunFolder(tmp_path)]
+    )
     assert [r["event"] for r in read_metrics(tmp_path)] == ["config", "epoch", "epoch"]
     assert History.from_metrics(tmp_path) == history and not history.test_acc
 
 
 def test_log_is_readable_while_training(tmp_path: Path) -> None:
-    """At every epoch end (where on_epoch_end runs) a reader already sees that epoch, and the
-    checkpoint of the epoch before."""
+    """At every epoch end, a callback after the RunFolder (or another process) already sees that
+    epoch in the log and its checkpoint; one before it sees the previous checkpoint."""
     seen: list[tuple[int, int, int | None]] = []
 
-    def peek(epoch: int, history: History) -> None:
+    def peek(state: TrainingState) -> None:
         live = History.from_metrics(tmp_path)
         ckpt = (tmp_path / "checkpoint.npz").exists() and load_checkpoint(tmp_path)
-        seen.append((epoch, live.epochs, ckpt.epoch if ckpt else None))
-        assert without_times(live) == {**without_times(history), "config": live.config}
+        seen.append((state.epoch, live.epochs, ckpt.epoch if ckpt else None))
+        assert without_times(live) == {**without_times(state.history), "config": live.config}
 
-    train_run(tmp_path, epochs=3, on_epoch_end=peek)
-    assert seen == [(1, 1, None), (2, 2, 1), (3, 3, 2)]
-    assert load_checkpoint(tmp_path).epoch == 3
+    train_run(tmp_path, epochs=3, on_epoch_end=peek, after_run_folder=True)
+    assert seen == [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
+
+    def before(state: TrainingState) -> None:
+        ckpt = (tmp_path / "checkpoint.npz").exists() and load_checkpoint(tmp_path)
+        seen.append((state.epoch, -1, ckpt.epoch if ckpt else None))
+
+    seen.clear()
+    train_run(tmp_path, epochs=2, on_epoch_end=before)
+    assert seen == [(1, -1, None), (2, -1, 1)]
+    assert load_checkpoint(tmp_path).epoch == 2
 
 
 def test_read_metrics_tolerates_a_cut_last_line(tmp_path: Path) -> None:
@@ -198,7 +224,7 @@ def test_read_metrics_tolerates_a_cut_last_line(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- checkpoints
 def test_checkpoint_holds_the_state_after_each_epoch(tmp_path: Path) -> None:
-    model, opt, history = train_run(tmp_path, epochs=2, optimizer="adam", run_info={"k": 1})
+    model, opt, history = train_run(tmp_path, epochs=2, optimizer="adam", info={"k": 1})
     ckpt = load_checkpoint(tmp_path / "checkpoint.npz")
     assert (ckpt.epoch, ckpt.iteration, ckpt.epochs) == (2, 16, 2)
     assert_same_weights(ckpt.model_state, model.state_dict())
@@ -229,7 +255,7 @@ def test_checkpoint_replacement_is_atomic(tmp_path: Path, monkeypatch: pytest.Mo
             raise OSError(28, "No space left on device")
         real_savez(f, **arrays)
 
-    monkeypatch.setattr(runlog.np, "savez", failing_savez)
+    monkeypatch.setattr(np, "savez", failing_savez)
     with pytest.raises(OSError, match="No space left"):
         train_run(tmp_path, epochs=3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "metrics.jsonl"]
@@ -243,7 +269,7 @@ def test_a_new_run_replaces_an_old_one(tmp_path: Path) -> None:
     train_run(
         tmp_path,
         epochs=1,
-        on_epoch_end=lambda e, h: calls.append((tmp_path / "checkpoint.npz").exists()),
+        on_epoch_end=lambda state: calls.append((tmp_path / "checkpoint.npz").exists()),
     )
     assert calls == [False]  # the old run's checkpoint went when the new run started
     assert History.from_metrics(tmp_path).epochs == 1 and load_checkpoint(tmp_path).epoch == 1
@@ -298,7 +324,17 @@ def test_resume_after_dying_mid_epoch(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(opt, "step", dying_step)
     run = tmp_path / "run"
     with pytest.raises(Killed):
-        fit(model, TRAIN, TEST, nn.cross_entropy, opt, 3, 32, eval_every=3, seed=0, run_dir=run)
+        fit(
+            model,
+            TRAIN,
+            TEST,
+            nn.cross_entropy,
+            opt,
+            3,
+            32,
+            seed=0,
+            callbacks=[EvalEvery(3), RunFolder(run)],
+        )
     with open(run / "metrics.jsonl", "ab") as f:
         f.write(b'{"event": "eval", "iteration": 13, "test_l')
     killed = read_metrics(run)
@@ -314,6 +350,10 @@ def test_resume_after_dying_mid_epoch(tmp_path: Path, monkeypatch: pytest.Monkey
     assert without_times(History.from_metrics(run)) == without_times(straight)
 
 
+def resuming(folder: Path) -> list[Callback]:
+    return [EvalEvery(3), RunFolder(folder, resume=True)]
+
+
 def test_resume_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train_run(tmp_path / "empty", 1, resume=True)
@@ -323,7 +363,7 @@ def test_resume_errors(tmp_path: Path) -> None:
     model = nn.MLP([784, 32, 10], seed=0)
     opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
     with pytest.raises(CheckpointError, match="it was trained with model"):
-        fit(model, TRAIN, TEST, "cross_entropy", opt, 3, 32, 3, 0, run_dir=tmp_path, resume=True)
+        fit(model, TRAIN, TEST, "cross_entropy", opt, 3, 32, 0, callbacks=resuming(tmp_path))
     with pytest.raises(CheckpointError, match="batch_size 32, this call has 16"):
         fit(
             nn.MLP([784, 16, 10], seed=0),
@@ -333,10 +373,8 @@ def test_resume_errors(tmp_path: Path) -> None:
             optim.SGD(nn.MLP([784, 16, 10]).parameters(), lr=0.5),
             3,
             16,
-            3,
             0,
-            run_dir=tmp_path,
-            resume=True,
+            callbacks=resuming(tmp_path),
         )
     with pytest.raises(CheckpointError, match="240 train samples, this call has 100"):
         m = nn.MLP([784, 16, 10], seed=0)
@@ -348,10 +386,8 @@ def test_resume_errors(tmp_path: Path) -> None:
             optim.SGD(m.parameters(), lr=0.5),
             3,
             32,
-            3,
             0,
-            run_dir=tmp_path,
-            resume=True,
+            callbacks=resuming(tmp_path),
         )
     with pytest.raises(CheckpointError, match="the state dict is for SGD"):
         train_run(tmp_path, 3, resume=True, optimizer="adam")
@@ -552,8 +588,8 @@ def test_plot_command_on_a_live_run(tmp_path: Path, capsys: pytest.CaptureFixtur
     and on the folder of a run killed before its first checkpoint."""
     outs = []
 
-    def plot_now(epoch: int, history: History) -> None:
-        out = tmp_path / f"live{epoch}"
+    def plot_now(state: TrainingState) -> None:
+        out = tmp_path / f"live{state.epoch}"
         assert cli.main(["plot", str(tmp_path / "run"), "--out", str(out)]) == 0
         outs.append(out)
 

@@ -228,7 +228,7 @@ def _fresh_settings(args: argparse.Namespace) -> dict[str, Any]:
 def _resume_settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     """The settings stored in ``--resume``'s checkpoint, checked against the arguments given;
     also the checkpoint."""
-    from ..training.runlog import CHECKPOINT_FILE, CheckpointError, load_checkpoint
+    from ..training import CHECKPOINT_FILE, CheckpointError, load_checkpoint
 
     run_dir: Path = args.resume
     if not run_dir.exists():
@@ -328,8 +328,16 @@ def _load_run_data(args: argparse.Namespace, settings: dict[str, Any]) -> tuple[
 
 def run_train(args: argparse.Namespace) -> int:
     from .. import nn, optim
-    from ..training.loop import fit, save
-    from ..training.runlog import CHECKPOINT_FILE, CheckpointError
+    from ..training import (
+        CHECKPOINT_FILE,
+        CheckpointError,
+        EpochLog,
+        EvalEvery,
+        ProgressBar,
+        RunFolder,
+        fit,
+        save,
+    )
 
     ckpt = None
     if args.resume is not None:
@@ -394,13 +402,17 @@ def run_train(args: argparse.Namespace) -> int:
             optimizer,
             epochs=settings["epochs"],
             batch_size=settings["batch_size"],
-            eval_every=settings["eval_every"] or None,
             seed=settings["seed"],
-            progress=sys.stderr.isatty(),
-            log=lambda line: print(line, flush=True),
-            run_dir=out_dir,
-            resume=ckpt is not None,
-            run_info={"command": "train", "settings": settings, "data": fingerprints},
+            callbacks=[
+                *([ProgressBar()] if sys.stderr.isatty() else []),
+                EpochLog(lambda line: print(line, flush=True)),
+                *([EvalEvery(settings["eval_every"])] if settings["eval_every"] else []),
+                RunFolder(
+                    out_dir,
+                    resume=ckpt is not None,
+                    info={"command": "train", "settings": settings, "data": fingerprints},
+                ),
+            ],
         )
     except CheckpointError as e:
         raise CLIError(f"--resume {out_dir}: {_one_line(e)}") from None
@@ -469,7 +481,7 @@ def add_eval_command(subparsers: Any) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from ..training.loop import confusion_matrix, evaluate, load, predict, read_metadata
+    from ..training import confusion_matrix, evaluate, load, predict, read_metadata
 
     meta = read_metadata(args.model)
     model = load(args.model)
@@ -543,7 +555,7 @@ def _write_figures(
     """Save the figures to ``out_dir`` (curves always; weights with a model; confusion matrix
     and misclassified digits with a model and test data; samples with training data)."""
     from ..course import plots
-    from ..training.loop import confusion_matrix, predict
+    from ..training import confusion_matrix, predict
 
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -618,8 +630,7 @@ def add_plot_command(subparsers: Any) -> None:
 
 def run_plot(args: argparse.Namespace) -> int:
     from ..data import DatasetError, DownloadError
-    from ..training.loop import History, load, read_metadata
-    from ..training.runlog import METRICS_FILE, MetricsLogError, read_metrics
+    from ..training import METRICS_FILE, History, MetricsLogError, load, read_metadata, read_metrics
 
     run_dir: Path = args.run_dir
     if not run_dir.exists():
@@ -707,7 +718,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     from ..data import DatasetError, DownloadError
-    from ..training.loop import ModelFileError
+    from ..training import ModelFileError
 
     prog = f"{PROG} {args.command}"
     try:

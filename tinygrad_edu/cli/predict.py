@@ -102,7 +102,7 @@ def _save_input(x: np.ndarray, path: Path) -> None:
 
 def _class_names(model_path: Path, n: int) -> list[str]:
     """Class names saved with the model (metadata ``classes``), else ``0 .. n-1``."""
-    from ..training.loop import read_metadata
+    from ..training import read_metadata
 
     try:
         names = read_metadata(model_path).get("classes")
@@ -129,7 +129,7 @@ def _error(message: str) -> None:
 
 def run_predict(args: argparse.Namespace) -> int:
     """Handler of ``predict``: load the model, then preprocess and classify every image."""
-    from ..training import loop as train
+    from .. import training as train
 
     try:
         model = train.load(args.model)

@@ -29,7 +29,15 @@ import numpy as np
 
 from .. import nn, optim
 from ..data import Dataset
-from ..training.loop import History, confusion_matrix, evaluate, fit, predict
+from ..training import (
+    History,
+    LambdaCallback,
+    TrainingState,
+    confusion_matrix,
+    evaluate,
+    fit,
+    predict,
+)
 
 __all__ = [
     "BASE_CONFIG",
@@ -430,7 +438,8 @@ def overfitting_run(
     model, optimizer = _build(config, seed)
     run = OverfittingRun(n_train=n, config=config)
 
-    def measure(epoch: int, history: History) -> None:
+    def measure(state: TrainingState) -> None:
+        epoch = state.epoch
         train_loss, train_acc = evaluate(model, subset)
         val_loss, val_acc = evaluate(model, validation)
         run.train_acc.append(train_acc)
@@ -452,7 +461,7 @@ def overfitting_run(
         epochs=config.epochs,
         batch_size=config.batch_size,
         seed=seed,
-        on_epoch_end=measure,
+        callbacks=[LambdaCallback(on_epoch_end=measure)],
     )
     run.updates = history.epoch_end_iterations[-1] if history.epoch_end_iterations else 0
     run.train_seconds = float(sum(history.epoch_times))

@@ -20,7 +20,7 @@ from .download import (
     download_mnist,
 )
 from .idx import IDXError, read_idx, write_idx
-from .loader import DataLoader
+from .loader import DataLoader, as_features
 
 __all__ = [
     "DataLoader",
@@ -28,6 +28,7 @@ __all__ = [
     "DatasetError",
     "DownloadError",
     "IDXError",
+    "as_features",
     "cache_dir",
     "download_fashion_mnist",
     "download_file",

@@ -1,30 +1,58 @@
-"""Training: the loop (``fit`` / ``evaluate`` / ``predict``), ``History``, model files and run
-folders."""
+"""Training: the loop (``fit``, sending events to callbacks), ``evaluate`` and ``predict``,
+``History``, model files and run folders.
 
-from .loop import (
-    MODEL_FORMAT,
-    History,
-    ModelFileError,
-    accuracy,
-    confusion_matrix,
-    evaluate,
-    fit,
-    load,
-    predict,
-    read_metadata,
-    save,
+Modules, bottom up: ``files`` (atomic writes, .npz with JSON metadata), ``metricslog``
+(metrics.jsonl), ``checkpoint`` (checkpoint.npz), ``modelfile`` (save / load a model),
+``metrics`` (accuracy, confusion matrix), ``evaluation`` (evaluate, predict, batches, losses),
+``history`` (History), ``callbacks`` (the events and the ready-made callbacks), ``runfolder``
+(RunFolder: log, checkpoints, resume), ``loop`` (fit).
+"""
+
+from .callbacks import (
+    Callback,
+    EpochLog,
+    EvalEvery,
+    LambdaCallback,
+    ProgressBar,
+    StopOnNonFinite,
+    TrainingState,
 )
+from .checkpoint import CHECKPOINT_FILE, Checkpoint, CheckpointError, load_checkpoint
+from .evaluation import LOSSES, evaluate, predict
+from .history import History
+from .loop import fit
+from .metrics import accuracy, confusion_matrix
+from .metricslog import METRICS_FILE, MetricsLogError, read_metrics
+from .modelfile import MODEL_FORMAT, ModelFileError, describe, load, read_metadata, save
+from .runfolder import RunFolder
 
 __all__ = [
+    "CHECKPOINT_FILE",
+    "LOSSES",
+    "METRICS_FILE",
     "MODEL_FORMAT",
+    "Callback",
+    "Checkpoint",
+    "CheckpointError",
+    "EpochLog",
+    "EvalEvery",
     "History",
+    "LambdaCallback",
+    "MetricsLogError",
     "ModelFileError",
+    "ProgressBar",
+    "RunFolder",
+    "StopOnNonFinite",
+    "TrainingState",
     "accuracy",
     "confusion_matrix",
+    "describe",
     "evaluate",
     "fit",
     "load",
+    "load_checkpoint",
     "predict",
     "read_metadata",
+    "read_metrics",
     "save",
 ]

@@ -1,6 +1,6 @@
 """Model files: ``save`` writes a model to an ``.npz`` (one array per parameter and a JSON
 description of its architecture), ``load`` rebuilds it from one without pickle, and
-``read_metadata`` reads the description alone. ``tinygrad_edu.train`` re-exports them.
+``read_metadata`` reads the description alone.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn
-from . import runlog
-from .runlog import atomic_write as _atomic_write
+from .files import atomic_write, read_npz
 
 __all__ = ["MODEL_FORMAT", "ModelFileError", "describe", "load", "read_metadata", "save"]
 
@@ -63,8 +62,7 @@ def describe(model: nn.Module) -> dict[str, Any]:
         return {"class": "Flatten", "start_dim": model.start_dim}
     if cls in (nn.LogSoftmax, nn.Softmax):
         return {"class": cls.__name__, "axis": model.axis}
-    conv = _conv_module()
-    if conv is not None and cls is conv.Conv2d:
+    if cls is nn.Conv2d:
         return {
             "class": "Conv2d",
             "in_channels": model.in_channels,
@@ -74,7 +72,7 @@ def describe(model: nn.Module) -> dict[str, Any]:
             "padding": list(model.padding),
             "bias": model.bias is not None,
         }
-    if conv is not None and cls is conv.MaxPool2d:
+    if cls is nn.MaxPool2d:
         return {
             "class": "MaxPool2d",
             "kernel_size": list(model.kernel_size),
@@ -118,9 +116,8 @@ def _build(desc: Any, dtype: Any) -> nn.Module:
         return nn.Flatten(desc["start_dim"])
     if cls in ("LogSoftmax", "Softmax"):
         return getattr(nn, cls)(desc["axis"])
-    conv = _conv_module()
-    if conv is not None and cls == "Conv2d":
-        return conv.Conv2d(
+    if cls == "Conv2d":
+        return nn.Conv2d(
             desc["in_channels"],
             desc["out_channels"],
             tuple(desc["kernel_size"]),
@@ -130,18 +127,9 @@ def _build(desc: Any, dtype: Any) -> nn.Module:
             dtype=dtype,
             seed=0,
         )
-    if conv is not None and cls == "MaxPool2d":
-        return conv.MaxPool2d(tuple(desc["kernel_size"]), tuple(desc["stride"]))
+    if cls == "MaxPool2d":
+        return nn.MaxPool2d(tuple(desc["kernel_size"]), tuple(desc["stride"]))
     raise ValueError(f"unknown layer class {cls!r}")
-
-
-def _conv_module() -> Any:
-    """``tinygrad_edu.nn.conv`` (Conv2d, MaxPool2d) if it is available, else None."""
-    try:
-        from ..nn import conv
-    except ImportError:
-        return None
-    return conv
 
 
 def save(
@@ -169,7 +157,7 @@ def save(
     except TypeError as e:
         raise TypeError(f"save: metadata must be JSON-serialisable: {e}") from None
     arrays = {_META_KEY: np.array(meta_json), **state}
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
     return path
 
 
@@ -186,7 +174,7 @@ def _open_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, n
         raise ModelFileError(f"load: cannot read {path}: {e.strerror or e}") from None
     if magic[:2] != b"PK":
         raise ModelFileError(f"load: {path} is not a model file (an .npz zip archive)")
-    return runlog.read_npz(path, _META_KEY, MODEL_FORMAT, ModelFileError, "model", "load: ")
+    return read_npz(path, _META_KEY, MODEL_FORMAT, ModelFileError, "model", "load: ")
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

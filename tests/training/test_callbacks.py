@@ -1,0 +1,183 @@
+"""The training loop's events and the ready-made callbacks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tinygrad_edu import nn, optim
+from tinygrad_edu.data import Dataset
+from tinygrad_edu.training import (
+    Callback,
+    EpochLog,
+    EvalEvery,
+    LambdaCallback,
+    ProgressBar,
+    StopOnNonFinite,
+    TrainingState,
+    fit,
+)
+from tinygrad_edu.training.callbacks import EVENTS
+
+
+def blobs(n: int, seed: int = 0) -> Dataset:
+    """Noisy 28x28 images whose class k lights up row band k: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    images = rng.integers(0, 90, (n, 28, 28)).astype(np.uint8)
+    for i, k in enumerate(labels):
+        images[i, 2 * k + 3 : 2 * k + 6, 4:24] = 230
+    return Dataset(images, labels, "blobs")
+
+
+TRAIN, TEST = blobs(100), blobs(40, seed=1)
+
+
+class Recorder(Callback):
+    """Writes down every event with the state's epoch and iteration."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, int]] = []
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in EVENTS:
+            return lambda state: self.events.append((name, state.epoch, state.iteration))
+        return super().__getattribute__(name)
+
+
+def run(callbacks: list[Callback], epochs: int = 2, lr: float = 0.5, test: Any = TEST) -> Any:
+    model = nn.MLP([784, 10], seed=0)
+    opt = optim.SGD(model.parameters(), lr=lr)
+    return fit(model, TRAIN, test, nn.cross_entropy, opt, epochs, 50, seed=0, callbacks=callbacks)
+
+
+def test_events_come_in_order() -> None:
+    rec = Recorder()
+    run([rec], epochs=2)  # 2 updates per epoch
+    assert rec.events == [
+        ("on_train_begin", 0, 0),
+        ("on_test_end", 0, 0),
+        ("on_epoch_begin", 1, 0),
+        ("on_batch_end", 1, 1),
+        ("on_batch_end", 1, 2),
+        ("on_test_end", 1, 2),
+        ("on_epoch_end", 1, 2),
+        ("on_epoch_begin", 2, 2),
+        ("on_batch_end", 2, 3),
+        ("on_batch_end", 2, 4),
+        ("on_test_end", 2, 4),
+        ("on_epoch_end", 2, 4),
+        ("on_train_end", 2, 4),
+    ]
+
+
+def test_callbacks_run_in_the_order_given() -> None:
+    order: list[str] = []
+    a = LambdaCallback(on_epoch_end=lambda s: order.append("a"))
+    b = LambdaCallback(on_epoch_end=lambda s: order.append("b"))
+    run([b, a], epochs=1)
+    assert order == ["b", "a"]
+
+
+def test_on_train_end_runs_when_training_fails() -> None:
+    class Boom(Callback):
+        def on_batch_end(self, state: TrainingState) -> None:
+            raise RuntimeError("boom")
+
+    rec = Recorder()
+    with pytest.raises(RuntimeError, match="boom"):
+        run([Boom(), rec])
+    assert rec.events[-1] == ("on_train_end", 1, 1)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_stop_on_non_finite_loss() -> None:
+    lines: list[str] = []
+    stop = StopOnNonFinite()
+    rec = Recorder()
+
+    class Explode(Callback):
+        """Make the weights non-finite after the second update."""
+
+        def on_batch_end(self, state: TrainingState) -> None:
+            if state.iteration == 2:
+                for p in state.model.parameters():
+                    p.data[...] = np.inf
+
+    state_seen: list[TrainingState] = []
+    keep = LambdaCallback(on_train_end=state_seen.append)
+    h = run([Explode(), stop, EpochLog(lines.append), rec, keep], epochs=5)
+    # update 3 (the first with inf weights) gives a NaN loss: stop there, finishing that epoch
+    assert h.iterations == [0, 1, 2] and math.isnan(h.train_loss[-1])
+    assert h.epoch_end_iterations == [2, 3] and len(lines) == 2
+    assert state_seen[0].stop and "loss is nan at update 3 (epoch 2)" in state_seen[0].stop_reason
+    assert [e for e in rec.events if e[0] == "on_batch_end"][-1] == ("on_batch_end", 2, 3)
+
+
+def test_a_finite_run_does_not_stop() -> None:
+    h = run([StopOnNonFinite()], epochs=2)
+    assert h.epochs == 2
+
+
+def test_eval_every_is_recorded_and_validated() -> None:
+    h = run([EvalEvery(3)], epochs=2)
+    assert h.test_iterations == [0, 2, 3, 4] and h.config["eval_every"] == 3
+    assert run([], epochs=1).config["eval_every"] is None
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="k must be a positive integer"):
+            EvalEvery(bad)  # type: ignore[arg-type]
+
+
+def test_evaluate_test_measures_once_per_iteration_and_never_without_test_data() -> None:
+    calls: list[int] = []
+
+    class Twice(Callback):
+        def on_batch_end(self, state: TrainingState) -> None:
+            state.evaluate_test()
+            state.evaluate_test()
+            calls.append(len(state.history.test_iterations))
+
+    h = run([Twice()], epochs=1)
+    assert h.test_iterations == [0, 1, 2] and calls == [2, 3]
+    h = run([Twice()], epochs=1, test=None)
+    assert h.test_iterations == [] and h.test_loss == []
+
+
+def test_a_callback_can_stop_training_mid_epoch() -> None:
+    def stop_at_3(state: TrainingState) -> None:
+        if state.iteration == 3:
+            state.stop = True
+
+    h = run([LambdaCallback(on_batch_end=stop_at_3)], epochs=4)
+    assert h.iterations == [0, 1, 2] and h.epoch_end_iterations == [2, 3]
+    assert h.test_iterations == [0, 2, 3]
+
+
+def test_progress_bar_and_epoch_log(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm")
+    bar = ProgressBar()
+    h = run([bar, EpochLog()], epochs=2)
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 2 and out.startswith("epoch 1/2  train loss")
+    assert "epoch 2/2" in err and bar.bar is None  # tqdm writes to stderr; closed at the end
+    assert h.epochs == 2
+
+
+def test_lambda_callback_and_fit_reject_bad_callbacks() -> None:
+    with pytest.raises(TypeError, match="unknown events"):
+        LambdaCallback(on_epoch_finish=print)
+    with pytest.raises(TypeError, match="must be callable"):
+        LambdaCallback(on_epoch_end=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="callbacks must be Callback objects"):
+        run([print])  # type: ignore[list-item]
+
+
+def test_callback_config_goes_into_the_history() -> None:
+    class Tagged(Callback):
+        def config(self) -> dict[str, Any]:
+            return {"schedule": "step"}
+
+    assert run([Tagged()], epochs=1).config["schedule"] == "step"

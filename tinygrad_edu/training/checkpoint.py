@@ -1,0 +1,144 @@
+"""``RUN_DIR/checkpoint.npz`` is written after every epoch through a temporary file and
+``os.replace``, so it is always the previous complete checkpoint or the new complete one: arrays
+``model/<name>`` and ``optimizer/<i>/<key>``, and a JSON string ``__checkpoint__`` with the rest
+(:class:`Checkpoint`). It is read without pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .files import atomic_write, jsonable, one_line, read_npz
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CHECKPOINT_FORMAT",
+    "Checkpoint",
+    "CheckpointError",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FILE = "checkpoint.npz"
+CHECKPOINT_FORMAT = "tinygrad_edu.checkpoint"
+CHECKPOINT_VERSION = 1
+_META_KEY = "__checkpoint__"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is corrupt, or does not fit the model/optimiser/data it is loaded into."""
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to continue a run exactly where it stopped.
+
+    ``model_state``: parameter name -> array; ``optimizer_state``: what
+    ``Optimizer.state_dict()`` returned; ``history``: ``History.to_dict()`` so far;
+    ``loader_rng`` / ``dropout_rngs``: numpy bit-generator states of the training batch order
+    and of each Dropout layer; ``metrics_offset``: the metrics log's size in bytes when the
+    checkpoint was taken; ``info``: what the caller asked to keep (the CLI's arguments);
+    ``extra``: anything else (data sizes, the model's description, ...).
+    """
+
+    epoch: int
+    iteration: int
+    epochs: int
+    model_state: dict[str, np.ndarray]
+    optimizer_state: dict[str, Any]
+    history: dict[str, Any]
+    loader_rng: dict[str, Any] | None = None
+    dropout_rngs: list[dict[str, Any]] = field(default_factory=list)
+    metrics_offset: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Path:
+    """Write ``checkpoint`` to ``path`` (``.npz``) atomically; returns the path."""
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in checkpoint.model_state.items():
+        arrays[f"model/{name}"] = np.asarray(value)
+    opt = dict(checkpoint.optimizer_state)
+    scalars: list[dict[str, Any]] = []
+    for i, entry in enumerate(opt.get("state", [])):
+        kept: dict[str, Any] = {}
+        for key, value in entry.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"optimizer/{i}/{key}"] = value
+            else:
+                kept[key] = value
+        scalars.append(kept)
+    opt["state"] = scalars
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "time": time.time(),
+        "epoch": checkpoint.epoch,
+        "iteration": checkpoint.iteration,
+        "epochs": checkpoint.epochs,
+        "optimizer": opt,
+        "history": checkpoint.history,
+        "loader_rng": checkpoint.loader_rng,
+        "dropout_rngs": checkpoint.dropout_rngs,
+        "metrics_offset": checkpoint.metrics_offset,
+        "info": checkpoint.info,
+        "extra": checkpoint.extra,
+    }
+    # NaN stays NaN here (Python's json reads it back): the history must round-trip exactly
+    text = json.dumps(jsonable(meta, nan=True))
+    arrays[_META_KEY] = np.array(text)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` (``path`` may be the run folder).
+
+    Raises FileNotFoundError if there is none and :class:`CheckpointError` if it is corrupt.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    meta, arrays = read_npz(path, _META_KEY, CHECKPOINT_FORMAT, CheckpointError, "checkpoint")
+    try:
+        opt = dict(meta["optimizer"])
+        state = [dict(s) for s in opt.get("state", [])]
+        model_state: dict[str, np.ndarray] = {}
+        for key, value in arrays.items():
+            kind, _, rest = key.partition("/")
+            if kind == "model":
+                model_state[rest] = value
+            elif kind == "optimizer":
+                index, _, name = rest.partition("/")
+                state[int(index)][name] = value
+            else:
+                raise CheckpointError(f"{path}: unexpected entry {key!r}")
+        opt["state"] = state
+        return Checkpoint(
+            epoch=int(meta["epoch"]),
+            iteration=int(meta["iteration"]),
+            epochs=int(meta["epochs"]),
+            model_state=model_state,
+            optimizer_state=opt,
+            history=dict(meta["history"]),
+            loader_rng=meta.get("loader_rng"),
+            dropout_rngs=list(meta.get("dropout_rngs") or []),
+            metrics_offset=meta.get("metrics_offset"),
+            info=dict(meta.get("info") or {}),
+            extra=dict(meta.get("extra") or {}),
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(f"{path}: corrupt checkpoint ({one_line(e)})") from None
