@@ -20,7 +20,7 @@ import numpy as np
 from .nn.init import aligned_empty, aligned_zeros
 from .tensor import ShapeError, Tensor
 
-__all__ = ["SGD", "Adam", "Optimizer"]
+__all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "make_optimizer"]
 
 
 def _check_number(
@@ -328,3 +328,18 @@ class Adam(Optimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= step_size
         w -= tmp
+
+
+#: The optimisers by the names the command line and the course's tables use.
+OPTIMIZERS = ("sgd", "momentum", "adam")
+MOMENTUM = 0.9  # the handouts' momentum
+
+
+def make_optimizer(name: str, params: Iterable[Tensor], lr: float) -> Optimizer:
+    """The optimiser called ``name`` in :data:`OPTIMIZERS` at learning rate ``lr``: ``sgd``
+    (plain), ``momentum`` (SGD with momentum 0.9) or ``adam``."""
+    if name == "adam":
+        return Adam(params, lr=lr)
+    if name in ("sgd", "momentum"):
+        return SGD(params, lr=lr, momentum=MOMENTUM if name == "momentum" else 0.0)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")

@@ -4,6 +4,7 @@ Pure numpy; nothing here imports the rest of tinygrad_edu.
 """
 
 from .datasets import (
+    DATASETS,
     Dataset,
     DatasetError,
     load_dataset,
@@ -23,6 +24,7 @@ from .idx import IDXError, read_idx, write_idx
 from .loader import DataLoader, as_features
 
 __all__ = [
+    "DATASETS",
     "DataLoader",
     "Dataset",
     "DatasetError",

