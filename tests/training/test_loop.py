@@ -370,11 +370,10 @@ def test_real_mnist_one_epoch(mnist_dir: Path) -> None:
 
 
 def test_convolutional_models_fit_predict_and_round_trip(tmp_path: Path) -> None:
-    conv = pytest.importorskip("tinygrad_edu.nn.conv")
     model = nn.Sequential(
-        conv.Conv2d(1, 4, 5, seed=0),
+        nn.Conv2d(1, 4, 5, seed=0),
         nn.ReLU(),
-        conv.MaxPool2d(4),
+        nn.MaxPool2d(4),
         nn.Flatten(),
         nn.Linear(4 * 6 * 6, 10, seed=0),
     )
