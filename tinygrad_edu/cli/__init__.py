@@ -9,7 +9,7 @@ and sets its handler ``func(args) -> exit status``; :data:`COMMANDS` lists them.
 A handler signals a user's error by raising :class:`CLIError` (or lets the library's own, e.g.
 a DatasetError, propagate); :func:`run_command` alone reports it: one line
 ``tinygrad-edu <command>: error: <message>`` on stderr and exit status 2, like argparse's own
-errors.
+errors; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -44,6 +45,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_plot_command,
 ]
 EXIT_OK, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 2, 130
+_DEBUG_HELP = "on an error, show the traceback instead of one line"
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -54,15 +56,21 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    """The parser of every command in :data:`COMMANDS`."""
+    """The parser of every command in :data:`COMMANDS`; ``--debug`` goes before or after the
+    command."""
     parser = ArgumentParser(
         prog=PROG,
         description="tinygrad_edu: train and inspect small networks on MNIST.",
         epilog="Exit status: 0 done, 2 a user's error (one line on stderr), 130 interrupted.",
     )
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_command in COMMANDS:
         add_command(subparsers)
+    for command in {id(p): p for p in subparsers.choices.values()}.values():  # aliases: once
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP
+        )
     return parser
 
 
@@ -81,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command ``args.func(args)``; report a user's error (:data:`USER_ERRORS`)
-    in one line per message, and return 2."""
+    in one line per message, or with ``args.debug`` as a traceback, and return 2."""
     prog = f"{PROG} {args.command}"
     try:
         return int(args.func(args) or EXIT_OK)
@@ -90,8 +98,11 @@ def run_command(args: argparse.Namespace) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except USER_ERRORS as e:
-        for message in messages(e):
-            print(f"{prog}: error: {message}", file=sys.stderr)
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        else:
+            for message in messages(e):
+                print(f"{prog}: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
