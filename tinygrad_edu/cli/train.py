@@ -11,6 +11,7 @@ import argparse
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,11 @@ from ..training import (
     EpochLog,
     EvalEvery,
     History,
+    LambdaCallback,
     ProgressBar,
     RunFolder,
+    StopOnNonFinite,
+    TrainingState,
     fit,
     load_checkpoint,
     save,
@@ -82,7 +86,9 @@ def add_train_command(subparsers: Any) -> None:
         description="Train an MLP with softmax cross-entropy; print one line per epoch and the "
         "final test accuracy. --out DIR gets metrics.jsonl (written as training goes), "
         "checkpoint.npz (after every epoch), and model.npz and history.json at the end; "
-        "--resume DIR continues a killed run from its checkpoint.",
+        "--resume DIR continues a killed run from its checkpoint. A run that diverges (a "
+        "minibatch loss becomes NaN or infinite) stops at once, saves its model and history, "
+        "says why in one line and exits with status 2.",
     )
     add_data_arguments(p, default_text="mnist")
     _add_network_arguments(p)
@@ -173,8 +179,10 @@ def run_train(args: argparse.Namespace) -> int:
     train, test = _load_data(run, args.offline)
     model, optimizer = _build(run.settings)
     _announce(run, train, test)
-    history = _fit(run, model, optimizer, train, test)
+    history, stop_reason = _fit(run, model, optimizer, train, test)
     _save(run, model, history, train)
+    if stop_reason:  # diverged: what there is is saved, but there is nothing to draw
+        raise CLIError(stop_reason + (" (no figures drawn)" if args.plots is not None else ""))
     if args.plots is not None:
         save_figures(args.plots, history, run.settings, model, train, test)
     return 0
@@ -347,21 +355,23 @@ def _announce(run: TrainRun, train: Dataset, test: Dataset) -> None:
 # ----------------------------------------------------------------------------- fit, save
 def _fit(
     run: TrainRun, model: nn.MLP, optimizer: optim.Optimizer, train: Dataset, test: Dataset
-) -> History:
-    """Train; return the history."""
+) -> tuple[History, str]:
+    """Train; return the history and why training stopped early ("" if it did not)."""
+    ended: list[TrainingState] = []
     s = run.settings
     try:
-        history = fit(
-            model,
-            train,
-            test,
-            nn.cross_entropy,
-            optimizer,
-            epochs=s["epochs"],
-            batch_size=s["batch_size"],
-            seed=s["seed"],
-            callbacks=_callbacks(run),
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # StopOnNonFinite says it in words
+            history = fit(
+                model,
+                train,
+                test,
+                nn.cross_entropy,
+                optimizer,
+                epochs=s["epochs"],
+                batch_size=s["batch_size"],
+                seed=s["seed"],
+                callbacks=_callbacks(run, ended.append),
+            )
     except CheckpointError as e:
         raise CLIError(f"--resume {run.folder}: {one_line(e)}") from None
     except KeyboardInterrupt:
@@ -372,17 +382,19 @@ def _fit(
                 file=sys.stderr,
             )
         raise
-    return history
+    return history, ended[-1].stop_reason
 
 
-def _callbacks(run: TrainRun) -> list[Callback]:
-    """Progress bar (on a terminal), a line per epoch, extra evaluations, and the run folder
-    (last)."""
+def _callbacks(run: TrainRun, on_end: Callable[[TrainingState], Any]) -> list[Callback]:
+    """Progress bar (on a terminal), a line per epoch, extra evaluations, the stop on a
+    non-finite loss, ``on_end`` told the final state, and the run folder (last)."""
     eval_every = run.settings["eval_every"]
     return [
         *([ProgressBar()] if sys.stderr.isatty() else []),
         EpochLog(lambda line: print(line, flush=True)),
         *([EvalEvery(eval_every)] if eval_every else []),
+        StopOnNonFinite(),
+        LambdaCallback(on_train_end=on_end),
         RunFolder(
             run.folder,
             resume=run.checkpoint is not None,
