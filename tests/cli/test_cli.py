@@ -171,7 +171,7 @@ def test_commands_are_registered_from_a_list(
         p.add_argument("--name", default="world")
         p.set_defaults(func=lambda args: print(f"hello {args.name}") or 0)
 
-    monkeypatch.setattr(cli.app, "COMMANDS", [*cli.app.COMMANDS, add_hello_command])
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, add_hello_command])
     assert cli.main(["hello", "--name", "you"]) == 0
     assert capsys.readouterr().out == "hello you\n"
     assert cli.main([]) == 2  # no command: the help, on stderr
@@ -227,3 +227,44 @@ def test_unusable_out_folder_fails_before_training(
     assert cli.main(["train", "--out", str(blocker / "sub")]) == 2
     captured = capsys.readouterr()
     assert "cannot create the folder" in captured.err and "epoch" not in captured.out
+
+
+def test_a_diverging_run_stops_saves_and_says_why(
+    fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A loss that becomes NaN stops training at once (StopOnNonFinite): the model and history
+    so far are saved, no figures are drawn, and the reason is one line with status 2."""
+    run, plots = tmp_path / "run", tmp_path / "plots"
+    argv = ["train", "--activation", "relu", "--optimizer", "sgd", "--lr", "1e30"]
+    argv += ["--epochs", "3", "--batch-size", "50", "--out", str(run), "--plots", str(plots)]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("tinygrad-edu train: error: ")
+    assert "training diverged; try a smaller learning rate" in captured.err
+    assert "(no figures drawn)" in captured.err and not plots.exists()
+    assert f"saved {run / 'model.npz'}" in captured.out
+    history = History.load(run / "history.json")
+    assert history.epochs == 1 and not np.isfinite(history.train_loss[-1])
+    assert len(history.train_loss) < 6  # stopped within the first epoch's 6 updates
+
+
+def test_names_come_from_the_library() -> None:
+    """The commands offer the library's datasets, optimisers, activations and inits."""
+    from tinygrad_edu import nn, optim
+    from tinygrad_edu.cli.train import DEFAULT_LR
+    from tinygrad_edu.data import DATASETS
+    from tinygrad_edu.nn.init import INITS
+
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    choices = {
+        (name, a.dest): list(a.choices)
+        for name, p in commands.items()
+        for a in p._actions
+        if a.choices is not None
+    }
+    for name in ("train", "eval", "plot", "sweep"):
+        assert choices[name, "dataset"] == list(DATASETS)
+    assert choices["train", "optimizer"] == list(optim.OPTIMIZERS) == list(DEFAULT_LR)
+    assert choices["train", "activation"] == list(nn.ACTIVATIONS)
+    assert choices["train", "init"] == list(INITS)

@@ -12,6 +12,7 @@ from PIL import Image
 
 from tinygrad_edu import nn
 from tinygrad_edu import training as train
+from tinygrad_edu.cli import run_command
 from tinygrad_edu.cli.predict import add_predict_command, input_path, top_k
 from tinygrad_edu.course.preprocess import preprocess_digit
 
@@ -20,7 +21,7 @@ def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="tinygrad-edu")
     add_predict_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["predict", *map(str, argv)])
-    return args.func(args)
+    return run_command(args)
 
 
 @pytest.fixture(scope="module")

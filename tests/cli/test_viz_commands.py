@@ -7,7 +7,9 @@ import shutil
 
 import pytest
 
-from tinygrad_edu.cli.viz_commands import add_graph_command, add_trace_command
+from tinygrad_edu.cli import run_command
+from tinygrad_edu.cli.graph import add_graph_command
+from tinygrad_edu.cli.trace import add_trace_command
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot not on PATH")
 
@@ -18,7 +20,7 @@ def run(*argv: str) -> int:
     add_graph_command(sub)
     add_trace_command(sub)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return run_command(args)
 
 
 @needs_dot

@@ -38,9 +38,9 @@ def toy() -> tuple[Dataset, Dataset]:
 
 @pytest.fixture
 def sweep(monkeypatch: pytest.MonkeyPatch):
-    """``tinygrad-edu sweep ARGS`` through cli.main, registered if cli.py does not yet."""
+    """``tinygrad-edu sweep ARGS`` through cli.main, registered if cli.COMMANDS does not yet."""
     if add_sweep_command not in cli.COMMANDS:
-        monkeypatch.setattr(cli.app, "COMMANDS", [*cli.app.COMMANDS, add_sweep_command])
+        monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, add_sweep_command])
     return lambda *argv: cli.main(["sweep", *map(str, argv)])
 
 

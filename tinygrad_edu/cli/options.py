@@ -1,33 +1,51 @@
-"""argparse types shared by the subcommands: each turns a string into a value or says why not."""
+"""Pieces of argparse the commands share: the program's name, argument types (each turns a string
+into a value or says why not), the ``--dataset``/``--data-dir``/``--offline`` arguments, and the
+examples list of ``graph`` and ``trace``."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
+from ..data import DATASETS
 
-def positive_int(text: str) -> int:
+__all__ = [
+    "PROG",
+    "add_data_arguments",
+    "examples_epilog",
+    "learning_rate",
+    "nonnegative_int",
+    "positive_int",
+]
+
+PROG = "tinygrad-edu"
+
+
+def _int_at_least(text: str, lowest: int, expected: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An integer > 0."""
+    return _int_at_least(text, 1, "a positive integer")
 
 
 def nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+    """An integer >= 0."""
+    return _int_at_least(text, 0, "an integer >= 0")
 
 
 def learning_rate(text: str) -> float:
+    """A finite number > 0."""
     try:
         value = float(text)
     except ValueError:
@@ -35,3 +53,35 @@ def learning_rate(text: str) -> float:
     if not np.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"the learning rate must be a number > 0, got {text}")
     return value
+
+
+def add_data_arguments(
+    parser: argparse.ArgumentParser,
+    default: str | None = None,
+    default_text: str = "the one the model was trained on, else mnist",
+) -> None:
+    """Add ``--dataset`` (one of :data:`tinygrad_edu.data.DATASETS`), ``--data-dir`` and
+    ``--offline``; ``default_text`` says in the help what a missing ``--dataset`` means."""
+    parser.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default=default,
+        help=f"the dataset (default: {default or default_text}); mnist uses --data-dir, else "
+        "the cache, else a download, else the offline mnist-sample",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder with the four IDX files (mnist, fashion-mnist) or train/ and test/ (png)",
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="never download (mnist falls back to mnist-sample)"
+    )
+
+
+def examples_epilog(examples: Mapping[str, str], *usage: str) -> str:
+    """The help's closing list of ``--example`` choices, then example command lines."""
+    lines = ["examples:", *(f"  {name:<11} {what}" for name, what in examples.items())]
+    if usage:
+        lines += ["", *(f"  {line}" for line in usage)]
+    return "\n".join(lines)

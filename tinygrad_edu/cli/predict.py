@@ -1,6 +1,6 @@
 """``tinygrad-edu predict MODEL IMAGE...``: classify photos or scans of handwritten digits.
 
-Each image goes through :func:`tinygrad_edu.preprocess.preprocess_digit` (MNIST's own
+Each image goes through :func:`tinygrad_edu.course.preprocess.preprocess_digit` (MNIST's own
 preprocessing), then the model; the top classes are printed with their probabilities::
 
     $ tinygrad-edu predict model.npz my_seven.jpg --save-input inputs/
@@ -11,9 +11,9 @@ preprocessing), then the model; the top classes are printed with their probabili
       (network input saved to inputs/my_seven_28x28.png)
 
 Problems are one line on stderr (``tinygrad-edu predict: error: ...``, as in the rest of the
-command line), never a traceback, and the exit status is 2: a model that cannot be loaded stops
-the command; an image that cannot be read or holds no digit is reported and skipped, and the
-other images are still classified.
+command line) and the exit status is 2: a model that cannot be loaded stops the command; an image
+that cannot be read or holds no digit is skipped, the other images are still classified, and
+the skipped ones are reported at the end.
 """
 
 from __future__ import annotations
@@ -25,18 +25,16 @@ from typing import Any
 
 import numpy as np
 
+from .. import nn, training
 from ..course.preprocess import CANVAS_SIZE, ImageError, preprocess_digit
-from .options import positive_int
+from .errors import CLIError, one_line
+from .options import PROG, positive_int
 
 __all__ = ["add_predict_command", "input_path", "run_predict", "top_k"]
 
-PROG = "tinygrad-edu predict"
-EXIT_OK, EXIT_USER_ERROR = 0, 2
 
-
-def add_predict_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``predict`` subcommand to ``subparsers`` (from ``parser.add_subparsers()``); its
-    handler is ``args.func(args) -> int`` (the exit status)."""
+def add_predict_command(subparsers: Any) -> None:
+    """Add ``predict``."""
     parser = subparsers.add_parser(
         "predict",
         help="classify photos or scans of handwritten digits",
@@ -48,7 +46,7 @@ def add_predict_command(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "model", type=Path, metavar="MODEL", help="a model file saved by `tinygrad-edu train`"
+        "model", type=Path, metavar="MODEL", help=f"a model file saved by `{PROG} train`"
     )
     parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument(
@@ -72,7 +70,57 @@ def add_predict_command(subparsers: Any) -> argparse.ArgumentParser:
         help="do not thicken pen strokes thinner than MNIST's (about 1/8 of the digit's height)",
     )
     parser.set_defaults(func=run_predict)
-    return parser
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Handler of ``predict``: load the model, then preprocess and classify every image; the
+    images that cannot be classified are reported together at the end (one line each)."""
+    model = _load_model(args.model)
+    problems: list[str] = []
+    names: list[str] | None = None
+    taken: set[Path] = set()
+    for image in args.images:
+        try:
+            x = preprocess_digit(image, thicken=args.thicken)
+        except ImageError as err:
+            problems.append(one_line(err))
+            continue
+        probs, labels = training.predict(model, x.reshape(1, -1))
+        p = np.asarray(probs, dtype=np.float64).reshape(-1)
+        names = names or _class_names(args.model, p.size)
+        _print_top(image, names, int(labels[0]), p, args.top)
+        if args.save_input is not None:
+            path = input_path(args.save_input, image, taken)
+            try:
+                _save_input(x, path)
+            except OSError as err:
+                problems.append(f"cannot save the network input to {path}: {one_line(err)}")
+                continue
+            print(f"  (network input saved to {path})")
+    sys.stdout.flush()
+    if problems:
+        raise CLIError(*problems)
+    return 0
+
+
+def _load_model(path: Path) -> nn.Module:
+    """The model in ``path``; it must take 28x28 images."""
+    try:
+        model = training.load(path)
+    except (OSError, ValueError, TypeError, KeyError) as err:  # FileNotFoundError, ModelFileError
+        raise CLIError(f"cannot load model {path}: {one_line(err)}") from None
+    n_inputs = _in_features(model)
+    if n_inputs is not None and n_inputs != CANVAS_SIZE * CANVAS_SIZE:
+        raise CLIError(f"model {path} takes {n_inputs} inputs per sample, not a 28x28 image (784)")
+    return model
+
+
+def _print_top(image: Path, names: list[str], best: int, probs: np.ndarray, k: int) -> None:
+    """``image: <best class>``, then the ``k`` most probable classes with their probabilities."""
+    print(f"{image}: {names[best]}")
+    width = max(max(len(n) for n in names), 2)
+    for c, prob in top_k(probs, min(k, probs.size)):
+        print(f"  {names[c]:>{width}} {100 * prob:7.2f}%")
 
 
 def top_k(probs: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -102,10 +150,8 @@ def _save_input(x: np.ndarray, path: Path) -> None:
 
 def _class_names(model_path: Path, n: int) -> list[str]:
     """Class names saved with the model (metadata ``classes``), else ``0 .. n-1``."""
-    from ..training import read_metadata
-
     try:
-        names = read_metadata(model_path).get("classes")
+        names = training.read_metadata(model_path).get("classes")
     except (OSError, ValueError):  # names are a nicety; load() has already read the file
         names = None
     if isinstance(names, list) and len(names) == n:
@@ -115,71 +161,7 @@ def _class_names(model_path: Path, n: int) -> list[str]:
 
 def _in_features(model: Any) -> int | None:
     """Inputs per sample of the model's first Linear layer (None if it has none)."""
-    from ..nn import Linear
-
     for module in model.modules():
-        if isinstance(module, Linear):
+        if isinstance(module, nn.Linear):
             return int(module.in_features)
     return None
-
-
-def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-
-
-def run_predict(args: argparse.Namespace) -> int:
-    """Handler of ``predict``: load the model, then preprocess and classify every image."""
-    from .. import training as train
-
-    try:
-        model = train.load(args.model)
-    except (OSError, ValueError, TypeError, KeyError) as err:  # FileNotFoundError, ModelFileError
-        _error(f"cannot load model {args.model}: {_one_line(err)}")
-        return EXIT_USER_ERROR
-    n_inputs = _in_features(model)
-    if n_inputs is not None and n_inputs != CANVAS_SIZE * CANVAS_SIZE:
-        _error(f"model {args.model} takes {n_inputs} inputs per sample, not a 28x28 image (784)")
-        return EXIT_USER_ERROR
-
-    status = EXIT_OK
-    names: list[str] | None = None
-    taken: set[Path] = set()
-    for image in args.images:
-        try:
-            x = preprocess_digit(image, thicken=args.thicken)
-        except ImageError as err:
-            _error(_one_line(err))
-            status = EXIT_USER_ERROR
-            continue
-        probs, labels = train.predict(model, x.reshape(1, -1))
-        p = np.asarray(probs, dtype=np.float64).reshape(-1)
-        if names is None:
-            names = _class_names(args.model, p.size)
-        best = names[int(labels[0])]
-        print(f"{image}: {best}")
-        width = max(len(n) for n in names)
-        for c, prob in top_k(p, min(args.top, p.size)):
-            print(f"  {names[c]:>{max(width, 2)}} {100 * prob:7.2f}%")
-        if args.save_input is not None:
-            path = input_path(args.save_input, image, taken)
-            try:
-                _save_input(x, path)
-            except OSError as err:
-                _error(f"cannot save the network input to {path}: {_one_line(err)}")
-                status = EXIT_USER_ERROR
-                continue
-            print(f"  (network input saved to {path})")
-    sys.stdout.flush()
-    return status
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return text or type(err).__name__
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m tinygrad_edu.predict_cmd`
-    main_parser = argparse.ArgumentParser(prog="tinygrad-edu")
-    add_predict_command(main_parser.add_subparsers(dest="command", required=True))
-    ns = main_parser.parse_args()
-    sys.exit(ns.func(ns))

@@ -1,0 +1,65 @@
+"""The data a command works on: the dataset that ``--dataset``/``--data-dir``/``--offline``
+(or a run's settings) name, a run's subsets of it, and whether a model fits it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import data
+from ..data import DATASETS, Dataset
+from .errors import CLIError
+
+__all__ = ["check_fits", "dataset_to_load", "load_data", "load_run_data"]
+
+
+def dataset_to_load(*names: str | None) -> str:
+    """The first name given (e.g. ``--dataset``, then the one a model was trained on), or mnist;
+    mnist also for a name that is not one of :data:`~tinygrad_edu.data.DATASETS`."""
+    name = next((n for n in names if n), "mnist")
+    return name if name in DATASETS else "mnist"
+
+
+def load_data(dataset: str, data_dir: Path | None, offline: bool) -> tuple[Dataset, Dataset]:
+    """``(train, test)`` of ``dataset`` from ``data_dir`` (else the cache, else a download unless
+    ``offline``)."""
+    if data_dir is not None and not data_dir.is_dir():
+        raise CLIError(f"--data-dir {data_dir} does not exist or is not a folder")
+    return data.load_dataset(dataset, data_dir=data_dir, download=not offline)
+
+
+def load_run_data(settings: Mapping[str, Any], offline: bool) -> tuple[Dataset, Dataset, str]:
+    """``(train, test, name of the dataset used)`` for a run's settings (``dataset``,
+    ``data_dir``, ``train_size``, ``test_size``), the subsets taken. The name differs from
+    ``settings["dataset"]`` when mnist could not be had and the offline mnist-sample was used."""
+    data_dir = Path(settings["data_dir"]) if settings.get("data_dir") else None
+    train, test = load_data(settings["dataset"], data_dir, offline)
+    train = _first(train, settings.get("train_size"), "--train-size", "training")
+    test = _first(test, settings.get("test_size"), "--test-size", "test")
+    used = train.name.split("/")[0]
+    return train, test, used if used in DATASETS else settings["dataset"]
+
+
+def _first(split: Dataset, n: int | None, option: str, what: str) -> Dataset:
+    """The first ``n`` images of ``split`` (all of them for None)."""
+    if not n:
+        return split
+    if n > len(split):
+        raise CLIError(f"{option} {n}: {split.name} has only {len(split)} {what} images")
+    return split.subset(n)
+
+
+def check_fits(sizes: Sequence[int] | None, dataset: Dataset) -> None:
+    """A model with layer widths ``sizes`` takes ``dataset``'s images and has one output per
+    class (nothing is checked without sizes)."""
+    if not sizes:
+        return
+    h, w = dataset.images.shape[1:]
+    if sizes[0] != h * w:
+        raise CLIError(f"the model takes {sizes[0]} inputs but {dataset.name} images are {h}x{w}")
+    if sizes[-1] != len(dataset.classes):
+        raise CLIError(
+            f"the model has {sizes[-1]} outputs but {dataset.name} has {len(dataset.classes)} "
+            "classes"
+        )

@@ -1,0 +1,86 @@
+"""``tinygrad-edu trace``: print every step of backward for a tiny network (and optionally
+write a page that steps through it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..viz._format import values_text  # viz/_format.py is being renamed (see the viz branch)
+from ..viz.examples import Example, neuron, scalar_expression, tiny_mlp
+from ..viz.html import step_details
+from ..viz.trace import Trace, trace
+from .options import examples_epilog
+
+__all__ = ["EXAMPLES", "add_trace_command", "run_trace"]
+
+#: The ``--example`` choices.
+EXAMPLES = {
+    "neuron": "one sigmoid neuron with a squared error",
+    "mlp": "a 2-3-2 sigmoid MLP on one sample, with cross-entropy",
+    "expression": "the scalar expression L = (a*b + c) * a",
+}
+
+
+def add_trace_command(subparsers: Any) -> None:
+    """Add ``trace``."""
+    p = subparsers.add_parser(
+        "trace",
+        help="print every step of backward for a tiny network",
+        description="Run forward and backward on a tiny example and print, for each step of "
+        "backward, the tensor, its op, the gradient arriving at it, the op's derivative rule and "
+        "the gradients it sends to its inputs (--table: one row per step).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples_epilog(EXAMPLES),
+    )
+    p.add_argument("--example", choices=list(EXAMPLES), default="neuron")
+    p.add_argument("--html", metavar="FILE", help="also write a page to step through backward")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the mlp's weights")
+    p.add_argument(
+        "--values", type=int, default=6, help="show values of tensors up to this size (default 6)"
+    )
+    p.add_argument(
+        "--table", action="store_true", help="print one table row per step instead of a block"
+    )
+    p.add_argument("--pause", action="store_true", help="wait for Enter after each step")
+    p.set_defaults(func=run_trace)
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    """Handler of ``trace``: forward, then backward traced and printed step by step."""
+    ex = _example(args)
+    print(ex.title)
+    print(f"forward: {ex.loss.name} = {ex.loss.item():.6g}")
+    with trace() as t:
+        ex.loss.backward()
+    print()
+    if args.table:
+        print(t.table(max_values=args.values))
+        print()
+    else:
+        _print_steps(t, args.values, pause=args.pause and sys.stdin.isatty())
+    print("gradients of the leaves:")
+    for s in t.steps:
+        if s.is_leaf:
+            print(f"  dL/d{s.name} = {values_text(s.upstream, args.values, oneline=True)}")
+    if args.html:
+        path = t.to_html(args.html, title=f"Backward through {ex.title}")
+        print(f"\nwrote {path}: open it in a browser and step with the arrow keys")
+    return 0
+
+
+def _example(args: argparse.Namespace) -> Example:
+    if args.example == "mlp":
+        return tiny_mlp(seed=args.seed)
+    return neuron() if args.example == "neuron" else scalar_expression()
+
+
+def _print_steps(t: Trace, max_values: int, pause: bool) -> None:
+    """One block per step of backward; with ``pause``, wait for Enter after each."""
+    for step in t.steps:
+        print(f"step {step.index} of {len(t.steps) - 1}: {step.describe()}")
+        print(step_details(step, max_values))
+        print()
+        if pause:
+            input("[Enter] next step ")
