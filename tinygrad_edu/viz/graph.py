@@ -30,7 +30,7 @@ import graphviz
 import numpy as np
 
 from ..tensor import Tensor
-from ._format import MAX_VALUES, shape_text, values_text
+from .text import MAX_VALUES, shape_text, values_text
 
 __all__ = [
     "OP_COLOR",

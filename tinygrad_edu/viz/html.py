@@ -22,8 +22,8 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._format import shape_text, values_text
 from .graph import INSTALL_HINT, ROLE_COLORS
+from .text import shape_text, values_text
 
 if TYPE_CHECKING:
     from .trace import Trace, TraceStep

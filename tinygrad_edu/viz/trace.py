@@ -22,8 +22,8 @@ import graphviz
 import numpy as np
 
 from ..tensor import BackwardHook, Tensor, set_backward_hook
-from ._format import MAX_VALUES, shape_text, values_text
 from .graph import GraphIndex, _draw, _FrameStyle, display_names, walk
+from .text import MAX_VALUES, shape_text, values_text
 
 __all__ = ["SentGrad", "Trace", "TraceStep", "trace"]
 
