@@ -33,11 +33,17 @@ from ..tensor import Tensor
 from .text import MAX_VALUES, shape_text, values_text
 
 __all__ = [
+    "HIGHLIGHT",
+    "INSTALL_HINT",
     "OP_COLOR",
+    "RECEIVED",
     "ROLE_COLORS",
+    "FrameStyle",
     "GraphIndex",
     "GraphTooLargeError",
+    "display_names",
     "draw",
+    "draw_frame",
     "render",
     "walk",
 ]
@@ -54,8 +60,10 @@ ROLE_COLORS: dict[str, str] = {
 }
 OP_COLOR = "#fff2cc"
 MODULE_COLOR = "#b9d7ff"
-HIGHLIGHT = "#d62728"  # the node a trace frame is at
-RECEIVED = "#ff7f0e"  # tensors that have just received a gradient
+#: In a trace frame (:class:`FrameStyle`): the tensor being processed, and its op, in red; the
+#: tensors that have just received a gradient in orange.
+HIGHLIGHT = "#d62728"
+RECEIVED = "#ff7f0e"
 FONT = "Helvetica"
 
 #: Guard against drawing graphs too big to read (and too slow to lay out).
@@ -338,13 +346,25 @@ def _escape(text: str, left: bool = False) -> str:
 
 
 @dataclass
-class _FrameStyle:
-    """Extra drawing state for one frame of a backward trace."""
+class FrameStyle:
+    """What one frame of a backward trace shows on top of the graph (see :func:`draw_frame`).
 
-    grads: dict[int, tuple[np.ndarray, bool]]  # position -> (gradient known so far, partial?)
-    current: int | None = None  # position of the tensor being processed
-    received: set[int] = field(default_factory=set)  # positions that just got a gradient
-    sent_args: set[int] = field(default_factory=set)  # args of the current op sent a gradient
+    Tensors are given by their position ``i`` in the walk (node ``t<i>``):
+
+    * ``grads[i] = (g, partial)``: the gradient dL/d(t_i) known so far, drawn in the node as
+      ``grad`` (``grad so far`` when ``partial``: more contributions are still to come);
+    * ``current``: the tensor being processed, drawn (with its op) in red (:data:`HIGHLIGHT`);
+    * ``received``: the tensors that have just been sent a gradient, drawn in orange
+      (:data:`RECEIVED`);
+    * ``sent_args``: the argument positions of the current op that were sent a gradient; their
+      edges into the op are drawn in red;
+    * ``title``: the frame's caption (else the ``title`` given to :func:`draw_frame`).
+    """
+
+    grads: dict[int, tuple[np.ndarray, bool]]
+    current: int | None = None
+    received: set[int] = field(default_factory=set)
+    sent_args: set[int] = field(default_factory=set)
     title: str | None = None
 
 
@@ -414,6 +434,39 @@ def draw(
     )
 
 
+def draw_frame(
+    index: GraphIndex,
+    frame: FrameStyle,
+    *,
+    model: Any = None,
+    names: Mapping[Any, Any] | None = None,
+    show_data: bool = False,
+    rankdir: str = "LR",
+    max_nodes: int | None = DEFAULT_MAX_NODES,
+    max_values: int = MAX_VALUES,
+    title: str | None = None,
+) -> graphviz.Digraph:
+    """One frame of a backward trace: the graph of ``index.root`` as :func:`draw` draws it,
+    with the gradients, highlights and caption of ``frame``.
+
+    ``index`` is the walk (:func:`walk`) the positions in ``frame`` refer to. Every node shows
+    the gradient ``frame.grads`` holds for it (none if it holds none), whatever ``.grad`` says.
+    The other arguments are those of :func:`draw`.
+    """
+    return _draw(
+        index.root,
+        model=model,
+        names=names,
+        show_data=show_data,
+        rankdir=rankdir,
+        max_nodes=max_nodes,
+        max_values=max_values,
+        title=title,
+        index=index,
+        frame=frame,
+    )
+
+
 def _draw(
     tensor: Tensor,
     *,
@@ -427,7 +480,7 @@ def _draw(
     max_values: int = MAX_VALUES,
     title: str | None = None,
     index: GraphIndex | None = None,
-    frame: _FrameStyle | None = None,
+    frame: FrameStyle | None = None,
 ) -> graphviz.Digraph:
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"draw: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")

@@ -22,7 +22,7 @@ import graphviz
 import numpy as np
 
 from ..tensor import BackwardHook, Tensor, set_backward_hook
-from .graph import GraphIndex, _draw, _FrameStyle, display_names, walk
+from .graph import FrameStyle, GraphIndex, display_names, draw_frame, walk
 from .text import MAX_VALUES, shape_text, values_text
 
 __all__ = ["SentGrad", "Trace", "TraceStep", "trace"]
@@ -266,7 +266,7 @@ class Trace:
                     for k, v in known.items()
                 }
                 title = f"step {s.index} of {len(self.steps) - 1}: {s.describe()}"
-                style = _FrameStyle(
+                style = FrameStyle(
                     grads=grads,
                     current=pos,
                     received=received,
@@ -274,16 +274,15 @@ class Trace:
                     title=title if titles else None,
                 )
                 frames.append(
-                    _draw(
-                        p.index.root,
+                    draw_frame(
+                        p.index,
+                        style,
                         model=self.model,
                         names=self.names,
                         show_data=show_data,
                         rankdir=rankdir,
                         max_nodes=max_nodes,
                         max_values=max_values,
-                        index=p.index,
-                        frame=style,
                     )
                 )
         return frames
