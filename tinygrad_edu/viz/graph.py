@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,6 +265,27 @@ def _assign_modules(index: GraphIndex, model: Any, params: list[tuple[str, Tenso
        downstream of it (the sigmoid between two Linear layers lies in the MLP around them).
     """
     modules = _module_tree(model, params)
+    direct = _direct_modules(index, modules, params)
+    n = len(index)
+    upstream = _modules_along(range(n), index.parents, modules, direct)
+    downstream = _modules_along(
+        reversed(range(n)), lambda i: [j for j, _ in index.consumers[i]], modules, direct
+    )
+    cluster = list(direct)
+    for i, t in enumerate(index.tensors):
+        if cluster[i] is None and t._ctx is not None:  # rule 3
+            common = upstream[i] & downstream[i]
+            if common:
+                cluster[i] = max(common, key=lambda q: (modules.depth(q), q))
+    modules.cluster = cluster
+    return modules
+
+
+def _direct_modules(
+    index: GraphIndex, modules: _Modules, params: list[tuple[str, Tensor]]
+) -> list[str | None]:
+    """Rules 1 and 2 by position: a parameter's module; an op's, from the first input that is a
+    parameter or is computed from one module's parameters alone; None for the rest."""
     owner = {}
     for name, p in params:
         containing = [q for q in modules.kinds if q == "" or name.startswith(q + ".")]
@@ -286,26 +307,26 @@ def _assign_modules(index: GraphIndex, model: Any, params: list[tuple[str, Tenso
         sources = {derived[p] for p in parents if role(index.tensors[p]) != "constant"}
         if len(sources) == 1 and None not in sources:
             derived[i] = sources.pop()
-    upstream: list[set[str]] = [set() for _ in range(n)]
-    for i in range(n):
-        for p in index.parents(i):
-            upstream[i] |= upstream[p]
-            if direct[p] is not None:
-                upstream[i].update(modules.chain(direct[p]))
-    downstream: list[set[str]] = [set() for _ in range(n)]
-    for i in reversed(range(n)):
-        for j, _ in index.consumers[i]:
-            downstream[i] |= downstream[j]
-            if direct[j] is not None:
-                downstream[i].update(modules.chain(direct[j]))
-    cluster = list(direct)
-    for i, t in enumerate(index.tensors):
-        if cluster[i] is None and t._ctx is not None:
-            common = upstream[i] & downstream[i]
-            if common:
-                cluster[i] = max(common, key=lambda q: (modules.depth(q), q))
-    modules.cluster = cluster
-    return modules
+    return direct
+
+
+def _modules_along(
+    order: Iterable[int],
+    links: Callable[[int], list[int]],
+    modules: _Modules,
+    direct: list[str | None],
+) -> list[set[str]]:
+    """For each position i, the modules (and the modules containing them) of the tensors
+    placed by rules 1-2 that are reachable from i along ``links``: ``index.parents`` gives the
+    modules upstream of i, the consumers those downstream. ``order`` visits a tensor's links
+    before the tensor."""
+    reached: list[set[str]] = [set() for _ in direct]
+    for i in order:
+        for k in links(i):
+            reached[i] |= reached[k]
+            if direct[k] is not None:
+                reached[i].update(modules.chain(direct[k]))
+    return reached
 
 
 # --------------------------------------------------------------------------- labels
