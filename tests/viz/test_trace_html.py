@@ -1,4 +1,5 @@
-"""Trace.to_html(): a self-contained page, stepped through in a real headless browser."""
+"""Trace.to_html() and html.write_page(): a self-contained page, stepped through in a real
+headless browser."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from tinygrad_edu.viz import trace
 from tinygrad_edu.viz.examples import tiny_mlp
+from tinygrad_edu.viz.html import PageStep, write_page
 
 CHROMIUM = next(
     (
@@ -88,6 +90,27 @@ def test_page_without_graphviz_shows_dot_text(mlp_trace, tmp_path, monkeypatch):
     text = mlp_trace.to_html(tmp_path / "t.html").read_text()
     assert text.count('<pre class="dot">') == 12 and "<svg" not in text
     assert "install graphviz" in text
+
+
+def test_write_page_from_plain_steps(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # frames as DOT text: no dot needed
+    steps = [
+        PageStep("x arrives", "details <0>", "digraph { t0 }", "t0"),
+        PageStep("y arrives", "details 1", "digraph { t1 -> t0 }", "t1"),
+    ]
+    text = write_page(tmp_path / "sub" / "page.html", steps).read_text()
+    assert "<title>Backward, step by step (2 steps)</title>" in text
+    assert 'data-steps="2"' in text and 'id="counter">step 0 of 1<' in text
+    assert '<section class="frame" id="frame-0" data-step="0" data-node="t0">' in text
+    assert '<section class="frame" id="frame-1" data-step="1" data-node="t1" hidden>' in text
+    assert "<h2>Step 1: y arrives</h2>" in text
+    assert '<pre class="details">details &lt;0&gt;</pre>' in text
+    assert '<pre class="dot">digraph { t1 -&gt; t0 }</pre>' in text
+    assert "install graphviz" in text
+    titled = write_page(tmp_path / "t.html", steps, title="a <b> c").read_text()
+    assert "<h1>a &lt;b&gt; c</h1>" in titled
+    with pytest.raises(ValueError, match="no steps"):
+        write_page(tmp_path / "none.html", [])
 
 
 def test_empty_trace_is_an_error(tmp_path):

@@ -23,9 +23,12 @@ import numpy as np
 
 from ..tensor import BackwardHook, Tensor, set_backward_hook
 from .graph import FrameStyle, GraphIndex, display_names, draw_frame, walk
+from .html import PageStep, write_page
 from .text import MAX_VALUES, shape_text, values_text
 
-__all__ = ["SentGrad", "Trace", "TraceStep", "trace"]
+__all__ = ["PAGE_VALUES", "SentGrad", "Trace", "TraceStep", "step_details", "trace"]
+
+PAGE_VALUES = 12  # step_details (and so the HTML page) shows tensors up to this size in full
 
 Hook = BackwardHook
 
@@ -294,14 +297,50 @@ class Trace:
         show_data: bool = True,
         rankdir: str = "LR",
     ) -> Path:
-        """Write a self-contained HTML page that steps through backward (buttons, arrow keys).
+        """Write a self-contained HTML page that steps through backward (buttons, arrow keys,
+        ``#step=N`` in the URL opens step N); see :mod:`tinygrad_edu.viz.html`.
 
-        Each frame is an inline SVG made with ``dot -Tsvg`` (without graphviz the page shows
-        the DOT text instead); the page loads nothing from the network.
+        Each step shows :meth:`TraceStep.describe`, :func:`step_details` and its frame (see
+        :meth:`frames`) as an inline SVG made with ``dot -Tsvg`` (without graphviz the page
+        shows the DOT text instead); the page loads nothing from the network.
         """
-        from .html import trace_to_html
+        if not self.steps:
+            raise ValueError("to_html: the trace recorded no steps (was backward() run inside it?)")
+        frames = self.frames(show_data=show_data, rankdir=rankdir, titles=False)
+        steps = [
+            PageStep(s.describe(), step_details(s), f.source, f"t{self.graph_position(s)}")
+            for s, f in zip(self.steps, frames, strict=True)
+        ]
+        return write_page(path, steps, title=title)
 
-        return trace_to_html(self, path, title=title, show_data=show_data, rankdir=rankdir)
+
+def step_details(step: TraceStep, max_values: int = PAGE_VALUES) -> str:
+    """The text panel of a step: what arrives, the op's rule, what is sent where.
+
+    Arrays of at most ``max_values`` elements are written value by value, larger ones as
+    statistics (see :func:`tinygrad_edu.viz.text.values_text`).
+    """
+
+    def v(prefix: str, a: object) -> str:
+        """``prefix`` then the values, a matrix's rows aligned under its first row."""
+        text = values_text(a, max_values)  # type: ignore[arg-type]
+        pad = " " * (len(prefix) + 1) if text.startswith("[[") else " " * len(prefix)
+        return prefix + text.replace("\n", "\n" + pad)
+
+    def field(label: str, text: str) -> str:
+        """``label`` in a 10-wide column, continuation lines indented under the text."""
+        first, *rest = text.split("\n")
+        return "\n".join([f"{label:<10}{first}", *(f"{'':10}{r}" if r else "" for r in rest)])
+
+    lines = [field("arrives", v(f"dL/d{step.name} {shape_text(step.shape)} = ", step.upstream))]
+    if step.is_leaf:
+        lines.append(field("leaf", f"{step.name}.grad += dL/d{step.name}"))
+    else:
+        lines.append(field("rule", step.local_derivative()))
+        for k, g in enumerate(step.sent):
+            text = v(f"dL/d{g.name} {shape_text(g.shape)} = ", g.grad) + f"   (argument {g.arg})"
+            lines.append(field("sends" if k == 0 else "", text))
+    return "\n".join(lines)
 
 
 def trace(model: Any = None, names: Mapping[Any, Any] | None = None) -> Trace:
