@@ -3,6 +3,7 @@ headless browser."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -120,18 +121,42 @@ def test_empty_trace_is_an_error(tmp_path):
         t.to_html(tmp_path / "t.html")
 
 
+def test_page_has_no_test_hooks(page):
+    text = page.read_text()
+    assert "location.search" not in text and "URLSearchParams" not in text
+    assert "autoplay" not in text and "dispatchEvent" not in text
+
+
+def pressing(page: Path, keys: list[str], tmp_path: Path) -> Path:
+    """A test-only copy of ``page`` whose extra inline script, run after the page's own, presses
+    ``keys``: keydown events dispatched on the document, where the page's handler listens. (The
+    page's Content-Security-Policy already allows inline scripts.)"""
+    press = (
+        f"<script>{json.dumps(keys)}.forEach(function (key) {{\n"
+        '  document.dispatchEvent(new KeyboardEvent("keydown", {key: key, bubbles: true}));\n'
+        "});</script>\n"
+    )
+    text = page.read_text()
+    assert text.count("</body>") == 1
+    copy = tmp_path / "pressing.html"
+    copy.write_text(text.replace("</body>", press + "</body>"), encoding="utf-8")
+    return copy
+
+
 @needs_chromium
-def test_keys_and_fragment_step_through_frames_in_chromium(page, tmp_path):
-    url = page.as_uri()
-    # start at #step=2, then Right x3, Left x1 through the page's own key handler -> step 4
-    dom = chromium(
-        tmp_path, "--dump-dom", f"{url}?keys=ArrowRight,ArrowRight,ArrowRight,ArrowLeft#step=2"
-    )
-    assert visible_step(dom) == (4, [4])
-    assert 'id="counter">step 4 of 11<' in dom
-    # ?autoplay=N presses ArrowRight N times after the keys; both ends are clamped:
-    # End 11, Right 11, Left 10, Home 0, Left 0, then autoplay 3 -> 3 (unclamped would give 2)
-    dom = chromium(
-        tmp_path, "--dump-dom", f"{url}?keys=End,ArrowRight,ArrowLeft,Home,ArrowLeft&autoplay=3"
-    )
-    assert visible_step(dom) == (3, [3])
+@pytest.mark.parametrize(
+    ("fragment", "keys", "step"),
+    [
+        ("#step=2", "", 2),  # the fragment opens step N
+        ("#step=2", "ArrowRight,ArrowRight,ArrowRight,ArrowLeft", 4),
+        ("#step=5", "End", 11),
+        ("#step=5", "Home", 0),
+        ("#step=1", "ArrowLeft,ArrowLeft,ArrowRight", 1),  # clamped at the start (else 0)
+        ("#step=10", "ArrowRight,ArrowRight,ArrowLeft", 10),  # clamped at the end (else 11)
+    ],
+)
+def test_keys_and_fragment_step_through_frames_in_chromium(page, tmp_path, fragment, keys, step):
+    copy = pressing(page, keys.split(",") if keys else [], tmp_path)
+    dom = chromium(tmp_path, "--dump-dom", copy.as_uri() + fragment)
+    assert visible_step(dom) == (step, [step])
+    assert f'id="counter">step {step} of 11<' in dom

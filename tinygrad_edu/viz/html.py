@@ -8,10 +8,8 @@ the network: no external scripts, styles, fonts or images, and a Content-Securit
 forbids them.
 
 Navigation: the Next/Prev buttons, the arrow keys (also PageUp/PageDown, Home/End). The URL
-fragment ``#step=3`` opens step 3 and follows the current step. For automated checks the page
-reads ``?keys=ArrowRight,ArrowLeft,...`` (or ``?autoplay=N``, N times ArrowRight) and, once
-loaded, dispatches those key events through its own keyboard handler; the current step is
-always in ``<body data-step="...">``.
+fragment ``#step=3`` opens step 3 and follows the current step, which is also always in
+``<body data-step="...">``.
 """
 
 from __future__ import annotations
@@ -154,14 +152,6 @@ _JS = """
   });
   window.addEventListener("hashchange", function () { show(fromHash()); });
   show(fromHash());
-  // Test hook: ?keys=ArrowRight,ArrowLeft or ?autoplay=N presses keys through onKey.
-  var query = new URLSearchParams(location.search);
-  var keys = (query.get("keys") || "").split(",").filter(Boolean);
-  var n = parseInt(query.get("autoplay") || "0", 10) || 0;
-  for (var a = 0; a < n; a++) { keys.push("ArrowRight"); }
-  keys.forEach(function (key) {
-    document.dispatchEvent(new KeyboardEvent("keydown", { key: key, bubbles: true }));
-  });
 })();
 """
 
