@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,9 +93,38 @@ class TraceStep:
 
 @dataclass
 class _Pass:
+    """One backward() call: the graph walked from its root, the tensors' names, its steps."""
+
     index: GraphIndex
     names: list[str]
     steps: list[TraceStep]
+
+    def frame_styles(self, last: int, titles: bool) -> Iterator[FrameStyle]:
+        """What the frame of each step shows: the step's node as current, the inputs it sent a
+        gradient to as received, and every gradient known after the step, partial while its
+        tensor still awaits gradients from other uses. ``last`` is the trace's last step."""
+        position = self.index.index
+        total = Counter(position(g.tensor) for s in self.steps for g in s.sent)  # to come
+        count: Counter[int] = Counter()  # arrived so far
+        known: dict[int, np.ndarray] = {}
+        done: set[int] = set()
+        for s in self.steps:
+            current = position(s.node)
+            known[current] = s.upstream
+            done.add(current)
+            received = set()
+            for g in s.sent:
+                k = position(g.tensor)
+                known[k] = g.grad if k not in known else known[k] + g.grad
+                count[k] += 1
+                received.add(k)
+            yield FrameStyle(
+                grads={k: (v, k not in done and count[k] < total[k]) for k, v in known.items()},
+                current=current,
+                received=received,
+                sent_args={g.arg for g in s.sent},
+                title=f"step {s.index} of {last}: {s.describe()}" if titles else None,
+            )
 
 
 class Trace:
@@ -244,51 +274,20 @@ class Trace:
         """One graph per step: the current node in red, the inputs that just received a
         gradient in orange, and every gradient known so far in the nodes (``grad so far`` while
         a tensor still awaits contributions from other uses)."""
-        frames = []
-        for p in self._passes:
-            total: dict[int, int] = {}
-            for s in p.steps:
-                for g in s.sent:
-                    k = p.index.index(g.tensor)
-                    total[k] = total.get(k, 0) + 1
-            known: dict[int, np.ndarray] = {}
-            count: dict[int, int] = {}
-            done: set[int] = set()
-            for s in p.steps:
-                pos = p.index.index(s.node)
-                known[pos] = s.upstream
-                done.add(pos)
-                received = set()
-                for g in s.sent:
-                    k = p.index.index(g.tensor)
-                    known[k] = g.grad if k not in known else known[k] + g.grad
-                    count[k] = count.get(k, 0) + 1
-                    received.add(k)
-                grads = {
-                    k: (v, k not in done and count.get(k, 0) < total.get(k, 0))
-                    for k, v in known.items()
-                }
-                title = f"step {s.index} of {len(self.steps) - 1}: {s.describe()}"
-                style = FrameStyle(
-                    grads=grads,
-                    current=pos,
-                    received=received,
-                    sent_args={g.arg for g in s.sent},
-                    title=title if titles else None,
-                )
-                frames.append(
-                    draw_frame(
-                        p.index,
-                        style,
-                        model=self.model,
-                        names=self.names,
-                        show_data=show_data,
-                        rankdir=rankdir,
-                        max_nodes=max_nodes,
-                        max_values=max_values,
-                    )
-                )
-        return frames
+        return [
+            draw_frame(
+                p.index,
+                style,
+                model=self.model,
+                names=self.names,
+                show_data=show_data,
+                rankdir=rankdir,
+                max_nodes=max_nodes,
+                max_values=max_values,
+            )
+            for p in self._passes
+            for style in p.frame_styles(len(self.steps) - 1, titles)
+        ]
 
     def to_html(
         self,
