@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import Tensor, nn
-from tinygrad_edu.viz import ROLE_COLORS, GraphTooLargeError, draw, render, walk
+from tinygrad_edu.viz import (
+    ROLE_COLORS,
+    FrameStyle,
+    GraphTooLargeError,
+    draw,
+    draw_frame,
+    render,
+    walk,
+)
+from tinygrad_edu.viz.graph import HIGHLIGHT, RECEIVED
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot not on PATH")
 
@@ -201,6 +210,39 @@ def test_collapse_module_draws_each_linear_as_one_box():
         draw(loss, collapse="module")
     with pytest.raises(ValueError, match="collapse must be"):
         draw(loss, model=model, collapse="layer")
+
+
+def test_draw_frame_shows_the_frames_gradients_and_highlights():
+    a = Tensor([1.0, 2.0], requires_grad=True, name="a")
+    b = Tensor([3.0, 4.0], requires_grad=True, name="b")
+    out = (a * b).sum()
+    out.name = "out"
+    out.backward()  # .grad is set, but a frame shows only the gradients it is given
+    index = walk(out)  # t0 a, t1 b, t2 a*b, t3 out
+    assert [t.name for t in index.tensors] == ["a", "b", None, "out"]
+    frame = FrameStyle(
+        grads={3: (np.array(1.0), False), 2: (np.ones(2), False), 0: (np.array([3.0, 4.0]), True)},
+        current=2,
+        received={0},
+        sent_args={0},
+        title="at the Mul",
+    )
+    g = draw_frame(index, frame, show_data=True)
+    ids = nodes(g)
+    assert label(ids["t0"]) == r"a  (2,)\ldata [1, 2]\lgrad so far [3, 4]\l"
+    assert "grad" not in label(ids["t1"])  # b has a .grad, but not in this frame
+    assert f'color="{HIGHLIGHT}"' in ids["t2"] and "penwidth=3" in ids["t2"]
+    assert f'color="{HIGHLIGHT}"' in ids["op2"]
+    assert f'color="{RECEIVED}"' in ids["t0"] and "penwidth=2" in ids["t0"]
+    assert " color=" not in ids["t1"]
+    assert edges(g)[:2] == [
+        ("t0", "op2", f'label=0 color="{HIGHLIGHT}" fontcolor="{HIGHLIGHT}" penwidth=2'),
+        ("t1", "op2", "label=1"),
+    ]
+    assert 'label="at the Mul"' in g.source
+    # without highlights and with no gradients it is draw()'s picture, gradients left out
+    plain = draw_frame(index, FrameStyle(grads={}), title="T")
+    assert plain.source == draw(out, title="T").source
 
 
 def test_render_writes_dot_text_without_graphviz(tmp_path, monkeypatch, capsys):

@@ -11,6 +11,7 @@ from tinygrad_edu import Tensor, nn
 from tinygrad_edu import tensor as engine
 from tinygrad_edu.viz import Trace, trace
 from tinygrad_edu.viz.examples import neuron, scalar_expression, tiny_mlp
+from tinygrad_edu.viz.trace import step_details
 
 
 def test_steps_record_node_op_upstream_and_sent_grads():
@@ -153,6 +154,29 @@ def test_table_lists_every_step():
     with big:
         (Tensor(np.arange(10.0), requires_grad=True, name="v") * 2.0).sum().backward()
     assert "mean=2 std=0 min=2 max=2" in big.table()
+
+
+def test_step_details_say_what_arrives_and_what_is_sent_where():
+    ex = scalar_expression()  # L = (a*b + c) * a, a=2, b=-3, c=10
+    with trace() as t:
+        ex.loss.backward()
+    lines = step_details(t.steps[0]).splitlines()
+    assert lines[0] == "arrives   dL/dL () = 1"
+    assert lines[1].startswith("rule      ") and "d out/da = b" in lines[1]  # Mul's rule
+    assert lines[-2:] == [
+        "sends     dL/dd () = 2   (argument 0)",
+        "          dL/da () = 4   (argument 1)",
+    ]
+    assert step_details(t.steps[-1]) == "arrives   dL/da () = -2\nleaf      a.grad += dL/da"
+    mlp = tiny_mlp()
+    with trace() as t:
+        mlp.loss.backward()
+    matmul = t.steps[5]  # t3 = MatMul(x, W1^T) sends a (2, 3) gradient to W1^T
+    *_, first, second = step_details(matmul).splitlines()
+    assert first.startswith("sends     dL/dW1^T (2, 3) = [[")
+    assert second.endswith("]]   (argument 1)")
+    assert second.index("[") == first.index("[[") + 1  # the matrix's rows are aligned
+    assert "dL/dW1^T (2, 3) = mean=" in step_details(matmul, max_values=2)
 
 
 def test_frames_highlight_the_current_node_and_show_known_gradients():

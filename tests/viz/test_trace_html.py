@@ -1,7 +1,9 @@
-"""Trace.to_html(): a self-contained page, stepped through in a real headless browser."""
+"""Trace.to_html() and html.write_page(): a self-contained page, stepped through in a real
+headless browser."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ import pytest
 
 from tinygrad_edu.viz import trace
 from tinygrad_edu.viz.examples import tiny_mlp
+from tinygrad_edu.viz.html import PageStep, write_page
 
 CHROMIUM = next(
     (
@@ -90,6 +93,27 @@ def test_page_without_graphviz_shows_dot_text(mlp_trace, tmp_path, monkeypatch):
     assert "install graphviz" in text
 
 
+def test_write_page_from_plain_steps(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # frames as DOT text: no dot needed
+    steps = [
+        PageStep("x arrives", "details <0>", "digraph { t0 }", "t0"),
+        PageStep("y arrives", "details 1", "digraph { t1 -> t0 }", "t1"),
+    ]
+    text = write_page(tmp_path / "sub" / "page.html", steps).read_text()
+    assert "<title>Backward, step by step (2 steps)</title>" in text
+    assert 'data-steps="2"' in text and 'id="counter">step 0 of 1<' in text
+    assert '<section class="frame" id="frame-0" data-step="0" data-node="t0">' in text
+    assert '<section class="frame" id="frame-1" data-step="1" data-node="t1" hidden>' in text
+    assert "<h2>Step 1: y arrives</h2>" in text
+    assert '<pre class="details">details &lt;0&gt;</pre>' in text
+    assert '<pre class="dot">digraph { t1 -&gt; t0 }</pre>' in text
+    assert "install graphviz" in text
+    titled = write_page(tmp_path / "t.html", steps, title="a <b> c").read_text()
+    assert "<h1>a &lt;b&gt; c</h1>" in titled
+    with pytest.raises(ValueError, match="no steps"):
+        write_page(tmp_path / "none.html", [])
+
+
 def test_empty_trace_is_an_error(tmp_path):
     with trace() as t:
         pass
@@ -97,18 +121,42 @@ def test_empty_trace_is_an_error(tmp_path):
         t.to_html(tmp_path / "t.html")
 
 
+def test_page_has_no_test_hooks(page):
+    text = page.read_text()
+    assert "location.search" not in text and "URLSearchParams" not in text
+    assert "autoplay" not in text and "dispatchEvent" not in text
+
+
+def pressing(page: Path, keys: list[str], tmp_path: Path) -> Path:
+    """A test-only copy of ``page`` whose extra inline script, run after the page's own, presses
+    ``keys``: keydown events dispatched on the document, where the page's handler listens. (The
+    page's Content-Security-Policy already allows inline scripts.)"""
+    press = (
+        f"<script>{json.dumps(keys)}.forEach(function (key) {{\n"
+        '  document.dispatchEvent(new KeyboardEvent("keydown", {key: key, bubbles: true}));\n'
+        "});</script>\n"
+    )
+    text = page.read_text()
+    assert text.count("</body>") == 1
+    copy = tmp_path / "pressing.html"
+    copy.write_text(text.replace("</body>", press + "</body>"), encoding="utf-8")
+    return copy
+
+
 @needs_chromium
-def test_keys_and_fragment_step_through_frames_in_chromium(page, tmp_path):
-    url = page.as_uri()
-    # start at #step=2, then Right x3, Left x1 through the page's own key handler -> step 4
-    dom = chromium(
-        tmp_path, "--dump-dom", f"{url}?keys=ArrowRight,ArrowRight,ArrowRight,ArrowLeft#step=2"
-    )
-    assert visible_step(dom) == (4, [4])
-    assert 'id="counter">step 4 of 11<' in dom
-    # ?autoplay=N presses ArrowRight N times after the keys; both ends are clamped:
-    # End 11, Right 11, Left 10, Home 0, Left 0, then autoplay 3 -> 3 (unclamped would give 2)
-    dom = chromium(
-        tmp_path, "--dump-dom", f"{url}?keys=End,ArrowRight,ArrowLeft,Home,ArrowLeft&autoplay=3"
-    )
-    assert visible_step(dom) == (3, [3])
+@pytest.mark.parametrize(
+    ("fragment", "keys", "step"),
+    [
+        ("#step=2", "", 2),  # the fragment opens step N
+        ("#step=2", "ArrowRight,ArrowRight,ArrowRight,ArrowLeft", 4),
+        ("#step=5", "End", 11),
+        ("#step=5", "Home", 0),
+        ("#step=1", "ArrowLeft,ArrowLeft,ArrowRight", 1),  # clamped at the start (else 0)
+        ("#step=10", "ArrowRight,ArrowRight,ArrowLeft", 10),  # clamped at the end (else 11)
+    ],
+)
+def test_keys_and_fragment_step_through_frames_in_chromium(page, tmp_path, fragment, keys, step):
+    copy = pressing(page, keys.split(",") if keys else [], tmp_path)
+    dom = chromium(tmp_path, "--dump-dom", copy.as_uri() + fragment)
+    assert visible_step(dom) == (step, [step])
+    assert f'id="counter">step {step} of 11<' in dom

@@ -2,20 +2,24 @@
 
 * :func:`draw` -- the graph behind a tensor as a ``graphviz.Digraph`` (``.source`` is DOT text;
   Jupyter shows it inline); :func:`render` writes it to SVG/PNG/PDF (or ``.dot`` without graphviz).
+* :func:`draw_frame` -- one frame of a backward trace: the graph with the gradients known so far
+  and the current step highlighted, as a :class:`FrameStyle` says.
 * :func:`trace` -- ``with trace() as t: loss.backward()`` records every backward step:
   ``print(t)``, ``t.steps``, ``t.frames()``, ``t.to_html(path)``.
 """
 
-from .graph import ROLE_COLORS, GraphTooLargeError, draw, render, walk
+from .graph import ROLE_COLORS, FrameStyle, GraphTooLargeError, draw, draw_frame, render, walk
 from .trace import SentGrad, Trace, TraceStep, trace
 
 __all__ = [
     "ROLE_COLORS",
+    "FrameStyle",
     "GraphTooLargeError",
     "SentGrad",
     "Trace",
     "TraceStep",
     "draw",
+    "draw_frame",
     "render",
     "trace",
     "walk",

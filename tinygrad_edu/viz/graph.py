@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,14 +30,20 @@ import graphviz
 import numpy as np
 
 from ..tensor import Tensor
-from ._format import MAX_VALUES, shape_text, values_text
+from .text import MAX_VALUES, shape_text, values_text
 
 __all__ = [
+    "HIGHLIGHT",
+    "INSTALL_HINT",
     "OP_COLOR",
+    "RECEIVED",
     "ROLE_COLORS",
+    "FrameStyle",
     "GraphIndex",
     "GraphTooLargeError",
+    "display_names",
     "draw",
+    "draw_frame",
     "render",
     "walk",
 ]
@@ -54,8 +60,10 @@ ROLE_COLORS: dict[str, str] = {
 }
 OP_COLOR = "#fff2cc"
 MODULE_COLOR = "#b9d7ff"
-HIGHLIGHT = "#d62728"  # the node a trace frame is at
-RECEIVED = "#ff7f0e"  # tensors that have just received a gradient
+#: In a trace frame (:class:`FrameStyle`): the tensor being processed, and its op, in red; the
+#: tensors that have just received a gradient in orange.
+HIGHLIGHT = "#d62728"
+RECEIVED = "#ff7f0e"
 FONT = "Helvetica"
 
 #: Guard against drawing graphs too big to read (and too slow to lay out).
@@ -257,6 +265,27 @@ def _assign_modules(index: GraphIndex, model: Any, params: list[tuple[str, Tenso
        downstream of it (the sigmoid between two Linear layers lies in the MLP around them).
     """
     modules = _module_tree(model, params)
+    direct = _direct_modules(index, modules, params)
+    n = len(index)
+    upstream = _modules_along(range(n), index.parents, modules, direct)
+    downstream = _modules_along(
+        reversed(range(n)), lambda i: [j for j, _ in index.consumers[i]], modules, direct
+    )
+    cluster = list(direct)
+    for i, t in enumerate(index.tensors):
+        if cluster[i] is None and t._ctx is not None:  # rule 3
+            common = upstream[i] & downstream[i]
+            if common:
+                cluster[i] = max(common, key=lambda q: (modules.depth(q), q))
+    modules.cluster = cluster
+    return modules
+
+
+def _direct_modules(
+    index: GraphIndex, modules: _Modules, params: list[tuple[str, Tensor]]
+) -> list[str | None]:
+    """Rules 1 and 2 by position: a parameter's module; an op's, from the first input that is a
+    parameter or is computed from one module's parameters alone; None for the rest."""
     owner = {}
     for name, p in params:
         containing = [q for q in modules.kinds if q == "" or name.startswith(q + ".")]
@@ -278,26 +307,26 @@ def _assign_modules(index: GraphIndex, model: Any, params: list[tuple[str, Tenso
         sources = {derived[p] for p in parents if role(index.tensors[p]) != "constant"}
         if len(sources) == 1 and None not in sources:
             derived[i] = sources.pop()
-    upstream: list[set[str]] = [set() for _ in range(n)]
-    for i in range(n):
-        for p in index.parents(i):
-            upstream[i] |= upstream[p]
-            if direct[p] is not None:
-                upstream[i].update(modules.chain(direct[p]))
-    downstream: list[set[str]] = [set() for _ in range(n)]
-    for i in reversed(range(n)):
-        for j, _ in index.consumers[i]:
-            downstream[i] |= downstream[j]
-            if direct[j] is not None:
-                downstream[i].update(modules.chain(direct[j]))
-    cluster = list(direct)
-    for i, t in enumerate(index.tensors):
-        if cluster[i] is None and t._ctx is not None:
-            common = upstream[i] & downstream[i]
-            if common:
-                cluster[i] = max(common, key=lambda q: (modules.depth(q), q))
-    modules.cluster = cluster
-    return modules
+    return direct
+
+
+def _modules_along(
+    order: Iterable[int],
+    links: Callable[[int], list[int]],
+    modules: _Modules,
+    direct: list[str | None],
+) -> list[set[str]]:
+    """For each position i, the modules (and the modules containing them) of the tensors
+    placed by rules 1-2 that are reachable from i along ``links``: ``index.parents`` gives the
+    modules upstream of i, the consumers those downstream. ``order`` visits a tensor's links
+    before the tensor."""
+    reached: list[set[str]] = [set() for _ in direct]
+    for i in order:
+        for k in links(i):
+            reached[i] |= reached[k]
+            if direct[k] is not None:
+                reached[i].update(modules.chain(direct[k]))
+    return reached
 
 
 # --------------------------------------------------------------------------- labels
@@ -338,13 +367,25 @@ def _escape(text: str, left: bool = False) -> str:
 
 
 @dataclass
-class _FrameStyle:
-    """Extra drawing state for one frame of a backward trace."""
+class FrameStyle:
+    """What one frame of a backward trace shows on top of the graph (see :func:`draw_frame`).
 
-    grads: dict[int, tuple[np.ndarray, bool]]  # position -> (gradient known so far, partial?)
-    current: int | None = None  # position of the tensor being processed
-    received: set[int] = field(default_factory=set)  # positions that just got a gradient
-    sent_args: set[int] = field(default_factory=set)  # args of the current op sent a gradient
+    Tensors are given by their position ``i`` in the walk (node ``t<i>``):
+
+    * ``grads[i] = (g, partial)``: the gradient dL/d(t_i) known so far, drawn in the node as
+      ``grad`` (``grad so far`` when ``partial``: more contributions are still to come);
+    * ``current``: the tensor being processed, drawn (with its op) in red (:data:`HIGHLIGHT`);
+    * ``received``: the tensors that have just been sent a gradient, drawn in orange
+      (:data:`RECEIVED`);
+    * ``sent_args``: the argument positions of the current op that were sent a gradient; their
+      edges into the op are drawn in red;
+    * ``title``: the frame's caption (else the ``title`` given to :func:`draw_frame`).
+    """
+
+    grads: dict[int, tuple[np.ndarray, bool]]
+    current: int | None = None
+    received: set[int] = field(default_factory=set)
+    sent_args: set[int] = field(default_factory=set)
     title: str | None = None
 
 
@@ -400,8 +441,10 @@ def draw(
     The result's ``.source`` is the DOT text (no ``dot`` binary needed); in Jupyter it displays
     as an SVG; :func:`render` writes it to a file.
     """
-    return _draw(
-        tensor,
+    _check_options(rankdir, collapse, model)
+    return _build(
+        walk(tensor),
+        None,
         model=model,
         names=names,
         show_data=show_data,
@@ -414,178 +457,171 @@ def draw(
     )
 
 
-def _draw(
-    tensor: Tensor,
+def draw_frame(
+    index: GraphIndex,
+    frame: FrameStyle,
     *,
     model: Any = None,
     names: Mapping[Any, Any] | None = None,
     show_data: bool = False,
-    show_grad: bool = False,
     rankdir: str = "LR",
-    collapse: str | None = None,
     max_nodes: int | None = DEFAULT_MAX_NODES,
     max_values: int = MAX_VALUES,
     title: str | None = None,
-    index: GraphIndex | None = None,
-    frame: _FrameStyle | None = None,
 ) -> graphviz.Digraph:
+    """One frame of a backward trace: the graph of ``index.root`` as :func:`draw` draws it,
+    with the gradients, highlights and caption of ``frame``.
+
+    ``index`` is the walk (:func:`walk`) the positions in ``frame`` refer to. Every node shows
+    the gradient ``frame.grads`` holds for it (none if it holds none), whatever ``.grad`` says.
+    The other arguments are those of :func:`draw`.
+    """
+    _check_options(rankdir, None, model)
+    return _build(
+        index,
+        frame,
+        model=model,
+        names=names,
+        show_data=show_data,
+        show_grad=False,
+        rankdir=rankdir,
+        collapse=None,
+        max_nodes=max_nodes,
+        max_values=max_values,
+        title=frame.title or title,
+    )
+
+
+def _check_options(rankdir: str, collapse: str | None, model: Any) -> None:
+    """Raise ValueError for a ``rankdir`` or ``collapse`` that draw does not know."""
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"draw: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     if collapse not in _COLLAPSE_MODES:
         raise ValueError(f"draw: collapse must be None or 'module', got {collapse!r}")
     if collapse == "module" and model is None:
         raise ValueError("draw: collapse='module' needs the model: draw(loss, model=model, ...)")
-    index = index if index is not None else walk(tensor)
+
+
+def _build(
+    index: GraphIndex,
+    frame: FrameStyle | None,
+    *,
+    model: Any,
+    names: Mapping[Any, Any] | None,
+    show_data: bool,
+    show_grad: bool,
+    rankdir: str,
+    collapse: str | None,
+    max_nodes: int | None,
+    max_values: int,
+    title: str | None,
+) -> graphviz.Digraph:
+    """The Digraph of the walk ``index``: lay the tensors out, check the size, then emit the
+    nodes (cluster by cluster) and the edges (in data-flow order)."""
+    layout = _layout(index, model, names, collapse)
+    _check_size(layout, max_nodes, model is not None, collapse)
+    g = _digraph(rankdir, title)
+    groups = _tensor_nodes(layout, frame, show_data, show_grad, max_values)
+    _add_box_nodes(groups, layout)
+    _emit_groups(g, groups, layout.modules)
+    _emit_edges(g, layout, frame)
+    return g
+
+
+# --------------------------------------------------------------------------- layout
+@dataclass
+class _Layout:
+    """Which node each tensor of the walk is drawn as, and in which cluster.
+
+    With ``collapse="module"`` each innermost module becomes one node, a *box* (id ``m<k>``):
+    the tensors made and used only inside it are ``hidden`` in it; those made inside it and used
+    outside (or drawn as the output) are its ``outputs``, drawn next to it without their op.
+    """
+
+    index: GraphIndex
+    labels: list[str]  # display name by position
+    modules: _Modules | None  # with model=: the module tree and each tensor's cluster
+    boxes: dict[str, set[int]] = field(default_factory=dict)  # module path -> its positions
+    hidden: dict[int, str] = field(default_factory=dict)  # position -> box it is hidden in
+    outputs: dict[int, str] = field(default_factory=dict)  # position -> box that made it
+    box_ids: dict[str, str] = field(default_factory=dict)  # module path -> node id m<k>
+
+    def cluster(self, i: int) -> str | None:
+        """The cluster tensor i (and its op) is drawn in; None: at the top level."""
+        if i in self.outputs:
+            return _parent_cluster(self.outputs[i], self.modules)
+        return self.modules.cluster[i] if self.modules is not None else None
+
+    def inside(self, i: int, box: str) -> bool:
+        """Is tensor i made in the collapsed module ``box`` (hidden in it or its output)?"""
+        return self.hidden.get(i) == box or self.outputs.get(i) == box
+
+    def node_id(self, i: int) -> str:
+        """The node that stands for tensor i: ``t<i>``, or the box it is hidden in."""
+        return self.box_ids[self.hidden[i]] if i in self.hidden else f"t{i}"
+
+    def node_count(self) -> int:
+        """Boxes, plus the tensors and ops drawn (a box's outputs are drawn without their op)."""
+        return len(self.boxes) + sum(
+            (i not in self.hidden)
+            + (t._ctx is not None and i not in self.hidden and i not in self.outputs)
+            for i, t in enumerate(self.index.tensors)
+        )
+
+
+def _layout(
+    index: GraphIndex, model: Any, names: Mapping[Any, Any] | None, collapse: str | None
+) -> _Layout:
+    """Name the tensors, place them in the model's modules, and collapse modules on request."""
     params = _named_parameters(model)
     found = _names(index, params, names)
     labels = [n if n is not None else f"t{i}" for i, n in enumerate(found)]
     modules = _assign_modules(index, model, params) if model is not None else None
-    n = len(index)
-    root_pos = n - 1
-
-    # which tensors are hidden inside a collapsed module, and the module boxes
-    boxes: dict[str, set[int]] = {}
+    layout = _Layout(index, labels, modules)
     if collapse == "module" and modules is not None:
-        used = {c for c in modules.cluster if c is not None}
-        inner = {q for c in used for q in modules.chain(c)[1:]}  # modules holding others
-        for path in sorted(used - inner):
-            boxes[path] = {i for i, c in enumerate(modules.cluster) if c == path}
-    hidden: dict[int, str] = {}  # position -> box it is drawn inside
-    box_outputs: dict[int, str] = {}  # tensors made inside a box but used outside: drawn
-    for path, members in boxes.items():
+        _collapse_modules(layout, modules)
+    return layout
+
+
+def _collapse_modules(layout: _Layout, modules: _Modules) -> None:
+    """Make each innermost module that holds tensors a box; sort its tensors into hidden ones
+    and outputs (made by an op inside, and used outside or the root)."""
+    index = layout.index
+    used = {c for c in modules.cluster if c is not None}
+    inner = {q for c in used for q in modules.chain(c)[1:]}  # modules holding others
+    for path in sorted(used - inner):
+        layout.boxes[path] = {i for i, c in enumerate(modules.cluster) if c == path}
+    root = len(index) - 1
+    for path, members in layout.boxes.items():
         for i in members:
-            used_outside = i == root_pos or any(j not in members for j, _ in index.consumers[i])
+            used_outside = i == root or any(j not in members for j, _ in index.consumers[i])
             if used_outside and index.tensors[i]._ctx is not None:
-                box_outputs[i] = path
+                layout.outputs[i] = path
             else:
-                hidden[i] = path
+                layout.hidden[i] = path
+    layout.box_ids = {path: f"m{k}" for k, path in enumerate(sorted(layout.boxes))}
 
-    count = len(boxes) + sum(
-        (i not in hidden) + (t._ctx is not None and i not in hidden and i not in box_outputs)
-        for i, t in enumerate(index.tensors)
+
+def _check_size(
+    layout: _Layout, max_nodes: int | None, has_model: bool, collapse: str | None
+) -> None:
+    """Raise GraphTooLargeError, saying how to draw less, if there are over max_nodes nodes."""
+    count = layout.node_count()
+    if max_nodes is None or count <= max_nodes:
+        return
+    tensors = layout.index.tensors
+    n_ops = sum(1 for t in tensors if t._ctx is not None)
+    if not has_model:
+        hint = "pass model=... and collapse='module' to draw each module as one node, "
+    elif collapse is None:
+        hint = "pass collapse='module' to draw each module as one node, "
+    else:
+        hint = ""
+    raise GraphTooLargeError(
+        f"draw: the graph has {count} nodes ({len(tensors)} tensors, {n_ops} ops), more than "
+        f"max_nodes={max_nodes}; {hint}draw a smaller part of it, or raise max_nodes "
+        "(None for no limit)"
     )
-    if max_nodes is not None and count > max_nodes:
-        n_ops = sum(1 for t in index.tensors if t._ctx is not None)
-        hint = (
-            "pass collapse='module' to draw each module as one node, "
-            if model is not None and collapse is None
-            else "pass model=... and collapse='module' to draw each module as one node, "
-            if model is None
-            else ""
-        )
-        raise GraphTooLargeError(
-            f"draw: the graph has {count} nodes ({n} tensors, {n_ops} ops), more than "
-            f"max_nodes={max_nodes}; {hint}draw a smaller part of it, or raise max_nodes "
-            "(None for no limit)"
-        )
-
-    g = graphviz.Digraph(name="computation_graph")
-    g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.25", ranksep="0.35")
-    g.attr("node", fontname=FONT, fontsize="11")
-    g.attr("edge", fontname=FONT, fontsize="9", color="#555555")
-    label = frame.title if frame is not None and frame.title else title
-    if label:
-        g.attr(label=_escape(label), labelloc="t", fontsize="13")
-
-    # nodes, grouped by the cluster they are drawn in (None: top level)
-    groups: dict[str | None, list[tuple[str, dict[str, str]]]] = {}
-
-    def place(cluster: str | None, node_id: str, attrs: dict[str, str]) -> None:
-        groups.setdefault(cluster, []).append((node_id, attrs))
-
-    for i, t in enumerate(index.tensors):
-        cluster = modules.cluster[i] if modules is not None else None
-        if i in hidden:
-            continue
-        if i in box_outputs:
-            cluster = _parent_cluster(box_outputs[i], modules)
-        kind = role(t, is_root=i == root_pos)
-        grad = None
-        if frame is not None:
-            grad = frame.grads.get(i)
-        elif show_grad and t.grad is not None:
-            grad = (t.grad, False)
-        attrs = {
-            "label": _tensor_label(
-                t, labels[i], kind, show_data, show_grad or frame is not None, max_values, grad
-            ),
-            "shape": "box",
-            "style": "filled,rounded" if kind != "constant" else "filled",
-            "fillcolor": ROLE_COLORS[kind],
-            "tooltip": f"{labels[i]}: {kind}",
-        }
-        if kind == "constant":
-            attrs["fontsize"] = "9"
-        if frame is not None:
-            if i == frame.current:
-                attrs.update(color=HIGHLIGHT, penwidth="3")
-            elif i in frame.received:
-                attrs.update(color=RECEIVED, penwidth="2")
-        place(cluster, f"t{i}", attrs)
-        if t._ctx is not None and i not in box_outputs:
-            op_attrs = {
-                "label": _escape(_op_label(t)),
-                "shape": "ellipse",
-                "style": "filled",
-                "fillcolor": OP_COLOR,
-                "fontsize": "10",
-            }
-            if frame is not None and i == frame.current:
-                op_attrs.update(color=HIGHLIGHT, penwidth="3")
-            place(cluster, f"op{i}", op_attrs)
-
-    box_ids = {path: f"m{k}" for k, path in enumerate(sorted(boxes))}
-    for path, box_id in box_ids.items():
-        assert modules is not None
-        members = sorted(boxes[path])
-        plist = [
-            f"{labels[i].rpartition('.')[2]} {shape_text(index.tensors[i].shape)}"
-            for i in members
-            if index.tensors[i]._ctx is None
-        ]
-        text = "\n".join([f"{path}: {modules.kinds.get(path, '?')}", *plist])
-        place(
-            _parent_cluster(path, modules),
-            box_id,
-            {
-                "label": _escape(text),
-                "shape": "box3d",
-                "style": "filled",
-                "fillcolor": MODULE_COLOR,
-            },
-        )
-
-    _emit_groups(g, groups, modules)
-
-    # edges, in data-flow order
-    current_op = frame.current if frame is not None else None
-    box_inputs_done: set[tuple[int, str]] = set()
-    for i, t in enumerate(index.tensors):
-        if t._ctx is None:
-            continue
-        inside = hidden.get(i) or box_outputs.get(i)
-        for arg, p in enumerate(index.parents(i)):
-            if inside is not None:
-                if hidden.get(p) == inside or box_outputs.get(p) == inside:
-                    continue  # an edge inside the box
-                if (p, inside) in box_inputs_done:
-                    continue
-                box_inputs_done.add((p, inside))
-                g.edge(_node_id(p, hidden, box_ids), box_ids[inside])
-                continue
-            attrs = {"label": str(arg)}
-            if current_op == i and frame is not None and arg in frame.sent_args:
-                attrs.update(color=HIGHLIGHT, penwidth="2", fontcolor=HIGHLIGHT)
-            g.edge(_node_id(p, hidden, box_ids), f"op{i}", **attrs)
-        if i in box_outputs:
-            g.edge(box_ids[box_outputs[i]], f"t{i}")
-        elif i not in hidden:
-            g.edge(f"op{i}", f"t{i}")
-    return g
-
-
-def _node_id(i: int, hidden: dict[int, str], box_ids: dict[str, str]) -> str:
-    return box_ids[hidden[i]] if i in hidden else f"t{i}"
 
 
 def _parent_cluster(path: str, modules: _Modules | None) -> str | None:
@@ -593,11 +629,109 @@ def _parent_cluster(path: str, modules: _Modules | None) -> str | None:
     return None if modules is None else modules.parent.get(path)
 
 
-def _emit_groups(
-    g: graphviz.Digraph,
-    groups: dict[str | None, list[tuple[str, dict[str, str]]]],
-    modules: _Modules | None,
-) -> None:
+# --------------------------------------------------------------------------- nodes and edges
+#: Nodes by the cluster they are drawn in (None: the top level): (node id, attributes).
+_Groups = dict[str | None, list[tuple[str, dict[str, str]]]]
+
+
+def _digraph(rankdir: str, title: str | None) -> graphviz.Digraph:
+    """An empty graph with the fonts, spacing and caption of every drawing."""
+    g = graphviz.Digraph(name="computation_graph")
+    g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.25", ranksep="0.35")
+    g.attr("node", fontname=FONT, fontsize="11")
+    g.attr("edge", fontname=FONT, fontsize="9", color="#555555")
+    if title:
+        g.attr(label=_escape(title), labelloc="t", fontsize="13")
+    return g
+
+
+def _tensor_nodes(
+    layout: _Layout,
+    frame: FrameStyle | None,
+    show_data: bool,
+    show_grad: bool,
+    max_values: int,
+) -> _Groups:
+    """A box per tensor drawn and an ellipse per op drawn, each op after its output tensor."""
+    groups: _Groups = {}
+    root = len(layout.index) - 1
+    for i, t in enumerate(layout.index.tensors):
+        if i in layout.hidden:
+            continue
+        group = groups.setdefault(layout.cluster(i), [])
+        kind = role(t, is_root=i == root)
+        if frame is not None:
+            grad = frame.grads.get(i)
+        else:
+            grad = (t.grad, False) if show_grad and t.grad is not None else None
+        name = layout.labels[i]
+        text = _tensor_label(
+            t, name, kind, show_data, show_grad or frame is not None, max_values, grad
+        )
+        group.append((f"t{i}", _tensor_attrs(text, name, kind) | _frame_mark(i, frame)))
+        if t._ctx is not None and i not in layout.outputs:
+            current = frame is not None and i == frame.current
+            group.append((f"op{i}", _op_attrs(t, current)))
+    return groups
+
+
+def _tensor_attrs(label: str, name: str, kind: str) -> dict[str, str]:
+    """A tensor's box, filled with the colour of its role (a constant: smaller, square)."""
+    attrs = {
+        "label": label,
+        "shape": "box",
+        "style": "filled,rounded" if kind != "constant" else "filled",
+        "fillcolor": ROLE_COLORS[kind],
+        "tooltip": f"{name}: {kind}",
+    }
+    if kind == "constant":
+        attrs["fontsize"] = "9"
+    return attrs
+
+
+def _frame_mark(i: int, frame: FrameStyle | None) -> dict[str, str]:
+    """Tensor i's outline in a trace frame: red if current, orange if it just got a gradient."""
+    if frame is not None and i == frame.current:
+        return {"color": HIGHLIGHT, "penwidth": "3"}
+    if frame is not None and i in frame.received:
+        return {"color": RECEIVED, "penwidth": "2"}
+    return {}
+
+
+def _op_attrs(t: Tensor, current: bool) -> dict[str, str]:
+    """The ellipse of the op that made ``t``; red when a trace frame is at it."""
+    attrs = {
+        "label": _escape(_op_label(t)),
+        "shape": "ellipse",
+        "style": "filled",
+        "fillcolor": OP_COLOR,
+        "fontsize": "10",
+    }
+    if current:
+        attrs.update(color=HIGHLIGHT, penwidth="3")
+    return attrs
+
+
+def _add_box_nodes(groups: _Groups, layout: _Layout) -> None:
+    """One 3-D box per collapsed module: its path, class and parameters' shapes."""
+    for path, box_id in layout.box_ids.items():
+        assert layout.modules is not None
+        plist = [
+            f"{layout.labels[i].rpartition('.')[2]} {shape_text(layout.index.tensors[i].shape)}"
+            for i in sorted(layout.boxes[path])
+            if layout.index.tensors[i]._ctx is None
+        ]
+        text = "\n".join([f"{path}: {layout.modules.kinds.get(path, '?')}", *plist])
+        attrs = {
+            "label": _escape(text),
+            "shape": "box3d",
+            "style": "filled",
+            "fillcolor": MODULE_COLOR,
+        }
+        groups.setdefault(_parent_cluster(path, layout.modules), []).append((box_id, attrs))
+
+
+def _emit_groups(g: graphviz.Digraph, groups: _Groups, modules: _Modules | None) -> None:
     """Top-level nodes, then one nested cluster per module that has something in it."""
     for node_id, attrs in groups.get(None, []):
         g.node(node_id, **attrs)
@@ -627,6 +761,34 @@ def _emit_groups(
     for path in paths:
         if path in has_content and modules.parent[path] is None:
             emit(g, path)
+
+
+def _emit_edges(g: graphviz.Digraph, layout: _Layout, frame: FrameStyle | None) -> None:
+    """The edges in data-flow order: into each op (labelled by argument) and out to its
+    output; a collapsed module gets one edge from each outside input and to each output."""
+    box_inputs: set[tuple[int, str]] = set()  # (input, box) edges already drawn
+    for i, t in enumerate(layout.index.tensors):
+        if t._ctx is None:
+            continue
+        box = layout.hidden.get(i) or layout.outputs.get(i)
+        for arg, p in enumerate(layout.index.parents(i)):
+            if box is None:
+                g.edge(layout.node_id(p), f"op{i}", **_arg_edge_attrs(i, arg, frame))
+            elif not layout.inside(p, box) and (p, box) not in box_inputs:
+                box_inputs.add((p, box))
+                g.edge(layout.node_id(p), layout.box_ids[box])
+        if i in layout.outputs:
+            g.edge(layout.box_ids[layout.outputs[i]], f"t{i}")
+        elif i not in layout.hidden:
+            g.edge(f"op{i}", f"t{i}")
+
+
+def _arg_edge_attrs(i: int, arg: int, frame: FrameStyle | None) -> dict[str, str]:
+    """The edge into op i from its argument ``arg``: red when the current step sent it a grad."""
+    attrs = {"label": str(arg)}
+    if frame is not None and frame.current == i and arg in frame.sent_args:
+        attrs.update(color=HIGHLIGHT, penwidth="2", fontcolor=HIGHLIGHT)
+    return attrs
 
 
 # --------------------------------------------------------------------------- render

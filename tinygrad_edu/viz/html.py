@@ -1,15 +1,15 @@
-"""A self-contained HTML page to step through a backward trace (see ``Trace.to_html``).
+"""A self-contained HTML page to step through backward, one frame per step.
 
-One ``<section>`` per step holds the step's description and its frame as inline SVG (made by
-``dot -Tsvg``, all frames in one call); a small inline script shows one section at a time.
-Nothing is loaded from the network: no external scripts, styles, fonts or images, and a
-Content-Security-Policy that forbids them.
+:func:`write_page` writes it from plain data, one :class:`PageStep` per step (a heading, a text
+panel, the frame's DOT source); ``Trace.to_html`` makes those from a trace. One ``<section>``
+per step holds the heading, the panel and the frame as inline SVG (made by ``dot -Tsvg``, all
+frames in one call); a small inline script shows one section at a time. Nothing is loaded from
+the network: no external scripts, styles, fonts or images, and a Content-Security-Policy that
+forbids them.
 
 Navigation: the Next/Prev buttons, the arrow keys (also PageUp/PageDown, Home/End). The URL
-fragment ``#step=3`` opens step 3 and follows the current step. For automated checks the page
-reads ``?keys=ArrowRight,ArrowLeft,...`` (or ``?autoplay=N``, N times ArrowRight) and, once
-loaded, dispatches those key events through its own keyboard handler; the current step is
-always in ``<body data-step="...">``.
+fragment ``#step=3`` opens step 3 and follows the current step, which is also always in
+``<body data-step="...">``.
 """
 
 from __future__ import annotations
@@ -19,18 +19,25 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ._format import shape_text, values_text
-from .graph import INSTALL_HINT, ROLE_COLORS
+from .graph import HIGHLIGHT, INSTALL_HINT, RECEIVED, ROLE_COLORS
 
-if TYPE_CHECKING:
-    from .trace import Trace, TraceStep
+__all__ = ["PageStep", "svg_frames", "write_page"]
 
-__all__ = ["step_details", "svg_frames", "trace_to_html"]
 
-PAGE_VALUES = 12  # tensors up to this size are shown value by value on the page
+@dataclass(frozen=True)
+class PageStep:
+    """One step of the page: its ``heading`` (``t3 = MatMul(x, W1^T): ...``), its text panel
+    ``details``, the ``dot`` source of its frame, and the id of the frame's current ``node``
+    (``t3``), which the page scrolls into view."""
+
+    heading: str
+    details: str
+    dot: str
+    node: str
 
 
 def svg_frames(sources: list[str]) -> list[str] | None:
@@ -57,31 +64,6 @@ def _inline_svg(doc: str) -> str:
     doc = re.sub(r"<!DOCTYPE[^>]*>", "", doc)
     doc = re.sub(r"<!--.*?-->", "", doc, flags=re.S)
     return doc.strip()
-
-
-def step_details(step: TraceStep, max_values: int = PAGE_VALUES) -> str:
-    """The text panel of a step: what arrives, the op's rule, what is sent where."""
-
-    def v(prefix: str, a: object) -> str:
-        """``prefix`` then the values, a matrix's rows aligned under its first row."""
-        text = values_text(a, max_values)  # type: ignore[arg-type]
-        pad = " " * (len(prefix) + 1) if text.startswith("[[") else " " * len(prefix)
-        return prefix + text.replace("\n", "\n" + pad)
-
-    def field(label: str, text: str) -> str:
-        """``label`` in a 10-wide column, continuation lines indented under the text."""
-        first, *rest = text.split("\n")
-        return "\n".join([f"{label:<10}{first}", *(f"{'':10}{r}" if r else "" for r in rest)])
-
-    lines = [field("arrives", v(f"dL/d{step.name} {shape_text(step.shape)} = ", step.upstream))]
-    if step.is_leaf:
-        lines.append(field("leaf", f"{step.name}.grad += dL/d{step.name}"))
-    else:
-        lines.append(field("rule", step.local_derivative()))
-        for k, g in enumerate(step.sent):
-            text = v(f"dL/d{g.name} {shape_text(g.shape)} = ", g.grad) + f"   (argument {g.arg})"
-            lines.append(field("sends" if k == 0 else "", text))
-    return "\n".join(lines)
 
 
 _CSS = """
@@ -170,74 +152,27 @@ _JS = """
   });
   window.addEventListener("hashchange", function () { show(fromHash()); });
   show(fromHash());
-  // Test hook: ?keys=ArrowRight,ArrowLeft or ?autoplay=N presses keys through onKey.
-  var query = new URLSearchParams(location.search);
-  var keys = (query.get("keys") || "").split(",").filter(Boolean);
-  var n = parseInt(query.get("autoplay") || "0", 10) || 0;
-  for (var a = 0; a < n; a++) { keys.push("ArrowRight"); }
-  keys.forEach(function (key) {
-    document.dispatchEvent(new KeyboardEvent("keydown", { key: key, bubbles: true }));
-  });
 })();
 """
 
 
-def trace_to_html(
-    trace: Trace,
-    path: str | os.PathLike[str],
-    title: str | None = None,
-    show_data: bool = True,
-    rankdir: str = "LR",
-) -> Path:
-    """Write the page for ``trace`` to ``path`` and return the path (see the module doc)."""
-    if not trace.steps:
-        raise ValueError("to_html: the trace recorded no steps (was backward() run inside it?)")
-    frames = trace.frames(show_data=show_data, rankdir=rankdir, titles=False)
-    svgs = svg_frames([f.source for f in frames])
-    title = title or f"Backward, step by step ({len(trace.steps)} steps)"
-    e = html.escape
-    sections = []
-    for step, frame, k in zip(trace.steps, frames, range(len(frames)), strict=True):
-        graph = svgs[k] if svgs is not None else f'<pre class="dot">{e(frame.source)}</pre>'
-        sections.append(
-            f'<section class="frame" id="frame-{k}" data-step="{k}" '
-            f'data-node="t{trace.graph_position(step)}"{" hidden" if k else ""}>\n'
-            f"<h2>Step {k}: {e(step.describe())}</h2>\n"
-            f'<pre class="details">{e(step_details(step))}</pre>\n'
-            f'<div class="graph">{graph}</div>\n</section>'
-        )
-    legend = "".join(
-        f'<span><span class="swatch" style="background:{color}"></span>{role}</span>'
-        for role, color in ROLE_COLORS.items()
-    )
-    legend += (
-        '<span><span class="swatch" style="border:2px solid #d62728"></span>current step</span>'
-        '<span><span class="swatch" style="border:2px solid #ff7f0e"></span>'
-        "just received a gradient</span>"
-    )
-    note = (
-        ""
-        if svgs is not None
-        else f'<p class="hint">graphviz\'s dot was not found, so the frames are DOT text: '
-        f"{e(INSTALL_HINT)}.</p>"
-    )
-    page = f"""<!DOCTYPE html>
+_PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy"
       content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)}</title>
-<style>{_CSS}</style>
+<title>{title}</title>
+<style>{css}</style>
 </head>
-<body data-step="0" data-steps="{len(frames)}">
+<body data-step="0" data-steps="{steps}">
 <header>
-<h1>{e(title)}</h1>
+<h1>{title}</h1>
 <nav>
 <button id="first" title="first step (Home)">First</button>
 <button id="prev" title="previous step (&#x2190;)">&#x25C0; Prev</button>
-<span id="counter">step 0 of {len(frames) - 1}</span>
+<span id="counter">step 0 of {last}</span>
 <button id="next" title="next step (&#x2192;)">Next &#x25B6;</button>
 <button id="last" title="last step (End)">Last</button>
 <button id="fit" title="fit the graph to the window, or show it at full size">Fit</button>
@@ -246,14 +181,76 @@ def trace_to_html(
 </header>
 <main>
 {note}
-{chr(10).join(sections)}
+{sections}
 <div class="legend">{legend}</div>
 </main>
-<script>{_JS}</script>
+<script>{js}</script>
 </body>
 </html>
 """
+
+
+def write_page(
+    path: str | os.PathLike[str], steps: Sequence[PageStep], title: str | None = None
+) -> Path:
+    """Write the page stepping through ``steps`` to ``path`` and return the path.
+
+    ``title`` defaults to ``Backward, step by step (N steps)``. Without graphviz's ``dot`` the
+    frames are shown as DOT text, under a note saying how to install graphviz.
+    """
+    if not steps:
+        raise ValueError("write_page: there are no steps to show")
+    svgs = svg_frames([s.dot for s in steps])
+    title = title or f"Backward, step by step ({len(steps)} steps)"
+    page = _PAGE.format(
+        title=html.escape(title),
+        css=_CSS,
+        steps=len(steps),
+        last=len(steps) - 1,
+        note=_missing_dot_note() if svgs is None else "",
+        sections="\n".join(
+            _section(k, s, None if svgs is None else svgs[k]) for k, s in enumerate(steps)
+        ),
+        legend=_legend(),
+        js=_JS,
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _section(k: int, step: PageStep, svg: str | None) -> str:
+    """Step k's section (all but step 0 hidden): heading, text panel, and the frame as inline
+    SVG, or as DOT text when ``svg`` is None."""
+    e = html.escape
+    graph = svg if svg is not None else f'<pre class="dot">{e(step.dot)}</pre>'
+    return (
+        f'<section class="frame" id="frame-{k}" data-step="{k}" '
+        f'data-node="{e(step.node)}"{" hidden" if k else ""}>\n'
+        f"<h2>Step {k}: {e(step.heading)}</h2>\n"
+        f'<pre class="details">{e(step.details)}</pre>\n'
+        f'<div class="graph">{graph}</div>\n</section>'
+    )
+
+
+def _legend() -> str:
+    """A swatch per tensor role, and the outlines of the current step and of fresh gradients."""
+    legend = "".join(
+        f'<span><span class="swatch" style="background:{color}"></span>{role}</span>'
+        for role, color in ROLE_COLORS.items()
+    )
+    return legend + (
+        f'<span><span class="swatch" style="border:2px solid {HIGHLIGHT}"></span>'
+        "current step</span>"
+        f'<span><span class="swatch" style="border:2px solid {RECEIVED}"></span>'
+        "just received a gradient</span>"
+    )
+
+
+def _missing_dot_note() -> str:
+    """The line shown above DOT-text frames: graphviz is missing, and how to install it."""
+    return (
+        '<p class="hint">graphviz\'s dot was not found, so the frames are DOT text: '
+        f"{html.escape(INSTALL_HINT)}.</p>"
+    )

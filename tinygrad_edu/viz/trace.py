@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,13 @@ import graphviz
 import numpy as np
 
 from ..tensor import BackwardHook, Tensor, set_backward_hook
-from ._format import MAX_VALUES, shape_text, values_text
-from .graph import GraphIndex, _draw, _FrameStyle, display_names, walk
+from .graph import FrameStyle, GraphIndex, display_names, draw_frame, walk
+from .html import PageStep, write_page
+from .text import MAX_VALUES, shape_text, values_text
 
-__all__ = ["SentGrad", "Trace", "TraceStep", "trace"]
+__all__ = ["PAGE_VALUES", "SentGrad", "Trace", "TraceStep", "step_details", "trace"]
+
+PAGE_VALUES = 12  # step_details (and so the HTML page) shows tensors up to this size in full
 
 Hook = BackwardHook
 
@@ -89,9 +93,38 @@ class TraceStep:
 
 @dataclass
 class _Pass:
+    """One backward() call: the graph walked from its root, the tensors' names, its steps."""
+
     index: GraphIndex
     names: list[str]
     steps: list[TraceStep]
+
+    def frame_styles(self, last: int, titles: bool) -> Iterator[FrameStyle]:
+        """What the frame of each step shows: the step's node as current, the inputs it sent a
+        gradient to as received, and every gradient known after the step, partial while its
+        tensor still awaits gradients from other uses. ``last`` is the trace's last step."""
+        position = self.index.index
+        total = Counter(position(g.tensor) for s in self.steps for g in s.sent)  # to come
+        count: Counter[int] = Counter()  # arrived so far
+        known: dict[int, np.ndarray] = {}
+        done: set[int] = set()
+        for s in self.steps:
+            current = position(s.node)
+            known[current] = s.upstream
+            done.add(current)
+            received = set()
+            for g in s.sent:
+                k = position(g.tensor)
+                known[k] = g.grad if k not in known else known[k] + g.grad
+                count[k] += 1
+                received.add(k)
+            yield FrameStyle(
+                grads={k: (v, k not in done and count[k] < total[k]) for k, v in known.items()},
+                current=current,
+                received=received,
+                sent_args={g.arg for g in s.sent},
+                title=f"step {s.index} of {last}: {s.describe()}" if titles else None,
+            )
 
 
 class Trace:
@@ -241,52 +274,20 @@ class Trace:
         """One graph per step: the current node in red, the inputs that just received a
         gradient in orange, and every gradient known so far in the nodes (``grad so far`` while
         a tensor still awaits contributions from other uses)."""
-        frames = []
-        for p in self._passes:
-            total: dict[int, int] = {}
-            for s in p.steps:
-                for g in s.sent:
-                    k = p.index.index(g.tensor)
-                    total[k] = total.get(k, 0) + 1
-            known: dict[int, np.ndarray] = {}
-            count: dict[int, int] = {}
-            done: set[int] = set()
-            for s in p.steps:
-                pos = p.index.index(s.node)
-                known[pos] = s.upstream
-                done.add(pos)
-                received = set()
-                for g in s.sent:
-                    k = p.index.index(g.tensor)
-                    known[k] = g.grad if k not in known else known[k] + g.grad
-                    count[k] = count.get(k, 0) + 1
-                    received.add(k)
-                grads = {
-                    k: (v, k not in done and count.get(k, 0) < total.get(k, 0))
-                    for k, v in known.items()
-                }
-                title = f"step {s.index} of {len(self.steps) - 1}: {s.describe()}"
-                style = _FrameStyle(
-                    grads=grads,
-                    current=pos,
-                    received=received,
-                    sent_args={g.arg for g in s.sent},
-                    title=title if titles else None,
-                )
-                frames.append(
-                    _draw(
-                        p.index.root,
-                        model=self.model,
-                        names=self.names,
-                        show_data=show_data,
-                        rankdir=rankdir,
-                        max_nodes=max_nodes,
-                        max_values=max_values,
-                        index=p.index,
-                        frame=style,
-                    )
-                )
-        return frames
+        return [
+            draw_frame(
+                p.index,
+                style,
+                model=self.model,
+                names=self.names,
+                show_data=show_data,
+                rankdir=rankdir,
+                max_nodes=max_nodes,
+                max_values=max_values,
+            )
+            for p in self._passes
+            for style in p.frame_styles(len(self.steps) - 1, titles)
+        ]
 
     def to_html(
         self,
@@ -295,14 +296,50 @@ class Trace:
         show_data: bool = True,
         rankdir: str = "LR",
     ) -> Path:
-        """Write a self-contained HTML page that steps through backward (buttons, arrow keys).
+        """Write a self-contained HTML page that steps through backward (buttons, arrow keys,
+        ``#step=N`` in the URL opens step N); see :mod:`tinygrad_edu.viz.html`.
 
-        Each frame is an inline SVG made with ``dot -Tsvg`` (without graphviz the page shows
-        the DOT text instead); the page loads nothing from the network.
+        Each step shows :meth:`TraceStep.describe`, :func:`step_details` and its frame (see
+        :meth:`frames`) as an inline SVG made with ``dot -Tsvg`` (without graphviz the page
+        shows the DOT text instead); the page loads nothing from the network.
         """
-        from .html import trace_to_html
+        if not self.steps:
+            raise ValueError("to_html: the trace recorded no steps (was backward() run inside it?)")
+        frames = self.frames(show_data=show_data, rankdir=rankdir, titles=False)
+        steps = [
+            PageStep(s.describe(), step_details(s), f.source, f"t{self.graph_position(s)}")
+            for s, f in zip(self.steps, frames, strict=True)
+        ]
+        return write_page(path, steps, title=title)
 
-        return trace_to_html(self, path, title=title, show_data=show_data, rankdir=rankdir)
+
+def step_details(step: TraceStep, max_values: int = PAGE_VALUES) -> str:
+    """The text panel of a step: what arrives, the op's rule, what is sent where.
+
+    Arrays of at most ``max_values`` elements are written value by value, larger ones as
+    statistics (see :func:`tinygrad_edu.viz.text.values_text`).
+    """
+
+    def v(prefix: str, a: object) -> str:
+        """``prefix`` then the values, a matrix's rows aligned under its first row."""
+        text = values_text(a, max_values)  # type: ignore[arg-type]
+        pad = " " * (len(prefix) + 1) if text.startswith("[[") else " " * len(prefix)
+        return prefix + text.replace("\n", "\n" + pad)
+
+    def field(label: str, text: str) -> str:
+        """``label`` in a 10-wide column, continuation lines indented under the text."""
+        first, *rest = text.split("\n")
+        return "\n".join([f"{label:<10}{first}", *(f"{'':10}{r}" if r else "" for r in rest)])
+
+    lines = [field("arrives", v(f"dL/d{step.name} {shape_text(step.shape)} = ", step.upstream))]
+    if step.is_leaf:
+        lines.append(field("leaf", f"{step.name}.grad += dL/d{step.name}"))
+    else:
+        lines.append(field("rule", step.local_derivative()))
+        for k, g in enumerate(step.sent):
+            text = v(f"dL/d{g.name} {shape_text(g.shape)} = ", g.grad) + f"   (argument {g.arg})"
+            lines.append(field("sends" if k == 0 else "", text))
+    return "\n".join(lines)
 
 
 def trace(model: Any = None, names: Mapping[Any, Any] | None = None) -> Trace:

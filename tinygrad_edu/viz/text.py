@@ -1,8 +1,15 @@
-"""Short text summaries of arrays, shared by the graph labels and the trace table."""
+"""How shapes and values are written in text: graph labels, the trace table, a step's details.
+
+* :func:`shape_text` writes a shape as Python does: ``(2, 3)``, ``(4,)``, ``()``.
+* :func:`values_text` writes a small array value by value (4 significant digits), and a larger
+  one (more than :data:`MAX_VALUES` elements) as ``mean, std, min, max``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = ["MAX_VALUES", "shape_text", "values_text"]
 
 #: Tensors with at most this many elements are shown value by value; larger ones as statistics.
 MAX_VALUES = 6
@@ -38,6 +45,7 @@ def values_text(arr: np.ndarray, max_values: int = MAX_VALUES, oneline: bool = F
 
 
 def _number(v: object) -> str:
+    """One number: ``True``, ``3``, ``0``, or 4 significant digits (``0.3333``, ``1.5e+04``)."""
     if isinstance(v, bool | np.bool_):
         return str(bool(v))
     if isinstance(v, int | np.integer):
