@@ -7,10 +7,9 @@ import argparse
 import sys
 from typing import Any
 
-from ..viz._format import values_text  # viz/_format.py is being renamed (see the viz branch)
 from ..viz.examples import Example, neuron, scalar_expression, tiny_mlp
-from ..viz.html import step_details
-from ..viz.trace import Trace, trace
+from ..viz.text import values_text
+from ..viz.trace import Trace, step_details, trace
 from .options import examples_epilog
 
 __all__ = ["EXAMPLES", "add_trace_command", "run_trace"]
