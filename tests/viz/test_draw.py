@@ -273,3 +273,23 @@ def test_render_svg_png_pdf(tmp_path):
 def test_jupyter_displays_the_graph():
     bundle = draw(expression()[-1])._repr_mimebundle_()
     assert "<svg" in bundle["image/svg+xml"]
+
+
+def test_collapsing_a_model_that_is_itself_the_innermost_module() -> None:
+    """A model with parameters and no submodules is one box (path ""): every edge joins declared
+    nodes, and the box is labelled by its class alone."""
+
+    class Layer(nn.Module):
+        def __init__(self) -> None:
+            self.W = nn.Parameter(np.ones((3, 2), np.float32))
+
+        def forward(self, x: Tensor) -> Tensor:
+            return (x @ self.W.T).relu()
+
+    model = Layer()
+    out = model(Tensor(np.ones((1, 2), np.float32)))
+    source = draw(out, model=model, collapse="module").source
+    declared = set(re.findall(r"^\s*(\w+) \[", source, re.M))
+    edges = re.findall(r"^\s*(\w+) -> (\w+)", source, re.M)
+    assert edges and all(a in declared and b in declared for a, b in edges), source
+    assert 'm0 [label="Layer\\nW (3, 2)"' in source

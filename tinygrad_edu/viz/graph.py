@@ -721,7 +721,8 @@ def _add_box_nodes(groups: _Groups, layout: _Layout) -> None:
             for i in sorted(layout.boxes[path])
             if layout.index.tensors[i]._ctx is None
         ]
-        text = "\n".join([f"{path}: {layout.modules.kinds.get(path, '?')}", *plist])
+        kind = layout.modules.kinds.get(path, "?")
+        text = "\n".join([f"{path}: {kind}" if path else kind, *plist])  # "" is the model
         attrs = {
             "label": _escape(text),
             "shape": "box3d",
@@ -770,7 +771,7 @@ def _emit_edges(g: graphviz.Digraph, layout: _Layout, frame: FrameStyle | None) 
     for i, t in enumerate(layout.index.tensors):
         if t._ctx is None:
             continue
-        box = layout.hidden.get(i) or layout.outputs.get(i)
+        box = layout.hidden[i] if i in layout.hidden else layout.outputs.get(i)  # "": the model
         for arg, p in enumerate(layout.index.parents(i)):
             if box is None:
                 g.edge(layout.node_id(p), f"op{i}", **_arg_edge_attrs(i, arg, frame))
