@@ -41,7 +41,6 @@ from ..training import (
 
 __all__ = [
     "BASE_CONFIG",
-    "OPTIMIZERS",
     "OVERFITTING_CONFIG",
     "TABLES",
     "OverfittingRun",
@@ -50,7 +49,6 @@ __all__ = [
     "SingleNeuronResult",
     "SweepTable",
     "binary_metrics",
-    "build_optimizer",
     "overfitting_run",
     "overfitting_study",
     "overfitting_table",
@@ -64,9 +62,6 @@ __all__ = [
 
 #: The sweep tables, in the order ``--table all`` runs them.
 TABLES = ("lr", "hidden", "batch", "optimizer")
-#: Optimiser names: plain SGD, SGD with momentum :data:`MOMENTUM`, Adam.
-OPTIMIZERS = ("sgd", "momentum", "adam")
-MOMENTUM = 0.9
 N_INPUTS, N_CLASSES = 784, 10
 
 LR_VALUES = (0.005, 0.05, 0.5, 2.0)
@@ -116,10 +111,10 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
                 raise ValueError(f"RunConfig: {name} must be a positive integer, got {value!r}")
-        if self.optimizer not in OPTIMIZERS:
+        if self.optimizer not in optim.OPTIMIZERS:
             raise ValueError(
                 f"RunConfig: unknown optimizer {self.optimizer!r}; choose one of "
-                f"{', '.join(OPTIMIZERS)}"
+                f"{', '.join(optim.OPTIMIZERS)}"
             )
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"RunConfig: lr must be a number > 0, got {self.lr!r}")
@@ -165,17 +160,9 @@ class RunResult:
         }
 
 
-def build_optimizer(config: RunConfig, params: list[nn.Parameter]) -> optim.Optimizer:
-    """The optimiser ``config.optimizer`` at ``config.lr`` (momentum: SGD with momentum 0.9)."""
-    if config.optimizer == "adam":
-        return optim.Adam(params, lr=config.lr)
-    momentum = MOMENTUM if config.optimizer == "momentum" else 0.0
-    return optim.SGD(params, lr=config.lr, momentum=momentum)
-
-
 def _build(config: RunConfig, seed: int) -> tuple[nn.MLP, optim.Optimizer]:
     model = nn.MLP(config.sizes, activation="sigmoid", seed=seed)
-    return model, build_optimizer(config, model.parameters())
+    return model, optim.make_optimizer(config.optimizer, model.parameters(), config.lr)
 
 
 def _check_data(train: Dataset, test: Dataset | None, who: str) -> None:
@@ -244,7 +231,7 @@ def table_configs(table: str, epochs: int | None = None) -> list[RunConfig]:
     if table == "hidden":
         return [replace(base, hidden=h) for h in HIDDEN_VALUES]
     if table == "optimizer":
-        return [replace(base, optimizer=o, lr=OPTIMIZER_LR[o]) for o in OPTIMIZERS]
+        return [replace(base, optimizer=o, lr=OPTIMIZER_LR[o]) for o in optim.OPTIMIZERS]
     scale = 1.0 if epochs is None else epochs / BASE_CONFIG.epochs
     return [replace(base, batch_size=b, epochs=max(1, round(e * scale))) for b, e in BATCH_EPOCHS]
 
@@ -586,7 +573,7 @@ def train_single_neuron(
     h, w = train.shape
     pos_train, pos_test = _one_vs_rest(train, digit), _one_vs_rest(test, digit)
     neuron = nn.Linear(h * w, 1, std=init_std, seed=seed)
-    optimizer = optim.SGD(neuron.parameters(), lr=lr)
+    optimizer = optim.make_optimizer("sgd", neuron.parameters(), lr)
     history = fit(
         neuron,
         pos_train,
