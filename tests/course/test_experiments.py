@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu.data as data_module
-from tinygrad_edu import cli
+from tinygrad_edu import cli, optim
 from tinygrad_edu.cli.sweep import add_sweep_command
 from tinygrad_edu.course import experiments as ex
 from tinygrad_edu.data import Dataset, load_mnist
@@ -149,6 +149,12 @@ def test_sweep_table_markdown_and_csv_agree(toy, tmp_path: Path) -> None:
     md_path, csv_path = table.write(tmp_path / "out")
     assert md_path.name == "optimizer.md" and md_path.read_text() == md
     assert csv_path.name == "optimizer.csv" and csv_path.read_text() == csv_text
+
+
+def test_build_makes_the_configured_network_and_optimiser() -> None:
+    model, optimizer = ex.RunConfig(hidden=7, optimizer="momentum", lr=0.1).build(seed=0)
+    assert [p.shape for p in model.parameters()] == [(7, 784), (7,), (10, 7), (10,)]
+    assert isinstance(optimizer, optim.SGD) and (optimizer.lr, optimizer.momentum) == (0.1, 0.9)
 
 
 def test_runs_repeat_with_the_same_seed(toy) -> None:

@@ -98,7 +98,11 @@ Log = Callable[[str], None] | None
 # =============================================================================== one run
 @dataclass(frozen=True)
 class RunConfig:
-    """One training run of a 784-``hidden``-10 sigmoid MLP with softmax cross-entropy."""
+    """One training run of a 784-``hidden``-10 sigmoid MLP with softmax cross-entropy.
+
+    ``optimizer`` is a name in ``optim.OPTIMIZERS`` (momentum: SGD with momentum 0.9). The
+    defaults are the seeds' setting: plain SGD, lr 0.5, batch 200, 10 epochs.
+    """
 
     hidden: int = 64
     optimizer: str = "sgd"
@@ -123,6 +127,11 @@ class RunConfig:
     def sizes(self) -> list[int]:
         """Layer widths ``[784, hidden, 10]``."""
         return [N_INPUTS, self.hidden, N_CLASSES]
+
+    def build(self, seed: int) -> tuple[nn.MLP, optim.Optimizer]:
+        """The untrained network (weights drawn from ``seed``) and its optimiser."""
+        model = nn.MLP(self.sizes, activation="sigmoid", seed=seed)
+        return model, optim.make_optimizer(self.optimizer, model.parameters(), self.lr)
 
 
 #: The seeds' setting that every sweep table varies: plain SGD, lr 0.5, batch 200, 10 epochs.
@@ -160,19 +169,19 @@ class RunResult:
         }
 
 
-def _build(config: RunConfig, seed: int) -> tuple[nn.MLP, optim.Optimizer]:
-    model = nn.MLP(config.sizes, activation="sigmoid", seed=seed)
-    return model, optim.make_optimizer(config.optimizer, model.parameters(), config.lr)
-
-
-def _check_data(train: Dataset, test: Dataset | None, who: str) -> None:
-    for name, data in (("train", train), ("test", test)):
-        if data is None and name == "test":
-            continue
+def _check_datasets(who: str, **datasets: Dataset) -> None:
+    """Raise unless every named argument is a non-empty :class:`~tinygrad_edu.data.Dataset`
+    (``who`` and the argument's name go into the message)."""
+    for name, data in datasets.items():
         if not isinstance(data, Dataset):
             raise TypeError(f"{who}: {name} must be a Dataset, got {type(data).__name__}")
         if len(data) == 0:
             raise ValueError(f"{who}: the {name} set {data.name!r} is empty")
+
+
+def _percent(fraction: float) -> str:
+    """A fraction in [0, 1] as a percentage with two decimals; ``-`` when it is nan."""
+    return "-" if math.isnan(fraction) else f"{100 * fraction:.2f}"
 
 
 def run_config(
@@ -180,8 +189,8 @@ def run_config(
 ) -> RunResult:
     """Train ``config`` on ``train`` from ``seed`` (weights and batch order); measure the
     accuracy and mean cross-entropy on all of ``train`` and ``test`` afterwards."""
-    _check_data(train, test, "run_config")
-    model, optimizer = _build(config, seed)
+    _check_datasets("run_config", train=train, test=test)
+    model, optimizer = config.build(seed)
     history = fit(
         model,
         train,
@@ -299,9 +308,7 @@ class SweepTable:
             "| " + " | ".join(header) + " |",
             "|" + " ---: |" * len(header),
         ]
-        for r in self.results:
-            cells = [_format_markdown(k, v) for k, v in r.row().items()]
-            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["| " + " | ".join(cells) + " |" for cells in self._cells(_format_markdown)]
         return "\n".join([*lines, "", self.caption(), ""])
 
     def to_csv(self) -> str:
@@ -310,9 +317,13 @@ class SweepTable:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([name for name, _ in COLUMNS])
-        for r in self.results:
-            writer.writerow([_format_csv(k, v) for k, v in r.row().items()])
+        writer.writerows(self._cells(_format_csv))
         return out.getvalue()
+
+    def _cells(self, fmt: Callable[[str, float | int | str], str]) -> list[list[str]]:
+        """One row of formatted cells per run, in the order of :data:`COLUMNS`."""
+        rows = [r.row() for r in self.results]
+        return [[fmt(key, row[key]) for key, _ in COLUMNS] for row in rows]
 
     def write(self, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write ``<name>.md`` and ``<name>.csv`` into ``out_dir`` (created); return the paths."""
@@ -326,7 +337,7 @@ class SweepTable:
 
 def _format_markdown(key: str, value: float | int | str) -> str:
     if key in ("train_acc", "test_acc"):
-        return "-" if math.isnan(value) else f"{100 * value:.2f}"
+        return _percent(value)
     if key == "train_seconds":
         return f"{value:.2f}"
     if key == "optimizer":
@@ -363,7 +374,7 @@ def run_sweep(
 ) -> SweepTable:
     """Run every configuration of ``table`` (:func:`table_configs`) and collect the results."""
     configs = table_configs(table, epochs)
-    _check_data(train, test, "run_sweep")
+    _check_datasets("run_sweep", train=train, test=test)
     results = [run_config(c, train, test, seed=seed, log=log) for c in configs]
     return SweepTable(
         table,
@@ -406,6 +417,24 @@ class OverfittingRun:
         """The epoch (from 1) with the highest validation accuracy (the first, if tied)."""
         return int(np.argmax(self.val_acc)) + 1 if self.val_acc else 0
 
+    def measure(self, model: nn.Module, train: Dataset, validation: Dataset) -> None:
+        """Append one epoch's point: the accuracy and mean loss of ``model`` on ``train`` and
+        on ``validation``."""
+        train_loss, train_acc = evaluate(model, train)
+        val_loss, val_acc = evaluate(model, validation)
+        self.train_acc.append(train_acc)
+        self.train_loss.append(train_loss)
+        self.val_acc.append(val_acc)
+        self.val_loss.append(val_loss)
+
+
+def _first_images(train: Dataset, n_train: int | None) -> Dataset:
+    """The first ``n_train`` images of ``train`` (all of them if None)."""
+    n = len(train) if n_train is None else n_train
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= len(train):
+        raise ValueError(f"overfitting_run: n_train must be in 1..{len(train)}, got {n_train!r}")
+    return train if n == len(train) else train.subset(n)
+
 
 def overfitting_run(
     train: Dataset,
@@ -417,26 +446,17 @@ def overfitting_run(
 ) -> OverfittingRun:
     """Train ``config`` on the first ``n_train`` images of ``train`` (all if None); after every
     epoch, measure accuracy and loss on those images and on ``validation``."""
-    _check_data(train, validation, "overfitting_run")
-    n = len(train) if n_train is None else n_train
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= len(train):
-        raise ValueError(f"overfitting_run: n_train must be in 1..{len(train)}, got {n_train!r}")
-    subset = train if n == len(train) else train.subset(n)
-    model, optimizer = _build(config, seed)
-    run = OverfittingRun(n_train=n, config=config)
+    _check_datasets("overfitting_run", train=train, validation=validation)
+    subset = _first_images(train, n_train)
+    model, optimizer = config.build(seed)
+    run = OverfittingRun(n_train=len(subset), config=config)
 
-    def measure(state: TrainingState) -> None:
-        epoch = state.epoch
-        train_loss, train_acc = evaluate(model, subset)
-        val_loss, val_acc = evaluate(model, validation)
-        run.train_acc.append(train_acc)
-        run.train_loss.append(train_loss)
-        run.val_acc.append(val_acc)
-        run.val_loss.append(val_loss)
+    def after_epoch(state: TrainingState) -> None:
+        run.measure(model, subset, validation)
         if log is not None:
             log(
-                f"{n:>6} images, epoch {epoch:>3}: train {100 * train_acc:6.2f}%  validation "
-                f"{100 * val_acc:6.2f}%"
+                f"{run.n_train:>6} images, epoch {state.epoch:>3}: train "
+                f"{100 * run.train_acc[-1]:6.2f}%  validation {100 * run.val_acc[-1]:6.2f}%"
             )
 
     history = fit(
@@ -448,7 +468,7 @@ def overfitting_run(
         epochs=config.epochs,
         batch_size=config.batch_size,
         seed=seed,
-        callbacks=[LambdaCallback(on_epoch_end=measure)],
+        callbacks=[LambdaCallback(on_epoch_end=after_epoch)],
     )
     run.updates = history.epoch_end_iterations[-1] if history.epoch_end_iterations else 0
     run.train_seconds = float(sum(history.epoch_times))
@@ -487,8 +507,8 @@ def overfitting_table(runs: Sequence[OverfittingRun], validation_name: str = "va
     for r in runs:
         best = r.best_epoch
         lines.append(
-            f"| {r.n_train:,} | {r.epochs} | {r.updates:,} | {100 * r.train_acc[-1]:.2f} | "
-            f"{100 * r.val_acc[-1]:.2f} | {100 * r.gap:.2f} | {100 * r.val_acc[best - 1]:.2f} "
+            f"| {r.n_train:,} | {r.epochs} | {r.updates:,} | {_percent(r.train_acc[-1])} | "
+            f"{_percent(r.val_acc[-1])} | {_percent(r.gap)} | {_percent(r.val_acc[best - 1])} "
             f"({best}) | {r.train_seconds:.2f} |"
         )
     return "\n".join(lines) + "\n"
@@ -522,29 +542,31 @@ class SingleNeuronResult:
         return (
             f"| classifier | test accuracy (%) | precision for {d} (%) | recall for {d} (%) |\n"
             "| --- | ---: | ---: | ---: |\n"
-            f"| one sigmoid neuron | {100 * self.test_acc:.2f} | {_pct(self.precision)} | "
-            f"{_pct(self.recall)} |\n"
-            f'| always "not {d}" | {100 * self.baseline_acc:.2f} | - | 0.00 |\n\n'
+            f"| one sigmoid neuron | {_percent(self.test_acc)} | {_percent(self.precision)} | "
+            f"{_percent(self.recall)} |\n"
+            f'| always "not {d}" | {_percent(self.baseline_acc)} | - | 0.00 |\n\n'
             f"Test set: {tp + fn:,} images of {d} and {tn + fp:,} others; the neuron finds "
             f"{tp:,} of the {d}s, misses {fn:,} and flags {fp:,} others as {d}. Train accuracy "
-            f"{100 * self.train_acc:.2f}%.\n"
+            f"{_percent(self.train_acc)}%.\n"
         )
 
 
-def _pct(x: float) -> str:
-    return "-" if math.isnan(x) else f"{100 * x:.2f}"
+def _precision_recall(confusion: np.ndarray) -> tuple[float, float]:
+    """(TP / (TP + FP), TP / (TP + FN)) from a 2x2 confusion matrix; nan for 0 / 0."""
+    (_, fp), (fn, tp) = confusion.tolist()
+    predicted, actual = tp + fp, tp + fn
+    return (tp / predicted if predicted else math.nan, tp / actual if actual else math.nan)
 
 
 def binary_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:
     """(precision, recall) of the positive class 1: TP / (TP + FP), TP / (TP + FN); nan when
-    the denominator is 0."""
+    the denominator is 0. Any nonzero label counts as positive."""
     t, p = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
-    tp = int(np.count_nonzero(t & p))
-    predicted, actual = int(np.count_nonzero(p)), int(np.count_nonzero(t))
-    return (tp / predicted if predicted else math.nan, tp / actual if actual else math.nan)
+    return _precision_recall(confusion_matrix(t, p, num_classes=2))
 
 
 def _one_vs_rest(data: Dataset, digit: int) -> Dataset:
+    """``data`` relabelled: 1 for images of ``digit``, 0 for every other image."""
     labels = (data.labels == digit).astype(np.int64)
     name = f"{data.name} ({digit} vs rest)"
     return Dataset(data.images, labels, name, [f"not {digit}", str(digit)])
@@ -567,36 +589,43 @@ def train_single_neuron(
     image keep w = 0 and the weight image shows only what was learned). Predicts ``digit`` where
     p > 1/2.
     """
-    _check_data(train, test, "train_single_neuron")
+    _check_datasets("train_single_neuron", train=train, test=test)
     if not 0 <= digit < len(train.classes):
         raise ValueError(f"train_single_neuron: digit must be in 0..{len(train.classes) - 1}")
     h, w = train.shape
     pos_train, pos_test = _one_vs_rest(train, digit), _one_vs_rest(test, digit)
     neuron = nn.Linear(h * w, 1, std=init_std, seed=seed)
-    optimizer = optim.make_optimizer("sgd", neuron.parameters(), lr)
     history = fit(
         neuron,
         pos_train,
         None,
         nn.binary_cross_entropy_with_logits,
-        optimizer,
+        optim.make_optimizer("sgd", neuron.parameters(), lr),
         epochs=epochs,
         batch_size=batch_size,
         seed=seed,
     )
+    return _score(neuron, digit, pos_train, pos_test, history)
+
+
+def _score(
+    neuron: nn.Linear, digit: int, train: Dataset, test: Dataset, history: History
+) -> SingleNeuronResult:
+    """The trained ``neuron``'s weights and its scores on the one-vs-rest ``train``, ``test``."""
     _, predicted = predict(neuron, test.images)
-    y = pos_test.labels
-    precision, recall = binary_metrics(y, predicted)
+    y = test.labels
+    confusion = confusion_matrix(y, predicted, num_classes=2)
+    precision, recall = _precision_recall(confusion)
     return SingleNeuronResult(
         digit=digit,
-        weight=neuron.weight.data.reshape(h, w).astype(np.float64),
+        weight=neuron.weight.data.reshape(train.shape).astype(np.float64),
         bias=float(neuron.bias.data[0]),
-        train_acc=evaluate(neuron, pos_train)[1],
+        train_acc=evaluate(neuron, train)[1],
         test_acc=float(np.mean(predicted == y)),
         baseline_acc=float(np.mean(y == 0)),
         precision=precision,
         recall=recall,
-        confusion=confusion_matrix(y, predicted, num_classes=2),
+        confusion=confusion,
         train_seconds=float(sum(history.epoch_times)),
         history=history,
     )
