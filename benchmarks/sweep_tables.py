@@ -6,8 +6,22 @@
 The sweep options are those of ``tinygrad-edu sweep`` (``--table``, ``--data-dir``,
 ``--out``, ``--seed``, ``--epochs``, ``--quick``, ...); the default ``--data-dir`` is
 ``../shared/data/mnist-24k`` beside the repo root when it exists. ``--threads N`` sets the
-OpenBLAS/OpenMP threads before numpy is imported: on a busy 2-core machine one thread gives
-steadier times than two (see /work/shared/PERFORMANCE.md).
+OpenBLAS/OpenMP threads before numpy is imported.
+
+On a busy 2-core machine one thread gives steadier times than two. Measured 2026-11-29 on a
+2-core machine that other jobs kept busy (load average 4.5 to 8), numpy with OpenBLAS 0.3.31,
+alternating the two settings, with the total wall time this script prints::
+
+    for round in 1 2 3 4 5; do for t in 1 2; do
+        python benchmarks/sweep_tables.py --threads $t --quick; done; done   # also --table lr
+
+    --quick (5 rounds)         1 thread:  0.4 to 0.7 s    2 threads:  2.5 to 7.7 s
+    --table lr (5 rounds)      1 thread:  4.2 to 9.9 s    2 threads: 32.8 to 98.7 s
+    all tables (3 rounds)      1 thread: 20.0 to 28.4 s   2 threads: 14.7, 14.9 and 121.0 s
+
+Two threads were faster only in the last two rounds of the full sweep, when a core happened
+to be free; in the other 11 rounds they were 3.6 to 12.8 times slower than one thread in the
+same round (OpenBLAS waits for the busy core: see ``_blas.py``). No quiet machine was measured.
 """
 
 from __future__ import annotations

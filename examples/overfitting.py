@@ -18,14 +18,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from tinygrad_edu.data import load_dataset
-from tinygrad_edu.course.experiments import (
+from tinygrad_edu.course.overfitting import (
     OVERFITTING_CONFIG,
     overfitting_study,
     overfitting_table,
     shared_ylim,
 )
 from tinygrad_edu.course.plots import plot_overfitting
+from tinygrad_edu.data import load_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"

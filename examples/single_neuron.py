@@ -21,8 +21,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from tinygrad_edu.course.single_neuron import SingleNeuronResult, train_single_neuron
 from tinygrad_edu.data import Dataset, load_dataset
-from tinygrad_edu.course.experiments import SingleNeuronResult, train_single_neuron
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"

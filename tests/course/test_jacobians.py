@@ -8,7 +8,7 @@ import strategies as S
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor
+from tinygrad_edu import ShapeError, Tensor
 from tinygrad_edu.course import jacobians as J
 from tinygrad_edu.gradcheck import jacobian
 from tinygrad_edu.ops import CrossEntropy
@@ -181,3 +181,17 @@ def test_mlp_forward_backward_keeps_float32_and_checks_shapes():
         J.mlp_forward_backward(x, np.array([0, 1, 1, 0]), W1.T, b1, W2, b2)
     with pytest.raises(ValueError, match=r"need b1 \(3,\)"):
         J.mlp_forward_backward(x, np.array([0, 1, 1, 0]), W1, b1[:2], W2, b2)
+
+
+def test_wrong_shapes_raise_the_engines_shape_error():
+    x, W, y = np.ones((2, 3)), np.ones((4, 3)), np.array([0, 1])
+    with pytest.raises(ShapeError, match="linear_jacobians"):
+        J.linear_jacobians(x, W.T)
+    with pytest.raises(ShapeError, match="softmax: needs at least one axis"):
+        J.softmax_jacobian(np.float64(1.0))
+    with pytest.raises(ShapeError, match="cross_entropy: logits must have shape"):
+        J.cross_entropy(np.ones((2, 3, 4)), y)
+    with pytest.raises(ShapeError, match="cross_entropy: 2 labels for logits of shape"):
+        J.cross_entropy_grad(np.ones((3, 4)), y)
+    with pytest.raises(ShapeError, match="mlp_forward_backward"):
+        J.mlp_forward_backward(x, y, W, np.ones(4), np.ones((2, 3)), np.ones(2))

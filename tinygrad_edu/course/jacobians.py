@@ -1,7 +1,10 @@
-"""Hand-derived Jacobians and the hand-written backward pass of the seeds' MLP, in pure numpy.
+"""Hand-derived Jacobians and the hand-written backward pass of the seeds' MLP.
 
 Everything here is what autograd computes, written out by hand so it can be read next to the
 derivation in ``docs/backprop.md`` and checked against :func:`tinygrad_edu.gradcheck.jacobian`.
+It computes with numpy arrays only, never with Tensors or autograd; the two things it takes
+from the package are ``nn.functional.one_hot`` (the one-hot rows of integer labels) and the
+engine's ``ShapeError`` (a ``ValueError``, raised for arguments of the wrong shapes).
 
 Layout: a Jacobian ``J`` of ``f: R^n -> R^m`` has ``J[i, j] = d f_i / d x_j``, one row per
 element of the output and one column per element of the input, both flattened in C order
@@ -27,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..nn import functional
+from ..tensor import ShapeError
 
 __all__ = [
     "LinearJacobians",
@@ -76,25 +80,31 @@ def _targets(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim == 1 and y.dtype.kind in "iu":
         if y.shape[0] != z.shape[0]:
-            raise ValueError(f"cross_entropy: {y.shape[0]} labels for logits of shape {z.shape}")
+            raise ShapeError(f"cross_entropy: {y.shape[0]} labels for logits of shape {z.shape}")
         return one_hot(y, z.shape[1], dtype=z.dtype)
     if y.shape != z.shape:
-        raise ValueError(
+        raise ShapeError(
             f"cross_entropy: targets must be {z.shape[0]} integer labels or rows of shape "
             f"{z.shape}, got {y.dtype} {y.shape}"
         )
     return y
 
 
+def _one_sample_as_batch(a: Any, y: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(A, y, single): one sample a (C,) with one label (or target row) becomes A (1, C), y
+    (1,) (or (1, C)); a batch is returned as it is."""
+    a, y = np.asarray(a), np.asarray(y)
+    if a.ndim == 1:
+        return a[None, :], (y[None] if y.ndim == 0 else y[None, :]), True
+    return a, y, False
+
+
 def _batch(z: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(Z, y) as a batch: one sample z (C,) with one label becomes Z (1, C), y (1,)."""
-    z = np.asarray(z)
-    y = np.asarray(y)
-    if z.ndim == 1:
-        return z[None, :], (y[None] if y.ndim == 0 else y[None, :]), True
+    """(Z, y, single) for the cross-entropy of logits z (N, C) or of one sample z (C,)."""
+    z, y, single = _one_sample_as_batch(z, y)
     if z.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must have shape (N, C) or (C,), got {z.shape}")
-    return z, y, False
+        raise ShapeError(f"cross_entropy: logits must have shape (N, C) or (C,), got {z.shape}")
+    return z, y, single
 
 
 def cross_entropy(z: np.ndarray, y: Any) -> float:
@@ -142,12 +152,12 @@ def linear_jacobians(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) 
     """
     x, W = np.asarray(x), np.asarray(W)
     if W.ndim != 2 or x.ndim not in (1, 2) or x.shape[-1] != W.shape[1]:
-        raise ValueError(
+        raise ShapeError(
             f"linear_jacobians: z = x W^T + b needs x (N, n_in) or (n_in,) and W (out, n_in), "
             f"got x {x.shape} and W {W.shape}"
         )
     if b is not None and np.shape(b) != (W.shape[0],):
-        raise ValueError(f"linear_jacobians: b must have shape ({W.shape[0]},), got {np.shape(b)}")
+        raise ShapeError(f"linear_jacobians: b must have shape ({W.shape[0]},), got {np.shape(b)}")
     dtype = np.result_type(x, W, *(() if b is None else (np.asarray(b),)))
     X = x.reshape(-1, x.shape[-1])
     n, out = X.shape[0], W.shape[0]
@@ -174,7 +184,7 @@ def _per_row(z: np.ndarray, block: Any) -> np.ndarray:
     """Block-diagonal Jacobian of a function applied to each row z[..., :] independently."""
     z = np.asarray(z)
     if z.ndim == 0:
-        raise ValueError("softmax: needs at least one axis, got a scalar")
+        raise ShapeError("softmax: needs at least one axis, got a scalar")
     rows = z.reshape(-1, z.shape[-1])
     r, c = rows.shape
     J = np.zeros((r * c, r * c), dtype=np.result_type(z.dtype, np.float32))
@@ -258,30 +268,14 @@ def mlp_forward_backward(
     sample is x (n_in,) with one label. Returns ``(loss, {"W1": dW1, "b1": db1, "W2": dW2,
     "b2": db2})``, each gradient of its parameter's shape and dtype.
     """
-    x = np.asarray(x)
-    W1, b1, W2, b2 = (np.asarray(a) for a in (W1, b1, W2, b2))
-    if x.ndim == 1:
-        x = x[None, :]
-        y = np.asarray(y)
-        y = y[None] if y.ndim == 0 else y[None, :]
-    hidden, n_in = W1.shape
-    classes = W2.shape[0]
-    if x.ndim != 2 or x.shape[1] != n_in or W2.shape != (classes, hidden):
-        raise ValueError(
-            f"mlp_forward_backward: need x (N, n_in), W1 (hidden, n_in), W2 (classes, hidden); "
-            f"got x {x.shape}, W1 {W1.shape}, W2 {W2.shape}"
-        )
-    if b1.shape != (hidden,) or b2.shape != (classes,):
-        raise ValueError(
-            f"mlp_forward_backward: need b1 ({hidden},) and b2 ({classes},), "
-            f"got {b1.shape} and {b2.shape}"
-        )
+    x, y, W1, b1, W2, b2 = _mlp_arguments(x, y, W1, b1, W2, b2)
     n = x.shape[0]
+    # forward
     _, h, z2 = mlp_forward(x, W1, b1, W2, b2)
-    Y = _targets(z2, np.asarray(y))
+    Y = _targets(z2, y)
     logp = log_softmax(z2, axis=1)
     loss = float(-(Y * logp).sum() / n)
-
+    # backward, layer by layer
     dz2 = (np.exp(logp) - Y) / n
     dW2 = dz2.T @ h
     db2 = dz2.sum(axis=0)
@@ -289,6 +283,25 @@ def mlp_forward_backward(
     dz1 = dh * h * (1 - h)
     dW1 = dz1.T @ x
     db1 = dz1.sum(axis=0)
-    grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
-    params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
-    return loss, {k: g.astype(params[k].dtype, copy=False) for k, g in grads.items()}
+    grads = (("W1", dW1, W1), ("b1", db1, b1), ("W2", dW2, W2), ("b2", db2, b2))
+    return loss, {name: g.astype(param.dtype, copy=False) for name, g, param in grads}
+
+
+def _mlp_arguments(x: Any, y: Any, *params: Any) -> tuple[np.ndarray, ...]:
+    """``(x, y, W1, b1, W2, b2)`` as arrays, a single sample as a batch of one; ShapeError
+    unless x (N, n_in), W1 (hidden, n_in), b1 (hidden,), W2 (classes, hidden), b2 (classes,)."""
+    x, y, _ = _one_sample_as_batch(x, y)
+    W1, b1, W2, b2 = (np.asarray(a) for a in params)
+    hidden, n_in = W1.shape
+    classes = W2.shape[0]
+    if x.ndim != 2 or x.shape[1] != n_in or W2.shape != (classes, hidden):
+        raise ShapeError(
+            f"mlp_forward_backward: need x (N, n_in), W1 (hidden, n_in), W2 (classes, hidden); "
+            f"got x {x.shape}, W1 {W1.shape}, W2 {W2.shape}"
+        )
+    if b1.shape != (hidden,) or b2.shape != (classes,):
+        raise ShapeError(
+            f"mlp_forward_backward: need b1 ({hidden},) and b2 ({classes},), "
+            f"got {b1.shape} and {b2.shape}"
+        )
+    return x, y, W1, b1, W2, b2

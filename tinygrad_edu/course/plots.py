@@ -12,12 +12,15 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .preprocess import DigitSteps, preprocess_steps
 
 __all__ = [
     "plot_confusion_matrix",
@@ -135,27 +138,37 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- history
 
 
+class _Curves(NamedTuple):
+    """A history's curves as float arrays; accuracies in percent."""
+
+    iterations: np.ndarray
+    train_loss: np.ndarray
+    train_acc: np.ndarray
+    test_iterations: np.ndarray
+    test_loss: np.ndarray
+    test_acc: np.ndarray
+    epoch_ends: np.ndarray
+
+
 def _field(history: Any, key: str) -> Any:
     value = history.get(key) if isinstance(history, Mapping) else getattr(history, key, None)
     return [] if value is None else value
 
 
-def plot_history(history: Any, path: PathLike, title: str = "Training history") -> Path:
-    """Loss (left) and accuracy (right) against the iteration: the training minibatch's (faint,
-    with a moving average) and the test set's (markers); dotted lines mark the ends of epochs.
-
-    ``history`` is a ``train.History`` or a mapping with its fields: ``iterations``,
-    ``train_loss``, ``train_acc`` (one per logged minibatch), ``test_iterations``,
-    ``test_loss``, ``test_acc`` (one per evaluation) and optionally ``epoch_end_iterations``.
-    Accuracies are fractions in [0, 1] (or percentages).
-    """
-    its = _curve(_field(history, "iterations"), "history.iterations")
-    tr_loss = _curve(_field(history, "train_loss"), "history.train_loss")
-    tr_acc = _curve(_field(history, "train_acc"), "history.train_acc")
-    te_its = _curve(_field(history, "test_iterations"), "history.test_iterations")
-    te_loss = _curve(_field(history, "test_loss"), "history.test_loss")
-    te_acc = _curve(_field(history, "test_acc"), "history.test_acc")
-    epochs = _curve(_field(history, "epoch_end_iterations"), "history.epoch_end_iterations")
+def _history_curves(history: Any) -> _Curves:
+    """Read and check the fields of ``history`` (see :func:`plot_history`)."""
+    its, tr_loss, tr_acc, te_its, te_loss, te_acc, epochs = (
+        _curve(_field(history, key), f"history.{key}")
+        for key in (
+            "iterations",
+            "train_loss",
+            "train_acc",
+            "test_iterations",
+            "test_loss",
+            "test_acc",
+            "epoch_end_iterations",
+        )
+    )
     for name, arr in (("train_loss", tr_loss), ("train_acc", tr_acc)):
         if arr.size and arr.size != its.size:
             raise ValueError(f"history.{name} has {arr.size} values but iterations has {its.size}")
@@ -167,41 +180,64 @@ def plot_history(history: Any, path: PathLike, title: str = "Training history") 
     if its.size == 0 and te_its.size == 0:
         raise ValueError("history: nothing to plot (no iterations and no test evaluations)")
     tr_acc, te_acc = _as_percent(tr_acc, "history.train_acc"), _as_percent(te_acc, "test_acc")
+    return _Curves(its, tr_loss, tr_acc, te_its, te_loss, te_acc, epochs)
 
+
+def _history_panel(
+    ax: Any, c: _Curves, train: np.ndarray, test: np.ndarray, ylabel: str, legend_loc: str
+) -> None:
+    """One panel: the minibatch curve (faint, and its moving average), the test points, and a
+    dotted line at the end of every epoch."""
+    window = max(1, round(c.iterations.size / 20))
+    if train.size:
+        ax.plot(c.iterations, train, color=TRAIN_COLOUR, alpha=0.25, linewidth=0.8)
+        label = "train (minibatch)" if window == 1 else f"train (minibatch, mean of {window})"
+        ax.plot(
+            c.iterations, _smooth(train, window), color=TRAIN_COLOUR, linewidth=1.6, label=label
+        )
+    if test.size:
+        ax.plot(
+            c.test_iterations,
+            test,
+            "o-",
+            color=TEST_COLOUR,
+            markersize=4,
+            linewidth=1.6,
+            label="test",
+        )
+    for i, x in enumerate(c.epoch_ends):
+        ax.axvline(
+            x, color="grey", linestyle=":", linewidth=0.8, label="end of epoch" if i == 0 else None
+        )
+    ax.set_xlabel("iteration (minibatch)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend_loc)
+
+
+def plot_history(history: Any, path: PathLike, title: str = "Training history") -> Path:
+    """Loss (left) and accuracy (right) against the iteration: the training minibatch's (faint,
+    with a moving average) and the test set's (markers); dotted lines mark the ends of epochs.
+
+    ``history`` is a ``training.History`` or a mapping with its fields: ``iterations``,
+    ``train_loss``, ``train_acc`` (one per logged minibatch), ``test_iterations``,
+    ``test_loss``, ``test_acc`` (one per evaluation) and optionally ``epoch_end_iterations``.
+    Accuracies are fractions in [0, 1] (or percentages).
+    """
+    c = _history_curves(history)
     fig = _figure(11, 4.2)
     ax_loss, ax_acc = fig.subplots(1, 2)
-    window = max(1, round(its.size / 20))
-    panels = (
-        (ax_loss, tr_loss, te_loss, "cross-entropy loss"),
-        (ax_acc, tr_acc, te_acc, "accuracy (%)"),
-    )
-    for ax, train, test, ylabel in panels:
-        if train.size:
-            ax.plot(its, train, color=TRAIN_COLOUR, alpha=0.25, linewidth=0.8)
-            label = "train (minibatch)" if window == 1 else f"train (minibatch, mean of {window})"
-            ax.plot(its, _smooth(train, window), color=TRAIN_COLOUR, linewidth=1.6, label=label)
-        if test.size:
-            ax.plot(
-                te_its, test, "o-", color=TEST_COLOUR, markersize=4, linewidth=1.6, label="test"
-            )
-        for i, x in enumerate(epochs):
-            ax.axvline(
-                x,
-                color="grey",
-                linestyle=":",
-                linewidth=0.8,
-                label="end of epoch" if i == 0 else None,
-            )
-        ax.set_xlabel("iteration (minibatch)")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper right" if ax is ax_loss else "lower right")
+    _history_panel(ax_loss, c, c.train_loss, c.test_loss, "cross-entropy loss", "upper right")
+    _history_panel(ax_acc, c, c.train_acc, c.test_acc, "accuracy (%)", "lower right")
     ax_loss.set_title("loss")
     ax_loss.set_ylim(bottom=0)
-    final = f" (final test: {te_acc[-1]:.2f}%)" if te_acc.size else ""
+    final = f" (final test: {c.test_acc[-1]:.2f}%)" if c.test_acc.size else ""
     ax_acc.set_title("accuracy" + final)
-    if tr_acc.size or te_acc.size:
-        low = min(np.percentile(tr_acc, 5) if tr_acc.size else 100, te_acc.min(initial=100))
+    if c.train_acc.size or c.test_acc.size:
+        low = min(
+            np.percentile(c.train_acc, 5) if c.train_acc.size else 100,
+            c.test_acc.min(initial=100),
+        )
         ax_acc.set_ylim(max(0.0, low - 5), 100.5)
     fig.suptitle(title)
     return _save(fig, path)
@@ -430,6 +466,59 @@ def plot_overfitting(
 # ----------------------------------------------------------------------------- own digit
 
 
+def _probabilities(probs: Sequence[float]) -> np.ndarray:
+    p = _curve(probs, "probs")
+    if p.size == 0 or p.min() < 0 or abs(p.sum() - 1) > 1e-3:
+        raise ValueError(
+            f"probs: expected class probabilities summing to 1, got {p.size} "
+            f"values summing to {p.sum():.4g}"
+        )
+    return p
+
+
+def _outline(ax: Any, left: float, top: float, width: float, height: float, **style: Any) -> None:
+    """An unfilled rectangle around the pixels from (left, top), ``width`` x ``height`` of them."""
+    ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, **style))
+
+
+def _step_panel(ax: Any, image: np.ndarray, label: str, vmax: float = 1.0) -> None:
+    """``image`` in grey from 0 (black) to ``vmax`` (white), titled, without ticks."""
+    ax.imshow(image, cmap="gray", vmin=0, vmax=vmax)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(label, fontsize=10)
+
+
+def _network_input_panel(ax: Any, out: np.ndarray) -> None:
+    """The 28x28 input with its centre of mass (+) and the bounding box of its ink (dashed)."""
+    ax.imshow(out, cmap="gray", vmin=0, vmax=1)
+    mass = out.sum()
+    rows, cols = np.mgrid[0:IMAGE_SIDE, 0:IMAGE_SIDE]
+    centre = ((out * cols).sum() / mass, (out * rows).sum() / mass)
+    ax.plot(*centre, "+", color="tab:red", markersize=12, markeredgewidth=1.5)
+    ink_rows, ink_cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
+    box = (ink_cols[0], ink_rows[0], len(ink_cols), len(ink_rows))
+    _outline(ax, *box, edgecolor="tab:blue", linestyle="--", linewidth=0.9)
+    ax.set_xticks([0, 14, 27])
+    ax.set_yticks([0, 14, 27])
+    ax.tick_params(labelsize=8)
+    ax.set_title("4. input 28x28: box 20 px,\n+ centre of mass at (14, 14)", fontsize=10)
+
+
+def _prediction_panel(ax: Any, p: np.ndarray, class_names: Sequence[str] | None) -> None:
+    """Horizontal bars of the class probabilities in %, the most probable class in green."""
+    names = _names(class_names, p.size)[: p.size]
+    best = int(np.argmax(p))
+    colours = ["tab:green" if i == best else "tab:grey" for i in range(p.size)]
+    ax.barh(range(p.size), 100 * p, color=colours)
+    ax.set_yticks(range(p.size), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("probability (%)", fontsize=9)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_title(f"5. prediction: {names[best]} ({100 * p[best]:.1f}%)", fontsize=10)
+
+
 def plot_preprocessing(
     image: Any,
     path: PathLike,
@@ -437,98 +526,30 @@ def plot_preprocessing(
     class_names: Sequence[str] | None = None,
     title: str | None = None,
 ) -> Path:
-    """The steps of :func:`tinygrad_edu.preprocess.preprocess_digit` on one image: the greyscale
-    photo with the crop box, the background-subtracted ink (inverted if needed) with the ink
-    mask's outline, the crop scaled to [0, 1], and the 28x28 network input with its centre of
-    mass; with ``probs`` (one per class) a bar chart of the network's answer.
+    """The steps of :func:`tinygrad_edu.course.preprocess.preprocess_digit` on one image: the
+    greyscale photo with the crop box, the background-subtracted ink (inverted if needed) with
+    the ink mask's outline, the crop scaled to [0, 1], and the 28x28 network input with its
+    centre of mass; with ``probs`` (one per class) a bar chart of the network's answer.
 
     ``image`` is anything ``preprocess_digit`` takes, or a ``preprocess.DigitSteps``.
     """
-    from matplotlib.patches import Rectangle
-
-    from .preprocess import DigitSteps, preprocess_steps
-
     steps = image if isinstance(image, DigitSteps) else preprocess_steps(image)
-    p = None
-    if probs is not None:
-        p = _curve(probs, "probs")
-        if p.size == 0 or p.min() < 0 or abs(p.sum() - 1) > 1e-3:
-            raise ValueError(
-                f"probs: expected class probabilities summing to 1, got {p.size} "
-                f"values summing to {p.sum():.4g}"
-            )
+    p = None if probs is None else _probabilities(probs)
     panels = 4 + (p is not None)
     fig = _figure(2.6 * panels, 3.0)
     axes = fig.subplots(1, panels, width_ratios=[1] * 4 + [1.3] * (p is not None))
+
     top, bottom, left, right = steps.box
-
-    def frame(ax: Any, label: str) -> None:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(label, fontsize=10)
-
-    ax = axes[0]
-    ax.imshow(steps.grey, cmap="gray", vmin=0, vmax=1)
-    ax.add_patch(
-        Rectangle(
-            (left - 0.5, top - 0.5),
-            right - left,
-            bottom - top,
-            fill=False,
-            edgecolor="tab:red",
-            linewidth=1.2,
-        )
-    )
-    frame(ax, "1. greyscale + crop box")
-    ax = axes[1]
-    ink = steps.ink
-    ax.imshow(ink, cmap="gray", vmin=0, vmax=max(float(ink.max()), 1e-6))
-    ax.contour(steps.mask, levels=[0.5], colors="tab:red", linewidths=0.6)
-    frame(ax, "2. ink" + (" (inverted)" if steps.inverted else "") + " + mask")
-    ax = axes[2]
-    ax.imshow(steps.crop, cmap="gray", vmin=0, vmax=1)
-    frame(ax, "3. crop in [0, 1]" + (", thickened" if steps.thickened else ""))
-    ax = axes[3]
-    out = steps.output
-    ax.imshow(out, cmap="gray", vmin=0, vmax=1)
-    mass = out.sum()
-    rows, cols = np.mgrid[0:IMAGE_SIDE, 0:IMAGE_SIDE]
-    ax.plot(
-        (out * cols).sum() / mass,
-        (out * rows).sum() / mass,
-        "+",
-        color="tab:red",
-        markersize=12,
-        markeredgewidth=1.5,
-    )
-    ink_rows, ink_cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
-    ax.add_patch(
-        Rectangle(
-            (ink_cols[0] - 0.5, ink_rows[0] - 0.5),
-            len(ink_cols),
-            len(ink_rows),
-            fill=False,
-            edgecolor="tab:blue",
-            linestyle="--",
-            linewidth=0.9,
-        )
-    )
-    ax.set_xticks([0, 14, 27])
-    ax.set_yticks([0, 14, 27])
-    ax.tick_params(labelsize=8)
-    ax.set_title("4. input 28x28: box 20 px,\n+ centre of mass at (14, 14)", fontsize=10)
+    _step_panel(axes[0], steps.grey, "1. greyscale + crop box")
+    _outline(axes[0], left, top, right - left, bottom - top, edgecolor="tab:red", linewidth=1.2)
+    inverted = " (inverted)" if steps.inverted else ""
+    _step_panel(axes[1], steps.ink, f"2. ink{inverted} + mask", max(float(steps.ink.max()), 1e-6))
+    axes[1].contour(steps.mask, levels=[0.5], colors="tab:red", linewidths=0.6)
+    thickened = ", thickened" if steps.thickened else ""
+    _step_panel(axes[2], steps.crop, f"3. crop in [0, 1]{thickened}")
+    _network_input_panel(axes[3], steps.output)
     if p is not None:
-        ax = axes[4]
-        names = _names(class_names, p.size)[: p.size]
-        best = int(np.argmax(p))
-        colours = ["tab:green" if i == best else "tab:grey" for i in range(p.size)]
-        ax.barh(range(p.size), 100 * p, color=colours)
-        ax.set_yticks(range(p.size), names, fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 100)
-        ax.set_xlabel("probability (%)", fontsize=9)
-        ax.tick_params(axis="x", labelsize=8)
-        ax.set_title(f"5. prediction: {names[best]} ({100 * p[best]:.1f}%)", fontsize=10)
+        _prediction_panel(axes[4], p, class_names)
     if title:
         fig.suptitle(title)
     return _save(fig, path)

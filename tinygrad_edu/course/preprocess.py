@@ -177,17 +177,37 @@ def _greyscale(arr: np.ndarray, name: str) -> np.ndarray:
     return np.clip(grey, 0.0, 1.0)
 
 
+def _resample(img: np.ndarray, height: int, width: int, resample: str) -> np.ndarray:
+    """``img`` resampled to (height, width) by Pillow's filter ``resample`` (BOX, LANCZOS...),
+    as float64 (computed in float32)."""
+    from PIL import Image
+
+    pil = Image.fromarray(img.astype(np.float32), mode="F")
+    return np.asarray(pil.resize((width, height), getattr(Image.Resampling, resample)), np.float64)
+
+
 def _downscale(grey: np.ndarray, max_side: int) -> np.ndarray:
     """Area-average ``grey`` so its longer side is at most ``max_side`` (aspect kept)."""
     h, w = grey.shape
     if max(h, w) <= max_side:
         return grey
+    scale = max_side / max(h, w)
+    return _resample(grey, max(1, round(h * scale)), max(1, round(w * scale)), "BOX")
+
+
+def _pixels(image: Any, name: str, max_side: int | None) -> np.ndarray:
+    """A numpy array as it is; a PIL image as an array (:func:`_pil_to_array`)."""
+    if isinstance(image, np.ndarray):
+        return image
     from PIL import Image
 
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    img = Image.fromarray(grey.astype(np.float32), mode="F")
-    return np.asarray(img.resize(size, Image.Resampling.BOX), dtype=np.float64)
+    if not isinstance(image, Image.Image):
+        raise TypeError(
+            f"preprocess: expected a path, a PIL image or a numpy array, got {type(image).__name__}"
+        )
+    if image.width == 0 or image.height == 0:
+        raise ImageError(f"{name}: the image is empty ({image.width}x{image.height})")
+    return _pil_to_array(image, max_side)
 
 
 def load_greyscale(image: ImageInput, max_side: int | None = None) -> np.ndarray:
@@ -201,19 +221,8 @@ def load_greyscale(image: ImageInput, max_side: int | None = None) -> np.ndarray
     name = _name(image)
     if isinstance(image, str | os.PathLike):
         image = _open_path(Path(image))
-    if isinstance(image, np.ndarray):
-        grey = _greyscale(image, name)
-        return grey if max_side is None else _downscale(grey, max_side)
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        if image.width == 0 or image.height == 0:
-            raise ImageError(f"{name}: the image is empty ({image.width}x{image.height})")
-        grey = _greyscale(_pil_to_array(image, max_side), name)
-        return grey if max_side is None else _downscale(grey, max_side)
-    raise TypeError(
-        f"preprocess: expected a path, a PIL image or a numpy array, got {type(image).__name__}"
-    )
+    grey = _greyscale(_pixels(image, name, max_side), name)
+    return grey if max_side is None else _downscale(grey, max_side)
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -354,15 +363,6 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2.0 * float(mask.sum()) / boundary if boundary else 0.0
 
 
-def _resize(img: np.ndarray, height: int, width: int, filter_name: str = "LANCZOS") -> np.ndarray:
-    """Resample a float image to (height, width) with Pillow, clipped to [0, 1]."""
-    from PIL import Image
-
-    pil = Image.fromarray(img.astype(np.float32), mode="F")
-    out = pil.resize((width, height), getattr(Image.Resampling, filter_name))
-    return np.clip(np.asarray(out, dtype=np.float64), 0.0, 1.0)
-
-
 def _thicken(crop: np.ndarray, relative_width: float) -> np.ndarray:
     """Grey dilation of ``crop`` by a disc so strokes become ``THICK_STROKE`` of the longer side.
 
@@ -395,7 +395,7 @@ def _fit_and_centre(crop: np.ndarray) -> np.ndarray:
     h, w = crop.shape
     scale = BOX_SIZE / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    box = _resize(crop, nh, nw).astype(np.float32)
+    box = np.clip(_resample(crop, nh, nw, "LANCZOS"), 0.0, 1.0).astype(np.float32)
     mass = box.sum()
     rows, cols = np.arange(nh), np.arange(nw)
     cy = float(box.sum(axis=1) @ rows / mass) if mass > 0 else (nh - 1) / 2
@@ -437,47 +437,72 @@ class DigitSteps:
     stroke: float
 
 
-def preprocess_steps(image: ImageInput, thicken: bool = True) -> DigitSteps:
-    """:func:`preprocess_digit` keeping every intermediate image (see :class:`DigitSteps`)."""
-    name = _name(image)
-    grey = load_greyscale(image, max_side=WORKING_SIZE)
-    h, w = grey.shape
-    if min(h, w) < 8:
-        raise ImageError(f"{name}: the image is too small ({w}x{h}); need at least 8x8 pixels")
-
-    background, sigma = _fit_background(grey)
-    residual = grey - background
-    # the ink is the side reaching further from the paper, judged by the 0.02% most extreme
-    # pixels: a thin line on a big photo may cover well under 1% of the image
+def _ink_side(residual: np.ndarray, sigma: float, name: str) -> tuple[np.ndarray, bool]:
+    """Step 3, polarity: ``residual`` with the ink positive, and whether that meant ``-residual``
+    (dark ink on light paper). The ink is the side reaching further from the paper, judged by the
+    0.02% most extreme pixels (a thin line on a big photo may cover well under 1% of it)."""
     dark, light = -float(np.percentile(residual, 0.02)), float(np.percentile(residual, 99.98))
-    inverted = dark > light  # dark ink on light paper: invert
-    ink = -residual if inverted else residual
     contrast = max(dark, light)
     if contrast < max(MIN_CONTRAST, 6 * sigma):
         raise ImageError(
             f"{name}: no digit found: the image is blank (ink contrast {contrast:.3f} is below "
             f"{max(MIN_CONTRAST, 6 * sigma):.3f} for noise level {sigma:.3f})"
         )
+    inverted = dark > light
+    return (-residual if inverted else residual), bool(inverted)
 
-    threshold = max(otsu_threshold(ink), 4 * sigma)
+
+def _ink_mask(ink: np.ndarray, threshold: float, name: str) -> np.ndarray:
+    """Step 4: the pixels with ``ink > threshold``, without the connected components smaller
+    than ``SPECK_FRACTION`` of the largest."""
     labels, sizes = _components(ink > threshold)
     if sizes.size == 0:
         raise ImageError(f"{name}: no digit found: no pixel stands out from the background")
     kept = np.flatnonzero(sizes >= SPECK_FRACTION * sizes.max()) + 1
-    mask = np.isin(labels, kept)
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
-    top, bottom, left, right = box
+    return np.isin(labels, kept)
 
-    # Paper -> 0, a typical stroke pixel -> 1; keep only ink near the kept components
-    # (a margin of ~2% of the digit for anti-aliased edges), so specks inside the box vanish.
+
+def _bounding_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` of the True pixels, bottom and right exclusive."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+
+
+def _ink_level(
+    ink: np.ndarray,
+    mask: np.ndarray,
+    box: tuple[int, int, int, int],
+    threshold: float,
+    sigma: float,
+) -> np.ndarray:
+    """Step 5: ink scaled so paper is 0 and a typical stroke pixel 1, clipped to [0, 1]; only
+    ink near the kept components survives (a margin of ~2% of the digit for anti-aliased
+    edges), so specks inside the box vanish."""
+    top, bottom, left, right = box
     lo = max(3 * sigma, 0.5 * threshold)
     hi = max(float(np.median(ink[mask])), lo + 1e-6)
     level = np.clip((ink - lo) / (hi - lo), 0.0, 1.0)
     margin = max(1, round(0.02 * max(bottom - top, right - left)))
     level[~_dilate(mask, margin)] = 0.0
+    return level
+
+
+def preprocess_steps(image: ImageInput, thicken: bool = True) -> DigitSteps:
+    """:func:`preprocess_digit` keeping every intermediate image (see :class:`DigitSteps`);
+    the steps are numbered as in the module's docstring."""
+    name = _name(image)
+    grey = load_greyscale(image, max_side=WORKING_SIZE)  # 1
+    h, w = grey.shape
+    if min(h, w) < 8:
+        raise ImageError(f"{name}: the image is too small ({w}x{h}); need at least 8x8 pixels")
+    background, sigma = _fit_background(grey)  # 2
+    ink, inverted = _ink_side(grey - background, sigma, name)  # 3
+    threshold = max(otsu_threshold(ink), 4 * sigma)  # 4
+    mask = _ink_mask(ink, threshold, name)
+    box = top, bottom, left, right = _bounding_box(mask)  # 5
+    level = _ink_level(ink, mask, box, threshold, sigma)
     crop = level[top:bottom, left:right]
-    stroke = stroke_width(mask[top:bottom, left:right]) / max(bottom - top, right - left)
+    stroke = stroke_width(mask[top:bottom, left:right]) / max(bottom - top, right - left)  # 6
     thickened = thicken and stroke < THIN_STROKE
     if thickened:
         crop = _thicken(crop, stroke)
@@ -489,8 +514,8 @@ def preprocess_steps(image: ImageInput, thicken: bool = True) -> DigitSteps:
         box=box,
         level=level,
         crop=crop,
-        output=_fit_and_centre(crop),
-        inverted=bool(inverted),
+        output=_fit_and_centre(crop),  # 7
+        inverted=inverted,
         thickened=bool(thickened),
         threshold=float(threshold),
         sigma=sigma,

@@ -1,39 +1,19 @@
-"""Experiments: sweep tables (Markdown/CSV), ``tinygrad-edu sweep``, overfitting, single neuron."""
+"""The sweep tables: their configurations, Markdown and CSV, and ``tinygrad-edu sweep``."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import math
 from pathlib import Path
-from types import ModuleType
 
-import numpy as np
 import pytest
+from course_testing import blobs, markdown_rows
 
 import tinygrad_edu.data as data_module
 from tinygrad_edu import cli
 from tinygrad_edu.cli.sweep import add_sweep_command
-from tinygrad_edu.course import experiments as ex
-from tinygrad_edu.data import Dataset, load_mnist
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def blobs(n: int, seed: int = 0, classes: int = 10) -> Dataset:
-    """Toy 28x28 "digits": class k lights up a horizontal band at row 2k + 3."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, classes, n)
-    images = rng.integers(0, 90, (n, 28, 28)).astype(np.uint8)
-    for i, k in enumerate(labels):
-        images[i, 2 * k + 3 : 2 * k + 6, 4:24] = 230
-    return Dataset(images, labels, "blobs", [str(c) for c in range(classes)])
-
-
-@pytest.fixture(scope="module")
-def toy() -> tuple[Dataset, Dataset]:
-    return blobs(300), blobs(100, seed=1)
+from tinygrad_edu.course import sweeps
 
 
 @pytest.fixture
@@ -57,22 +37,16 @@ def fake_data(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     return calls
 
 
-def markdown_rows(text: str) -> list[list[str]]:
-    """The cells of a Markdown table's rows (header first, the --- line skipped)."""
-    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("|")]
-    return [[c.strip() for c in r] for r in rows if not set("".join(r)) <= set("-: ")]
-
-
 def assert_agree(md: str, csv_text: str) -> None:
     """The Markdown table and the CSV hold the same runs, up to the Markdown's rounding."""
     md_rows = markdown_rows(md)
     records = list(csv.DictReader(io.StringIO(csv_text)))
-    assert md_rows[0] == [name for _, name in ex.COLUMNS]
-    assert list(records[0]) == [name for name, _ in ex.COLUMNS]
+    assert md_rows[0] == [name for _, name in sweeps.COLUMNS]
+    assert list(records[0]) == [name for name, _ in sweeps.COLUMNS]
     assert len(md_rows) - 1 == len(records) > 0
     names = {"SGD": "sgd", "momentum 0.9": "momentum", "Adam": "adam"}
     for cells, rec in zip(md_rows[1:], records, strict=True):
-        m = dict(zip((name for name, _ in ex.COLUMNS), cells, strict=True))
+        m = dict(zip((name for name, _ in sweeps.COLUMNS), cells, strict=True))
         assert int(m["hidden"]) == int(rec["hidden"])
         assert names[m["optimizer"]] == rec["optimizer"]
         assert float(m["lr"]) == float(rec["lr"])
@@ -85,7 +59,7 @@ def assert_agree(md: str, csv_text: str) -> None:
 
 # ------------------------------------------------------------------------------ configurations
 def test_table_configs_vary_one_setting_from_the_base() -> None:
-    base = ex.BASE_CONFIG
+    base = sweeps.BASE_CONFIG
     assert (base.sizes, base.optimizer, base.lr, base.batch_size, base.epochs) == (
         [784, 64, 10],
         "sgd",
@@ -93,16 +67,16 @@ def test_table_configs_vary_one_setting_from_the_base() -> None:
         200,
         10,
     )
-    assert [c.lr for c in ex.table_configs("lr")] == [0.005, 0.05, 0.5, 2.0]
-    assert [c.hidden for c in ex.table_configs("hidden")] == [50, 20, 5]
-    assert [(c.batch_size, c.epochs) for c in ex.table_configs("batch")] == [
+    assert [c.lr for c in sweeps.table_configs("lr")] == [0.005, 0.05, 0.5, 2.0]
+    assert [c.hidden for c in sweeps.table_configs("hidden")] == [50, 20, 5]
+    assert [(c.batch_size, c.epochs) for c in sweeps.table_configs("batch")] == [
         (200, 10),
         (20000, 10),
         (20000, 100),
     ]
-    assert [c.optimizer for c in ex.table_configs("optimizer")] == ["sgd", "momentum", "adam"]
-    for table in ex.TABLES:
-        for c in ex.table_configs(table):
+    assert [c.optimizer for c in sweeps.table_configs("optimizer")] == ["sgd", "momentum", "adam"]
+    for table in sweeps.TABLES:
+        for c in sweeps.table_configs(table):
             changed = {k for k in ("hidden", "optimizer", "lr", "batch_size", "epochs")}
             changed = {k for k in changed if getattr(c, k) != getattr(base, k)}
             allowed = {
@@ -115,21 +89,18 @@ def test_table_configs_vary_one_setting_from_the_base() -> None:
 
 
 def test_epochs_override_keeps_the_batch_tables_ratio() -> None:
-    assert {c.epochs for c in ex.table_configs("lr", epochs=3)} == {3}
-    assert [c.epochs for c in ex.table_configs("batch", epochs=2)] == [2, 2, 20]
+    assert {c.epochs for c in sweeps.table_configs("lr", epochs=3)} == {3}
+    assert [c.epochs for c in sweeps.table_configs("batch", epochs=2)] == [2, 2, 20]
 
 
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: ex.table_configs("width"), "unknown table 'width'"),
-        (lambda: ex.table_configs("lr", epochs=0), "epochs must be a positive integer"),
-        (lambda: ex.RunConfig(hidden=0), "hidden must be a positive integer"),
-        (lambda: ex.RunConfig(optimizer="rmsprop"), "unknown optimizer 'rmsprop'"),
-        (lambda: ex.RunConfig(lr=-1.0), "lr must be a number > 0"),
+        (lambda: sweeps.table_configs("width"), "unknown table 'width'"),
+        (lambda: sweeps.table_configs("lr", epochs=0), "epochs must be a positive integer"),
     ],
 )
-def test_bad_settings_raise_errors_that_name_them(call, match: str) -> None:
+def test_bad_table_settings_raise_errors_that_name_them(call, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
 
@@ -137,7 +108,7 @@ def test_bad_settings_raise_errors_that_name_them(call, match: str) -> None:
 # ------------------------------------------------------------------------------ tables
 def test_sweep_table_markdown_and_csv_agree(toy, tmp_path: Path) -> None:
     train, test = toy
-    table = ex.run_sweep("optimizer", train, test, seed=0, epochs=2)
+    table = sweeps.run_sweep("optimizer", train, test, seed=0, epochs=2)
     assert [r.config.optimizer for r in table.results] == ["sgd", "momentum", "adam"]
     for r in table.results:
         assert 0 <= r.train_acc <= 1 and 0 <= r.test_acc <= 1 and r.train_seconds > 0
@@ -151,16 +122,9 @@ def test_sweep_table_markdown_and_csv_agree(toy, tmp_path: Path) -> None:
     assert csv_path.name == "optimizer.csv" and csv_path.read_text() == csv_text
 
 
-def test_runs_repeat_with_the_same_seed(toy) -> None:
-    train, test = toy
-    config = ex.RunConfig(epochs=2, batch_size=50)
-    a, b = (ex.run_config(config, train, test, seed=3) for _ in range(2))
-    assert (a.train_acc, a.test_acc, a.train_loss) == (b.train_acc, b.test_acc, b.train_loss)
-
-
 def test_a_full_batch_is_said_in_the_caption(toy) -> None:
     train, test = toy
-    table = ex.run_sweep("batch", train, test, epochs=1)
+    table = sweeps.run_sweep("batch", train, test, epochs=1)
     assert [r.updates for r in table.results] == [2, 1, 10]  # 300 images: batches 200 + 100
     assert "whole training set (full batch)" in table.caption()
 
@@ -173,7 +137,7 @@ def test_sweep_command_prints_and_writes_the_tables(
     assert sweep("--table", "all", "--quick", "--out", out, "--offline") == 0
     stdout = capsys.readouterr().out
     assert fake_data == [("mnist", None, False)]
-    for name in ex.TABLES:
+    for name in sweeps.TABLES:
         md, csv_text = (out / f"{name}.md").read_text(), (out / f"{name}.csv").read_text()
         assert md in stdout
         assert_agree(md, csv_text)
@@ -235,72 +199,3 @@ def test_sweep_on_real_mnist(sweep, mnist_dir: Path, capsys: pytest.CaptureFixtu
     rows = markdown_rows(capsys.readouterr().out)
     accs = {r[1]: float(r[7]) for r in rows[1:]}
     assert accs["momentum 0.9"] > 50 and accs["Adam"] > 50  # 1,000 images, 2 epochs
-
-
-# ------------------------------------------------------------------------------ overfitting
-def test_overfitting_study_returns_one_value_per_epoch(toy) -> None:
-    train, validation = toy
-    config = ex.RunConfig(optimizer="momentum", lr=0.5, batch_size=50, epochs=4)
-    runs = ex.overfitting_study(train, validation, sizes=(100, None), config=config)
-    assert [r.n_train for r in runs] == [100, 300]
-    for r in runs:
-        assert r.epochs == 4
-        for values in (r.train_acc, r.val_acc, r.train_loss, r.val_loss):
-            assert len(values) == 4 and all(math.isfinite(v) for v in values)
-        assert r.updates == 4 * math.ceil(r.n_train / 50)
-        assert 1 <= r.best_epoch <= 4
-        assert r.gap == pytest.approx(r.train_acc[-1] - r.val_acc[-1])
-    low, high = ex.shared_ylim(runs)
-    assert low <= 100 * min(min(r.train_acc + r.val_acc) for r in runs) and high >= 100
-    table = markdown_rows(ex.overfitting_table(runs))
-    assert len(table) == 3 and table[1][0] == "100" and table[2][0] == "300"
-
-
-def test_overfitting_rejects_a_bad_size(toy) -> None:
-    with pytest.raises(ValueError, match=r"n_train must be in 1\.\.300"):
-        ex.overfitting_run(*toy, n_train=301)
-
-
-# ------------------------------------------------------------------------------ single neuron
-def test_binary_metrics() -> None:
-    assert ex.binary_metrics(np.array([1, 1, 0, 0]), np.array([1, 0, 1, 0])) == (0.5, 0.5)
-    precision, recall = ex.binary_metrics(np.array([1, 0]), np.array([0, 0]))
-    assert math.isnan(precision) and recall == 0.0
-
-
-def test_single_neuron_beats_the_trivial_baseline(mnist_dir: Path) -> None:
-    train, test = load_mnist(mnist_dir)
-    train, test = train.subset(2000), test.subset(2000)
-    r = ex.train_single_neuron(train, test, epochs=5, lr=0.5, batch_size=100)
-    zeros = int(np.sum(test.labels == 0))
-    assert r.baseline_acc == pytest.approx(1 - zeros / len(test))
-    assert r.test_acc > r.baseline_acc + 0.05 and r.test_acc > 0.97
-    assert r.precision > 0.8 and r.recall > 0.8
-    assert r.confusion.sum() == len(test) and r.confusion[1].sum() == zeros
-    assert r.weight.shape == (28, 28) and np.all(r.weight[0] == 0)  # blank border rows keep w=0
-    assert "| one sigmoid neuron |" in r.to_markdown()
-
-
-# ------------------------------------------------------------------------------ examples
-def load_example(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_examples_run_quick(
-    mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    neuron = load_example("single_neuron")
-    assert neuron.main(["--data-dir", str(mnist_dir), "--out", str(tmp_path), "--quick"]) == 0
-    assert (tmp_path / "single_neuron.md").exists()
-    assert (tmp_path / "single_neuron_weights.png").stat().st_size > 1000
-    study = load_example("overfitting")
-    assert study.main(["--data-dir", str(mnist_dir), "--out", str(tmp_path), "--quick"]) == 0
-    assert sorted(p.name for p in tmp_path.glob("overfitting_*.png")) == [
-        "overfitting_1000.png",
-        "overfitting_200.png",
-    ]
-    assert len(markdown_rows((tmp_path / "overfitting.md").read_text())) == 3

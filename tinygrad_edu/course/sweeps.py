@@ -1,0 +1,239 @@
+"""The sweep tables (``tinygrad-edu sweep``): the seeds' network trained with one setting
+changed at a time.
+
+The base is the seeds' setting (:data:`BASE_CONFIG`: 784-64-10 sigmoid, N(0, 0.1^2) weights,
+softmax cross-entropy, plain SGD, lr 0.5, batch 200, 10 epochs); each table in :data:`TABLES`
+varies one thing: the learning rate, the hidden units, the batch size x epochs, the optimiser.
+Each run gives a :class:`~.runs.RunResult`: accuracy on the full training set after training,
+accuracy on the test set, and the wall-clock seconds of training alone (no evaluation). A
+:class:`SweepTable` prints them as Markdown (accuracies in %) and as CSV (fractions).
+
+Everything is seeded (weights, batch order), so the accuracies repeat exactly; times do not.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .. import optim
+from ..data import Dataset
+from .runs import Log, RunConfig, RunResult, check_datasets, percent, run_config
+
+__all__ = [
+    "BASE_CONFIG",
+    "COLUMNS",
+    "OPTIMIZER_LR",
+    "QUICK_EPOCHS",
+    "QUICK_TEST",
+    "QUICK_TRAIN",
+    "TABLES",
+    "SweepTable",
+    "quick_subsets",
+    "run_sweep",
+    "table_configs",
+]
+
+#: The sweep tables, in the order ``--table all`` runs them.
+TABLES = ("lr", "hidden", "batch", "optimizer")
+#: The seeds' setting that every sweep table varies: plain SGD, lr 0.5, batch 200, 10 epochs.
+BASE_CONFIG = RunConfig()
+
+LR_VALUES = (0.005, 0.05, 0.5, 2.0)
+HIDDEN_VALUES = (50, 20, 5)
+BATCH_EPOCHS = ((200, 10), (20000, 10), (20000, 100))
+#: Learning rate per optimiser in the optimiser table (momentum's and Adam's are the CLI's).
+OPTIMIZER_LR = {"sgd": 0.5, "momentum": 0.5, "adam": 0.003}
+
+#: ``--quick``: the first images of each split, and epochs per run.
+QUICK_TRAIN, QUICK_TEST, QUICK_EPOCHS = 1000, 500, 2
+
+TITLES = {
+    "lr": "Learning rate",
+    "hidden": "Hidden units",
+    "batch": "Batch size x epochs",
+    "optimizer": "Optimiser",
+}
+#: Column names: (CSV, Markdown).
+COLUMNS = (
+    ("hidden", "hidden units"),
+    ("optimizer", "optimiser"),
+    ("lr", "learning rate"),
+    ("batch_size", "batch size"),
+    ("epochs", "epochs"),
+    ("updates", "updates"),
+    ("train_acc", "train acc (%)"),
+    ("test_acc", "test acc (%)"),
+    ("train_seconds", "time (s)"),
+)
+
+
+def table_configs(table: str, epochs: int | None = None) -> list[RunConfig]:
+    """The runs of one sweep table (see :data:`TABLES`), each from :data:`BASE_CONFIG`.
+
+    ``epochs`` replaces the base's 10 epochs; in the ``batch`` table, whose rows differ in
+    epochs, the rows get ``epochs`` and ``10 * epochs`` (the 10:100 ratio is kept).
+    """
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)} or all")
+    if epochs is not None and (
+        isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0
+    ):
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    base = BASE_CONFIG if epochs is None else replace(BASE_CONFIG, epochs=epochs)
+    if table == "lr":
+        return [replace(base, lr=lr) for lr in LR_VALUES]
+    if table == "hidden":
+        return [replace(base, hidden=h) for h in HIDDEN_VALUES]
+    if table == "optimizer":
+        return [replace(base, optimizer=o, lr=OPTIMIZER_LR[o]) for o in optim.OPTIMIZERS]
+    scale = 1.0 if epochs is None else epochs / BASE_CONFIG.epochs
+    return [replace(base, batch_size=b, epochs=max(1, round(e * scale))) for b, e in BATCH_EPOCHS]
+
+
+@dataclass
+class SweepTable:
+    """One sweep table: its runs and how they were made; ``to_markdown()`` / ``to_csv()``."""
+
+    name: str
+    results: list[RunResult]
+    train_name: str = "train"
+    test_name: str = "test"
+    n_train: int = 0
+    n_test: int = 0
+    seed: int = 0
+    base: RunConfig = BASE_CONFIG
+
+    @property
+    def title(self) -> str:
+        return TITLES.get(self.name, self.name)
+
+    def caption(self) -> str:
+        """What the columns mean and how the runs were made."""
+        c = self.base
+        varied = {
+            "lr": "the learning rate",
+            "hidden": "the hidden units",
+            "batch": "the batch size and the epochs",
+            "optimizer": "the optimiser (momentum 0.9; Adam betas 0.9, 0.999)",
+        }.get(self.name, "one setting")
+        text = (
+            f"The seeds' network 784-H-10 (sigmoid, N(0, 0.1^2) weights, softmax "
+            f"cross-entropy); base: H = {c.hidden}, {c.optimizer.upper()} lr {c.lr:g}, batch "
+            f"{c.batch_size}, {c.epochs} epochs; this table changes {varied}. Trained on "
+            f"{self.train_name} ({self.n_train:,} images), seed {self.seed}. "
+            f"**Train acc**: accuracy on the full training set ({self.n_train:,} images) after "
+            f"training. **Test acc**: on {self.test_name} ({self.n_test:,} images). "
+            "**Time**: wall-clock seconds of training only (batches, forward, backward, "
+            "updates; no evaluation), one run. **Updates**: epochs x ceil(N / batch)."
+        )
+        big = [r.config.batch_size for r in self.results if r.config.batch_size >= self.n_train]
+        partial = [
+            r.config.batch_size
+            for r in self.results
+            if r.config.batch_size < self.n_train and self.n_train % r.config.batch_size
+        ]
+        if big:
+            text += f" A batch of {max(big):,} >= N is the whole training set (full batch)."
+        if self.name == "batch" and partial:
+            b = max(partial)
+            k = self.n_train // b
+            text += (
+                f" With N = {self.n_train:,}, an epoch of batch {b:,} is "
+                f"{'one batch' if k == 1 else f'{k:,} batches'} of {b:,} and one of "
+                f"{self.n_train % b:,}."
+            )
+        return text
+
+    def to_markdown(self) -> str:
+        """A heading, the table (accuracies in %, two decimals) and the caption."""
+        header = [md for _, md in COLUMNS]
+        lines = [
+            f"### {self.title}",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + " ---: |" * len(header),
+        ]
+        lines += ["| " + " | ".join(cells) + " |" for cells in self._cells(_format_markdown)]
+        return "\n".join([*lines, "", self.caption(), ""])
+
+    def to_csv(self) -> str:
+        """One header line (:data:`COLUMNS`' CSV names), one line per run; accuracies as
+        fractions with 5 decimals, seconds with 3."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([name for name, _ in COLUMNS])
+        writer.writerows(self._cells(_format_csv))
+        return out.getvalue()
+
+    def _cells(self, fmt: Callable[[str, float | int | str], str]) -> list[list[str]]:
+        """One row of formatted cells per run, in the order of :data:`COLUMNS`."""
+        rows = [r.row() for r in self.results]
+        return [[fmt(key, row[key]) for key, _ in COLUMNS] for row in rows]
+
+    def write(self, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+        """Write ``<name>.md`` and ``<name>.csv`` into ``out_dir`` (created); return the paths."""
+        folder = Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        md, cs = folder / f"{self.name}.md", folder / f"{self.name}.csv"
+        md.write_text(self.to_markdown(), encoding="utf-8")
+        cs.write_text(self.to_csv(), encoding="utf-8")
+        return md, cs
+
+
+def _format_markdown(key: str, value: float | int | str) -> str:
+    if key in ("train_acc", "test_acc"):
+        return percent(value)
+    if key == "train_seconds":
+        return f"{value:.2f}"
+    if key == "optimizer":
+        return {"sgd": "SGD", "momentum": "momentum 0.9", "adam": "Adam"}.get(value, value)
+    if key == "lr":
+        return f"{value:g}"
+    return f"{value:,}" if isinstance(value, int) and key != "hidden" else str(value)
+
+
+def _format_csv(key: str, value: float | int | str) -> str:
+    if key in ("train_acc", "test_acc"):
+        return "nan" if math.isnan(value) else f"{value:.5f}"
+    if key == "train_seconds":
+        return f"{value:.3f}"
+    if key == "lr":
+        return f"{value:g}"
+    return str(value)
+
+
+def quick_subsets(
+    train: Dataset, test: Dataset, n_train: int = QUICK_TRAIN, n_test: int = QUICK_TEST
+) -> tuple[Dataset, Dataset]:
+    """The first ``n_train`` / ``n_test`` images (all of them if there are fewer)."""
+    return train.subset(min(n_train, len(train))), test.subset(min(n_test, len(test)))
+
+
+def run_sweep(
+    table: str,
+    train: Dataset,
+    test: Dataset,
+    seed: int = 0,
+    epochs: int | None = None,
+    log: Log = None,
+) -> SweepTable:
+    """Run every configuration of ``table`` (:func:`table_configs`) and collect the results."""
+    configs = table_configs(table, epochs)
+    check_datasets("run_sweep", train=train, test=test)
+    results = [run_config(c, train, test, seed=seed, log=log) for c in configs]
+    return SweepTable(
+        table,
+        results,
+        train_name=train.name,
+        test_name=test.name,
+        n_train=len(train),
+        n_test=len(test),
+        seed=seed,
+        base=BASE_CONFIG if epochs is None else replace(BASE_CONFIG, epochs=epochs),
+    )
