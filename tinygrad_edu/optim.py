@@ -20,7 +20,7 @@ import numpy as np
 from .nn.init import aligned_empty, aligned_zeros
 from .tensor import ShapeError, Tensor
 
-__all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "make_optimizer"]
+__all__ = ["MOMENTUM", "OPTIMIZERS", "SGD", "Adam", "Optimizer", "make_optimizer"]
 
 
 def _check_number(

@@ -6,7 +6,7 @@
     $ tinygrad-edu sweep --table all --quick          # 1,000 images, 2 epochs: seconds
 
 Each table (learning rate, hidden units, batch size x epochs, optimiser; see
-:mod:`tinygrad_edu.course.experiments`) is printed to stdout as Markdown, and with ``--out DIR``
+:mod:`tinygrad_edu.course.sweeps`) is printed to stdout as Markdown, and with ``--out DIR``
 written to ``DIR/<table>.md`` and ``DIR/<table>.csv``. One progress line per run goes to
 stderr.
 """
@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..course import experiments as ex
+from ..course import sweeps
+from ..course.runs import N_CLASSES
 from ..data import Dataset
 from .errors import CLIError
 from .options import add_data_arguments, nonnegative_int, positive_int
@@ -30,7 +31,7 @@ __all__ = ["add_sweep_command", "run_sweep"]
 
 def add_sweep_command(subparsers: Any) -> None:
     """Add ``sweep``."""
-    base = ex.BASE_CONFIG
+    base = sweeps.BASE_CONFIG
     p = subparsers.add_parser(
         "sweep",
         help="hyperparameter tables (learning rate, hidden units, batch size, optimiser)",
@@ -41,7 +42,7 @@ def add_sweep_command(subparsers: Any) -> None:
     )
     p.add_argument(
         "--table",
-        choices=(*ex.TABLES, "all"),
+        choices=(*sweeps.TABLES, "all"),
         default="all",
         help="lr (0.005 ... 2), hidden (50, 20, 5 units), batch (200 x 10, 20000 x 10, "
         "20000 x 100 epochs), optimizer (SGD, momentum, Adam) or all (default)",
@@ -64,8 +65,8 @@ def add_sweep_command(subparsers: Any) -> None:
     p.add_argument(
         "--quick",
         action="store_true",
-        help=f"first {ex.QUICK_TRAIN:,} train and {ex.QUICK_TEST} test images, "
-        f"{ex.QUICK_EPOCHS} epochs (unless --epochs): a smoke test in seconds",
+        help=f"first {sweeps.QUICK_TRAIN:,} train and {sweeps.QUICK_TEST} test images, "
+        f"{sweeps.QUICK_EPOCHS} epochs (unless --epochs): a smoke test in seconds",
     )
     p.set_defaults(func=run_sweep)
 
@@ -77,9 +78,9 @@ def run_sweep(args: argparse.Namespace) -> int:
     train, test = _load(args)
     epochs = args.epochs
     if args.quick:
-        train, test = ex.quick_subsets(train, test)
-        epochs = epochs or ex.QUICK_EPOCHS
-    tables = list(ex.TABLES) if args.table == "all" else [args.table]
+        train, test = sweeps.quick_subsets(train, test)
+        epochs = epochs or sweeps.QUICK_EPOCHS
+    tables = list(sweeps.TABLES) if args.table == "all" else [args.table]
 
     def log(line: str) -> None:
         print(f"  {line}", file=sys.stderr, flush=True)
@@ -88,7 +89,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     runs = 0
     for name in tables:
         print(f"sweep {name}: {train.name} ({len(train):,} train images)", file=sys.stderr)
-        table = ex.run_sweep(name, train, test, seed=args.seed, epochs=epochs, log=log)
+        table = sweeps.run_sweep(name, train, test, seed=args.seed, epochs=epochs, log=log)
         runs += len(table.results)
         print(table.to_markdown(), flush=True)
         if args.out is not None:
@@ -117,7 +118,7 @@ def _load(args: argparse.Namespace) -> tuple[Dataset, Dataset]:
     """The dataset, which must be 28x28 images in 10 classes."""
     train, test = load_data(args.dataset, args.data_dir, args.offline)
     for split in (train, test):
-        if split.shape != (28, 28) or len(split.classes) != ex.N_CLASSES:
+        if split.shape != (28, 28) or len(split.classes) != N_CLASSES:
             raise CLIError(
                 f"{split.name}: the sweep's network takes 28x28 images in 10 classes, got "
                 f"{split.shape[0]}x{split.shape[1]} in {len(split.classes)}"

@@ -120,7 +120,7 @@ class SweepTable:
             "lr": "the learning rate",
             "hidden": "the hidden units",
             "batch": "the batch size and the epochs",
-            "optimizer": "the optimiser (momentum 0.9; Adam betas 0.9, 0.999)",
+            "optimizer": f"the optimiser (momentum {optim.MOMENTUM}; Adam betas 0.9, 0.999)",
         }.get(self.name, "one setting")
         text = (
             f"The seeds' network 784-H-10 (sigmoid, N(0, 0.1^2) weights, softmax "
@@ -192,7 +192,9 @@ def _format_markdown(key: str, value: float | int | str) -> str:
     if key == "train_seconds":
         return f"{value:.2f}"
     if key == "optimizer":
-        return {"sgd": "SGD", "momentum": "momentum 0.9", "adam": "Adam"}.get(value, value)
+        return {"sgd": "SGD", "momentum": f"momentum {optim.MOMENTUM}", "adam": "Adam"}.get(
+            value, value
+        )
     if key == "lr":
         return f"{value:g}"
     return f"{value:,}" if isinstance(value, int) and key != "hidden" else str(value)
