@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import tinygrad_edu
 from tinygrad_edu import ShapeError, Tensor, is_grad_enabled, no_grad, ops
-from tinygrad_edu.ops import CrossEntropy
+from tinygrad_edu.fused import CrossEntropy
 
 
 def leaf(values: Any) -> Tensor:

@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor
+from tinygrad_edu.fused import CrossEntropy
 from tinygrad_edu.gradcheck import gradcheck, jacobian, numerical_jacobian
-from tinygrad_edu.ops import CrossEntropy
 
 TIGHT = {"rtol": 1e-12, "atol": 1e-12}  # float64 forward against numpy
 

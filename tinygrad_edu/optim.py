@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from .function import ShapeError
 from .nn.init import aligned_empty, aligned_zeros
-from .tensor import ShapeError, Tensor
+from .tensor import Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 

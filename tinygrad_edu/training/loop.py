@@ -27,10 +27,10 @@ import numpy as np
 
 from .. import nn
 from ..data import DataLoader, Dataset
-from ..function import no_grad
+from ..function import ShapeError, no_grad
 from ..nn import functional as F
 from ..optim import Optimizer
-from ..tensor import ShapeError, Tensor
+from ..tensor import Tensor
 from . import runlog
 
 # model files live in modelfile.py; re-exported so `from .train import save, load` still works
