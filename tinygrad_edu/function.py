@@ -1,23 +1,21 @@
-"""The op protocol: how a primitive op records itself in the graph.
+"""The op protocol: how an op records itself in the graph, and the engine's two errors.
 
-A primitive op is a subclass of :class:`Function` with two methods on raw numpy arrays. An
-instance of the op is the *context* of one application, so its methods name it ``ctx``::
+An op is a subclass of :class:`Function` with two methods on numpy arrays; an instance of the op
+is the *context* of one application, so its methods call it ``ctx`` (static methods taking
+``ctx`` work too)::
 
     class Mul(Function):
-        def forward(ctx, a, b):          # compute the value, save what backward needs
+        def forward(ctx, a, b):   # the value; save what backward needs
             ctx.save_for_backward(a, b)
             return a * b
 
-        def backward(ctx, g):            # dL/da, dL/db from g = dL/dout (a vector-Jacobian product)
+        def backward(ctx, g):     # g = dL/dout -> (dL/da, dL/db), None where none is needed
             a, b = ctx.saved
             return g * b, g * a
 
-``Mul.apply(x, y)`` makes ``ctx = Mul()``, records the input tensors in ``ctx.parents`` and
-one bool per input in ``ctx.needs_input_grad``, runs ``forward`` on the inputs' arrays and, when
-a gradient may be needed, returns a tensor whose ``_ctx`` is ``ctx``. ``backward`` returns one
-gradient per input (``None`` for an input that needs none: ops check ``ctx.needs_input_grad``
-and skip that work), possibly in the broadcast shape: the engine sums it back to the input's
-shape (``tensor.unbroadcast``). ``@staticmethod`` forward/backward taking ``ctx`` work as well.
+``Mul.apply(x, y)`` makes ``ctx = Mul()`` with ``ctx.parents = (x, y)`` and one bool per input in
+``ctx.needs_input_grad``, runs ``forward`` on the arrays and, if a gradient may be needed, returns
+a tensor whose ``_ctx`` is ``ctx``.
 """
 
 from __future__ import annotations
@@ -59,7 +57,7 @@ def is_grad_enabled() -> bool:
 class Function:
     """Base class of ops; an instance is the context of one application of the op."""
 
-    op_name: ClassVar[str]  # shown in graphs and errors: the class name unless a subclass sets it
+    op_name: ClassVar[str] = "Function"  # in graphs and errors: the class name, unless set
     parents: tuple[Tensor, ...]
     needs_input_grad: tuple[bool, ...]
     saved: tuple[Any, ...] | None = ()  # set to None once backward has freed it
@@ -88,19 +86,14 @@ class Function:
         except (ShapeError, InputError):
             raise
         except (ValueError, IndexError) as e:  # numpy's message, with the op and the shapes
-            raise ShapeError(_shape_message(cls.op_name, inputs, e)) from None
+            shapes = " and ".join(str(t.shape) for t in inputs)
+            why = "cannot be broadcast together" if "broadcast" in str(e) else f"given: {e}"
+            raise ShapeError(f"{cls.op_name.lower()}: shapes {shapes} {why}") from None
         if type(out) is not np.ndarray:  # numpy turns 0-d results into scalars
             out = np.asarray(out)
         if _grad_enabled and True in needs:
             return Tensor._make(out, True, ctx)
         return Tensor._make(out, False, None)
-
-
-def _shape_message(op: str, inputs: tuple[Tensor, ...], error: Exception) -> str:
-    shapes = " and ".join(str(t.shape) for t in inputs)
-    if "broadcast" in str(error):
-        return f"{op.lower()}: shapes {shapes} cannot be broadcast together"
-    return f"{op.lower()}: cannot apply to shapes {shapes}: {error}"
 
 
 # Function.apply makes Tensors, and Tensor's operators apply Functions: the two modules import

@@ -1,15 +1,10 @@
 """The primitive ops: a table of derivatives.
 
 Each op's docstring gives its forward value and its local derivative, and its ``backward(ctx, g)``
-is that formula: it receives ``g = dL/dout`` and returns ``dL/dinput`` for each input (the
-vector-Jacobian product ``g^T J``), or ``None`` where ``ctx.needs_input_grad`` says the input
-needs none. Gradients may be returned in the broadcast shape: the engine sums them back to each
-input's shape in one place (``tensor.unbroadcast``).
-
-Sections: elementwise binary and unary ops, reductions, shape ops and indexing, matmul, and two
-speed helpers at the end. Composite ops (sub, div, mean, softmax) are built from these in
-``tensor.py``; fused ops (cross-entropy, the linear layer, ...) live in ``fused.py`` and
-convolution in ``conv.py``.
+is that formula: from ``g = dL/dout`` it returns ``dL/dinput`` for each input (the vector-Jacobian
+product), ``None`` where ``ctx.needs_input_grad`` says none is needed, possibly in the broadcast
+shape (the engine sums it back). The speed helpers come last. Composites (sub, div, mean,
+softmax) are built in ``tensor.py``; fused ops live in ``fused.py``, convolution in ``conv.py``.
 """
 
 from __future__ import annotations
@@ -236,12 +231,10 @@ class MatMul(Function):
     """
 
     def forward(ctx, a: Array, b: Array) -> Array:
-        if a.ndim == 0 or b.ndim == 0:
-            raise ShapeError(f"matmul: operands need >= 1 dimension, got {a.shape} and {b.shape}")
-        k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
-        if a.shape[-1] != k_b:
+        if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise ShapeError(
-                f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {k_b})"
+                f"matmul: shapes {a.shape} and {b.shape} do not align: a @ b needs (..., k) @ (k,)"
+                " or (..., k) @ (..., k, n)"
             )
         ctx.save_for_backward(a, b)
         return _matmul(a, b)
@@ -254,8 +247,8 @@ class MatMul(Function):
             b, g = b[:, None], g[..., None]
         if a.ndim == 1:
             a, g = a[None, :], g[..., None, :]
-        da = _matmul(g, np.swapaxes(b, -1, -2)) if need_a else None
-        db = _matmul(np.swapaxes(a, -1, -2), g) if need_b else None
+        da = _matmul(g, b.mT) if need_a else None
+        db = _matmul(a.mT, g) if need_b else None
         return da, (db[..., 0] if column and need_b else db)
 
 

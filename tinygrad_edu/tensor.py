@@ -1,15 +1,11 @@
 """The Tensor: a numpy array that remembers how it was made, and reverse-mode backward.
 
-Read this file first, then ``function.py`` (how an op records itself), then ``ops.py`` (the
+Read this file first, then ``function.py`` (how an op records itself) and ``ops.py`` (the
 derivative of every primitive op); ``fused.py`` and ``conv.py`` add ops built the same way.
-
-* A tensor made by an op keeps ``_ctx``: the op's context, holding its ``parents`` (an ordered
-  tuple, so ``a + a`` has two edges) and whatever the op saved for its backward.
-* ``backward()`` sorts the graph topologically (iteratively: no recursion limit), then walks it
-  once in reverse, asking each op for the gradients of its inputs (the vector-Jacobian product)
-  and summing the contributions that arrive at each tensor.
-* Broadcasting is undone in exactly one place, :func:`unbroadcast`, so no op repeats it and after
-  backward ``t.grad.shape == t.data.shape`` always.
+A tensor made by an op keeps ``_ctx``, the op's context: its ``parents`` (ordered, so ``a + a``
+has two edges) and what it saved for backward. ``backward()`` sorts the graph topologically, walks
+it once in reverse asking each op for its inputs' gradients (the vector-Jacobian product), and
+sums what arrives at each tensor, undoing broadcasting in one place, :func:`unbroadcast`.
 """
 
 from __future__ import annotations
@@ -26,10 +22,7 @@ if TYPE_CHECKING:
 ArrayLike = Any  # np.ndarray, a Python number, or nested lists of numbers
 Sent = tuple[tuple[int, "Tensor", np.ndarray], ...]  # (argument position, input, dL/d(input))
 BackwardHook = Callable[["Tensor", np.ndarray, Sent], None]
-
-# Called once per backward step while a trace records (see tinygrad_edu.viz.trace); None
-# otherwise, so an untraced backward pays one `is None` test per node.
-_backward_hook: BackwardHook | None = None
+_backward_hook: BackwardHook | None = None  # set while a viz.trace records; else one `is None`
 
 
 def set_backward_hook(hook: BackwardHook | None) -> BackwardHook | None:
@@ -54,12 +47,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
-    ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if ones:
-        grad = grad.sum(axis=ones, keepdims=True)
-    return grad if grad.shape == shape else grad.reshape(shape)
+    ones = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    return grad.sum(axis=tuple(range(extra)) + ones, keepdims=True).reshape(shape)
 
 
 # --------------------------------------------------------------------------- backward's helpers
@@ -87,12 +76,12 @@ def _initial_grad(root: Tensor, grad: ArrayLike | None) -> np.ndarray:
             "backward: this tensor does not require grad (no input of the computation had "
             "requires_grad=True, or it was computed under no_grad())"
         )
+    if grad is None and root.data.size != 1:
+        raise RuntimeError(
+            f"backward: grad can be implicitly created only for a scalar (one-element) output; "
+            f"this tensor has shape {root.shape}: pass backward(grad) of that shape"
+        )
     if grad is None:
-        if root.data.size != 1:
-            raise RuntimeError(
-                f"backward: grad can be implicitly created only for a scalar (one-element) "
-                f"output; this tensor has shape {root.shape}: pass backward(grad) of that shape"
-            )
         return np.ones(root.shape, dtype=root.dtype)
     g = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
     if g.shape != root.shape:
@@ -122,29 +111,24 @@ def _input_grads(ctx: Function, g: np.ndarray, retain_graph: bool) -> list[np.nd
             "backward(); pass retain_graph=True to the first call to backprop twice"
         )
     in_grads = type(ctx).backward(ctx, g)
-    if not isinstance(in_grads, tuple):
-        in_grads = (in_grads,)
-    out: list[np.ndarray | None] = []
-    for parent, pg in zip(ctx.parents, in_grads, strict=True):
-        if pg is None or not parent.requires_grad:
-            pg = None
-        elif type(pg) is not np.ndarray:  # numpy turns 0-d results into scalars
-            pg = unbroadcast(np.asarray(pg), parent.data.shape)
-        elif pg.shape != parent.data.shape:
-            pg = unbroadcast(pg, parent.data.shape)
-        out.append(pg)
+    in_grads = list(in_grads) if type(in_grads) is tuple else [in_grads]
+    for i, parent in enumerate(ctx.parents):
+        pg = in_grads[i]
+        if pg is None:
+            continue
+        if not parent.requires_grad:
+            in_grads[i] = None
+        elif type(pg) is not np.ndarray or pg.shape != parent.data.shape:
+            in_grads[i] = unbroadcast(np.asarray(pg), parent.data.shape)  # 0-d: an ndarray
     if not retain_graph:
         ctx.saved = None
-    return out
+    return in_grads
 
 
 def _sent(parents: tuple[Tensor, ...], in_grads: list[np.ndarray | None]) -> Sent:
     """What the hook is told: (argument position, input, grad) for each input sent a grad."""
-    return tuple(
-        (i, p, pg)
-        for i, (p, pg) in enumerate(zip(parents, in_grads, strict=True))
-        if pg is not None
-    )
+    pairs = enumerate(zip(parents, in_grads, strict=False))
+    return tuple((i, p, pg) for i, (p, pg) in pairs if pg is not None)
 
 
 def _as_array(data: ArrayLike, dtype: Any) -> np.ndarray:
@@ -228,7 +212,7 @@ class Tensor:
                     hook(node, g, ())
                 continue
             in_grads = _input_grads(ctx, g, retain_graph)
-            for parent, pg in zip(ctx.parents, in_grads, strict=True):
+            for parent, pg in zip(ctx.parents, in_grads, strict=False):
                 if pg is not None:
                     old = grads.get(parent)
                     grads[parent] = pg if old is None else old + pg
@@ -268,18 +252,15 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __repr__(self) -> str:
-        small = self.data.size <= 64
-        if small:
-            body = np.array2string(self.data, separator=", ", precision=4, prefix="Tensor(")
+        if self.data.size > 64:
+            parts = [f"shape={self.shape}, dtype={self.dtype}"]
         else:
-            body = f"shape={self.shape}, dtype={self.dtype}"
-        extras = [f"dtype={self.dtype}"] if small and self.dtype != np.float32 else []
-        extras += [f"name={self.name!r}"] if self.name else []
-        if self._ctx is not None:
-            extras.append(f"op={self._ctx.op_name}")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "Tensor(" + ", ".join([body, *extras]) + ")"
+            parts = [np.array2string(self.data, separator=", ", precision=4, prefix="Tensor(")]
+            parts += [f"dtype={self.dtype}"] * bool(self.dtype != np.float32)
+        parts += [f"name={self.name!r}"] * bool(self.name)
+        parts += [f"op={self.op}"] if self._ctx is not None else []
+        parts += ["requires_grad=True"] * (self.requires_grad and self._ctx is None)
+        return "Tensor(" + ", ".join(parts) + ")"
 
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
@@ -313,53 +294,37 @@ class Tensor:
         """Wrap a Python number or array as a constant tensor (Python numbers take our dtype)."""
         if isinstance(other, Tensor):
             return other
-        kind = self.data.dtype.kind
-        if (isinstance(other, int | float) and kind == "f") or (
-            isinstance(other, int) and kind in "iu"
-        ):
+        if isinstance(other, {"f": int | float, "i": int, "u": int}.get(self.data.dtype.kind, ())):
             return Tensor._make(np.asarray(other, dtype=self.data.dtype), False, None)
         return Tensor._make(_as_array(other, None), False, None)
 
-    def __add__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self, self._lift(other))
-
-    def __radd__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self._lift(other), self)
-
-    def __sub__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self, -self._lift(other))
-
-    def __rsub__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self._lift(other), -self)
-
-    def __mul__(self, other: ArrayLike) -> Tensor:
-        return ops.Mul.apply(self, self._lift(other))
-
-    def __rmul__(self, other: ArrayLike) -> Tensor:
-        return ops.Mul.apply(self._lift(other), self)
+    # Each operator is one op (a - b is a + (-b), a / b is a * b^-1): one line each, a table.
+    # fmt: off
+    def __add__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self, self._lift(b))
+    def __radd__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self._lift(b), self)
+    def __sub__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self, -self._lift(b))
+    def __rsub__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self._lift(b), -self)
+    def __mul__(self, b: ArrayLike) -> Tensor: return ops.Mul.apply(self, self._lift(b))
+    def __rmul__(self, b: ArrayLike) -> Tensor: return ops.Mul.apply(self._lift(b), self)
+    def __rtruediv__(self, b: ArrayLike) -> Tensor: return self._lift(b) * self**-1.0
+    def __pow__(self, b: ArrayLike) -> Tensor: return ops.Pow.apply(self, self._lift(b))
+    def __rpow__(self, b: ArrayLike) -> Tensor: return ops.Pow.apply(self._lift(b), self)
+    def __neg__(self) -> Tensor: return ops.Neg.apply(self)
+    def __matmul__(self, b: ArrayLike) -> Tensor: return ops.MatMul.apply(self, self._lift(b))
+    def __rmatmul__(self, b: ArrayLike) -> Tensor: return ops.MatMul.apply(self._lift(b), self)
+    def matmul(self, b: ArrayLike) -> Tensor: return self @ b
+    def exp(self) -> Tensor: return ops.Exp.apply(self)
+    def log(self) -> Tensor: return ops.Log.apply(self)
+    def sqrt(self) -> Tensor: return ops.Sqrt.apply(self)
+    def sigmoid(self) -> Tensor: return ops.Sigmoid.apply(self)
+    def relu(self) -> Tensor: return ops.ReLU.apply(self)
+    def tanh(self) -> Tensor: return ops.Tanh.apply(self)
+    # fmt: on
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
         if isinstance(other, int | float) and other != 0:
             return self * (1.0 / other)
         return self * self._lift(other) ** -1.0
-
-    def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return self._lift(other) * self**-1.0
-
-    def __pow__(self, other: ArrayLike) -> Tensor:
-        return ops.Pow.apply(self, self._lift(other))
-
-    def __rpow__(self, other: ArrayLike) -> Tensor:
-        return ops.Pow.apply(self._lift(other), self)
-
-    def __neg__(self) -> Tensor:
-        return ops.Neg.apply(self)
-
-    def __matmul__(self, other: ArrayLike) -> Tensor:
-        return ops.MatMul.apply(self, self._lift(other))
-
-    def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return ops.MatMul.apply(self._lift(other), self)
 
     def __getitem__(self, index: Any) -> Tensor:
         if isinstance(index, Tensor):
@@ -369,9 +334,6 @@ class Tensor:
         return ops.Index.apply(self, index=index)
 
     # ----------------------------------------------------------------- methods
-    def matmul(self, other: ArrayLike) -> Tensor:
-        return self @ other
-
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
@@ -405,24 +367,6 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         return self.transpose()
-
-    def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return ops.Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
-
-    def relu(self) -> Tensor:
-        return ops.ReLU.apply(self)
-
-    def tanh(self) -> Tensor:
-        return ops.Tanh.apply(self)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """x - log sum_j e^x_j along ``axis``, from primitives: (x - m) - log(sum(e^(x - m))).

@@ -22,6 +22,7 @@ from ..fused import (
     Linear,
     LogSoftmax,
     binary_targets,
+    check_class_targets,
 )
 from ..tensor import Tensor, as_tensor
 from .init import as_rng
@@ -144,7 +145,8 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy from logits z (N, C): l_n = -sum_c y_nc log softmax(z_n)_c.
 
     ``targets``: N integer labels (y one-hot) or (N, C) rows of target probabilities. Fused and
-    stable (CrossEntropy): for the mean, dL/dz = (softmax(z) - y) / N.
+    stable (``fused.CrossEntropy``): for the mean, dL/dz = (softmax(z) - y) / N. Labels out of
+    range raise InputError, for every reduction.
     """
     _check_reduction("cross_entropy", reduction)
     z = as_tensor(logits)
@@ -153,11 +155,8 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
         return CrossEntropy.apply(z, targets=t)
     if reduction == "sum":
         return CrossEntropy.apply(z, targets=t) * float(z.shape[0])
-    if z.ndim != 2:
-        raise ShapeError(f"cross_entropy: logits must have shape (N, C), got {z.shape}")
+    t = check_class_targets("cross_entropy", z.data, t)
     y = one_hot(t, z.shape[1], z.dtype) if t.ndim == 1 else t
-    if y.shape != z.shape:
-        raise ShapeError(f"cross_entropy: targets of shape {t.shape} for logits {z.shape}")
     return -(log_softmax(z, axis=1) * y).sum(axis=1)
 
 
