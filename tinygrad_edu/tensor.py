@@ -220,33 +220,24 @@ class Tensor:
                 hook(node, g, _sent(ctx.parents, in_grads))
 
     # ----------------------------------------------------------------- array-like attributes
+    # fmt: off
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
-
+    def shape(self) -> tuple[int, ...]: return self.data.shape
     @property
-    def ndim(self) -> int:
-        return self.data.ndim
-
+    def ndim(self) -> int: return self.data.ndim
     @property
-    def size(self) -> int:
-        return self.data.size
-
+    def size(self) -> int: return self.data.size
     @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
+    def dtype(self) -> np.dtype: return self.data.dtype
+    @property
+    def is_leaf(self) -> bool: return self._ctx is None
+    def __len__(self) -> int: return len(self.data)
+    # fmt: on
 
     @property
     def op(self) -> str | None:
         """Name of the op that produced this tensor (None for a leaf)."""
         return None if self._ctx is None else self._ctx.op_name
-
-    @property
-    def is_leaf(self) -> bool:
-        return self._ctx is None
-
-    def __len__(self) -> int:
-        return len(self.data)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         return self.data if dtype is None else self.data.astype(dtype)
