@@ -163,6 +163,29 @@ def test_two_leaves_of_one_add_do_not_share_a_gradient_array() -> None:
     assert not np.shares_memory(a.grad, b.grad)
 
 
+def test_retain_grad_keeps_the_gradient_of_a_non_leaf() -> None:
+    a = leaf([1.0, 2.0])
+    h = (a * 3.0).retain_grad()
+    other = a * 2.0  # not retained: no .grad after backward
+    loss = (h * h + other).sum().retain_grad()
+    loss.backward()
+    np.testing.assert_array_equal(h.grad, 2 * h.data)
+    assert other.grad is None and loss.grad == 1.0
+    np.testing.assert_array_equal(a.grad, 6 * h.data + 2.0)
+    assert not np.shares_memory(h.grad, a.grad)
+
+
+def test_stored_gradients_are_writeable_arrays_of_their_own() -> None:
+    """sum's backward sends a read-only broadcast view, reshape a view of its upstream: each
+    stored .grad is copied into an array of its own, which can be changed in place."""
+    a, b = leaf([[1.0, 2.0]]), leaf([3.0, 4.0])
+    (a.sum() + b.reshape(1, 2).sum()).backward()
+    for t in (a, b):
+        assert t.grad.flags.writeable and t.grad.base is None
+        t.grad *= 2.0
+    np.testing.assert_array_equal(a.grad, [[2.0, 2.0]])
+
+
 # --------------------------------------------------------------------------- depth
 def test_chain_of_100k_ops_backpropagates_without_recursion() -> None:
     limit = sys.getrecursionlimit()

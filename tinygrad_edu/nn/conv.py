@@ -1,8 +1,9 @@
 """Convolution and pooling layers on (N, C, H, W) images: ``Conv2d``, ``MaxPool2d``.
 
-The math (and the derivatives) live in ``conv.Conv2d`` and ``conv.MaxPool2d``; these are the
-functional forms and the modules, in PyTorch's layout: a ``Conv2d`` holds ``weight`` of shape
-(out_channels, in_channels, kh, kw) and ``bias`` of shape (out_channels,).
+The math (and the derivatives) live in the ops ``Conv2d`` and ``MaxPool2d`` of
+``tinygrad_edu/conv.py``; these are the functional forms and the modules, in PyTorch's layout: a
+``Conv2d`` holds ``weight`` of shape (out_channels, in_channels, kh, kw) and ``bias`` of shape
+(out_channels,).
 
 >>> from tinygrad_edu import nn
 >>> conv = nn.Conv2d(1, 32, 5, seed=0)              # (N, 1, 28, 28) -> (N, 32, 24, 24)
@@ -37,7 +38,7 @@ def conv2d(
     """out[n, o, i, j] = b[o] + sum_{c,p,q} w[o, c, p, q] xpad[n, c, i sh + p, j sw + q].
 
     x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or None -> (N, O, Ho, Wo) with
-    Ho = (H + 2 ph - kh) // sh + 1 (PyTorch's ``F.conv2d``; see ``conv.Conv2d``).
+    Ho = (H + 2 ph - kh) // sh + 1 (PyTorch's ``F.conv2d``; the op is ``tinygrad_edu.conv.Conv2d``).
     """
     if bias is None:
         return conv_ops.Conv2d.apply(
@@ -50,7 +51,8 @@ def conv2d(
 
 def max_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None) -> Tensor:
     """out[n, c, i, j] = max over the (kh, kw) window at (i sh, j sw): (N, C, H, W) ->
-    (N, C, Ho, Wo), Ho = (H - kh) // sh + 1; stride defaults to kernel_size (``conv.MaxPool2d``).
+    (N, C, Ho, Wo), Ho = (H - kh) // sh + 1; stride defaults to kernel_size (the op
+    ``tinygrad_edu.conv.MaxPool2d``).
     """
     return conv_ops.MaxPool2d.apply(as_tensor(x), kernel_size=kernel_size, stride=stride)
 
