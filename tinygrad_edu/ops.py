@@ -255,13 +255,15 @@ class MatMul(Function):
 # --------------------------------------------------------------------------- speed helpers
 def _matmul(a: Array, b: Array) -> Array:
     """a @ b, through np.dot for <= 2-D: numpy's ``@`` skips BLAS when an inner dimension is 1
-    (dL/dW = x^T g at batch 1, (784, 1) (1, 64): 57 us with @, 9 us with np.dot)."""
+    (dL/dW = x^T g at batch 1, (784, 1) (1, 64) float32: 67 us with ``@``, 9 us with np.dot)."""
     return np.dot(a, b) if a.ndim <= 2 and b.ndim <= 2 else np.matmul(a, b)
 
 
 def _sigmoid(a: Array) -> Array:
     """1 / (1 + e^-a) in one array, in place: negate, exp, +1, reciprocal (IEEE overflow of
-    e^-a silenced: 1 / inf = 0 is right). TODO figure."""
+    e^-a silenced: 1 / inf = 0 is right). Alone it is no faster than ``1 / (1 + np.exp(-a))``
+    (19 vs 18 us for (256, 64) float32), but it makes one array instead of three: in the seeds'
+    training step at batch 256 that measured 530 vs 615 us per step (medians)."""
     out = np.empty_like(a)
     with np.errstate(over="ignore", under="ignore"):
         np.negative(a, out=out)
@@ -272,7 +274,8 @@ def _sigmoid(a: Array) -> Array:
 
 
 def _sigmoid_grad(s: Array, g: Array) -> Array:
-    """(1 - s) s g with one temporary, multiplied in place. TODO figure."""
+    """(1 - s) s g with one temporary, multiplied in place: 6.4 us vs 8.4 us for the same
+    product with temporaries, (256, 64) float32."""
     out = 1 - s
     out *= s
     out *= g
