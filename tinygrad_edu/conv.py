@@ -114,21 +114,7 @@ class Conv2d(Function):
     def forward(
         ctx, x: Array, w: Array, b: Array | None = None, stride: Any = 1, padding: Any = 0
     ) -> Array:
-        if x.ndim != 4:
-            raise ShapeError(f"conv2d: input must be 4-D (N, C, H, W), got shape {x.shape}")
-        if w.ndim != 4:
-            raise ShapeError(
-                f"conv2d: weight must be 4-D (out_channels, in_channels, kh, kw), got {w.shape}"
-            )
-        if x.shape[1] != w.shape[1]:
-            raise ShapeError(
-                f"conv2d: input {x.shape} has {x.shape[1]} channels but weight {w.shape} "
-                f"expects {w.shape[1]} (weight is (out_channels, in_channels, kh, kw))"
-            )
-        if b is not None and b.shape != (w.shape[0],):
-            raise ShapeError(
-                f"conv2d: bias must have shape ({w.shape[0]},) for weight {w.shape}, got {b.shape}"
-            )
+        _check_conv2d_shapes(x, w, b)
         stride = as_pair("conv2d", "stride", stride, 1)
         ph, pw = padding = as_pair("conv2d", "padding", padding, 0)
         kernel = w.shape[2], w.shape[3]
@@ -161,6 +147,25 @@ class Conv2d(Function):
             if ph or pw:
                 dx = dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]
         return (dx, dw) if len(needs) == 2 else (dx, dw, db)
+
+
+def _check_conv2d_shapes(x: Array, w: Array, b: Array | None) -> None:
+    """ShapeError unless x is (N, C, H, W), w (O, C, kh, kw) and b None or (O,)."""
+    if x.ndim != 4:
+        raise ShapeError(f"conv2d: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    if w.ndim != 4:
+        raise ShapeError(
+            f"conv2d: weight must be 4-D (out_channels, in_channels, kh, kw), got {w.shape}"
+        )
+    if x.shape[1] != w.shape[1]:
+        raise ShapeError(
+            f"conv2d: input {x.shape} has {x.shape[1]} channels but weight {w.shape} "
+            f"expects {w.shape[1]} (weight is (out_channels, in_channels, kh, kw))"
+        )
+    if b is not None and b.shape != (w.shape[0],):
+        raise ShapeError(
+            f"conv2d: bias must have shape ({w.shape[0]},) for weight {w.shape}, got {b.shape}"
+        )
 
 
 class MaxPool2d(Function):
