@@ -215,8 +215,8 @@ class Tensor:
                 if hook is not None:
                     hook(node, g, ())
                 continue
-            in_grads = _input_grads(ctx, g, retain_graph)
-            for parent, pg in zip(ctx.parents, in_grads, strict=False):
+            in_grads = _input_grads(ctx, g, retain_graph)  # unbroadcast to the inputs' shapes
+            for parent, pg in zip(ctx.parents, in_grads, strict=False):  # accumulate
                 if pg is not None:
                     old = grads.get(parent)
                     grads[parent] = pg if old is None else old + pg
