@@ -44,6 +44,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     positions of y along the broadcast axes, so dL/dx is the sum of dL/dy over those axes:
     the extra leading axes, and the axes where x has size 1.
     """
+    if type(grad) is not np.ndarray:  # numpy returns 0-d results as scalars
+        grad = np.asarray(grad)
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
@@ -106,33 +108,25 @@ def _store_grad(t: Tensor, g: np.ndarray, stored: set[int]) -> np.ndarray:
     return g
 
 
-def _input_grads(ctx: Function, g: np.ndarray, retain_graph: bool) -> list[np.ndarray | None]:
-    """The op's vector-Jacobian product: dL/d(input) for each input, summed back to the input's
-    shape, None where the input needs none. Frees the op's saved arrays unless ``retain_graph``."""
+def _vjp(ctx: Function, g: np.ndarray, retain_graph: bool) -> tuple[np.ndarray | None, ...]:
+    """The op's vector-Jacobian product: dL/d(input) for each input (None where none is needed),
+    possibly in the broadcast shape. Frees the op's saved arrays unless ``retain_graph``."""
     if ctx.saved is None:
         raise RuntimeError(
             f"backward: the graph through {ctx.op_name} was already freed by an earlier "
             "backward(); pass retain_graph=True to the first call to backprop twice"
         )
     in_grads = type(ctx).backward(ctx, g)
-    in_grads = list(in_grads) if type(in_grads) is tuple else [in_grads]
-    for i, parent in enumerate(ctx.parents):
-        pg = in_grads[i]
-        if pg is None:
-            continue
-        if not parent.requires_grad:
-            in_grads[i] = None
-        elif type(pg) is not np.ndarray or pg.shape != parent.data.shape:
-            in_grads[i] = unbroadcast(np.asarray(pg), parent.data.shape)  # 0-d: an ndarray
     if not retain_graph:
         ctx.saved = None
-    return in_grads
+    return in_grads if type(in_grads) is tuple else (in_grads,)
 
 
-def _sent(parents: tuple[Tensor, ...], in_grads: list[np.ndarray | None]) -> Sent:
+def _sent(parents: tuple[Tensor, ...], in_grads: tuple[np.ndarray | None, ...]) -> Sent:
     """What the hook is told: (argument position, input, grad) for each input sent a grad."""
     pairs = enumerate(zip(parents, in_grads, strict=False))
-    return tuple((i, p, pg) for i, (p, pg) in pairs if pg is not None)
+    sent = [(i, p, pg) for i, (p, pg) in pairs if pg is not None and p.requires_grad]
+    return tuple((i, p, unbroadcast(pg, p.data.shape)) for i, p, pg in sent)
 
 
 def _as_array(data: ArrayLike, dtype: Any) -> np.ndarray:
@@ -215,11 +209,12 @@ class Tensor:
                 if hook is not None:
                     hook(node, g, ())
                 continue
-            in_grads = _input_grads(ctx, g, retain_graph)  # unbroadcast to the inputs' shapes
-            for parent, pg in zip(ctx.parents, in_grads, strict=False):  # accumulate
-                if pg is not None:
+            in_grads = _vjp(ctx, g, retain_graph)  # dL/d(input) for each input of the op
+            for parent, pg in zip(ctx.parents, in_grads, strict=False):
+                if pg is not None and parent.requires_grad:
+                    pg = unbroadcast(pg, parent.data.shape)  # summed back to the input's shape
                     old = grads.get(parent)
-                    grads[parent] = pg if old is None else old + pg
+                    grads[parent] = pg if old is None else old + pg  # paths add up
             if hook is not None:
                 hook(node, g, _sent(ctx.parents, in_grads))
 
