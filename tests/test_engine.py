@@ -445,7 +445,10 @@ def test_backward_with_a_wrongly_shaped_gradient() -> None:
     _assert_engine_error(excinfo, "backward", str((2,)), str((1, 2)))
 
 
-@pytest.mark.parametrize("data", ["abc", None, {"a": 1}, [1.0, "x"], object(), [[1.0], [2.0, 3.0]]])
+@pytest.mark.parametrize(
+    "data",
+    ["abc", None, {"a": 1}, [1.0, "x"], object(), [[1.0], [2.0, 3.0]], np.array([], dtype=object)],
+)
 def test_non_numeric_data_is_a_type_error(data: Any) -> None:
     with pytest.raises(TypeError, match="Tensor"):
         Tensor(data)

@@ -138,10 +138,8 @@ def _as_array(data: ArrayLike, dtype: Any) -> np.ndarray:
     except (ValueError, TypeError) as e:
         raise TypeError(f"Tensor: cannot convert {type(data).__name__} to an array: {e}") from e
     if arr.dtype.kind not in "biuf":
-        example = f" (expected numbers, got e.g. {arr.flat[0]!r} of shape {arr.shape})"
-        raise TypeError(
-            f"Tensor: data of dtype {arr.dtype} is not numeric{example * (arr.size > 0)}"
-        )
+        example = f" (expected numbers, got e.g. {arr.flat[0]!r})" if arr.size else ""
+        raise TypeError(f"Tensor: data of dtype {arr.dtype} is not numeric{example}")
     given_numpy = isinstance(data, np.ndarray | np.generic)
     if dtype is None and (not given_numpy or (arr.dtype.kind == "f" and arr.dtype.itemsize < 4)):
         arr = arr.astype(np.float32)  # Python numbers and float16: float32
