@@ -178,8 +178,8 @@ def test_cross_entropy_errors() -> None:
 # --------------------------------------------------------------------------- Linear
 @st.composite
 def linear_case(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x (..., in) with 0-2 leading batch axes, W (out, in), b (out,)."""
-    batch = draw(S.shapes(min_dims=1, max_dims=2, max_side=3))
+    """x (..., in) with 0-2 leading batch axes (0: a single row (in,)), W (out, in), b (out,)."""
+    batch = draw(S.shapes(min_dims=0, max_dims=2, max_side=3))
     n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     x = draw(S.arrays((*batch, n_in)))
     return x, draw(S.arrays((n_out, n_in))), draw(S.arrays((n_out,)))

@@ -102,9 +102,10 @@ class Linear(Function):
         x, w = ctx.saved
         need = ctx.needs_input_grad
         dx = np.dot(g, w) if need[0] else None
-        g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])  # batch axes as rows
-        dw = _transposed_times(g2, x2) if need[1] else None
-        db = g2.sum(axis=0) if len(need) > 2 and need[2] else None
+        if x.ndim != 2:  # a single row, or leading batch axes: as rows
+            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        dw = _transposed_times(g, x) if need[1] else None
+        db = g.sum(axis=0) if len(need) > 2 and need[2] else None
         return (dx, dw, db) if len(need) > 2 else (dx, dw)
 
 
