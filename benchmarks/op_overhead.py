@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_edu import Tensor
+from tinygrad_edu.fused import CrossEntropy
 from tinygrad_edu.nn.init import aligned_copy
-from tinygrad_edu.ops import CrossEntropy
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist-24k"

@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"
 
 from tinygrad_edu.cli.app import ArgumentParser  # noqa: E402
+
 from tinygrad_edu.cli.sweep import add_sweep_command  # noqa: E402
 
 

@@ -122,6 +122,15 @@ def with_ties(draw: Any, shape: Any) -> np.ndarray:
     return draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.5, 0.0, 0.5, 2.0])))
 
 
+@st.composite
+def logits_and_labels(draw: Any, max_rows: int = 5, max_classes: int = 5) -> tuple[Any, Any]:
+    """Logits (N, C) in [-3, 3] and N integer labels in [0, C)."""
+    n, c = draw(st.integers(1, max_rows)), draw(st.integers(1, max_classes))
+    logits = draw(arrays((n, c)))
+    labels = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    return logits, labels
+
+
 # --------------------------------------------------------------------------- axes
 def axis(ndim: int, allow_none: bool = True):
     """One axis of an ndim-array, as a non-negative or negative int (or None)."""

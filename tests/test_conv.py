@@ -14,7 +14,8 @@ import strategies as S
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import ShapeError, Tensor, ops
+from tinygrad_edu import InputError, ShapeError, Tensor
+from tinygrad_edu import conv as conv_ops
 from tinygrad_edu.gradcheck import gradcheck
 from tinygrad_edu.nn.conv import Conv2d, MaxPool2d, conv2d, max_pool2d
 
@@ -133,7 +134,7 @@ def test_conv2d_skips_the_input_gradient_of_a_data_batch(monkeypatch: pytest.Mon
     def fail(*args: Any) -> None:
         raise AssertionError("col2im ran although the input needs no gradient")
 
-    monkeypatch.setattr(ops, "col2im", fail)
+    monkeypatch.setattr(conv_ops, "col2im", fail)
     out = conv2d(x, w, b, stride=2, padding=1)
     (out * out).sum().backward()
     assert x.grad is None and w.grad.shape == w.shape and b.grad.shape == b.shape
@@ -267,8 +268,6 @@ CONV_ERRORS = [
         {"padding": 1},
         r"conv2d: kernel 7x3 is larger than the padded input 6x6 \(padding \(1, 1\)\)",
     ),
-    ((1, 1, 5, 5), (2, 1, 3, 3), {"stride": 0}, r"conv2d: stride must be an int >= 1"),
-    ((1, 1, 5, 5), (2, 1, 3, 3), {"padding": (1, -1)}, r"conv2d: padding must be an int >= 0"),
 ]
 
 
@@ -290,12 +289,45 @@ def test_conv2d_bias_shape_error() -> None:
     [
         ((4, 4), 2, r"max_pool2d: input must be 4-D \(N, C, H, W\), got shape \(4, 4\)"),
         ((1, 1, 2, 5), 3, r"max_pool2d: kernel 3x3 is larger than the input: input shape"),
-        ((1, 1, 4, 4), 0, r"max_pool2d: kernel_size must be an int >= 1"),
     ],
 )
 def test_max_pool2d_shape_errors(shape: tuple, kernel: int, match: str) -> None:
     with pytest.raises(ShapeError, match=match):
         max_pool2d(Tensor(np.zeros(shape)), kernel)
+
+
+# --------------------------------------------------------------------------- invalid arguments
+X5, W3 = np.zeros((1, 1, 5, 5)), np.zeros((2, 1, 3, 3))
+BAD_ARGUMENTS = {
+    # the op, through the functional form, and the module: one validator, one error type
+    "conv2d stride 0": (lambda: conv2d(X5, Tensor(W3), stride=0), "conv2d: stride must be"),
+    "conv2d padding": (lambda: conv2d(X5, Tensor(W3), padding=(1, -1)), "conv2d: padding must"),
+    "conv2d stride 3-tuple": (lambda: conv2d(X5, Tensor(W3), stride=(1, 1, 1)), "conv2d: stride"),
+    "max_pool2d kernel 0": (lambda: max_pool2d(X5, 0), "max_pool2d: kernel_size must be"),
+    "max_pool2d stride 0": (lambda: max_pool2d(X5, 2, stride=0), "max_pool2d: stride must be"),
+    "Conv2d stride 0": (lambda: Conv2d(1, 2, 3, stride=0), "Conv2d: stride must be"),
+    "Conv2d padding -1": (lambda: Conv2d(1, 2, 3, padding=-1), "Conv2d: padding must be"),
+    "Conv2d kernel 2.5": (lambda: Conv2d(1, 2, 2.5), "Conv2d: kernel_size must be"),
+    "Conv2d out_channels 0": (lambda: Conv2d(1, 0, 3), "Conv2d: out_channels must be"),
+    "MaxPool2d stride 0": (lambda: MaxPool2d(2, stride=0), "MaxPool2d: stride must be"),
+    "MaxPool2d kernel (2, 0)": (lambda: MaxPool2d((2, 0)), "MaxPool2d: kernel_size must be"),
+    "MaxPool2d kernel True": (lambda: MaxPool2d(True), "MaxPool2d: kernel_size must be"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_ARGUMENTS))
+def test_invalid_kernel_stride_or_padding_is_an_input_error(name: str) -> None:
+    """A value outside its domain is an InputError (a ValueError), from the op and the module."""
+    make, match = BAD_ARGUMENTS[name]
+    with pytest.raises(InputError, match=match) as excinfo:
+        make()
+    assert not isinstance(excinfo.value, ShapeError)
+
+
+def test_one_pair_validator() -> None:
+    assert conv_ops.as_pair("f", "stride", 2, 1) == (2, 2)
+    assert conv_ops.as_pair("f", "padding", [0, np.int64(3)], 0) == (0, 3)
+    assert isinstance(conv_ops.as_pair("f", "stride", np.int64(2), 1)[0], int)
 
 
 # --------------------------------------------------------------------------- modules
@@ -321,9 +353,9 @@ def test_conv2d_module_without_bias_and_bad_arguments() -> None:
     conv = Conv2d(1, 2, 3, bias=False, seed=1)
     assert conv.bias is None and [n for n, _ in conv.named_parameters()] == ["weight"]
     assert conv(np.zeros((1, 1, 4, 4), dtype=np.float32)).shape == (1, 2, 2, 2)
-    with pytest.raises(ValueError, match="Conv2d: in_channels must be a positive integer"):
+    with pytest.raises(InputError, match="Conv2d: in_channels must be a positive integer"):
         Conv2d(0, 2, 3)
-    with pytest.raises(ValueError, match="Conv2d: kernel_size must be an int >= 1"):
+    with pytest.raises(InputError, match="Conv2d: kernel_size must be an int >= 1"):
         Conv2d(1, 2, (3, 0))
 
 

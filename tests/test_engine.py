@@ -3,9 +3,11 @@ no_grad, detach, and errors that name the op and the shapes."""
 
 from __future__ import annotations
 
+import ast
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 
 import tinygrad_edu
 from tinygrad_edu import ShapeError, Tensor, is_grad_enabled, no_grad, ops
-from tinygrad_edu.ops import CrossEntropy
+from tinygrad_edu.fused import CrossEntropy
 
 
 def leaf(values: Any) -> Tensor:
@@ -159,6 +161,29 @@ def test_two_leaves_of_one_add_do_not_share_a_gradient_array() -> None:
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     (a + b).sum().backward()
     assert not np.shares_memory(a.grad, b.grad)
+
+
+def test_retain_grad_keeps_the_gradient_of_a_non_leaf() -> None:
+    a = leaf([1.0, 2.0])
+    h = (a * 3.0).retain_grad()
+    other = a * 2.0  # not retained: no .grad after backward
+    loss = (h * h + other).sum().retain_grad()
+    loss.backward()
+    np.testing.assert_array_equal(h.grad, 2 * h.data)
+    assert other.grad is None and loss.grad == 1.0
+    np.testing.assert_array_equal(a.grad, 6 * h.data + 2.0)
+    assert not np.shares_memory(h.grad, a.grad)
+
+
+def test_stored_gradients_are_writeable_arrays_of_their_own() -> None:
+    """sum's backward sends a read-only broadcast view, reshape a view of its upstream: each
+    stored .grad is copied into an array of its own, which can be changed in place."""
+    a, b = leaf([[1.0, 2.0]]), leaf([3.0, 4.0])
+    (a.sum() + b.reshape(1, 2).sum()).backward()
+    for t in (a, b):
+        assert t.grad.flags.writeable and t.grad.base is None
+        t.grad *= 2.0
+    np.testing.assert_array_equal(a.grad, [[2.0, 2.0]])
 
 
 # --------------------------------------------------------------------------- depth
@@ -420,7 +445,10 @@ def test_backward_with_a_wrongly_shaped_gradient() -> None:
     _assert_engine_error(excinfo, "backward", str((2,)), str((1, 2)))
 
 
-@pytest.mark.parametrize("data", ["abc", None, {"a": 1}, [1.0, "x"], object(), [[1.0], [2.0, 3.0]]])
+@pytest.mark.parametrize(
+    "data",
+    ["abc", None, {"a": 1}, [1.0, "x"], object(), [[1.0], [2.0, 3.0]], np.array([], dtype=object)],
+)
 def test_non_numeric_data_is_a_type_error(data: Any) -> None:
     with pytest.raises(TypeError, match="Tensor"):
         Tensor(data)
@@ -428,3 +456,85 @@ def test_non_numeric_data_is_a_type_error(data: Any) -> None:
 
 def test_package_exports() -> None:
     assert tinygrad_edu.Tensor is Tensor and tinygrad_edu.no_grad is no_grad
+
+
+# --------------------------------------------------------------------------- the backward hook
+def test_an_untraced_backward_does_not_build_the_hooks_report(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no hook set, backward never builds ``sent``; with one, once per non-leaf node."""
+    from tinygrad_edu import tensor as engine
+
+    built = []
+    original = engine._sent
+    monkeypatch.setattr(engine, "_sent", lambda *a: built.append(a) or original(*a))
+    x = leaf([1.0, 2.0])
+    (x * 3.0 + x).sum().backward()
+    assert built == []
+    seen: list[tuple] = []
+    previous = engine.set_backward_hook(lambda node, upstream, sent: seen.append(sent))
+    try:
+        (x * 3.0 + x).sum().backward()
+    finally:
+        assert engine.set_backward_hook(previous) is not None
+    assert len(built) == 3  # Sum, Add, Mul; the leaf is reported with ()
+    assert [len(s) for s in seen] == [1, 2, 1, 0]  # Mul's constant 3.0 is sent nothing
+    assert [(arg, t is x) for arg, t, _ in seen[1]] == [(0, False), (1, True)]
+
+
+# --------------------------------------------------------------------------- layering
+PKG = Path(tinygrad_edu.__file__).parent
+ENGINE = {"tensor", "function", "ops"}
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module imported from, the names imported) for every import in the file, nested too."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            found.append(("." * node.level + (node.module or ""), [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            found.extend((a.name, []) for a in node.names)
+    return found
+
+
+def _package_modules(path: Path) -> set[str]:
+    """The top-level tinygrad_edu modules a file under tinygrad_edu/ or tinygrad_edu/nn imports."""
+    out = set()
+    depth = len(path.relative_to(PKG).parts)  # 1 for tinygrad_edu/x.py, 2 for nn/x.py
+    for module, names in _imports(path):
+        level = len(module) - len(module.lstrip("."))
+        if level == depth:  # from the package root: `.x` or `..x`, or `from . import x`
+            rest = module.lstrip(".")
+            out |= {rest.split(".")[0]} if rest else set(names)
+        elif module.startswith("tinygrad_edu."):
+            out.add(module.split(".")[1])
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(ENGINE))
+def test_the_engine_imports_only_the_engine(name: str) -> None:
+    assert _package_modules(PKG / f"{name}.py") <= ENGINE
+
+
+@pytest.mark.parametrize("name", ["fused", "conv"])
+def test_fused_and_conv_import_only_the_engine(name: str) -> None:
+    assert _package_modules(PKG / f"{name}.py") <= {"function", "tensor"}
+
+
+def test_nn_and_optim_point_down() -> None:
+    for path in (PKG / "nn").glob("*.py"):
+        assert _package_modules(path) <= ENGINE | {"fused", "conv", "nn"}, path.name
+    assert _package_modules(PKG / "optim.py") <= ENGINE | {"nn"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [PKG / f"{m}.py" for m in ["tensor", "function", "ops", "fused", "conv", "optim", "gradcheck"]]
+    + sorted((PKG / "nn").glob("*.py")),
+    ids=lambda p: str(p.relative_to(PKG)),
+)
+def test_no_module_imports_another_modules_private_names(path: Path) -> None:
+    for module, names in _imports(path):
+        private = [n for n in names if n.startswith("_") and n != "__future__"]
+        assert not private, f"{path.name} imports {private} from {module}"

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Function, Tensor
+from tinygrad_edu.fused import CrossEntropy
 from tinygrad_edu.gradcheck import GradcheckError, gradcheck, jacobian, numerical_jacobian
-from tinygrad_edu.ops import CrossEntropy
 
 
 class WrongSin(Function):

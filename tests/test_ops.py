@@ -1,4 +1,5 @@
-"""Every op: (a) its forward equals numpy's, (b) its backward equals finite differences.
+"""Every primitive op (and the composites built from them in tensor.py): (a) its forward equals
+numpy's, (b) its backward equals finite differences. The fused ops: test_fused.py.
 
 Gradients are checked in float64 with ``gradcheck`` (full Jacobians: backward with one-hot
 upstream gradients against central differences) over random shapes, broadcast pairs and
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor
 from tinygrad_edu.gradcheck import gradcheck, jacobian, numerical_jacobian
-from tinygrad_edu.ops import CrossEntropy
+from tinygrad_edu.tensor import _toposort
 
 TIGHT = {"rtol": 1e-12, "atol": 1e-12}  # float64 forward against numpy
 
@@ -433,73 +434,24 @@ def test_softmax(data: st.DataObject) -> None:
     assert_grads(lambda t: t.softmax(axis=axis), x)
 
 
+def test_log_softmax_is_composed_of_primitives_with_the_max_as_a_constant() -> None:
+    """Tensor.log_softmax is (x - m) - log(sum(exp(x - m))), m = max x as a constant: no fused
+    op and no Max in the graph (so it can be differentiated again), and the gradient is exact."""
+    x = Tensor(np.array([[0.5, -1.0, 2.0], [3.0, 3.0, -2.0]]), requires_grad=True)
+    out = x.log_softmax(axis=1)
+    ops_used = {t.op for t in _toposort(out) if t.op}
+    assert ops_used <= {"Add", "Neg", "Exp", "Sum", "Log"}, ops_used
+    g = np.arange(6.0).reshape(2, 3)
+    out.backward(g)
+    p = _naive_softmax(x.data, 1)
+    np.testing.assert_allclose(x.grad, g - p * g.sum(axis=1, keepdims=True), **TIGHT)
+
+
 @given(data=st.data())
 def test_softmax_default_axis_is_last(data: st.DataObject) -> None:
     x = data.draw(S.arrays(S.shapes(min_dims=1)), label="x")
     assert_forward(Tensor(x).softmax(), _naive_softmax(x, -1))
     assert_forward(Tensor(x).log_softmax(), np.log(_naive_softmax(x, -1)))
-
-
-# --------------------------------------------------------------------------- cross-entropy
-@st.composite
-def logits_and_labels(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
-    n, c = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    logits = draw(S.arrays((n, c)))
-    labels = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
-    return logits, labels
-
-
-def _naive_cross_entropy(z: np.ndarray, y: np.ndarray) -> float:
-    """-(1/N) sum_n sum_c y_nc log softmax(z_n)_c with y one-hot or probabilities."""
-    return float(-(y * np.log(_naive_softmax(z, 1))).sum() / z.shape[0])
-
-
-@given(case=logits_and_labels())
-def test_cross_entropy_with_labels(case: tuple) -> None:
-    z, labels = case
-    onehot = np.eye(z.shape[1])[labels]
-    loss = CrossEntropy.apply(Tensor(z), targets=labels)
-    assert loss.shape == ()
-    assert_forward(loss, _naive_cross_entropy(z, onehot))
-    assert_grads(lambda t: CrossEntropy.apply(t, targets=labels), z)
-    t = Tensor(z, requires_grad=True)
-    CrossEntropy.apply(t, targets=labels).backward()
-    np.testing.assert_allclose(t.grad, (_naive_softmax(z, 1) - onehot) / z.shape[0], **TIGHT)
-
-
-@given(case=logits_and_labels())
-def test_cross_entropy_with_onehot_targets(case: tuple) -> None:
-    z, labels = case
-    onehot = np.eye(z.shape[1])[labels]
-    loss = CrossEntropy.apply(Tensor(z), targets=onehot)
-    assert_forward(loss, _naive_cross_entropy(z, onehot))
-    assert_forward(loss, CrossEntropy.apply(Tensor(z), targets=labels).data)
-    assert_grads(lambda t: CrossEntropy.apply(t, targets=onehot), z)
-
-
-@given(case=logits_and_labels(), data=st.data())
-def test_cross_entropy_with_probability_targets(case: tuple, data: st.DataObject) -> None:
-    z, _ = case
-    weights = data.draw(S.positive(z.shape, 0.1, 1.0), label="weights")
-    probs = weights / weights.sum(axis=1, keepdims=True)
-    assert_forward(CrossEntropy.apply(Tensor(z), targets=probs), _naive_cross_entropy(z, probs))
-    assert_grads(lambda t: CrossEntropy.apply(t, targets=probs), z)
-    t = Tensor(z, requires_grad=True)
-    CrossEntropy.apply(t, targets=probs).backward()
-    np.testing.assert_allclose(t.grad, (_naive_softmax(z, 1) - probs) / z.shape[0], **TIGHT)
-
-
-def test_cross_entropy_equals_composite() -> None:
-    """The fused op equals -mean(log_softmax(z)[range(N), labels]) and its gradient."""
-    rng = np.random.default_rng(0)
-    z = rng.standard_normal((6, 4))
-    labels = np.array([0, 3, 1, 1, 2, 0])
-    fused = Tensor(z, requires_grad=True)
-    CrossEntropy.apply(fused, targets=labels).backward()
-    composite = Tensor(z, requires_grad=True)
-    loss = -composite.log_softmax()[np.arange(6), labels].mean()
-    loss.backward()
-    np.testing.assert_allclose(fused.grad, composite.grad, **TIGHT)
 
 
 # --------------------------------------------------------------------------- numerical stability
@@ -551,17 +503,3 @@ def test_log_softmax_and_softmax_extremes(dtype: type, no_fp_warnings: None) -> 
     (sm * Tensor(np.array([1.0, 2.0, 3.0], dtype=dtype))).sum().backward()
     assert _all_finite(sm.data, y.grad)
     np.testing.assert_allclose(sm.data, [[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-6)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_cross_entropy_extremes(dtype: type, no_fp_warnings: None) -> None:
-    z = np.array([[1000.0, -1000.0], [-1000.0, 1000.0], [1000.0, -1000.0]], dtype=dtype)
-    labels = np.array([0, 0, 1])  # right, wrong, wrong
-    for targets in (labels, np.eye(2, dtype=dtype)[labels]):
-        x = Tensor(z, requires_grad=True)
-        loss = CrossEntropy.apply(x, targets=targets)
-        loss.backward()
-        assert _all_finite(loss.data, x.grad)
-        np.testing.assert_allclose(loss.item(), (0.0 + 2000.0 + 2000.0) / 3, rtol=1e-6)
-        expected = (np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]) - np.eye(2)[labels]) / 3
-        np.testing.assert_allclose(x.grad, expected, atol=1e-7)

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor
-from tinygrad_edu.ops import CrossEntropy
+from tinygrad_edu.fused import CrossEntropy
 
 
 # --------------------------------------------------------------------------- construction, dtype

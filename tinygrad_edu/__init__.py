@@ -1,8 +1,8 @@
 """tinygrad_edu: a small, honest reverse-mode autodiff framework for teaching backpropagation."""
 
 from . import gradcheck
-from .function import Function, is_grad_enabled, no_grad
-from .tensor import InputError, ShapeError, Tensor, unbroadcast
+from .function import Function, InputError, ShapeError, is_grad_enabled, no_grad
+from .tensor import Tensor, unbroadcast
 
 __all__ = [
     "Function",

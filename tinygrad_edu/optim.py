@@ -3,7 +3,7 @@
 Each ``step()`` updates every parameter's ``.data`` in place from its ``.grad`` (parameters whose
 ``.grad`` is None are skipped, and ``.grad`` itself is never changed). State (momentum buffers,
 Adam's moments) and work arrays are preallocated and 64-byte aligned; the one exception is the
-final ``lr * g`` of SGD, left to a numpy temporary because it measured faster (see ``SGD``).
+final ``lr * g`` of SGD, left to a numpy temporary (no slower, see ``SGD._update``).
 ``lr`` and the other hyperparameters are attributes that may be changed between steps (e.g. to
 decay the learning rate). ``state_dict()`` / ``load_state_dict()`` save and restore the
 hyperparameters and per-parameter state (momentum buffers, Adam moments, step counts).
@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from .function import ShapeError
 from .nn.init import aligned_empty, aligned_zeros
-from .tensor import ShapeError, Tensor
+from .tensor import Tensor
 
 __all__ = ["MOMENTUM", "OPTIMIZERS", "SGD", "Adam", "Optimizer", "make_optimizer"]
 
@@ -80,8 +81,7 @@ class Optimizer:
         self.steps = 0  # calls of step()
         # per parameter: its update count (Adam's t) and named state arrays, made on first use
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
-        self._scratch: list[np.ndarray | None] = [None] * len(self.params)
-        self._scratch2: list[np.ndarray | None] = [None] * len(self.params)
+        self._scratch: list[dict[str, np.ndarray]] = [{} for _ in self.params]
 
     @property
     def lr(self) -> float:
@@ -114,13 +114,22 @@ class Optimizer:
     def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _scratch_for(self, i: int, w: np.ndarray, which: int = 0) -> np.ndarray:
-        """Aligned work array number ``which`` (0 or 1) for parameter i, made on first use."""
-        pool = self._scratch if which == 0 else self._scratch2
-        buf = pool[i]
+    def _work(self, i: int, w: np.ndarray, name: str) -> np.ndarray:
+        """Parameter i's work array ``name``, like w: preallocated and 64-byte aligned, so an
+        update allocates nothing (see ``nn.init`` for what alignment is worth)."""
+        buf = self._scratch[i].get(name)
         if buf is None or buf.dtype != w.dtype:
-            buf = pool[i] = aligned_empty(w.shape, w.dtype)
+            buf = self._scratch[i][name] = aligned_empty(w.shape, w.dtype)
         return buf
+
+    def _plus_weight_decay(self, i: int, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """g + weight_decay * w, in a work array (``p.grad`` itself is never changed)."""
+        if not self.weight_decay:
+            return g
+        out = self._work(i, w, "decayed")
+        np.multiply(w, self.weight_decay, out=out)
+        out += g
+        return out
 
     def _buffer(self, i: int, name: str, w: np.ndarray) -> np.ndarray:
         """The state array ``name`` of parameter i (aligned zeros, made on first use)."""
@@ -234,34 +243,25 @@ class SGD(Optimizer):
             )
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
-        if self.weight_decay:
-            tmp = self._scratch_for(i, w)
-            np.multiply(w, self.weight_decay, out=tmp)
-            tmp += g
-            g = tmp  # g + weight_decay * w (p.grad itself is never changed)
+        g = self._plus_weight_decay(i, w, g)  # g <- g + weight_decay w
         if self.momentum:
-            buf = self.state[i].get("momentum_buffer")
-            if buf is None:
-                buf = self._buffer(i, "momentum_buffer", w)
-                np.copyto(buf, g)
-            else:
-                buf *= self.momentum
-                if self.dampening:  # then not nesterov: g is not needed after this
-                    tmp = self._scratch_for(i, w)
-                    np.multiply(g, 1 - self.dampening, out=tmp)
-                    buf += tmp
-                else:
-                    buf += g
-            if self.nesterov:  # g + momentum * b, in a scratch array (g may be p.grad)
-                tmp = self._scratch_for(i, w, 1 if self.weight_decay else 0)
-                np.multiply(buf, self.momentum, out=tmp)
-                tmp += g
-                g = tmp
-            else:
-                g = buf
-        # lr * g goes to a temporary: measured in the training loop, numpy's fresh (cache-warm)
-        # temporary beat a preallocated scratch array (25 vs 32 us per step, 784-64-10 MLP)
+            b = self._momentum(i, w, g)  # b <- g, then b <- momentum b + (1 - dampening) g
+            g = _plus_scaled(g, self.momentum, b, self._work(i, w, "tmp")) if self.nesterov else b
+        # w <- w - lr g, lr g in a numpy temporary: measured alone, as fast as a preallocated work
+        # array (18.2 vs 18.1 us for the 784-64-10 MLP's four parameters); an earlier
+        # measurement in the training loop found the fresh temporary faster (25 vs 32 us)
         w -= self.lr * g
+
+    def _momentum(self, i: int, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """The momentum buffer b, updated in place: b <- g on the first step, then
+        b <- momentum b + (1 - dampening) g."""
+        b = self.state[i].get("momentum_buffer")
+        if b is None:
+            b = self._buffer(i, "momentum_buffer", w)
+            np.copyto(b, g)
+        else:
+            _scale_add(b, self.momentum, g, 1 - self.dampening, self._work(i, w, "tmp"))
+        return b
 
 
 class Adam(Optimizer):
@@ -304,30 +304,46 @@ class Adam(Optimizer):
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         beta1, beta2 = self.betas
-        state = self.state[i]
-        t = state["step"] = state.get("step", 0) + 1
-        tmp = self._scratch_for(i, w)
-        if self.weight_decay:
-            decayed = self._scratch_for(i, w, 1)
-            np.multiply(w, self.weight_decay, out=decayed)
-            decayed += g
-            g = decayed
-        m = self._buffer(i, "exp_avg", w)
-        v = self._buffer(i, "exp_avg_sq", w)
-        m *= beta1
-        np.multiply(g, 1 - beta1, out=tmp)
-        m += tmp
-        v *= beta2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - beta2
-        v += tmp
-        step_size = self.lr / (1 - beta1**t)
-        np.sqrt(v, out=tmp)
-        tmp /= math.sqrt(1 - beta2**t)
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= step_size
-        w -= tmp
+        t = self.state[i]["step"] = self.state[i].get("step", 0) + 1
+        g = self._plus_weight_decay(i, w, g)  # g <- g + weight_decay w
+        m, v = self._buffer(i, "exp_avg", w), self._buffer(i, "exp_avg_sq", w)
+        tmp = self._work(i, w, "tmp")
+        _scale_add(m, beta1, g, 1 - beta1, tmp)  # m <- beta1 m + (1 - beta1) g
+        _scale_add(v, beta2, np.multiply(g, g, out=tmp), 1 - beta2, tmp)  # v <- ... g^2
+        lr_t = self.lr / (1 - beta1**t)  # m_hat = m / (1 - beta1^t)
+        _adam_step(w, m, v, lr_t, math.sqrt(1 - beta2**t), self.eps, tmp)
+
+
+# --------------------------------------------------------------------------- in-place arithmetic
+# The updates run in place on preallocated aligned arrays (``out=``): no allocation per step.
+def _scale_add(y: np.ndarray, a: float, x: np.ndarray, b: float, tmp: np.ndarray) -> None:
+    """y <- a y + b x, in place (b x through the work array tmp, which x may be)."""
+    y *= a
+    if b == 1:
+        y += x
+    else:
+        np.multiply(x, b, out=tmp)
+        y += tmp
+
+
+def _plus_scaled(x: np.ndarray, a: float, y: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """x + a y, into the work array ``out``."""
+    np.multiply(y, a, out=out)
+    out += x
+    return out
+
+
+def _adam_step(
+    w: np.ndarray, m: np.ndarray, v: np.ndarray, lr_t: float, c2: float, eps: float, tmp: np.ndarray
+) -> None:
+    """w <- w - lr_t m / (sqrt(v) / c2 + eps), in place through the work array tmp
+    (c2 = sqrt(1 - beta2^t) turns sqrt(v) into sqrt(v_hat))."""
+    np.sqrt(v, out=tmp)
+    tmp /= c2
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr_t
+    w -= tmp
 
 
 #: The optimisers by the names the command line and the course's tables use.

@@ -1,19 +1,16 @@
 """The Tensor: a numpy array that remembers how it was made, and reverse-mode backward.
 
-Read this file first, then ``function.py`` (how an op records itself), then ``ops.py`` (the
-derivative of every primitive op). Everything the engine knows about autodiff is here:
-
-* A tensor made by an op keeps ``_ctx``: the op's context, holding its ``parents`` (an ordered
-  tuple, so ``a + a`` has two edges) and whatever the op saved for its backward.
-* ``backward()`` sorts the graph topologically (iteratively: no recursion limit), then walks it
-  once in reverse, asking each op for the gradients of its inputs (the vector-Jacobian product)
-  and summing the contributions that arrive at each tensor.
-* Broadcasting is undone in exactly one place, :func:`unbroadcast`, so no op repeats it and after
-  backward ``t.grad.shape == t.data.shape`` always.
+Read this file first, then ``function.py`` (how an op records itself) and ``ops.py`` (the
+derivative of every primitive op); ``fused.py`` and ``conv.py`` add ops built the same way.
+A tensor made by an op keeps ``_ctx``, the op's context: its ``parents`` (ordered, so ``a + a``
+has two edges) and what it saved for backward. ``backward()`` sorts the graph topologically, walks
+it once in reverse asking each op for its inputs' gradients (the vector-Jacobian product), and
+sums what arrives at each tensor, undoing broadcasting in one place, :func:`unbroadcast`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -23,12 +20,9 @@ if TYPE_CHECKING:
     from .function import Function
 
 ArrayLike = Any  # np.ndarray, a Python number, or nested lists of numbers
-
-BackwardHook = Callable[["Tensor", np.ndarray, tuple[tuple[int, "Tensor", np.ndarray], ...]], None]
-
-# Called once per backward step while a trace records (see tinygrad_edu.viz.trace); None
-# otherwise, so an untraced backward pays one `is None` test per node.
-_backward_hook: BackwardHook | None = None
+Sent = tuple[tuple[int, "Tensor", np.ndarray], ...]  # (argument position, input, dL/d(input))
+BackwardHook = Callable[["Tensor", np.ndarray, Sent], None]
+_backward_hook: BackwardHook | None = None  # set while a viz.trace records; else one `is None`
 
 
 def set_backward_hook(hook: BackwardHook | None) -> BackwardHook | None:
@@ -43,14 +37,6 @@ def set_backward_hook(hook: BackwardHook | None) -> BackwardHook | None:
     return previous
 
 
-class ShapeError(ValueError):
-    """An op was given shapes it cannot combine; the message names the op and the shapes."""
-
-
-class InputError(ValueError):
-    """An op was given values outside its domain (e.g. class labels out of range)."""
-
-
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` down to ``shape``: the adjoint of numpy broadcasting.
 
@@ -58,6 +44,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     positions of y along the broadcast axes, so dL/dx is the sum of dL/dy over those axes:
     the extra leading axes, and the axes where x has size 1.
     """
+    if type(grad) is not np.ndarray:  # numpy returns 0-d results as scalars
+        grad = np.asarray(grad)
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
@@ -69,22 +57,90 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad if grad.shape == shape else grad.reshape(shape)
 
 
+# --------------------------------------------------------------------------- backward's helpers
+def _toposort(root: Tensor) -> list[Tensor]:
+    """Tensors that require grad, each after all its parents (iterative depth-first search)."""
+    order: list[Tensor] = []
+    visited: set[Tensor] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            if node._ctx is not None:
+                stack.extend((p, False) for p in node._ctx.parents if p.requires_grad)
+    return order
+
+
+def _initial_grad(root: Tensor, grad: ArrayLike | None) -> np.ndarray:
+    """dL/d(root): a copy of ``grad`` (root's shape), or 1 if root has one element."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad (no input of the computation had "
+            "requires_grad=True, or it was computed under no_grad())"
+        )
+    if grad is None and root.data.size != 1:
+        raise RuntimeError(
+            f"backward: grad can be implicitly created only for a scalar (one-element) output; "
+            f"this tensor has shape {root.shape}: pass backward(grad) of that shape"
+        )
+    if grad is None:
+        return np.ones(root.shape, dtype=root.dtype)
+    g = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+    if g.shape != root.shape:
+        raise ShapeError(
+            f"backward: grad of shape {g.shape} given for a tensor of shape {root.shape}"
+        )
+    return g
+
+
+def _store_grad(t: Tensor, g: np.ndarray, stored: set[int]) -> np.ndarray:
+    """Add g into ``t.grad``; return g, first copied if it is already some tensor's .grad
+    (``stored`` holds their ids) or a read-only or borrowed view: each .grad owns its array."""
+    if id(g) in stored or not g.flags.writeable or g.base is not None:
+        g = g.copy()
+    acc = g if t.grad is None else t.grad + g
+    t.grad = acc if type(acc) is np.ndarray else np.asarray(acc)  # 0-d stays an ndarray
+    stored.add(id(t.grad))
+    return g
+
+
+def _vjp(ctx: Function, g: np.ndarray, retain_graph: bool) -> tuple[np.ndarray | None, ...]:
+    """The op's vector-Jacobian product: dL/d(input) for each input (None where none is needed),
+    possibly in the broadcast shape. Frees the op's saved arrays unless ``retain_graph``."""
+    if ctx.saved is None:
+        raise RuntimeError(
+            f"backward: the graph through {ctx.op_name} was already freed by an earlier "
+            "backward(); pass retain_graph=True to the first call to backprop twice"
+        )
+    in_grads = type(ctx).backward(ctx, g)
+    if not retain_graph:
+        ctx.saved = None
+    return in_grads if type(in_grads) is tuple else (in_grads,)
+
+
+def _sent(parents: tuple[Tensor, ...], in_grads: tuple[np.ndarray | None, ...]) -> Sent:
+    """What the hook is told: (argument position, input, grad) for each input sent a grad."""
+    pairs = enumerate(zip(parents, in_grads, strict=False))
+    sent = [(i, p, pg) for i, (p, pg) in pairs if pg is not None and p.requires_grad]
+    return tuple((i, p, unbroadcast(pg, p.data.shape)) for i, p, pg in sent)
+
+
 def _as_array(data: ArrayLike, dtype: Any) -> np.ndarray:
     """Convert user data: Python numbers become float32, numpy floats keep float32/float64."""
     if isinstance(data, Tensor):
         data = data.data
-    given_numpy = isinstance(data, np.ndarray | np.generic)
     try:
-        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+        arr = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as e:
         raise TypeError(f"Tensor: cannot convert {type(data).__name__} to an array: {e}") from e
     if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"Tensor: data of dtype {arr.dtype} is not numeric (expected numbers, got e.g. "
-            f"{arr.flat[0]!r} of shape {arr.shape})"
-            if arr.size
-            else f"Tensor: data of dtype {arr.dtype} is not numeric"
-        )
+        example = f" (expected numbers, got e.g. {arr.flat[0]!r})" if arr.size else ""
+        raise TypeError(f"Tensor: data of dtype {arr.dtype} is not numeric{example}")
+    given_numpy = isinstance(data, np.ndarray | np.generic)
     if dtype is None and (not given_numpy or (arr.dtype.kind == "f" and arr.dtype.itemsize < 4)):
         arr = arr.astype(np.float32)  # Python numbers and float16: float32
     return arr
@@ -128,53 +184,71 @@ class Tensor:
         t._retains_grad = False
         return t
 
+    # ----------------------------------------------------------------- backward
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
+        """Reverse-mode autodiff: add ``grad``-weighted d(self)/d(leaf) into each leaf's ``.grad``.
+
+        ``grad`` is dL/d(self) (default 1 for a one-element tensor). Walking the graph from self
+        back to the leaves, each op turns dL/d(out) into dL/d(input) for its inputs, and the
+        contributions arriving at a tensor are summed. Leaf gradients *accumulate* across calls
+        until ``zero_grad()``; the graph's saved arrays are freed unless ``retain_graph=True``.
+        """
+        grads = {self: _initial_grad(self, grad)}  # dL/dt, summed over the paths seen so far
+        stored: set[int] = set()  # ids of the arrays stored in a .grad
+        hook = _backward_hook
+        for node in reversed(_toposort(self)):  # every tensor after all the tensors it feeds
+            g = grads.pop(node, None)
+            if g is None:  # no gradient reached it (its op returned None)
+                continue
+            ctx = node._ctx
+            if ctx is None or node._retains_grad:
+                g = _store_grad(node, g, stored)
+            if ctx is None:  # a leaf
+                if hook is not None:
+                    hook(node, g, ())
+                continue
+            in_grads = _vjp(ctx, g, retain_graph)  # dL/d(input) for each input of the op
+            for parent, pg in zip(ctx.parents, in_grads, strict=False):
+                if pg is not None and parent.requires_grad:
+                    pg = unbroadcast(pg, parent.data.shape)  # summed back to the input's shape
+                    old = grads.get(parent)
+                    grads[parent] = pg if old is None else old + pg  # paths add up
+            if hook is not None:
+                hook(node, g, _sent(ctx.parents, in_grads))
+
     # ----------------------------------------------------------------- array-like attributes
+    # fmt: off
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
-
+    def shape(self) -> tuple[int, ...]: return self.data.shape
     @property
-    def ndim(self) -> int:
-        return self.data.ndim
-
+    def ndim(self) -> int: return self.data.ndim
     @property
-    def size(self) -> int:
-        return self.data.size
-
+    def size(self) -> int: return self.data.size
     @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
+    def dtype(self) -> np.dtype: return self.data.dtype
+    @property
+    def is_leaf(self) -> bool: return self._ctx is None
+    def __len__(self) -> int: return len(self.data)
+    # fmt: on
 
     @property
     def op(self) -> str | None:
         """Name of the op that produced this tensor (None for a leaf)."""
         return None if self._ctx is None else self._ctx.op_name
 
-    @property
-    def is_leaf(self) -> bool:
-        return self._ctx is None
-
-    def __len__(self) -> int:
-        return len(self.data)
-
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __repr__(self) -> str:
-        extras = []
-        if self.name:
-            extras.append(f"name={self.name!r}")
-        if self._ctx is not None:
-            extras.append(f"op={self._ctx.op_name}")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
         if self.data.size > 64:
-            body = f"shape={self.shape}, dtype={self.dtype}"
+            parts = [f"shape={self.shape}, dtype={self.dtype}"]
         else:
-            body = np.array2string(self.data, separator=", ", precision=4, prefix="Tensor(")
-            if self.dtype != np.float32:
-                extras.insert(0, f"dtype={self.dtype}")
-        return "Tensor(" + ", ".join([body, *extras]) + ")"
+            parts = [np.array2string(self.data, separator=", ", precision=4, prefix="Tensor(")]
+            parts += [f"dtype={self.dtype}"] * bool(self.dtype != np.float32)
+        parts += [f"name={self.name!r}"] * bool(self.name)
+        parts += [f"op={self.op}"] if self._ctx is not None else []
+        parts += ["requires_grad=True"] * (self.requires_grad and self._ctx is None)
+        return "Tensor(" + ", ".join(parts) + ")"
 
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
@@ -183,9 +257,7 @@ class Tensor:
 
     def item(self) -> float:
         if self.data.size != 1:
-            raise ValueError(
-                f"item: only a tensor with one element has an item, got shape {self.shape}"
-            )
+            raise ValueError(f"item: only a tensor with one element has an item, got {self.shape}")
         return self.data.item()
 
     def detach(self) -> Tensor:
@@ -205,128 +277,42 @@ class Tensor:
         """Indices of the maxima (a plain integer array: argmax has no gradient)."""
         return self.data.argmax(axis=axis)
 
-    # ----------------------------------------------------------------- backward
-    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
-        """Reverse-mode autodiff: add ``grad``-weighted d(self)/d(leaf) into each leaf's ``.grad``.
-
-        ``grad`` is dL/d(self); it defaults to 1 for a scalar and is required otherwise. Leaf
-        gradients *accumulate* across calls (``+=``) until zeroed with ``zero_grad()``. The graph's
-        saved arrays are freed afterwards unless ``retain_graph=True``.
-        """
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward: this tensor does not require grad (no input of the computation had "
-                "requires_grad=True, or it was computed under no_grad())"
-            )
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward: grad can be implicitly created only for a scalar output; this "
-                    f"tensor has shape {self.shape}: pass backward(grad) of that shape"
-                )
-            g = np.ones(self.shape, dtype=self.dtype)
-        else:
-            g = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
-            if g.shape != self.shape:
-                raise ShapeError(
-                    f"backward: grad of shape {g.shape} given for a tensor of shape {self.shape}"
-                )
-
-        order = _toposort(self)
-        grads: dict[Tensor, np.ndarray] = {self: g}
-        stored: set[int] = set()  # ids of arrays already stored in some .grad (never share one)
-        hook = _backward_hook
-        for node in reversed(order):
-            g = grads.pop(node, None)
-            if g is None:
-                continue
-            ctx = node._ctx
-            if ctx is None or node._retains_grad:
-                if id(g) in stored or not g.flags.writeable or g.base is not None:
-                    g = g.copy()
-                acc = g if node.grad is None else node.grad + g
-                node.grad = acc if type(acc) is np.ndarray else np.asarray(acc)
-                stored.add(id(node.grad))
-                if ctx is None:
-                    if hook is not None:
-                        hook(node, g, ())
-                    continue
-            if ctx.saved is None:
-                raise RuntimeError(
-                    f"backward: the graph through {ctx.op_name} was already freed by an earlier "
-                    "backward(); pass retain_graph=True to the first call to backprop twice"
-                )
-            in_grads = ctx.backward(ctx, g)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            sent = []
-            for arg, (parent, pg) in enumerate(zip(ctx.parents, in_grads, strict=True)):
-                if pg is None or not parent.requires_grad:
-                    continue
-                if type(pg) is not np.ndarray:  # numpy turns 0-d results into scalars
-                    pg = np.asarray(pg)
-                if pg.shape != parent.data.shape:
-                    pg = unbroadcast(pg, parent.data.shape)
-                old = grads.get(parent)
-                grads[parent] = pg if old is None else old + pg
-                if hook is not None:
-                    sent.append((arg, parent, pg))
-            if hook is not None:
-                hook(node, g, tuple(sent))
-            if not retain_graph:
-                ctx.saved = None
-
     # ----------------------------------------------------------------- operators
     def _lift(self, other: ArrayLike) -> Tensor:
         """Wrap a Python number or array as a constant tensor (Python numbers take our dtype)."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, int | float) and self.data.dtype.kind == "f":
-            return Tensor._make(np.asarray(other, dtype=self.data.dtype), False, None)
-        if isinstance(other, int) and self.data.dtype.kind in "iu":
+        if isinstance(other, {"f": int | float, "i": int, "u": int}.get(self.data.dtype.kind, ())):
             return Tensor._make(np.asarray(other, dtype=self.data.dtype), False, None)
         return Tensor._make(_as_array(other, None), False, None)
 
-    def __add__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self, self._lift(other))
-
-    def __radd__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self._lift(other), self)
-
-    def __sub__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self, -self._lift(other))
-
-    def __rsub__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self._lift(other), -self)
-
-    def __mul__(self, other: ArrayLike) -> Tensor:
-        return ops.Mul.apply(self, self._lift(other))
-
-    def __rmul__(self, other: ArrayLike) -> Tensor:
-        return ops.Mul.apply(self._lift(other), self)
+    # Each operator is one op (a - b is a + (-b), a / b is a * b^-1): one line each, a table.
+    # fmt: off
+    def __add__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self, self._lift(b))
+    def __radd__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self._lift(b), self)
+    def __sub__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self, -self._lift(b))
+    def __rsub__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self._lift(b), -self)
+    def __mul__(self, b: ArrayLike) -> Tensor: return ops.Mul.apply(self, self._lift(b))
+    def __rmul__(self, b: ArrayLike) -> Tensor: return ops.Mul.apply(self._lift(b), self)
+    def __rtruediv__(self, b: ArrayLike) -> Tensor: return self._lift(b) * self**-1.0
+    def __pow__(self, b: ArrayLike) -> Tensor: return ops.Pow.apply(self, self._lift(b))
+    def __rpow__(self, b: ArrayLike) -> Tensor: return ops.Pow.apply(self._lift(b), self)
+    def __neg__(self) -> Tensor: return ops.Neg.apply(self)
+    def __matmul__(self, b: ArrayLike) -> Tensor: return ops.MatMul.apply(self, self._lift(b))
+    def __rmatmul__(self, b: ArrayLike) -> Tensor: return ops.MatMul.apply(self._lift(b), self)
+    def matmul(self, b: ArrayLike) -> Tensor: return self @ b
+    def exp(self) -> Tensor: return ops.Exp.apply(self)
+    def log(self) -> Tensor: return ops.Log.apply(self)
+    def sqrt(self) -> Tensor: return ops.Sqrt.apply(self)
+    def sigmoid(self) -> Tensor: return ops.Sigmoid.apply(self)
+    def relu(self) -> Tensor: return ops.ReLU.apply(self)
+    def tanh(self) -> Tensor: return ops.Tanh.apply(self)
+    # fmt: on
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
         if isinstance(other, int | float) and other != 0:
             return self * (1.0 / other)
         return self * self._lift(other) ** -1.0
-
-    def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return self._lift(other) * self**-1.0
-
-    def __pow__(self, other: ArrayLike) -> Tensor:
-        return ops.Pow.apply(self, self._lift(other))
-
-    def __rpow__(self, other: ArrayLike) -> Tensor:
-        return ops.Pow.apply(self._lift(other), self)
-
-    def __neg__(self) -> Tensor:
-        return ops.Neg.apply(self)
-
-    def __matmul__(self, other: ArrayLike) -> Tensor:
-        return ops.MatMul.apply(self, self._lift(other))
-
-    def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return ops.MatMul.apply(self._lift(other), self)
 
     def __getitem__(self, index: Any) -> Tensor:
         if isinstance(index, Tensor):
@@ -336,19 +322,13 @@ class Tensor:
         return ops.Index.apply(self, index=index)
 
     # ----------------------------------------------------------------- methods
-    def matmul(self, other: ArrayLike) -> Tensor:
-        return self @ other
-
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """sum / n, where n is the number of elements reduced over."""
-        if axis is None:
-            axes: Iterable[int] = range(self.ndim)
-        else:
-            axes = (axis,) if isinstance(axis, int | np.integer) else axis
-        n = int(np.prod([self.shape[a] for a in axes]))
+        axes = [axis] if isinstance(axis, int | np.integer) else axis
+        n = math.prod(self.shape[a] for a in (range(self.ndim) if axes is None else axes))
         if n == 0:
             raise ValueError(f"mean: no elements to average over (shape {self.shape}, axis={axis})")
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / n)
@@ -376,47 +356,27 @@ class Tensor:
     def T(self) -> Tensor:
         return self.transpose()
 
-    def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return ops.Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
-
-    def relu(self) -> Tensor:
-        return ops.ReLU.apply(self)
-
-    def tanh(self) -> Tensor:
-        return ops.Tanh.apply(self)
-
     def log_softmax(self, axis: int = -1) -> Tensor:
-        return ops.LogSoftmax.apply(self, axis=axis)
+        """x - log sum_j e^x_j along ``axis``, from primitives: (x - m) - log(sum(e^(x - m))).
+
+        m, the max along ``axis``, is taken as a constant: log-softmax is shift-invariant, so the
+        gradient is exact (to any order) while e^(x - m) <= 1 never overflows. ``nn.functional``
+        uses the fused ``fused.LogSoftmax`` instead: the same values, one op, faster.
+        """
+        shifted = self - self.data.max(axis=axis, keepdims=True)
+        return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
     def softmax(self, axis: int = -1) -> Tensor:
-        """exp(log_softmax(x)): stable, and its gradient comes from the two primitives."""
+        """e^x_i / sum_j e^x_j = exp(log_softmax(x)): stable, and built from primitives."""
         return self.log_softmax(axis).exp()
 
 
-def _toposort(root: Tensor) -> list[Tensor]:
-    """Tensors that require grad, each after all its parents (iterative depth-first search)."""
-    order: list[Tensor] = []
-    visited: set[Tensor] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
-            order.append(node)
-        elif node not in visited:
-            visited.add(node)
-            stack.append((node, True))
-            if node._ctx is not None:
-                stack.extend((p, False) for p in node._ctx.parents if p.requires_grad)
-    return order
+def as_tensor(x: ArrayLike) -> Tensor:
+    """``x`` itself if it is a Tensor, else ``Tensor(x)`` (a constant)."""
+    return x if isinstance(x, Tensor) else Tensor(x)
 
 
-from . import ops  # noqa: E402  (ops build on Tensor, so they are imported after it)
+# The ops build on Tensor and Function, and Tensor's operators apply the ops: these imports come
+# last, once Tensor exists, so the three modules can be imported in any order.
+from . import ops  # noqa: E402
+from .function import ShapeError  # noqa: E402

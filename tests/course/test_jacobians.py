@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import ShapeError, Tensor
 from tinygrad_edu.course import jacobians as J
+from tinygrad_edu.fused import CrossEntropy
 from tinygrad_edu.gradcheck import jacobian
-from tinygrad_edu.ops import CrossEntropy
 
 TOL = {"rtol": 1e-10, "atol": 1e-12}
 

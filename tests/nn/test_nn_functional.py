@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tinygrad_edu import ShapeError, Tensor, nn
+from tinygrad_edu import InputError, ShapeError, Tensor, nn
 from tinygrad_edu.gradcheck import gradcheck
 from tinygrad_edu.nn import functional as F
 
@@ -76,10 +76,32 @@ def test_nll_loss_after_log_softmax_equals_cross_entropy() -> None:
     assert nn.NLLLoss(reduction="sum")(Tensor(z), y).item() == pytest.approx(
         -z[np.arange(5), y].sum()
     )
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+    with pytest.raises(InputError, match=r"labels must lie in \[0, 3\)"):
         nn.nll_loss(z, [0, 1, 2, 3, 0])
     with pytest.raises(ShapeError, match="5 integer labels"):
         nn.nll_loss(z, np.zeros(5))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("labels", [[0, 1, 3], [0, -1, 2]])
+def test_labels_out_of_range_are_an_input_error(loss: str, reduction: str, labels: list) -> None:
+    """One error type for a label outside [0, C), from both losses and every reduction."""
+    with pytest.raises(InputError, match=rf"{loss}: labels must lie in \[0, 3\)"):
+        getattr(nn, loss)(np.zeros((3, 3)), np.array(labels), reduction=reduction)
+
+
+def test_functional_forms_take_tensors_as_they_are_and_wrap_the_rest() -> None:
+    from tinygrad_edu.tensor import as_tensor
+
+    assert F.as_tensor is as_tensor  # one helper, from tensor.py
+    t = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    assert as_tensor(t) is t
+    wrapped = as_tensor([1.0, 2.0])
+    assert isinstance(wrapped, Tensor) and not wrapped.requires_grad
+    assert wrapped.dtype == np.float32
+    assert F.relu(t)._ctx.parents == (t,)
+    assert F.relu([-1.0, 2.0]).data.tolist() == [0.0, 2.0]
 
 
 # --------------------------------------------------------------------------- MSE
@@ -175,7 +197,7 @@ def test_loss_modules_wrap_the_functions() -> None:
 
 def test_one_hot() -> None:
     np.testing.assert_array_equal(F.one_hot([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+    with pytest.raises(InputError, match=r"labels must lie in \[0, 3\)"):
         F.one_hot([3], 3)
     with pytest.raises(ShapeError, match="integers of shape"):
         F.one_hot(np.array([0.5]), 3)

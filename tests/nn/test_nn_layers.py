@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_edu import ShapeError, Tensor, nn
+from tinygrad_edu import InputError, ShapeError, Tensor, nn
 from tinygrad_edu.gradcheck import gradcheck
 from tinygrad_edu.nn.init import init_weight, is_aligned
 
@@ -56,8 +56,10 @@ def test_linear_shape_errors() -> None:
     with pytest.raises(ShapeError, match=r"linear: input of shape \(5, 7\) .* \(3, 4\)"):
         lin(np.ones((5, 7), np.float32))
     for bad in (0, -1, 2.5, True):
-        with pytest.raises(ValueError, match="in_features must be a positive integer"):
+        with pytest.raises(InputError, match="in_features must be a positive integer"):
             nn.Linear(bad, 3)
+        with pytest.raises(InputError, match="out_channels must be a positive integer"):
+            nn.Conv2d(1, bad, 3)  # the same validator (nn.module.positive_int)
 
 
 @pytest.mark.parametrize(

@@ -29,8 +29,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..function import ShapeError
 from ..nn import functional
-from ..tensor import ShapeError
 
 __all__ = [
     "LinearJacobians",

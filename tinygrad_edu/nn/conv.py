@@ -1,8 +1,9 @@
 """Convolution and pooling layers on (N, C, H, W) images: ``Conv2d``, ``MaxPool2d``.
 
-The math (and the derivatives) live in ``ops.Conv2d`` and ``ops.MaxPool2d``; these are the
-functional forms and the modules, in PyTorch's layout: a ``Conv2d`` holds ``weight`` of shape
-(out_channels, in_channels, kh, kw) and ``bias`` of shape (out_channels,).
+The math (and the derivatives) live in the ops ``Conv2d`` and ``MaxPool2d`` of
+``tinygrad_edu/conv.py``; these are the functional forms and the modules, in PyTorch's layout: a
+``Conv2d`` holds ``weight`` of shape (out_channels, in_channels, kh, kw) and ``bias`` of shape
+(out_channels,).
 
 >>> from tinygrad_edu import nn
 >>> conv = nn.Conv2d(1, 32, 5, seed=0)              # (N, 1, 28, 28) -> (N, 32, 24, 24)
@@ -16,18 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
-from ..tensor import Tensor
+from .. import conv as conv_ops
+from ..conv import as_pair
+from ..tensor import Tensor, as_tensor
 from .init import RngLike, aligned_copy, as_rng
-from .module import Module, Parameter
+from .module import Module, Parameter, positive_int
 
 __all__ = ["Conv2d", "MaxPool2d", "conv2d", "max_pool2d"]
 
 IntOrPair = int | tuple[int, int]
-
-
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def conv2d(
@@ -40,42 +38,23 @@ def conv2d(
     """out[n, o, i, j] = b[o] + sum_{c,p,q} w[o, c, p, q] xpad[n, c, i sh + p, j sw + q].
 
     x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or None -> (N, O, Ho, Wo) with
-    Ho = (H + 2 ph - kh) // sh + 1 (PyTorch's ``F.conv2d``; see ``ops.Conv2d``).
+    Ho = (H + 2 ph - kh) // sh + 1 (PyTorch's ``F.conv2d``; the op is ``tinygrad_edu.conv.Conv2d``).
     """
     if bias is None:
-        return ops.Conv2d.apply(_tensor(x), _tensor(weight), stride=stride, padding=padding)
-    return ops.Conv2d.apply(
-        _tensor(x), _tensor(weight), _tensor(bias), stride=stride, padding=padding
+        return conv_ops.Conv2d.apply(
+            as_tensor(x), as_tensor(weight), stride=stride, padding=padding
+        )
+    return conv_ops.Conv2d.apply(
+        as_tensor(x), as_tensor(weight), as_tensor(bias), stride=stride, padding=padding
     )
 
 
 def max_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None) -> Tensor:
     """out[n, c, i, j] = max over the (kh, kw) window at (i sh, j sw): (N, C, H, W) ->
-    (N, C, Ho, Wo), Ho = (H - kh) // sh + 1; stride defaults to kernel_size (``ops.MaxPool2d``).
+    (N, C, Ho, Wo), Ho = (H - kh) // sh + 1; stride defaults to kernel_size (the op
+    ``tinygrad_edu.conv.MaxPool2d``).
     """
-    return ops.MaxPool2d.apply(_tensor(x), kernel_size=kernel_size, stride=stride)
-
-
-def _as_pair(who: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int | np.integer) else value
-    if (
-        not isinstance(pair, tuple | list)
-        or len(pair) != 2
-        or not all(
-            isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= minimum
-            for v in pair
-        )
-    ):
-        raise ValueError(
-            f"{who}: {name} must be an int >= {minimum} or a pair of them, got {value!r}"
-        )
-    return int(pair[0]), int(pair[1])
-
-
-def _positive_int(who: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
-    return int(value)
+    return conv_ops.MaxPool2d.apply(as_tensor(x), kernel_size=kernel_size, stride=stride)
 
 
 class Conv2d(Module):
@@ -101,11 +80,11 @@ class Conv2d(Module):
         seed: int | None = None,
         dtype: Any = np.float32,
     ) -> None:
-        self.in_channels = _positive_int("Conv2d", "in_channels", in_channels)
-        self.out_channels = _positive_int("Conv2d", "out_channels", out_channels)
-        self.kernel_size = _as_pair("Conv2d", "kernel_size", kernel_size, 1)
-        self.stride = _as_pair("Conv2d", "stride", stride, 1)
-        self.padding = _as_pair("Conv2d", "padding", padding, 0)
+        self.in_channels = positive_int("Conv2d", "in_channels", in_channels)
+        self.out_channels = positive_int("Conv2d", "out_channels", out_channels)
+        self.kernel_size = as_pair("Conv2d", "kernel_size", kernel_size, 1)
+        self.stride = as_pair("Conv2d", "stride", stride, 1)
+        self.padding = as_pair("Conv2d", "padding", padding, 0)
         gen = as_rng(rng, seed, who="Conv2d")
         fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         bound = 1.0 / math.sqrt(fan_in)
@@ -134,9 +113,9 @@ class MaxPool2d(Module):
     (N, C, H, W) -> (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1). No parameters."""
 
     def __init__(self, kernel_size: IntOrPair, stride: IntOrPair | None = None) -> None:
-        self.kernel_size = _as_pair("MaxPool2d", "kernel_size", kernel_size, 1)
+        self.kernel_size = as_pair("MaxPool2d", "kernel_size", kernel_size, 1)
         self.stride = (
-            self.kernel_size if stride is None else _as_pair("MaxPool2d", "stride", stride, 1)
+            self.kernel_size if stride is None else as_pair("MaxPool2d", "stride", stride, 1)
         )
 
     def forward(self, x: Any) -> Tensor:

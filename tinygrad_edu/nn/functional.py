@@ -4,8 +4,8 @@ Shapes: N samples, C classes. Every loss takes ``reduction`` = ``"mean"`` (the d
 over all elements), ``"sum"`` or ``"none"`` (the per-sample / per-element losses). Targets are
 constants (numpy arrays, lists or Tensors whose gradient is not needed).
 
-The fused ops these call (``Linear``, ``CrossEntropy``, ``BinaryCrossEntropy``,
-``BinaryCrossEntropyWithLogits``) live with every other op's derivative in ``ops.py``.
+The fused ops these call (``Linear``, ``LogSoftmax``, ``CrossEntropy``, ``BinaryCrossEntropy``,
+``BinaryCrossEntropyWithLogits``) and their derivatives live in ``fused.py``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
-from ..ops import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, Linear, binary_targets
-from ..tensor import InputError, ShapeError, Tensor
+from ..function import InputError, ShapeError
+from ..fused import (
+    BinaryCrossEntropy,
+    BinaryCrossEntropyWithLogits,
+    CrossEntropy,
+    Linear,
+    LogSoftmax,
+    binary_targets,
+    check_class_targets,
+)
+from ..tensor import Tensor, as_tensor
 from .init import as_rng
 
 __all__ = [
@@ -43,10 +51,6 @@ Array = np.ndarray
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 def _array(t: Any) -> np.ndarray:
     return np.asarray(t.data if isinstance(t, Tensor) else t)
 
@@ -69,7 +73,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 # --------------------------------------------------------------------------- linear
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x W^T + b: (..., in) -> (..., out) for W of shape (out, in) (PyTorch's layout)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
@@ -78,27 +82,28 @@ def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 # --------------------------------------------------------------------------- activations
 def sigmoid(x: Any) -> Tensor:
     """1 / (1 + e^-x), elementwise."""
-    return _tensor(x).sigmoid()
+    return as_tensor(x).sigmoid()
 
 
 def relu(x: Any) -> Tensor:
     """max(x, 0), elementwise."""
-    return _tensor(x).relu()
+    return as_tensor(x).relu()
 
 
 def tanh(x: Any) -> Tensor:
     """tanh x, elementwise."""
-    return _tensor(x).tanh()
+    return as_tensor(x).tanh()
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """x - log sum_j e^x_j along ``axis`` (stable)."""
-    return _tensor(x).log_softmax(axis)
+    """x - log sum_j e^x_j along ``axis``: the fused, stable ``fused.LogSoftmax`` (one op, with
+    dL/dx = g - softmax(x) sum(g)); ``Tensor.log_softmax`` composes the same from primitives."""
+    return LogSoftmax.apply(as_tensor(x), axis=axis)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
-    """e^x_i / sum_j e^x_j along ``axis`` (stable)."""
-    return _tensor(x).softmax(axis)
+    """e^x_i / sum_j e^x_j along ``axis``: exp of the fused ``log_softmax`` (stable)."""
+    return log_softmax(x, axis).exp()
 
 
 def dropout(
@@ -108,7 +113,7 @@ def dropout(
     1/(1-p), so E[out] = x; the identity when not ``training`` or p = 0."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must lie in [0, 1], got {p}")
-    x = _tensor(x)
+    x = as_tensor(x)
     if not training or p == 0:
         return x
     if p == 1:
@@ -140,28 +145,26 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy from logits z (N, C): l_n = -sum_c y_nc log softmax(z_n)_c.
 
     ``targets``: N integer labels (y one-hot) or (N, C) rows of target probabilities. Fused and
-    stable (ops.CrossEntropy): for the mean, dL/dz = (softmax(z) - y) / N.
+    stable (``fused.CrossEntropy``): for the mean, dL/dz = (softmax(z) - y) / N. Labels out of
+    range raise InputError, for every reduction.
     """
     _check_reduction("cross_entropy", reduction)
-    z = _tensor(logits)
+    z = as_tensor(logits)
     t = _array(targets)
     if reduction == "mean":
-        return ops.CrossEntropy.apply(z, targets=t)
+        return CrossEntropy.apply(z, targets=t)
     if reduction == "sum":
-        return ops.CrossEntropy.apply(z, targets=t) * float(z.shape[0])
-    if z.ndim != 2:
-        raise ShapeError(f"cross_entropy: logits must have shape (N, C), got {z.shape}")
+        return CrossEntropy.apply(z, targets=t) * float(z.shape[0])
+    t = check_class_targets("cross_entropy", z.data, t)
     y = one_hot(t, z.shape[1], z.dtype) if t.ndim == 1 else t
-    if y.shape != z.shape:
-        raise ShapeError(f"cross_entropy: targets of shape {t.shape} for logits {z.shape}")
-    return -(z.log_softmax(axis=1) * y).sum(axis=1)
+    return -(log_softmax(z, axis=1) * y).sum(axis=1)
 
 
 def nll_loss(log_probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood from log-probabilities a (N, C) and N integer labels:
     l_n = -a[n, y_n].  With ``log_softmax`` first it equals ``cross_entropy``."""
     _check_reduction("nll_loss", reduction)
-    a = _tensor(log_probs)
+    a = as_tensor(log_probs)
     t = _array(targets)
     if a.ndim != 2:
         raise ShapeError(f"nll_loss: log_probs must have shape (N, C), got {a.shape}")
@@ -170,7 +173,7 @@ def nll_loss(log_probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
             f"nll_loss: targets must be {a.shape[0]} integer labels, got {t.dtype} {t.shape}"
         )
     if t.size and (t.min() < 0 or t.max() >= a.shape[1]):
-        raise ValueError(
+        raise InputError(
             f"nll_loss: labels must lie in [0, {a.shape[1]}), got range [{t.min()}, {t.max()}]"
         )
     return _reduce(-a[np.arange(a.shape[0]), t], reduction)
@@ -180,7 +183,7 @@ def nll_loss(log_probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error: l_i = (x_i - y_i)^2 over all elements; shapes must be equal."""
     _check_reduction("mse_loss", reduction)
-    x = _tensor(input)
+    x = as_tensor(input)
     y = target if isinstance(target, Tensor) else Tensor(_array(target).astype(x.dtype))
     if x.shape != y.shape:
         raise ShapeError(
@@ -196,7 +199,7 @@ def binary_cross_entropy(probs: Any, targets: Any, reduction: str = "mean") -> T
     """Binary cross-entropy of probabilities p in [0, 1] (e.g. a sigmoid output) against
     targets t in [0, 1] of the same shape (or the same number of elements: (N,) for (N, 1))."""
     _check_reduction("binary_cross_entropy", reduction)
-    p = _tensor(probs)
+    p = as_tensor(probs)
     t = binary_targets("binary_cross_entropy", p.data, targets)
     if p.size and not (p.data.min() >= 0 and p.data.max() <= 1):
         raise ValueError(
@@ -210,6 +213,6 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     """Binary cross-entropy of sigmoid(z) from logits z, fused and stable; dl/dz = s(z) - t.
     For the single sigmoid neuron: logits (N, 1) or (N,), targets (N,) in {0, 1}."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
-    z = _tensor(logits)
+    z = as_tensor(logits)
     t = binary_targets("binary_cross_entropy_with_logits", z.data, targets)
     return BinaryCrossEntropyWithLogits.apply(z, targets=t, reduction=reduction)

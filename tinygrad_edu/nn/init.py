@@ -7,9 +7,12 @@ Initialisers fill a weight matrix W of shape (fan_out, fan_in) (PyTorch's layout
   Bengio 2010: keeps the variance of activations and gradients about constant across layers)
 * ``he`` / ``kaiming``:  W_ij ~ N(0, 2 / fan_in)  (He et al. 2015; for ReLU layers)
 
-Parameters and optimiser state live in 64-byte-aligned arrays: numpy only promises 16 bytes, and
-an in-place update such as ``W -= lr * dW`` runs about twice as fast on a cache-line-aligned W
-(see PERFORMANCE.md).
+Parameters and optimiser state live in 64-byte-aligned arrays (a cache line): numpy only promises
+16 bytes, and where an array starts changes how fast in-place updates run. ``benchmarks/
+alignment.py`` times ``W -= lr * dW`` for a (784, 64) float32 W: 8.5-9.3 us aligned against
+9.3-9.5 us 16 bytes past a cache line (2-10 % slower; medians of 21 interleaved rounds, five
+runs, 2 cores). Aligned, every run also gets the same mode instead of one that depends on where
+malloc happened to put W.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 from . import functional as F
 from .init import INITS, RngLike, aligned_zeros, as_rng, init_weight
-from .module import Module, Parameter
+from .module import Module, Parameter, positive_int
 
 __all__ = [
     "ACTIVATIONS",
@@ -27,12 +27,6 @@ __all__ = [
     "Softmax",
     "Tanh",
 ]
-
-
-def _positive_int(who: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-        raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class Linear(Module):
@@ -56,8 +50,8 @@ class Linear(Module):
         seed: int | None = None,
         dtype: Any = np.float32,
     ) -> None:
-        self.in_features = _positive_int("Linear", "in_features", in_features)
-        self.out_features = _positive_int("Linear", "out_features", out_features)
+        self.in_features = positive_int("Linear", "in_features", in_features)
+        self.out_features = positive_int("Linear", "out_features", out_features)
         gen = as_rng(rng, seed, who="Linear")
         self.init = init
         self.weight = Parameter(
@@ -79,7 +73,7 @@ class Identity(Module):
     """y = x."""
 
     def forward(self, x: Any) -> Tensor:
-        return x if isinstance(x, Tensor) else Tensor(x)
+        return as_tensor(x)
 
 
 class Sigmoid(Module):
@@ -153,7 +147,7 @@ class Flatten(Module):
         self.start_dim = start_dim
 
     def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = as_tensor(x)
         return x.flatten(self.start_dim)
 
     def extra_repr(self) -> str:
@@ -258,7 +252,7 @@ class MLP(Sequential):
         self.dropout = float(dropout)
 
     def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = as_tensor(x)
         if x.ndim > 2:
             x = x.reshape(x.shape[0], -1)
         return super().forward(x)

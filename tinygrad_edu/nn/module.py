@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import ShapeError, Tensor
+from ..function import InputError, ShapeError
+from ..tensor import Tensor
 from .init import aligned_copy
 
-__all__ = ["Module", "Parameter", "StateDictError"]
+__all__ = ["Module", "Parameter", "StateDictError", "positive_int"]
 
 
 class StateDictError(KeyError, ValueError):
@@ -25,6 +26,13 @@ class StateDictError(KeyError, ValueError):
 
     def __str__(self) -> str:  # KeyError would print the message with quotes around it
         return str(self.args[0]) if self.args else ""
+
+
+def positive_int(who: str, name: str, value: Any) -> int:
+    """``value`` as an int >= 1 (a layer's size); an InputError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise InputError(f"{who}: {name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 class Parameter(Tensor):

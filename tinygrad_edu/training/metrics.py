@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import ShapeError, Tensor
+from ..function import ShapeError
+from ..tensor import Tensor
 
 __all__ = ["accuracy", "confusion_matrix", "predicted_labels"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import CrossEntropy
+from ..fused import CrossEntropy
 from ..tensor import Tensor
 
 __all__ = ["EXAMPLES", "Example", "neuron", "scalar_expression", "seed_mlp", "tiny_mlp"]

@@ -81,8 +81,9 @@ class TraceStep:
         )
 
     def local_derivative(self) -> str:
-        """The op's derivative rule, from its docstring in ``ops.py`` (empty for a leaf): the
-        first paragraph, and any later one that states a derivative (``dL/..`` or ``d out``)."""
+        """The op's derivative rule, from its docstring in ``ops.py``, ``fused.py`` or ``conv.py``
+        (empty for a leaf): the first paragraph, and any later one that states a derivative
+        (``dL/..`` or ``d out``)."""
         ctx = self.node._ctx
         if ctx is None:
             return ""

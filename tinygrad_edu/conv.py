@@ -1,0 +1,225 @@
+"""Convolution and pooling ops on (N, C, H, W) images: ``Conv2d`` and ``MaxPool2d``.
+
+A (kh, kw) window at stride (sh, sw) sees, for output pixel (i, j), x[n, c, i sh + p, j sw + q]
+at kernel offsets 0 <= p < kh, 0 <= q < kw; the output is Ho x Wo with Ho = (H - kh) // sh + 1
+(after padding). :func:`im2col` copies the windows into the columns of one matrix, so a
+convolution is one BLAS matmul; :func:`col2im` is its adjoint: it scatters each column back to
+its window and *adds* where windows overlap (stride < kernel).
+
+Memory layout: the ops keep images as (C, H, W, N) in memory (N fastest) behind an (N, C, H, W)
+view, so each kernel offset of every window is a long contiguous run (ho, wo, n): im2col,
+col2im and pooling then stream memory instead of hopping along 5-element rows: im2col of a
+(128, 32, 12, 12) float32 batch for a 5x5 kernel takes 1.6 ms from (C, H, W, N) memory and 15 ms
+from (N, C, H, W) memory; a 2x2 max-pool of (128, 32, 24, 24) 0.7 ms against 1.4 ms.
+
+Kernel sizes, strides and paddings are checked by :func:`as_pair`, which ``nn.Conv2d`` and
+``nn.MaxPool2d`` use too: a value outside its domain (stride 0, padding -1) is an InputError.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .function import Function, InputError, ShapeError
+
+Array = np.ndarray
+
+
+def as_pair(who: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """``value`` as a pair of ints ``>= minimum`` (an int v means (v, v)); else an InputError."""
+    pair = (value, value) if isinstance(value, int | np.integer) else value
+    if not (
+        isinstance(pair, tuple | list)
+        and len(pair) == 2
+        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in pair)
+        and min(pair) >= minimum
+    ):
+        raise InputError(
+            f"{who}: {name} must be an int >= {minimum} or a pair of them, got {value!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _out_size(
+    op: str,
+    shape: tuple[int, ...],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int] = (0, 0),
+) -> tuple[int, int]:
+    """(Ho, Wo) = ((H + 2 ph - kh) // sh + 1, (W + 2 pw - kw) // sw + 1), shape (N, C, H, W)."""
+    hp, wp = shape[2] + 2 * padding[0], shape[3] + 2 * padding[1]
+    if kernel[0] > hp or kernel[1] > wp:
+        where = f"padded input {hp}x{wp} (padding {padding})" if any(padding) else "input"
+        raise ShapeError(
+            f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the {where}: input shape {shape}"
+        )
+    return (hp - kernel[0]) // stride[0] + 1, (wp - kernel[1]) // stride[1] + 1
+
+
+def _window(x: Array, p: int, q: int, out_hw: tuple[int, int], stride: tuple[int, int]) -> Array:
+    """The view x[:, :, p + i sh, q + j sw] for i < Ho, j < Wo: offset (p, q) of every window."""
+    (ho, wo), (sh, sw) = out_hw, stride
+    return x[:, :, p : p + sh * (ho - 1) + 1 : sh, q : q + sw * (wo - 1) + 1 : sw]
+
+
+def _chwn(x: Array) -> Array:
+    """x (N, C, H, W) as a C-contiguous (C, H, W, N) array (a view if already laid out so)."""
+    return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+
+
+def im2col(x: Array, kernel: tuple[int, int], stride: tuple[int, int]) -> Array:
+    """The windows of x (N, C, H, W) as columns: X (C kh kw, Ho Wo N) with
+    X[(c, p, q), (i, j, n)] = x[n, c, i sh + p, j sw + q]; one copy out of a strided view."""
+    xt = _chwn(x)  # (C, H, W, N)
+    c, n = xt.shape[0], xt.shape[3]
+    windows = np.lib.stride_tricks.sliding_window_view(xt, kernel, axis=(1, 2))
+    windows = windows[:, :: stride[0], :: stride[1]]  # (C, Ho, Wo, N, kh, kw), a view
+    _, ho, wo, _, kh, kw = windows.shape
+    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, ho * wo * n)
+
+
+def col2im(
+    cols: Array, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int]
+) -> Array:
+    """Adjoint of :func:`im2col`: X (C kh kw, Ho Wo N) -> x (N, C, H, W) with
+    x[n, c, i sh + p, j sw + q] += X[(c, p, q), (i, j, n)]  (overlapping windows add up).
+
+    One vectorised strided add per kernel offset (p, q), no loop over pixels. The result is an
+    (N, C, H, W) view of a (C, H, W, N) array."""
+    n, c, h, w = shape
+    (kh, kw), (sh, sw) = kernel, stride
+    ho, wo = _out_size("col2im", shape, kernel, stride)
+    blocks = cols.reshape(c, kh, kw, ho, wo, n)
+    xt = np.zeros((c, h, w, n), dtype=cols.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            xt[:, p : p + sh * (ho - 1) + 1 : sh, q : q + sw * (wo - 1) + 1 : sw] += blocks[:, p, q]
+    return xt.transpose(3, 0, 1, 2)
+
+
+class Conv2d(Function):
+    """out[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] xpad[n, c, i sh + p, j sw + q]
+    (cross-correlation, as in PyTorch): x (N, C, H, W), w (O, C, kh, kw), optional b (O,),
+    xpad = x zero-padded by (ph, pw) on each side; out (N, O, Ho, Wo), Ho = (H + 2ph - kh)//sh + 1.
+
+    With X = im2col(xpad) (C kh kw, Ho Wo N), W = w as (O, C kh kw), G = g as (O, Ho Wo N),
+    out = W X + b, so like a matmul:  dL/dw = G X^T  (the sum over n and positions of g ⊗ patch),
+    dL/db = sum of g over n, i, j,  dL/dx = col2im(W^T G) cropped by the padding (each input
+    pixel collects w g from every window it is in). dL/dx is skipped when x needs none (data).
+    """
+
+    def forward(
+        ctx, x: Array, w: Array, b: Array | None = None, stride: Any = 1, padding: Any = 0
+    ) -> Array:
+        _check_conv2d_shapes(x, w, b)
+        stride = as_pair("conv2d", "stride", stride, 1)
+        ph, pw = padding = as_pair("conv2d", "padding", padding, 0)
+        kernel = w.shape[2], w.shape[3]
+        ho, wo = _out_size("conv2d", x.shape, kernel, stride, padding)
+        if ph or pw:  # pad the (C, H, W, N) copy, keeping the layout
+            x = np.pad(_chwn(x), ((0, 0), (ph, ph), (pw, pw), (0, 0))).transpose(3, 0, 1, 2)
+        n, o = x.shape[0], w.shape[0]
+        cols = im2col(x, kernel, stride)  # X (C kh kw, Ho Wo N)
+        out = np.dot(w.reshape(o, -1), cols)  # W X (O, Ho Wo N): one BLAS matmul
+        if b is not None:
+            out += b[:, None]
+        need_x, need_w = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(cols if need_w else None, w if need_x else None)
+        ctx.padded_shape, ctx.w_shape, ctx.stride, ctx.padding = x.shape, w.shape, stride, padding
+        return out.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)  # (N, O, Ho, Wo) view
+
+    def backward(ctx, g: Array) -> tuple[Array | None, ...]:
+        cols, w = ctx.saved
+        needs = ctx.needs_input_grad
+        gm = _chwn(g).reshape(g.shape[1], -1)  # G (O, Ho Wo N); no copy if g is laid out so
+        dx = dw = db = None
+        if needs[1]:
+            dw = np.dot(gm, cols.T).reshape(ctx.w_shape)
+        if len(needs) == 3 and needs[2]:
+            db = gm.sum(axis=1)
+        if needs[0]:
+            dcols = np.dot(w.reshape(w.shape[0], -1).T, gm)  # W^T G (C kh kw, Ho Wo N)
+            dx = col2im(dcols, ctx.padded_shape, ctx.w_shape[2:], ctx.stride)
+            ph, pw = ctx.padding
+            if ph or pw:
+                dx = dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]
+        return (dx, dw) if len(needs) == 2 else (dx, dw, db)
+
+
+def _check_conv2d_shapes(x: Array, w: Array, b: Array | None) -> None:
+    """ShapeError unless x is (N, C, H, W), w (O, C, kh, kw) and b None or (O,)."""
+    if x.ndim != 4:
+        raise ShapeError(f"conv2d: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    if w.ndim != 4:
+        raise ShapeError(
+            f"conv2d: weight must be 4-D (out_channels, in_channels, kh, kw), got {w.shape}"
+        )
+    if x.shape[1] != w.shape[1]:
+        raise ShapeError(
+            f"conv2d: input {x.shape} has {x.shape[1]} channels but weight {w.shape} "
+            f"expects {w.shape[1]} (weight is (out_channels, in_channels, kh, kw))"
+        )
+    if b is not None and b.shape != (w.shape[0],):
+        raise ShapeError(
+            f"conv2d: bias must have shape ({w.shape[0]},) for weight {w.shape}, got {b.shape}"
+        )
+
+
+class MaxPool2d(Function):
+    """out[n, c, i, j] = max_{p < kh, q < kw} x[n, c, i sh + p, j sw + q]: x (N, C, H, W),
+    out (N, C, Ho, Wo), Ho = (H - kh) // sh + 1; the stride defaults to the kernel size.
+
+    d out[n, c, i, j] / d x[n, c, i sh + p, j sw + q] = 1/k if that element is one of the k
+    maxima of its window, else 0 (ties share evenly, like :class:`Max`): dL/dx sends each
+    g[n, c, i, j] to the maxima of its window, adding up where windows overlap (stride < kernel).
+    Vectorised over pixels: one strided max (forward) and one strided add (backward) per offset.
+    """
+
+    def forward(ctx, x: Array, kernel_size: Any = 2, stride: Any = None) -> Array:
+        if x.ndim != 4:
+            raise ShapeError(f"max_pool2d: input must be 4-D (N, C, H, W), got shape {x.shape}")
+        kernel = as_pair("max_pool2d", "kernel_size", kernel_size, 1)
+        stride = kernel if stride is None else as_pair("max_pool2d", "stride", stride, 1)
+        out_hw = _out_size("max_pool2d", x.shape, kernel, stride)
+        out = _window(x, 0, 0, out_hw, stride).copy(order="K")  # keeps x's memory layout
+        for p in range(kernel[0]):
+            for q in range(kernel[1]):
+                if p or q:
+                    np.maximum(out, _window(x, p, q, out_hw, stride), out=out)
+        ctx.save_for_backward(x, out)
+        ctx.kernel, ctx.stride, ctx.out_hw = kernel, stride, out_hw
+        return out
+
+    def backward(ctx, g: Array) -> Array:
+        x, out = ctx.saved
+        g = _in_layout_of(out, g)
+        offsets = [(p, q) for p in range(ctx.kernel[0]) for q in range(ctx.kernel[1])]
+        is_max = [_window(x, p, q, ctx.out_hw, ctx.stride) == out for p, q in offsets]
+        count = is_max[0].astype(np.uint8 if len(offsets) < 256 else np.int64)
+        for m in is_max[1:]:
+            count += m  # k >= 1: the maximum is in its window
+        share = g / count  # each window's g, split evenly among its k maxima
+        dx = np.zeros_like(x, dtype=g.dtype)  # same memory layout as x
+        disjoint = ctx.stride[0] >= ctx.kernel[0] and ctx.stride[1] >= ctx.kernel[1]
+        for (p, q), m in zip(offsets, is_max, strict=True):
+            window = _window(dx, p, q, ctx.out_hw, ctx.stride)  # a view into dx
+            if disjoint:  # windows do not overlap: each element of dx is written once
+                np.multiply(m, share, out=window)
+            else:
+                window += m * share
+        return dx
+
+
+def _in_layout_of(out: Array, g: Array) -> Array:
+    """g copied into out's memory layout, unless it has it already (e.g. g from a flatten is
+    (N, C, H, W)-contiguous while out is (C, H, W, N)): elementwise ops between arrays of
+    different layouts run many times slower. A 2x2 max-pool backward of (128, 32, 24, 24)
+    float32: 6.6 ms with this copy, 17 ms without."""
+    if g.strides == out.strides:
+        return g
+    laid_out = np.empty_like(out, dtype=g.dtype)
+    np.copyto(laid_out, g)
+    return laid_out

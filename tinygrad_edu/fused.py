@@ -1,0 +1,229 @@
+"""Fused ops: several primitives computed as one op, with one derivative.
+
+Each could be composed from the primitives of ``ops.py``; each is fused for a reason:
+
+* ``LogSoftmax``: speed. The composition in ``Tensor.log_softmax`` is just as stable (it shifts
+  by the row max) and exact to any order, but records six ops; this is one, with the closed-form
+  derivative g - p sum(g).
+* ``CrossEntropy``: stability and speed. log softmax and the pick of the target class in one
+  pass, never taking log 0; its gradient is simply (p - y) / N.
+* ``Linear``: speed. x W^T + b in one BLAS call reading W transposed in place, and dW = g^T x
+  computed straight into W's layout, instead of Transpose, MatMul and Add nodes.
+* ``BinaryCrossEntropy``: stability. log p and log(1 - p) are clamped (p = 0 or 1 is finite).
+* ``BinaryCrossEntropyWithLogits``: stability. sigmoid and cross-entropy in one, with no
+  overflow for any logit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .function import Function, InputError, ShapeError
+
+Array = np.ndarray
+
+
+class LogSoftmax(Function):
+    """out = a - logsumexp(a) along ``axis``; computed as (a - m) - log(sum(e^(a - m))), m = max a.
+
+    d out_i / d a_j = delta_ij - p_j with p = softmax(a) = e^out, so  dL/da = g - p * sum(g).
+    """
+
+    def forward(ctx, a: Array, axis: int = -1) -> Array:
+        shifted = a - a.max(axis=axis, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.axis = axis
+        return out
+
+    def backward(ctx, g: Array) -> Array:
+        (out,) = ctx.saved
+        return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True)
+
+
+class CrossEntropy(Function):
+    """loss = -(1/N) sum_n sum_c y_nc log softmax(z_n)_c, from logits z of shape (N, C).
+
+    ``targets`` are N integer labels (y is then one-hot) or an (N, C) array of target
+    probabilities (rows summing to 1). With p = softmax(z):  dL/dz = (p - y) / N.
+    """
+
+    def forward(ctx, z: Array, targets: Array | None = None) -> Array:
+        t = check_class_targets("cross_entropy", z, targets)
+        n = z.shape[0]
+        shifted = z - _row_max(z)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        if t.ndim == 1:
+            loss = -logp[np.arange(n), t].sum() / n
+        else:
+            loss = -(t * logp).sum() / n
+        ctx.save_for_backward(logp, t)
+        return np.asarray(loss, dtype=z.dtype)
+
+    def backward(ctx, g: Array) -> Array:
+        logp, t = ctx.saved
+        n = logp.shape[0]
+        grad = np.exp(logp)  # p
+        if t.ndim == 1:
+            grad[np.arange(n), t] -= 1
+        else:
+            grad -= t
+        grad *= g / n
+        return grad
+
+
+class Linear(Function):
+    """out = x W^T + b, with x (N, in), W (out, in), b (out,) -> out (N, out).
+
+    d out_nj / d W_jk = x_nk, so  dL/dW = g^T x  (out, in);  dL/db = sum_n g_n  (out,);
+    dL/dx = g W  (N, in), computed only if x needs it (the input batch never does).
+    Leading batch axes of x (..., in) are allowed.
+    """
+
+    def forward(ctx, x: Array, w: Array, b: Array | None = None) -> Array:
+        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            raise ShapeError(
+                f"linear: input of shape {x.shape} does not fit weight of shape {w.shape} "
+                f"(expected (..., {w.shape[1] if w.ndim == 2 else '?'}))"
+            )
+        if b is not None and b.shape != (w.shape[0],):
+            raise ShapeError(
+                f"linear: bias of shape {b.shape} for weight {w.shape}: expected ({w.shape[0]},)"
+            )
+        out = _times_transposed(x, w)
+        if b is not None:
+            out += b
+        ctx.save_for_backward(x, w)
+        return out
+
+    def backward(ctx, g: Array) -> tuple[Array | None, ...]:
+        x, w = ctx.saved
+        need = ctx.needs_input_grad
+        dx = np.dot(g, w) if need[0] else None
+        if x.ndim != 2:  # a single row, or leading batch axes: as rows
+            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        dw = _transposed_times(g, x) if need[1] else None
+        db = g.sum(axis=0) if len(need) > 2 and need[2] else None
+        return (dx, dw, db) if len(need) > 2 else (dx, dw)
+
+
+LOG_FLOOR = -100.0  # BCE clamps log p and log(1-p) here, as PyTorch does: loss <= 100 per element
+
+
+class BinaryCrossEntropy(Function):
+    """l = -(t log p + (1 - t) log(1 - p)) from probabilities p in [0, 1], elementwise.
+
+    dl/dp = (p - t) / (p (1 - p)).  As in PyTorch, log p and log(1 - p) are clamped at -100
+    (so p = 0 or 1 gives a finite loss) and p (1 - p) at 1e-12 in the derivative.
+    Targets are constants (no gradient). ``reduction``: "mean", "sum" or "none".
+    """
+
+    op_name = "BCE"
+
+    def forward(ctx, p: Array, targets: Any = None, reduction: str = "mean") -> Array:
+        t = binary_targets("binary_cross_entropy", p, targets)
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), LOG_FLOOR)
+            log_q = np.maximum(np.log1p(-p), LOG_FLOOR)
+        ctx.save_for_backward(p, t)
+        ctx.reduction = reduction
+        return _reduce(-(t * log_p + (1 - t) * log_q), reduction)
+
+    def backward(ctx, g: Array) -> Array:
+        p, t = ctx.saved
+        denom = np.maximum(p * (1 - p), 1e-12)
+        return g * _mean_scale(p.size, ctx.reduction) * (p - t) / denom
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """l = -(t log s(z) + (1 - t) log(1 - s(z))) with s the sigmoid, from logits z, elementwise.
+
+    Computed stably as l = max(z, 0) - z t + log(1 + e^-|z|) (no overflow for any z).
+    dl/dz = s(z) - t.  Targets are constants (no gradient).
+    """
+
+    op_name = "BCEWithLogits"
+
+    def forward(ctx, z: Array, targets: Any = None, reduction: str = "mean") -> Array:
+        t = binary_targets("binary_cross_entropy_with_logits", z, targets)
+        e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+        s = np.where(z >= 0, 1 / (1 + e), e / (1 + e))  # sigmoid(z), stable on both sides
+        ctx.save_for_backward(s, t)
+        ctx.reduction = reduction
+        return _reduce(np.maximum(z, 0) - z * t + np.log1p(e), reduction)
+
+    def backward(ctx, g: Array) -> Array:
+        s, t = ctx.saved
+        return g * _mean_scale(s.size, ctx.reduction) * (s - t)
+
+
+# --------------------------------------------------------------------------- targets
+def check_class_targets(who: str, z: Array, targets: Any) -> Array:
+    """``targets`` for logits z (N, C): N integer labels in [0, C) or (N, C) probability rows.
+
+    Raises ShapeError for shapes that do not fit, InputError for labels out of range."""
+    if z.ndim != 2:
+        raise ShapeError(f"{who}: logits must have shape (N, C), got {z.shape}")
+    n, c = z.shape
+    t = np.asarray(targets)
+    if t.ndim == 1 and t.dtype.kind in "iub":
+        if t.shape[0] != n:
+            raise ShapeError(f"{who}: {t.shape[0]} labels for {n} rows of logits {z.shape}")
+        if n and (t.min() < 0 or t.max() >= c):
+            raise InputError(
+                f"{who}: labels must lie in [0, {c}), got range [{t.min()}, {t.max()}]"
+            )
+    elif t.shape != z.shape:
+        raise ShapeError(
+            f"{who}: targets must be {n} integer labels or one-hot rows of shape "
+            f"{z.shape}, got shape {t.shape} and dtype {t.dtype}"
+        )
+    return t
+
+
+def binary_targets(who: str, x: Array, targets: Any) -> Array:
+    """Targets as x's float dtype and shape: same shape, or the same number of elements (so
+    (N,) labels fit an (N, 1) output)."""
+    t = np.asarray(targets)
+    if t.shape != x.shape:
+        if t.size != x.size:
+            raise ShapeError(f"{who}: targets of shape {t.shape} for input of shape {x.shape}")
+        t = t.reshape(x.shape)
+    return t.astype(x.dtype, copy=False)
+
+
+def _mean_scale(n: int, reduction: str) -> float:
+    """d(reduction)/d(element): 1/n for the mean, 1 for the sum and for none."""
+    return 1.0 / n if reduction == "mean" else 1.0
+
+
+def _reduce(l: Array, reduction: str) -> Array:
+    """The elementwise losses l, reduced: their mean, their sum (both summed in float64, then
+    rounded to l's dtype) or l itself for "none"."""
+    if reduction == "none":
+        return l
+    total = l.sum(dtype=np.float64)
+    return np.asarray(total / max(l.size, 1) if reduction == "mean" else total, dtype=l.dtype)
+
+
+# --------------------------------------------------------------------------- speed helpers
+def _row_max(z: Array) -> Array:
+    """max_c z_nc as an (N, 1) column, reduced down the columns of a transposed contiguous copy:
+    numpy reduces a short last axis (C = 10) element by element. 3.1 us vs 12.5 us for
+    ``z.max(axis=1, keepdims=True)`` on (256, 10) float32."""
+    return np.ascontiguousarray(z.T).max(axis=0)[:, None]
+
+
+def _times_transposed(x: Array, w: Array) -> Array:
+    """x W^T, with BLAS reading W transposed in place (no copy of W^T): 159 us vs 179 us with
+    a contiguous copy of W^T, x (256, 784), W (64, 784) float32."""
+    return np.dot(x, w.T)
+
+
+def _transposed_times(g: Array, x: Array) -> Array:
+    """g^T x (out, in), computed in W's own layout, so ``W -= lr dW`` runs on matching memory
+    layouts: product and update 170 us vs 192 us for (x^T g)^T, a transposed view (the seeds'
+    first layer at batch 256)."""
+    return np.dot(g.T, x)
