@@ -3,11 +3,9 @@ no_grad, detach, and errors that name the op and the shapes."""
 
 from __future__ import annotations
 
-import ast
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -480,61 +478,3 @@ def test_an_untraced_backward_does_not_build_the_hooks_report(
     assert len(built) == 3  # Sum, Add, Mul; the leaf is reported with ()
     assert [len(s) for s in seen] == [1, 2, 1, 0]  # Mul's constant 3.0 is sent nothing
     assert [(arg, t is x) for arg, t, _ in seen[1]] == [(0, False), (1, True)]
-
-
-# --------------------------------------------------------------------------- layering
-PKG = Path(tinygrad_edu.__file__).parent
-ENGINE = {"tensor", "function", "ops"}
-
-
-def _imports(path: Path) -> list[tuple[str, list[str]]]:
-    """(module imported from, the names imported) for every import in the file, nested too."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            found.append(("." * node.level + (node.module or ""), [a.name for a in node.names]))
-        elif isinstance(node, ast.Import):
-            found.extend((a.name, []) for a in node.names)
-    return found
-
-
-def _package_modules(path: Path) -> set[str]:
-    """The top-level tinygrad_edu modules a file under tinygrad_edu/ or tinygrad_edu/nn imports."""
-    out = set()
-    depth = len(path.relative_to(PKG).parts)  # 1 for tinygrad_edu/x.py, 2 for nn/x.py
-    for module, names in _imports(path):
-        level = len(module) - len(module.lstrip("."))
-        if level == depth:  # from the package root: `.x` or `..x`, or `from . import x`
-            rest = module.lstrip(".")
-            out |= {rest.split(".")[0]} if rest else set(names)
-        elif module.startswith("tinygrad_edu."):
-            out.add(module.split(".")[1])
-    return out
-
-
-@pytest.mark.parametrize("name", sorted(ENGINE))
-def test_the_engine_imports_only_the_engine(name: str) -> None:
-    assert _package_modules(PKG / f"{name}.py") <= ENGINE
-
-
-@pytest.mark.parametrize("name", ["fused", "conv"])
-def test_fused_and_conv_import_only_the_engine(name: str) -> None:
-    assert _package_modules(PKG / f"{name}.py") <= {"function", "tensor"}
-
-
-def test_nn_and_optim_point_down() -> None:
-    for path in (PKG / "nn").glob("*.py"):
-        assert _package_modules(path) <= ENGINE | {"fused", "conv", "nn"}, path.name
-    assert _package_modules(PKG / "optim.py") <= ENGINE | {"nn"}
-
-
-@pytest.mark.parametrize(
-    "path",
-    [PKG / f"{m}.py" for m in ["tensor", "function", "ops", "fused", "conv", "optim", "gradcheck"]]
-    + sorted((PKG / "nn").glob("*.py")),
-    ids=lambda p: str(p.relative_to(PKG)),
-)
-def test_no_module_imports_another_modules_private_names(path: Path) -> None:
-    for module, names in _imports(path):
-        private = [n for n in names if n.startswith("_") and n != "__future__"]
-        assert not private, f"{path.name} imports {private} from {module}"
