@@ -1,4 +1,6 @@
-"""``RUN_DIR/checkpoint.npz`` is written after every epoch through a temporary file and
+"""The checkpoint of a run folder: everything needed to continue a run where it stopped.
+
+``RUN_DIR/checkpoint.npz`` is written after every epoch through a temporary file and
 ``os.replace``, so it is always the previous complete checkpoint or the new complete one: arrays
 ``model/<name>`` and ``optimizer/<i>/<key>``, and a JSON string ``__checkpoint__`` with the rest
 (:class:`Checkpoint`). It is read without pickle.
