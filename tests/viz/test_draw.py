@@ -293,3 +293,16 @@ def test_collapsing_a_model_that_is_itself_the_innermost_module() -> None:
     edges = re.findall(r"^\s*(\w+) -> (\w+)", source, re.M)
     assert edges and all(a in declared and b in declared for a, b in edges), source
     assert 'm0 [label="Layer\\nW (3, 2)"' in source
+
+
+def test_a_drawing_shows_in_jupyter_without_graphviz(tmp_path, monkeypatch) -> None:
+    """Where `dot` is missing, Jupyter shows the DOT source and how to install graphviz (the
+    walkthrough notebook runs on a machine without graphviz); with `dot`, the SVG."""
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    g = draw((x * x).sum(), show_data=True)
+    if shutil.which("dot") is not None:
+        assert "image/svg+xml" in g._repr_mimebundle_()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot anywhere
+    shown = g._repr_mimebundle_()
+    assert list(shown) == ["text/plain"]
+    assert shown["text/plain"].startswith(g.source) and "install graphviz" in shown["text/plain"]

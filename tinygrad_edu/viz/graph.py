@@ -39,6 +39,7 @@ __all__ = [
     "RECEIVED",
     "ROLE_COLORS",
     "FrameStyle",
+    "Graph",
     "GraphIndex",
     "GraphTooLargeError",
     "display_names",
@@ -634,9 +635,23 @@ def _parent_cluster(path: str, modules: _Modules | None) -> str | None:
 _Groups = dict[str | None, list[tuple[str, dict[str, str]]]]
 
 
-def _digraph(rankdir: str, title: str | None) -> graphviz.Digraph:
+class Graph(graphviz.Digraph):
+    """A ``graphviz.Digraph`` that shows in Jupyter even where graphviz's ``dot`` is missing:
+    then as its DOT source and how to install graphviz, instead of an error."""
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        try:
+            return super()._repr_mimebundle_(include, exclude, **kwargs)
+        except graphviz.ExecutableNotFound:
+            note = f"(no picture: graphviz's dot is missing; {INSTALL_HINT})"
+            return {"text/plain": f"{self.source}\n{note}"}
+
+
+def _digraph(rankdir: str, title: str | None) -> Graph:
     """An empty graph with the fonts, spacing and caption of every drawing."""
-    g = graphviz.Digraph(name="computation_graph")
+    g = Graph(name="computation_graph")
     g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.25", ranksep="0.35")
     g.attr("node", fontname=FONT, fontsize="11")
     g.attr("edge", fontname=FONT, fontsize="9", color="#555555")
