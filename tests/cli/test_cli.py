@@ -9,22 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from toy_digits import blobs
 
 import tinygrad_edu.data as data_module
 from tinygrad_edu import cli
-from tinygrad_edu.data import Dataset, DatasetError
+from tinygrad_edu.data import DatasetError
 from tinygrad_edu.training import History, load, read_metadata
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def blobs(n: int, seed: int = 0) -> Dataset:
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    images = rng.integers(0, 90, (n, 28, 28)).astype(np.uint8)
-    for i, k in enumerate(labels):
-        images[i, 2 * k + 3 : 2 * k + 6, 4:24] = 230
-    return Dataset(images, labels, "blobs")
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import math
 from pathlib import Path
 
 import pytest
-from course_testing import blobs, markdown_rows
+from course_testing import markdown_rows
+from toy_digits import blobs
 
 import tinygrad_edu.data as data_module
 from tinygrad_edu import cli
@@ -188,7 +189,7 @@ def test_sweep_out_must_be_a_folder(
 def test_sweep_rejects_data_it_cannot_train_on(
     sweep, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr(data_module, "load_dataset", lambda *a, **k: (blobs(50, 0, 3),) * 2)
+    monkeypatch.setattr(data_module, "load_dataset", lambda *a, **k: (blobs(50, 0, classes=3),) * 2)
     assert sweep("--quick") == 2
     err = capsys.readouterr().err
     assert "takes 28x28 images in 10 classes, got 28x28 in 3" in err and err.count("\n") == 1

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from toy_digits import blobs
 
 from tinygrad_edu import nn, optim
-from tinygrad_edu.data import Dataset
 from tinygrad_edu.training import (
     Callback,
     EpochLog,
@@ -21,17 +21,6 @@ from tinygrad_edu.training import (
     fit,
 )
 from tinygrad_edu.training.callbacks import EVENTS
-
-
-def blobs(n: int, seed: int = 0) -> Dataset:
-    """Noisy 28x28 images whose class k lights up row band k: learnable in a few steps."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    images = rng.integers(0, 90, (n, 28, 28)).astype(np.uint8)
-    for i, k in enumerate(labels):
-        images[i, 2 * k + 3 : 2 * k + 6, 4:24] = 230
-    return Dataset(images, labels, "blobs")
-
 
 TRAIN, TEST = blobs(100), blobs(40, seed=1)
 

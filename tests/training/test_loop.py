@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from toy_digits import blobs
 
 from tinygrad_edu import ShapeError, nn, optim
 from tinygrad_edu.data import DataLoader, Dataset, DatasetError, load_dataset
@@ -26,16 +27,6 @@ from tinygrad_edu.training import (
     read_metadata,
     save,
 )
-
-
-def blobs(n: int, seed: int = 0, name: str = "blobs") -> Dataset:
-    """Noisy 28x28 images whose class k (0..9) lights up row band k: learnable in a few steps."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    images = rng.integers(0, 90, (n, 28, 28)).astype(np.uint8)
-    for i, k in enumerate(labels):
-        images[i, 2 * k + 3 : 2 * k + 6, 4:24] = 230
-    return Dataset(images, labels, name)
 
 
 @pytest.fixture(scope="module")

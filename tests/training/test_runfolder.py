@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from toy_digits import blobs
 
 import tinygrad_edu.data as data_module
 from tinygrad_edu import cli, nn, optim
@@ -38,16 +39,6 @@ from tinygrad_edu.training.metricslog import MetricsWriter
 REPO = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIMES = ("epoch_times", "epoch_eval_times")
-
-
-def blobs(n: int, seed: int = 0) -> Dataset:
-    """Noisy 28x28 images whose class k lights up row band k: learnable in a few steps."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    images = rng.integers(0, 90, (n, 28, 28)).astype(np.uint8)
-    for i, k in enumerate(labels):
-        images[i, 2 * k + 3 : 2 * k + 6, 4:24] = 230
-    return Dataset(images, labels, "blobs")
 
 
 TRAIN, TEST = blobs(240), blobs(60, seed=1)
