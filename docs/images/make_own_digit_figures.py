@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tinygrad_edu import nn, training as train
+from tinygrad_edu import nn
+from tinygrad_edu import training as train
 from tinygrad_edu.course import plots
+from tinygrad_edu.course.preprocess import preprocess_steps
 from tinygrad_edu.data import load_mnist
 from tinygrad_edu.optim import Adam
-from tinygrad_edu.course.preprocess import preprocess_steps
 
 OUT = Path(__file__).resolve().parent
 
