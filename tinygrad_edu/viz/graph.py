@@ -427,7 +427,7 @@ def draw(
     max_nodes: int | None = DEFAULT_MAX_NODES,
     max_values: int = MAX_VALUES,
     title: str | None = None,
-) -> graphviz.Digraph:
+) -> Graph:
     """The computation graph that produced ``tensor``, as a ``graphviz.Digraph``.
 
     * ``model``: an ``nn.Module``; its parameters get their dotted names (``layers.0.weight``)
@@ -469,7 +469,7 @@ def draw_frame(
     max_nodes: int | None = DEFAULT_MAX_NODES,
     max_values: int = MAX_VALUES,
     title: str | None = None,
-) -> graphviz.Digraph:
+) -> Graph:
     """One frame of a backward trace: the graph of ``index.root`` as :func:`draw` draws it,
     with the gradients, highlights and caption of ``frame``.
 
@@ -516,7 +516,7 @@ def _build(
     max_nodes: int | None,
     max_values: int,
     title: str | None,
-) -> graphviz.Digraph:
+) -> Graph:
     """The Digraph of the walk ``index``: lay the tensors out, check the size, then emit the
     nodes (cluster by cluster) and the edges (in data-flow order)."""
     layout = _layout(index, model, names, collapse)
