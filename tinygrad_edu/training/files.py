@@ -1,5 +1,13 @@
 """Files that are never half-written: atomic writes, and ``.npz`` archives of arrays with a
-JSON metadata entry (models and checkpoints), read back without pickle."""
+JSON metadata entry (models and checkpoints), read back without pickle.
+
+Files are created with mode 0666 minus the user's umask (as ``open`` does; not the 0600 of
+``tempfile.mkstemp``), so a teaching assistant can read a student's ``model.npz``. A temp file
+is named ``.<name>.<pid>.<random>.tmp``: one left by a killed process is removed by the next
+write to the same file. An archive is read one entry at a time, each entry's shape and dtype
+first checked against the bytes it holds (:class:`NpzReader`), so a file declaring sizes it
+does not hold is refused before anything is allocated.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,8 @@ import contextlib
 import json
 import math
 import os
-import tempfile
+import re
+import secrets
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,15 +24,29 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["atomic_write", "jsonable", "one_line", "read_npz"]
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "NpzReader",
+    "atomic_write",
+    "jsonable",
+    "one_line",
+    "read_npz",
+    "remove_stale_temp_files",
+]
+
+#: The largest JSON metadata entry read from an archive (a long run's history is a few MB).
+MAX_METADATA_BYTES = 64 << 20
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any]) -> None:
     """Write ``path`` via a temp file in the same folder, fsync and ``os.replace``: readers see
-    the old file or the complete new one, never a partial one."""
+    the old file or the complete new one, never a partial one. The file gets mode 0666 minus
+    the umask; temp files of ``path`` left by killed processes are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temp_files(path, ".tmp")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -35,6 +58,35 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any])
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def remove_stale_temp_files(path: str | os.PathLike[str], suffix: str) -> list[Path]:
+    """Remove the temp files ``.<name>.<pid>.<hex><suffix>`` of ``path`` whose process is gone
+    (killed mid-write); returns those removed. A live process's temp file is left alone."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[0-9a-f]+{re.escape(suffix)}")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in path.parent.iterdir():
+            match = pattern.fullmatch(entry.name)
+            if match and not _process_alive(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (a PermissionError means it does)."""
+    if pid == os.getpid() or os.name == "nt":  # Windows: os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -67,25 +119,126 @@ def jsonable(value: Any, nan: bool = False) -> Any:
     return value
 
 
+class NpzReader:
+    """An ``.npz`` archive opened for reading without pickle, one entry at a time.
+
+    ``entries`` maps each array's name to its ``(shape, dtype)``, read from the entry's header
+    alone; opening checks that every entry holds exactly the bytes its header declares, so
+    nothing is allocated for sizes a file does not hold. ``read(name, out)`` reads one array
+    (into ``out`` when given: no second copy). Errors raise ``error`` naming the file.
+    """
+
+    def __init__(self, path: Path, error: type[Exception], what: str, prefix: str = "") -> None:
+        self.path, self.error, self.what, self.prefix = Path(path), error, what, prefix
+        self.entries: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+        self._members: dict[str, tuple[zipfile.ZipInfo, bool, int]] = {}
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+        except (OSError, zipfile.BadZipFile, ValueError, EOFError) as e:
+            raise self._fail(f"is not a readable {what} ({one_line(e)})") from None
+        try:
+            for info in self._zip.infolist():
+                self._add(info)
+        except BaseException:
+            self.close()
+            raise
+
+    def _fail(self, message: str) -> Exception:
+        return self.error(f"{self.prefix}{self.path} {message}")
+
+    def _add(self, info: zipfile.ZipInfo) -> None:
+        """Check one entry's header against its size; remember its shape and dtype."""
+        name = info.filename.removesuffix(".npy")
+        try:
+            with self._zip.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = read_header(f, max_header_size=1 << 16)
+                offset = f.tell()
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError) as e:
+            raise self._fail(f"has a corrupt entry {name!r} ({one_line(e)})") from None
+        if dtype.hasobject:
+            raise self._fail(f"entry {name!r} holds Python objects (refused: no pickle)")
+        if math.prod(shape) * dtype.itemsize != info.file_size - offset:
+            raise self._fail(
+                f"entry {name!r} declares shape {shape} of {dtype} but holds "
+                f"{info.file_size - offset} bytes"
+            )
+        self.entries[name] = (tuple(shape), dtype)
+        self._members[name] = (info, fortran, offset)
+
+    def read(self, name: str, out: np.ndarray | None = None) -> np.ndarray:
+        """The array ``name``, read into ``out`` if given (its shape and dtype must match)."""
+        info, fortran, offset = self._members[name]
+        shape, dtype = self.entries[name]
+        direct = out is not None and out.dtype == dtype and out.flags.c_contiguous
+        array = (
+            out if direct and not fortran else np.empty(shape[::-1] if fortran else shape, dtype)
+        )
+        try:
+            with self._zip.open(info) as f:
+                f.seek(offset)
+                _read_exactly(f, memoryview(array.reshape(-1)).cast("B"))
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError) as e:
+            raise self._fail(f"has a corrupt entry {name!r} ({one_line(e)})") from None
+        if fortran:
+            array = array.T
+        if out is not None and array is not out:
+            np.copyto(out, array, casting="unsafe")
+            return out
+        return array
+
+    def metadata(self, key: str, fmt: str) -> dict[str, Any]:
+        """The JSON entry ``key``, which must be an object whose "format" is ``fmt``."""
+        what = self.what
+        if key not in self.entries:
+            raise self._fail(f"has no {key} entry: not a tinygrad_edu {what}")
+        shape, dtype = self.entries[key]
+        if shape != () or dtype.kind != "U" or dtype.itemsize > 4 * MAX_METADATA_BYTES:
+            raise self._fail(f"has a malformed {key} entry ({dtype} {shape})")
+        try:
+            meta = json.loads(str(self.read(key)))
+        except json.JSONDecodeError as e:
+            raise self._fail(f"has corrupt {what} metadata ({e})") from None
+        except RecursionError:
+            raise self._fail(f"has {what} metadata nested too deeply") from None
+        if not isinstance(meta, dict) or meta.get("format") != fmt:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise self._fail(f"is not a tinygrad_edu {what} (format {found!r})")
+        return meta
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def __enter__(self) -> NpzReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_exactly(f: BinaryIO, buffer: memoryview) -> None:
+    """Fill ``buffer`` from ``f`` (an EOFError if it ends first)."""
+    done = 0
+    while done < len(buffer):
+        n = f.readinto(buffer[done:])
+        if not n:
+            raise EOFError(f"ends after {done} of {len(buffer)} bytes")
+        done += n
+
+
 def read_npz(
     path: Path, meta_key: str, fmt: str, error: type[Exception], what: str, prefix: str = ""
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(metadata, arrays) of an .npz holding a JSON entry ``meta_key`` whose "format" is ``fmt``
     (models and checkpoints); anything else raises ``error`` with a message naming the file."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise error(f"{prefix}{path} is not a readable {what} ({one_line(e)})") from None
-    if meta_key not in arrays:
-        raise error(f"{prefix}{path} has no {meta_key} entry: not a tinygrad_edu {what}")
-    try:
-        meta = json.loads(str(arrays.pop(meta_key)))
-    except json.JSONDecodeError as e:
-        raise error(f"{prefix}{path}: corrupt {what} metadata ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != fmt:
-        found = meta.get("format") if isinstance(meta, dict) else None
-        raise error(f"{prefix}{path} is not a tinygrad_edu {what} (format {found!r})")
+    with NpzReader(path, error, what, prefix) as npz:
+        meta = npz.metadata(meta_key, fmt)
+        arrays = {name: npz.read(name) for name in npz.entries if name != meta_key}
     return meta, arrays
 
 

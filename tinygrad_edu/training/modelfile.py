@@ -1,11 +1,22 @@
 """Model files: ``save`` writes a model to an ``.npz`` (one array per parameter and a JSON
 description of its architecture), ``load`` rebuilds it from one without pickle, and
 ``read_metadata`` reads the description alone.
+
+A model file may come from anyone, so ``load`` trusts nothing in it: the description is checked
+(its fields, nesting at most :data:`MAX_DEPTH` deep, at most :data:`MAX_LAYERS` layers and
+:data:`MAX_PARAMETERS` scalars) and the parameter shapes it implies are compared with the arrays
+the file holds, from their headers, *before* anything is built; then each array is read
+straight into its parameter. Loading thus takes the memory of the model itself plus the
+initialisation of one layer at a time. A module used twice (``Sequential([lin, act, lin])``)
+is described once and referred to by its dotted name (``{"same_as": "layers.0"}``) the second
+time, so it is shared again after loading.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -13,13 +24,28 @@ from typing import Any
 import numpy as np
 
 from .. import nn
-from .files import atomic_write, read_npz
+from .files import NpzReader, atomic_write
 
-__all__ = ["MODEL_FORMAT", "ModelFileError", "describe", "load", "read_metadata", "save"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_LAYERS",
+    "MAX_PARAMETERS",
+    "MODEL_FORMAT",
+    "ModelFileError",
+    "describe",
+    "load",
+    "read_metadata",
+    "save",
+]
 
 MODEL_FORMAT = "tinygrad_edu.model"
 MODEL_FORMAT_VERSION = 1
 _META_KEY = "__meta__"
+#: Caps on what a model file may describe: Sequentials nested this deep, layers in all, and
+#: scalar parameters in all (400 MB of float32).
+MAX_DEPTH = 32
+MAX_LAYERS = 10_000
+MAX_PARAMETERS = 100_000_000
 
 
 class ModelFileError(ValueError):
@@ -36,7 +62,17 @@ _SIMPLE_LAYERS: dict[str, type[nn.Module]] = {
 
 
 def describe(model: nn.Module) -> dict[str, Any]:
-    """The architecture as JSON-ready data, enough to rebuild the model with fresh parameters."""
+    """The architecture as JSON-ready data, enough to rebuild the model with fresh parameters.
+    A module met again is ``{"same_as": <its dotted name>}``."""
+    return _describe(model, "", {}, 0)
+
+
+def _describe(model: nn.Module, path: str, seen: dict[int, str], depth: int) -> dict[str, Any]:
+    if id(model) in seen:
+        return {"same_as": seen[id(model)]}
+    seen[id(model)] = path
+    if depth > MAX_DEPTH:
+        raise ValueError(f"save: modules nested more than {MAX_DEPTH} deep")
     cls = type(model)
     if cls is nn.MLP:
         return {
@@ -53,7 +89,9 @@ def describe(model: nn.Module) -> dict[str, Any]:
             "bias": model.bias is not None,
         }
     if cls is nn.Sequential:
-        return {"class": "Sequential", "layers": [describe(m) for m in model.layers]}
+        prefix = f"{path}.layers." if path else "layers."
+        layers = [_describe(m, f"{prefix}{i}", seen, depth + 1) for i, m in enumerate(model.layers)]
+        return {"class": "Sequential", "layers": layers}
     if cls.__name__ in _SIMPLE_LAYERS and _SIMPLE_LAYERS[cls.__name__] is cls:
         return {"class": cls.__name__}
     if cls is nn.Dropout:
@@ -85,10 +123,132 @@ def describe(model: nn.Module) -> dict[str, Any]:
     )
 
 
-def _build(desc: Any, dtype: Any) -> nn.Module:
-    """Inverse of :func:`describe` (parameters are then overwritten by the saved ones)."""
-    if not isinstance(desc, dict) or "class" not in desc:
-        raise ValueError("no architecture description (no 'class' entry)")
+# =============================================================================== checking
+def _expected_parameters(desc: Any) -> dict[str, tuple[int, ...]]:
+    """The parameters (dotted name -> shape) the description ``desc`` implies, computed without
+    building anything; ValueError for a malformed description or one over the caps."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    modules: set[str] = set()
+    total = 0
+    stack: list[tuple[Any, str, int]] = [(desc, "", 0)]
+    while stack:
+        d, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"modules nested more than {MAX_DEPTH} deep")
+        if len(modules) >= MAX_LAYERS:
+            raise ValueError(f"more than {MAX_LAYERS} layers")
+        at = f"{path}: " if path else ""
+        if isinstance(d, dict) and "same_as" in d:
+            ref = d["same_as"]
+            if ref not in modules or ref == "" or path.startswith(f"{ref}."):
+                raise ValueError(f"{at}same_as {ref!r} names no earlier module outside this one")
+            continue
+        modules.add(path)
+        if not isinstance(d, dict) or "class" not in d:
+            raise ValueError(f"{at}no architecture description (no 'class' entry)")
+        prefix = f"{path}." if path else ""
+        if d["class"] == "Sequential":
+            layers = d.get("layers")
+            if not isinstance(layers, list):
+                raise ValueError(f"{at}Sequential without a list of layers")
+            stack.extend(
+                (layer, f"{prefix}layers.{i}", depth + 1)
+                for i, layer in reversed(list(enumerate(layers)))
+            )
+        else:
+            for name, shape in _layer_parameters(d):
+                shapes[prefix + name] = shape
+                total += math.prod(shape)
+        if total > MAX_PARAMETERS:
+            raise ValueError(f"the architecture has over {MAX_PARAMETERS} parameters (the cap)")
+    return shapes
+
+
+def _layer_parameters(d: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, shape) of the parameters of one layer's description (no Sequential)."""
+    cls = d["class"]
+    if cls == "MLP":
+        sizes = d.get("sizes")
+        if not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS:
+            raise ValueError(f"MLP: sizes must be a list of 2 to {MAX_LAYERS} widths")
+        sizes = [_size(d, "sizes", n) for n in sizes]
+        dropout = d.get("dropout", 0.0)
+        if not isinstance(dropout, int | float):
+            raise ValueError(f"MLP: dropout must be a number, got {dropout!r}")
+        step = 3 if dropout > 0 else 2
+        out: list[tuple[str, tuple[int, ...]]] = []
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+            out += [
+                (f"layers.{step * i}.weight", (n_out, n_in)),
+                (f"layers.{step * i}.bias", (n_out,)),
+            ]
+        return out
+    if cls == "Linear":
+        n_in, n_out = _size(d, "in_features"), _size(d, "out_features")
+        return [("weight", (n_out, n_in))] + ([("bias", (n_out,))] if _flag(d, "bias") else [])
+    if cls == "Conv2d":
+        c_in, c_out = _size(d, "in_channels"), _size(d, "out_channels")
+        kernel = d.get("kernel_size")
+        if not isinstance(kernel, list) or len(kernel) != 2:
+            raise ValueError(f"Conv2d: kernel_size must be a pair, got {kernel!r}")
+        kh, kw = (_size(d, "kernel_size", k) for k in kernel)
+        return [("weight", (c_out, c_in, kh, kw))] + (
+            [("bias", (c_out,))] if _flag(d, "bias") else []
+        )
+    return []  # layers without parameters: their constructors check the rest
+
+
+def _size(d: dict[str, Any], key: str, value: Any = None) -> int:
+    """``d[key]`` (or ``value``) as a layer size: an integer 1 .. MAX_PARAMETERS."""
+    n = d.get(key) if value is None else value
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PARAMETERS:
+        raise ValueError(f"{d['class']}: {key} must be integers 1 .. {MAX_PARAMETERS}, got {n!r}")
+    return n
+
+
+def _flag(d: dict[str, Any], key: str) -> bool:
+    value = d.get(key, True)
+    if not isinstance(value, bool):
+        raise ValueError(f"{d['class']}: {key} must be true or false, got {value!r}")
+    return value
+
+
+def _check_arrays(expected: dict[str, tuple[int, ...]], stored: dict[str, Any]) -> None:
+    """The file holds exactly the parameters the description implies, with their shapes, as
+    floating-point arrays."""
+    for name, shape in expected.items():
+        if name not in stored:
+            raise ValueError(f"the architecture needs {name!r} of shape {shape}, not in the file")
+        have, dtype = stored[name]
+        if have != shape:
+            raise ValueError(
+                f"{name!r} has shape {have} in the file, the architecture needs {shape}"
+            )
+        if dtype.kind != "f" or dtype.itemsize not in (4, 8):
+            raise ValueError(f"{name!r} has dtype {dtype}, not float32 or float64")
+    extra = sorted(set(stored) - set(expected))
+    if extra:
+        raise ValueError(f"the file holds {extra[0]!r}, which the architecture has no place for")
+
+
+# =============================================================================== building
+def _build(
+    desc: Any, dtype: Any, path: str = "", built: dict[str, nn.Module] | None = None
+) -> nn.Module:
+    """Inverse of :func:`describe` (parameters are then overwritten by the saved ones); a
+    ``same_as`` entry is the module already built under that name. ``desc`` has been checked by
+    :func:`_expected_parameters`."""
+    built = {} if built is None else built
+    if "same_as" in desc:
+        return built[desc["same_as"]]
+    module = _build_one(desc, dtype, path, built)
+    built[path] = module
+    return module
+
+
+def _build_one(
+    desc: dict[str, Any], dtype: Any, path: str, built: dict[str, nn.Module]
+) -> nn.Module:
     cls = desc["class"]
     if cls == "MLP":
         return nn.MLP(
@@ -107,7 +267,11 @@ def _build(desc: Any, dtype: Any) -> nn.Module:
             seed=0,
         )
     if cls == "Sequential":
-        return nn.Sequential([_build(d, dtype) for d in desc["layers"]])
+        seq = nn.Sequential([])
+        prefix = f"{path}.layers." if path else "layers."
+        for i, d in enumerate(desc["layers"]):
+            seq.append(_build(d, dtype, f"{prefix}{i}", built))
+        return seq
     if cls in _SIMPLE_LAYERS:
         return _SIMPLE_LAYERS[cls]()
     if cls == "Dropout":
@@ -144,6 +308,12 @@ def save(
     meta: dict[str, Any] = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION}
     meta.update(describe(model))
     state = model.state_dict()
+    try:
+        _check_arrays(_expected_parameters(meta), {k: (a.shape, a.dtype) for k, a in state.items()})
+    except ValueError as e:  # e.g. one Parameter object in two different layers
+        raise ValueError(
+            f"save: load could not rebuild this model ({e}; is one Parameter in two layers?)"
+        ) from None
     dtypes = {str(a.dtype) for a in state.values()}
     meta["dtype"] = dtypes.pop() if len(dtypes) == 1 else "float32"
     clash = sorted(set(metadata or {}) & set(meta))
@@ -161,7 +331,8 @@ def save(
     return path
 
 
-def _open_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _open(path: str | os.PathLike[str]) -> NpzReader:
+    """The model file at ``path``, opened; its entries' headers checked."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"load: no model file at {path}")
@@ -174,24 +345,31 @@ def _open_npz(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, n
         raise ModelFileError(f"load: cannot read {path}: {e.strerror or e}") from None
     if magic[:2] != b"PK":
         raise ModelFileError(f"load: {path} is not a model file (an .npz zip archive)")
-    return read_npz(path, _META_KEY, MODEL_FORMAT, ModelFileError, "model", "load: ")
+    return NpzReader(path, ModelFileError, "model", "load: ")
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON metadata saved with a model (architecture, dtype, and what ``save`` was given)."""
-    return _open_npz(path)[0]
+    with _open(path) as npz:
+        return npz.metadata(_META_KEY, MODEL_FORMAT)
 
 
 def load(path: str | os.PathLike[str]) -> nn.Module:
     """The model saved at ``path`` by :func:`save`, with its parameters; it predicts identically.
 
-    Raises FileNotFoundError if there is no file and ModelFileError if it is corrupt or does not
-    match its architecture."""
-    meta, arrays = _open_npz(path)
-    try:
-        dtype = np.dtype(meta.get("dtype", "float32"))
-        model = _build(meta, dtype)
-        model.load_state_dict(arrays)
-    except (ValueError, TypeError, KeyError) as e:
-        raise ModelFileError(f"load: {path}: {e}") from None
+    Raises FileNotFoundError if there is no file and ModelFileError if it is corrupt, over the
+    caps, or does not match its architecture: all checked before the model is built."""
+    with _open(path) as npz:
+        meta = npz.metadata(_META_KEY, MODEL_FORMAT)
+        stored = {k: v for k, v in npz.entries.items() if k != _META_KEY}
+        try:
+            dtype = np.dtype(meta.get("dtype", "float32"))
+            if dtype.kind != "f":
+                raise ValueError(f"dtype {dtype} is not floating point")
+            _check_arrays(_expected_parameters(meta), stored)
+            model = _build(meta, dtype)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ModelFileError(f"load: {path}: {e}") from None
+        for name, parameter in model.named_parameters():
+            npz.read(name, out=parameter.data)
     return model
