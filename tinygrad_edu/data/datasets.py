@@ -184,6 +184,8 @@ def _load_split(images_path: Path, labels_path: Path, name: str, classes: list[s
         )
     if labels.ndim != 1:
         raise DatasetError(f"{labels_path}: expected labels of shape (N,), got {labels.shape}")
+    if len(images) == 0:
+        raise DatasetError(f"{name}: {images_path} holds no images")
     if len(images) != len(labels):
         raise DatasetError(
             f"{name}: {images_path.name} holds {len(images)} images but {labels_path.name} "
@@ -242,17 +244,23 @@ def load_fashion_mnist(data_dir: str | os.PathLike[str] | None = None) -> tuple[
 
 
 def _read_png(path: Path, image_module: ModuleType) -> np.ndarray:
+    """The 28x28 greyscale pixels of one image file; its size is checked from the header before
+    anything is decoded (a 20000x20000 PNG is refused at once)."""
     try:
         with image_module.open(path) as img:
-            img.load()
             mode, size = img.mode, img.size
+            if size != (28, 28):
+                raise DatasetError(f"{path}: image is {size[0]}x{size[1]} pixels, expected 28x28")
+            img.load()
             if mode in ("L", "1", "LA"):
                 pixels = np.asarray(img.convert("L"))
             elif mode in ("RGB", "RGBA", "P"):
                 pixels = np.asarray(img.convert("RGB"))
             else:
                 pixels = None
-    except (OSError, SyntaxError, ValueError) as err:
+    except (OSError, SyntaxError, ValueError, image_module.DecompressionBombError) as err:
+        if isinstance(err, DatasetError):
+            raise
         raise DatasetError(f"{path}: cannot read image ({err})") from None
     if pixels is None:
         raise DatasetError(f"{path}: unsupported image mode {mode}; expected 8-bit greyscale")
@@ -263,8 +271,6 @@ def _read_png(path: Path, image_module: ModuleType) -> np.ndarray:
         ):
             raise DatasetError(f"{path}: colour image (mode {mode}); expected greyscale")
         pixels = pixels[..., 0]
-    if size != (28, 28):
-        raise DatasetError(f"{path}: image is {size[0]}x{size[1]} pixels, expected 28x28")
     return pixels
 
 
