@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from .errors import USER_ERRORS, CLIError, messages
+from .errors import EXIT_USER_ERROR, USER_ERRORS, CLIError, messages
 from .evaluate import add_eval_command
 from .figures import FIGURES
 from .graph import add_graph_command
@@ -44,7 +44,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_sweep_command,
     add_plot_command,
 ]
-EXIT_OK, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_OK, EXIT_INTERRUPTED = 0, 130
 _DEBUG_HELP = "on an error, show the traceback instead of one line"
 
 
@@ -61,7 +61,8 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog=PROG,
         description="tinygrad_edu: train and inspect small networks on MNIST.",
-        epilog="Exit status: 0 done, 2 a user's error (one line on stderr), 130 interrupted.",
+        epilog="Exit status: 0 done, 2 a user's error (one line on stderr), 1 the run itself "
+        "failed (training diverged; one line on stderr), 130 interrupted.",
     )
     parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -75,7 +76,8 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 a user's error, 130 Ctrl-C)."""
+    """Run the command line; returns the exit status (0 ok, 2 a user's error, 1 a failed run,
+    130 Ctrl-C)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -89,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command ``args.func(args)``; report a user's error (:data:`USER_ERRORS`)
-    in one line per message, or with ``args.debug`` as a traceback, and return 2."""
+    in one line per message, or with ``args.debug`` as a traceback, and return 2 (1 for
+    :class:`~tinygrad_edu.cli.errors.RunFailed`)."""
     prog = f"{PROG} {args.command}"
     try:
         return int(args.func(args) or EXIT_OK)
@@ -103,7 +106,7 @@ def run_command(args: argparse.Namespace) -> int:
         else:
             for message in messages(e):
                 print(f"{prog}: error: {message}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return e.status if isinstance(e, CLIError) else EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -3,7 +3,8 @@
 A command signals a user's error by raising :class:`CLIError`; the library's own errors a user
 can cause (:data:`USER_ERRORS`) may simply propagate. ``main`` alone reports them: one line
 ``tinygrad-edu <command>: error: <message>`` on stderr and exit status 2 (with ``--debug``: the
-traceback instead).
+traceback instead). A run that was set up correctly but failed by itself (training diverged)
+raises :class:`RunFailed`: the same one line, and exit status 1.
 """
 
 from __future__ import annotations
@@ -12,7 +13,18 @@ from ..course.preprocess import ImageError
 from ..data import DatasetError, DownloadError
 from ..training import CheckpointError, MetricsLogError, ModelFileError
 
-__all__ = ["USER_ERRORS", "CLIError", "messages", "one_line"]
+__all__ = [
+    "EXIT_RUN_FAILED",
+    "EXIT_USER_ERROR",
+    "USER_ERRORS",
+    "CLIError",
+    "RunFailed",
+    "messages",
+    "one_line",
+]
+
+#: Exit statuses: a user's error (bad arguments, data, files), and a run that failed by itself.
+EXIT_USER_ERROR, EXIT_RUN_FAILED = 2, 1
 
 
 class CLIError(Exception):
@@ -22,6 +34,8 @@ class CLIError(Exception):
     ``predict``: every image it could not read).
     """
 
+    status = EXIT_USER_ERROR
+
     def __init__(self, message: str, *more: str) -> None:
         super().__init__(message, *more)
         self.messages = (message, *more)
@@ -30,8 +44,17 @@ class CLIError(Exception):
         return "; ".join(self.messages)
 
 
+class RunFailed(CLIError):
+    """The run itself failed (e.g. training diverged) although it was set up correctly: one
+    line, and exit status 1."""
+
+    status = EXIT_RUN_FAILED
+
+
 #: What ``main`` reports as a user's error: the CLI's own and the library's errors a user can
-#: cause (missing or bad data, model files, checkpoints, metrics logs, images, files).
+#: cause (missing or bad data, model files, checkpoints, metrics logs, images, files), the
+#: library's validation errors (ValueError: ShapeError, InputError, ...), and running out of
+#: memory. Anything else (TypeError, RecursionError, ...) is a bug and keeps its traceback.
 USER_ERRORS: tuple[type[Exception], ...] = (
     CLIError,
     DatasetError,
@@ -41,6 +64,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     MetricsLogError,
     ImageError,
     OSError,
+    ValueError,
+    MemoryError,
 )
 
 
@@ -54,6 +79,8 @@ def one_line(error: BaseException) -> str:
         and (not error.args or error.errno)
     ):
         text = f"{error.strerror or type(error).__name__}: {error.filename}"
+    if isinstance(error, MemoryError):
+        text = f"not enough memory ({text or 'MemoryError'})"
     return " ".join(text.split()) or type(error).__name__
 
 

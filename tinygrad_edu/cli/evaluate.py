@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from ..training import confusion_matrix, evaluate, load, predict, read_metadata
+from ..training import confusion_matrix, evaluate, predict
+from .errors import CLIError
 from .options import PROG, add_data_arguments
-from .rundata import check_fits, dataset_to_load, load_data
+from .rundata import check_fits, check_model_fits, dataset_to_load, load_data, load_model
 
 __all__ = ["add_eval_command", "format_confusion_matrix", "run_eval"]
 
@@ -32,11 +33,13 @@ def add_eval_command(subparsers: Any) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of ``eval``: load the model and its test set, print the measures."""
-    meta = read_metadata(args.model)
-    model = load(args.model)
+    model, meta = load_model(args.model)
     dataset = dataset_to_load(args.dataset, meta.get("dataset"))
     _, test = load_data(dataset, args.data_dir, args.offline)
+    if len(test) == 0:
+        raise CLIError(f"{test.name} has no images to evaluate on")
     check_fits(meta.get("sizes"), test)
+    check_model_fits(model, test)
     loss, acc = evaluate(model, test)
     _, predicted = predict(model, test.images)
     cm = confusion_matrix(test.labels, predicted, num_classes=len(test.classes))

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..viz.examples import Example, neuron, scalar_expression, seed_mlp, tiny_mlp
 from ..viz.graph import GraphTooLargeError, draw, render
 from .errors import CLIError
-from .options import PROG, examples_epilog
+from .options import PROG, examples_epilog, int_between, nonnegative_int
 
 __all__ = ["EXAMPLES", "add_graph_command", "run_graph"]
 
+#: The largest ``--batch`` (the mlp example's input is ``--batch`` x 784 floats: 31 MB here).
+MAX_BATCH = 10_000
+FORMATS = ("svg", "png", "pdf", "dot")
 #: The ``--example`` choices.
 EXAMPLES = {
     "mlp": "the seeds' MLP 784-64-10 on one minibatch, with its loss",
@@ -37,11 +41,16 @@ def add_graph_command(subparsers: Any) -> None:
     )
     p.add_argument("--example", choices=list(EXAMPLES), default="mlp")
     p.add_argument("-o", "--output", default="graph.svg", help="file to write (default: graph.svg)")
+    p.add_argument("--format", choices=FORMATS, help="default: from the file's suffix")
     p.add_argument(
-        "--format", choices=["svg", "png", "pdf", "dot"], help="default: from the file's suffix"
+        "--batch",
+        type=int_between(1, MAX_BATCH),
+        default=256,
+        help=f"minibatch size of the mlp example (1..{MAX_BATCH}; default 256)",
     )
-    p.add_argument("--batch", type=int, default=256, help="minibatch size of the mlp example")
-    p.add_argument("--seed", type=int, default=0, help="random seed of weights and data")
+    p.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="random seed of weights and data"
+    )
     p.add_argument(
         "--show-data", action="store_true", help="show values (or statistics) of each tensor"
     )
@@ -53,6 +62,12 @@ def add_graph_command(subparsers: Any) -> None:
 
 def run_graph(args: argparse.Namespace) -> int:
     """Handler of ``graph``: build the example, draw its graph, write the file."""
+    suffix = Path(args.output).suffix.lstrip(".").lower()
+    if args.format is None and suffix and suffix not in (*FORMATS, "gv"):
+        raise CLIError(
+            f"-o {args.output}: cannot tell the format from .{suffix}; name the file .svg, "
+            ".png, .pdf or .dot, or pass --format"
+        )
     ex = _example(args)
     if args.show_grad:
         ex.loss.backward()
@@ -77,8 +92,6 @@ def run_graph(args: argparse.Namespace) -> int:
 
 def _example(args: argparse.Namespace) -> Example:
     if args.example == "mlp":
-        if args.batch < 1:
-            raise CLIError(f"--batch must be at least 1, got {args.batch}")
         return seed_mlp(batch=args.batch, seed=args.seed)
     if args.example == "tiny-mlp":
         return tiny_mlp(seed=args.seed)

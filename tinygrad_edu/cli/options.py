@@ -5,7 +5,7 @@ examples list of ``graph`` and ``trace``."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ __all__ = [
     "PROG",
     "add_data_arguments",
     "examples_epilog",
+    "int_between",
     "learning_rate",
     "nonnegative_int",
     "positive_int",
@@ -42,6 +43,20 @@ def positive_int(text: str) -> int:
 def nonnegative_int(text: str) -> int:
     """An integer >= 0."""
     return _int_at_least(text, 0, "an integer >= 0")
+
+
+def int_between(lowest: int, highest: int) -> Callable[[str], int]:
+    """An argparse type: an integer ``lowest .. highest``."""
+
+    def parse(text: str) -> int:
+        value = _int_at_least(text, lowest, f"an integer {lowest}..{highest}")
+        if value > highest:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer {lowest}..{highest}, got {value}"
+            )
+        return value
+
+    return parse
 
 
 def learning_rate(text: str) -> float:

@@ -10,11 +10,11 @@ from typing import Any
 
 from .. import nn
 from ..data import Dataset, DatasetError, DownloadError
-from ..training import METRICS_FILE, History, load, read_metadata, read_metrics
+from ..training import METRICS_FILE, History, read_metrics
 from .errors import CLIError, one_line
 from .figures import FIGURES, save_figures
 from .options import PROG, add_data_arguments
-from .rundata import check_fits, dataset_to_load, load_run_data
+from .rundata import check_fits, check_model_fits, dataset_to_load, load_model, load_run_data
 
 __all__ = ["add_plot_command", "run_plot"]
 
@@ -82,8 +82,7 @@ def _model_and_data(
 ) -> tuple[nn.Module, Dataset, Dataset]:
     """The saved model and the data it was trained on (``--dataset``/``--data-dir`` override
     where from)."""
-    meta = read_metadata(model_path)
-    model = load(model_path)
+    model, meta = load_model(model_path)
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     data_dir = settings.get("data_dir", config.get("data_dir"))
     where = {
@@ -97,4 +96,5 @@ def _model_and_data(
     except (CLIError, DatasetError, DownloadError) as e:
         raise CLIError(f"{one_line(e)} (to draw only the curves, pass --curves-only)") from None
     check_fits(meta.get("sizes"), test)
+    check_model_fits(model, test)
     return model, train, test

@@ -29,6 +29,7 @@ from .. import nn, training
 from ..course.preprocess import CANVAS_SIZE, ImageError, preprocess_digit
 from .errors import CLIError, one_line
 from .options import PROG, positive_int
+from .rundata import load_model
 
 __all__ = ["add_predict_command", "input_path", "run_predict", "top_k"]
 
@@ -104,9 +105,9 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def _load_model(path: Path) -> nn.Module:
-    """The model in ``path``; it must take 28x28 images."""
+    """The model in ``path``; it must take 28x28 images and have finite weights."""
     try:
-        model = training.load(path)
+        model, _ = load_model(path)
     except (OSError, ValueError, TypeError, KeyError) as err:  # FileNotFoundError, ModelFileError
         raise CLIError(f"cannot load model {path}: {one_line(err)}") from None
     n_inputs = _in_features(model)

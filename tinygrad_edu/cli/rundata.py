@@ -1,5 +1,6 @@
-"""The data a command works on: the dataset that ``--dataset``/``--data-dir``/``--offline``
-(or a run's settings) name, a run's subsets of it, and whether a model fits it."""
+"""The data and model a command works on: the dataset that ``--dataset``/``--data-dir``/
+``--offline`` (or a run's settings) name, a run's subsets of it, a saved model (refused with
+non-finite weights), and whether a model fits the data."""
 
 from __future__ import annotations
 
@@ -7,11 +8,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import data
-from ..data import DATASETS, Dataset
-from .errors import CLIError
+import numpy as np
 
-__all__ = ["check_fits", "dataset_to_load", "load_data", "load_run_data"]
+from .. import data, nn
+from ..data import DATASETS, Dataset
+from ..training import load, predict, read_metadata
+from .errors import CLIError, one_line
+
+__all__ = [
+    "check_fits",
+    "check_model_fits",
+    "dataset_to_load",
+    "load_data",
+    "load_model",
+    "load_run_data",
+]
 
 
 def dataset_to_load(*names: str | None) -> str:
@@ -62,4 +73,34 @@ def check_fits(sizes: Sequence[int] | None, dataset: Dataset) -> None:
         raise CLIError(
             f"the model has {sizes[-1]} outputs but {dataset.name} has {len(dataset.classes)} "
             "classes"
+        )
+
+
+def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The model saved at ``path`` and its metadata; refused if a weight is NaN or infinite (a
+    diverged run's model predicts nothing)."""
+    meta = read_metadata(path)
+    model = load(path)
+    for name, parameter in model.named_parameters():
+        if not np.isfinite(parameter.data).all():
+            raise CLIError(
+                f"{path}: {name} holds NaN or infinite values (saved from a diverged run?); "
+                "this model cannot predict anything: retrain it with a smaller learning rate"
+            )
+    return model, meta
+
+
+def check_model_fits(model: nn.Module, dataset: Dataset) -> None:
+    """``model`` takes ``dataset``'s images and has one output per class (tried on one image)."""
+    h, w = dataset.images.shape[1:]
+    try:
+        probs, _ = predict(model, dataset.images[:1])
+    except ValueError as e:  # ShapeError, InputError
+        raise CLIError(
+            f"the model does not take {dataset.name}'s {h}x{w} images ({one_line(e)})"
+        ) from None
+    if np.shape(probs)[-1] != len(dataset.classes):
+        raise CLIError(
+            f"the model has {np.shape(probs)[-1]} outputs but {dataset.name} has "
+            f"{len(dataset.classes)} classes"
         )

@@ -10,10 +10,12 @@ from typing import Any
 from ..viz.examples import Example, neuron, scalar_expression, tiny_mlp
 from ..viz.text import values_text
 from ..viz.trace import Trace, step_details, trace
-from .options import examples_epilog
+from .options import examples_epilog, int_between, nonnegative_int
 
 __all__ = ["EXAMPLES", "add_trace_command", "run_trace"]
 
+#: The largest ``--values`` (the examples' tensors are far smaller).
+MAX_VALUES = 10_000
 #: The ``--example`` choices.
 EXAMPLES = {
     "neuron": "one sigmoid neuron with a squared error",
@@ -35,9 +37,14 @@ def add_trace_command(subparsers: Any) -> None:
     )
     p.add_argument("--example", choices=list(EXAMPLES), default="neuron")
     p.add_argument("--html", metavar="FILE", help="also write a page to step through backward")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the mlp's weights")
     p.add_argument(
-        "--values", type=int, default=6, help="show values of tensors up to this size (default 6)"
+        "--seed", type=nonnegative_int, default=0, help="random seed of the mlp's weights"
+    )
+    p.add_argument(
+        "--values",
+        type=int_between(0, MAX_VALUES),
+        default=6,
+        help=f"show values of tensors up to this size (0..{MAX_VALUES}; default 6)",
     )
     p.add_argument(
         "--table", action="store_true", help="print one table row per step instead of a block"

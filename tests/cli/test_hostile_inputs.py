@@ -1,0 +1,159 @@
+"""The cases of issue 12 ("Hardening") against the whole command line: each expected error is
+one line on stderr and exit status 2 (1 for a run that fails by itself), never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from toy_digits import blobs
+
+from tinygrad_edu import cli, nn
+from tinygrad_edu.data import write_idx
+from tinygrad_edu.training import save
+
+
+def one_line_error(capsys: pytest.CaptureFixture, command: str) -> str:
+    """The single error line the last command printed (its message)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    prefix = f"tinygrad-edu {command}: error: "
+    assert err.startswith(prefix), err
+    return err.removeprefix(prefix).strip()
+
+
+def idx_folder(folder: Path, n_train: int = 300, n_test: int = 100) -> Path:
+    """The four IDX files of a toy dataset (``n_train``, ``n_test`` images) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
+        data = blobs(n, seed=seed) if n else None
+        images = data.images if data else np.zeros((0, 28, 28), np.uint8)
+        labels = data.labels.astype(np.uint8) if data else np.zeros(0, np.uint8)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+@pytest.fixture
+def toy_dir(tmp_path: Path) -> Path:
+    return idx_folder(tmp_path / "toy")
+
+
+# ----------------------------------------------------------------------------- model files
+def test_predict_and_eval_refuse_a_model_with_non_finite_weights(
+    tmp_path: Path, toy_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: `predict` printed "0 nan%" and exited 0."""
+    model = nn.MLP([784, 16, 10], seed=0)
+    model.parameters()[2].data[0, 0] = np.nan
+    path = save(model, tmp_path / "nan.npz")
+    image = tmp_path / "one.png"
+    Image.new("L", (60, 60), 255).save(image)
+    assert cli.main(["predict", str(path), str(image)]) == 2
+    assert "layers.2.weight holds NaN or infinite values" in one_line_error(capsys, "predict")
+    assert cli.main(["eval", str(path), "--data-dir", str(toy_dir)]) == 2
+    assert "cannot predict anything" in one_line_error(capsys, "eval")
+
+
+def test_predict_and_eval_of_a_file_declaring_huge_sizes(
+    tmp_path: Path, toy_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    meta = {"format": "tinygrad_edu.model", "version": 1, "dtype": "float32", "class": "MLP"}
+    meta["sizes"] = [784, 12000, 12000, 10]
+    path = tmp_path / "huge.npz"
+    np.savez(path, __meta__=np.array(json.dumps(meta)))
+    assert cli.main(["predict", str(path), str(tmp_path / "x.png")]) == 2
+    assert "parameters (the cap)" in one_line_error(capsys, "predict")
+    assert cli.main(["eval", str(path), "--data-dir", str(toy_dir)]) == 2
+    assert "parameters (the cap)" in one_line_error(capsys, "eval")
+
+
+def test_eval_of_a_model_that_does_not_take_the_images(
+    tmp_path: Path, mnist_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: `eval` of a saved Sequential(Linear(100, 10)) on MNIST was a ShapeError
+    traceback."""
+    path = save(nn.Sequential([nn.Linear(100, 10, seed=0)]), tmp_path / "lin100.npz")
+    assert cli.main(["eval", str(path), "--data-dir", str(mnist_dir)]) == 2
+    message = one_line_error(capsys, "eval")
+    assert message.startswith("the model does not take mnist/test's 28x28 images (linear:")
+    path = save(nn.Sequential([nn.Linear(784, 3, seed=0)]), tmp_path / "three.npz")
+    assert cli.main(["eval", str(path), "--data-dir", str(mnist_dir)]) == 2
+    assert one_line_error(capsys, "eval") == "the model has 3 outputs but mnist/test has 10 classes"
+
+
+# ----------------------------------------------------------------------------- data
+def test_an_empty_dataset_folder_in_train_and_eval(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: a ValueError traceback ("fit: no samples", "evaluate: no samples")."""
+    empty = idx_folder(tmp_path / "empty", 0, 0)
+    argv = ["train", "--data-dir", str(empty), "--epochs", "1", "--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 2
+    assert one_line_error(capsys, "train").endswith("train-images-idx3-ubyte.gz holds no images")
+    model = save(nn.MLP([784, 10], seed=0), tmp_path / "m.npz")
+    assert cli.main(["eval", str(model), "--data-dir", str(empty)]) == 2
+    assert "holds no images" in one_line_error(capsys, "eval")
+    pngs = tmp_path / "pngs"
+    for split in ("train", "test"):
+        (pngs / split / "0").mkdir(parents=True)
+    assert cli.main(["eval", str(model), "--dataset", "png", "--data-dir", str(pngs)]) == 2
+    assert one_line_error(capsys, "eval").startswith("png: no PNG files under")
+
+
+def test_a_huge_png_in_a_png_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Before: PIL's DecompressionBombError as a traceback. A 20000x20000 PNG (all black, 400 kB)
+    is refused from its header, before it is decoded."""
+    root = tmp_path / "pngs"
+    for split in ("train", "test"):
+        (root / split / "0").mkdir(parents=True)
+        Image.new("L", (28, 28)).save(root / split / "0" / "a.png")
+    Image.new("L", (20000, 20000)).save(root / "train" / "0" / "huge.png")
+    argv = ["train", "--dataset", "png", "--data-dir", str(root), "--out", str(tmp_path / "r")]
+    assert cli.main(argv) == 2
+    message = one_line_error(capsys, "train")
+    assert "huge.png: cannot read image" in message and "decompression bomb" in message
+    Image.new("L", (300, 200)).save(root / "train" / "0" / "huge.png")
+    assert cli.main(argv) == 2
+    assert one_line_error(capsys, "train").endswith("is 300x200 pixels, expected 28x28")
+
+
+# ----------------------------------------------------------------------------- graph, trace
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["graph", "-o", "x.bogus"], "-o x.bogus: cannot tell the format from .bogus"),
+        (["graph", "--batch", "100000000"], "--batch: expected an integer 1..10000"),
+        (["graph", "--seed", "-1"], "--seed: expected an integer >= 0, got -1"),
+        (["trace", "--seed", "-1", "--example", "mlp"], "--seed: expected an integer >= 0"),
+        (["trace", "--values", "1e20"], "--values: expected an integer 0..10000, got '1e20'"),
+        (["trace", "--values", "1" + "0" * 20], "--values: expected an integer 0..10000"),
+    ],
+)
+def test_graph_and_trace_arguments(
+    argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Before: a ValueError for -o x.bogus and --seed -1, a MemoryError for --batch 100000000,
+    a TypeError for --values 10**20: all tracebacks."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    assert message in one_line_error(capsys, argv[0])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_memory_and_validation_errors_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from tinygrad_edu.cli import graph
+
+    def too_big(**kwargs: object) -> None:
+        raise MemoryError("Unable to allocate 292. GiB for an array")
+
+    monkeypatch.setattr(graph, "seed_mlp", too_big)
+    assert cli.main(["graph"]) == 2
+    assert one_line_error(capsys, "graph") == (
+        "not enough memory (Unable to allocate 292. GiB for an array)"
+    )
