@@ -157,3 +157,76 @@ def test_memory_and_validation_errors_are_one_line(
     assert one_line_error(capsys, "graph") == (
         "not enough memory (Unable to allocate 292. GiB for an array)"
     )
+
+
+# ----------------------------------------------------------------------------- run folders
+def train_argv(toy_dir: Path, out: Path, *more: str) -> list[str]:
+    return ["train", "--data-dir", str(toy_dir), "--batch-size", "100", "--out", str(out), *more]
+
+
+def edit_checkpoint(run: Path, **changes: object) -> None:
+    """Change the checkpoint's JSON: ``settings__lr="abc"`` edits the train settings."""
+    path = run / "checkpoint.npz"
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["__checkpoint__"]))
+    for key, value in changes.items():
+        if key.startswith("settings__"):
+            meta["info"]["settings"][key.removeprefix("settings__")] = value
+        else:
+            meta[key] = value
+    arrays["__checkpoint__"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"settings__lr": "abc"}, 'has lr "abc", expected a number > 0'),
+        ({"settings__batch_size": 0}, "has batch_size 0, expected a positive integer"),
+        ({"settings__epochs": -1}, "has epochs -1, expected a positive integer"),
+        ({"settings__arch": [784, -3, 10]}, "has arch [784, -3, 10], expected a list"),
+        ({"settings__train_size": "x"}, 'has train_size "x"'),
+        ({"epochs": -1}, "epochs must be an integer >= 0, got -1"),
+        ({"metrics_offset": -5}, "metrics_offset must be an integer >= 0, got -5"),
+        ({"iteration": 1.5}, "iteration must be an integer >= 0, got 1.5"),
+    ],
+)
+def test_resuming_a_checkpoint_whose_settings_were_edited(
+    changes: dict, message: str, tmp_path: Path, toy_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: TypeError (lr 'abc'), ValueError (batch_size 0) tracebacks, "[Errno 22] Invalid
+    argument" (metrics_offset -5), and epochs -1 silently accepted."""
+    run = tmp_path / "run"
+    assert cli.main(train_argv(toy_dir, run, "--epochs", "1")) == 0
+    edit_checkpoint(run, **changes)
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(run), "--epochs", "2"]) == 2
+    assert message in one_line_error(capsys, "train")
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ('"iteration": 3,', '"iteration": "three",', "expected an integer >= 0, got 'three'"),
+        ('"batch_loss": [', '"batch_loss": [[1], ', "expected a number or null, got [1]"),
+        ('"test_loss": ', '"test_loss": "low", "x": ', "expected a number or null, got 'low'"),
+        ('"config": {', '"config": 7, "x": {', "config must be an object, got 7"),
+        ('"lr": 0.5', '"lr": "abc"', 'the run\'s settings has lr "abc"'),
+        ('"arch": [784, 64, 10]', '"arch": 5', "the run's settings has arch 5"),
+    ],
+)
+def test_plot_of_a_log_whose_records_have_the_wrong_types(
+    old: str, new: str, message: str, tmp_path: Path, toy_dir: Path, capsys
+) -> None:
+    """Before: ValueError and TypeError tracebacks."""
+    run = tmp_path / "run"
+    assert cli.main(train_argv(toy_dir, run, "--epochs", "1")) == 0
+    log = run / "metrics.jsonl"
+    text = log.read_text()
+    assert old in text
+    log.write_text(text.replace(old, new, 1))
+    capsys.readouterr()
+    assert cli.main(["plot", str(run), "--curves-only"]) == 2
+    error = one_line_error(capsys, "plot")
+    assert error.startswith(f"{log}: ") and message in error

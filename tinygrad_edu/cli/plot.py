@@ -10,11 +10,18 @@ from typing import Any
 
 from .. import nn
 from ..data import Dataset, DatasetError, DownloadError
-from ..training import METRICS_FILE, History, read_metrics
+from ..training import METRICS_FILE, History, MetricsLogError, read_metrics
 from .errors import CLIError, one_line
 from .figures import FIGURES, save_figures
 from .options import PROG, add_data_arguments
-from .rundata import check_fits, check_model_fits, dataset_to_load, load_model, load_run_data
+from .rundata import (
+    check_fits,
+    check_model_fits,
+    check_settings,
+    dataset_to_load,
+    load_model,
+    load_run_data,
+)
 
 __all__ = ["add_plot_command", "run_plot"]
 
@@ -42,10 +49,15 @@ def run_plot(args: argparse.Namespace) -> int:
     """Handler of ``plot``: the history from the log, then the model and its data if saved."""
     log_path = _metrics_log(args.run_dir)
     records = read_metrics(log_path)
-    history = History.from_metrics(records)
+    try:
+        history = History.from_metrics(records)
+    except MetricsLogError as e:
+        raise CLIError(f"{log_path}: {one_line(e)}") from None
     if not history.test_iterations and not history.iterations:
         raise CLIError(f"{log_path} has no evaluations or epochs yet: nothing to plot")
     settings = _train_settings(records)
+    if settings:
+        check_settings(settings, f"{log_path}: the run's settings")
     model = train = test = None
     model_path = log_path.parent / "model.npz"
     if model_path.exists() and not args.curves_only:
@@ -91,6 +103,9 @@ def _model_and_data(
         "train_size": settings.get("train_size", config.get("train_size")),
         "test_size": settings.get("test_size", config.get("test_size")),
     }
+    check_settings(
+        where, f"{model_path}: the run's settings", ("data_dir", "train_size", "test_size")
+    )
     try:
         train, test, _ = load_run_data(where, args.offline)
     except (CLIError, DatasetError, DownloadError) as e:

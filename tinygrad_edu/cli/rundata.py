@@ -4,25 +4,76 @@ non-finite weights), and whether a model fits the data."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import data, nn
+from .. import data, nn, optim
 from ..data import DATASETS, Dataset
+from ..nn.init import INITS
 from ..training import load, predict, read_metadata
 from .errors import CLIError, one_line
 
 __all__ = [
+    "SETTING_CHECKS",
     "check_fits",
     "check_model_fits",
+    "check_settings",
     "dataset_to_load",
     "load_data",
     "load_model",
     "load_run_data",
 ]
+
+
+def _is_count(lowest: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lowest
+
+
+#: What each setting kept in a checkpoint must be (a test, and what it expects), as the
+#: options' own checks would have made it: an edited checkpoint is refused, not half-run.
+SETTING_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "dataset": (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
+    "arch": (
+        lambda v: isinstance(v, list) and len(v) >= 2 and all(map(_is_count(1), v)),
+        "a list of at least two positive widths",
+    ),
+    "activation": (lambda v: v in nn.ACTIVATIONS, f"one of {', '.join(nn.ACTIVATIONS)}"),
+    "optimizer": (lambda v: v in optim.OPTIMIZERS, f"one of {', '.join(optim.OPTIMIZERS)}"),
+    "lr": (
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf,
+        "a number > 0",
+    ),
+    "batch_size": (_is_count(1), "a positive integer"),
+    "init": (lambda v: v in INITS.values(), f"one of {', '.join(sorted(set(INITS.values())))}"),
+    "seed": (_is_count(0), "an integer >= 0"),
+    "eval_every": (_is_count(0), "an integer >= 0"),
+    "train_size": (lambda v: v is None or _is_count(1)(v), "a positive integer or null"),
+    "test_size": (lambda v: v is None or _is_count(1)(v), "a positive integer or null"),
+    "epochs": (_is_count(1), "a positive integer"),
+    "data_dir": (lambda v: v is None or isinstance(v, str), "a folder's path or null"),
+}
+
+
+def check_settings(settings: Mapping[str, Any], where: str, keys: Sequence[str] = ()) -> None:
+    """Each of ``train``'s settings of a run (``keys``, default all) is one ``train`` accepts:
+    a checkpoint or a metrics log may have been edited. ``where`` starts the message."""
+    for key in keys or SETTING_CHECKS:
+        ok, expected = SETTING_CHECKS[key]
+        if not ok(settings.get(key)):
+            raise CLIError(
+                f"{where} has {key} {_brief(settings.get(key))}, expected {expected} "
+                "(was it edited?)"
+            )
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value) if value is not None else "missing"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def dataset_to_load(*names: str | None) -> str:

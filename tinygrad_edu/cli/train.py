@@ -41,7 +41,7 @@ from ..training import (
 from .errors import CLIError, one_line
 from .figures import save_figures
 from .options import PROG, add_data_arguments, learning_rate, nonnegative_int, positive_int
-from .rundata import check_fits, load_run_data
+from .rundata import check_fits, check_settings, load_run_data
 
 __all__ = ["DEFAULT_LR", "add_train_command", "parse_arch", "run_train"]
 
@@ -237,6 +237,7 @@ def _resumed_run(args: argparse.Namespace) -> TrainRun:
     folder: Path = args.resume
     checkpoint = _train_checkpoint(folder, args.out)
     settings = dict(checkpoint.info["settings"])
+    check_settings(settings, f"--resume {folder}: its checkpoint")
     for key in RUN_SETTINGS:
         value = _given(args, key)
         if value is not None and value != settings.get(key):

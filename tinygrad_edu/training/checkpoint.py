@@ -127,16 +127,18 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             else:
                 raise CheckpointError(f"{path}: unexpected entry {key!r}")
         opt["state"] = state
+        counts = {key: _count(meta, key) for key in ("epoch", "iteration", "epochs")}
+        offset = meta.get("metrics_offset")
+        if offset is not None:
+            offset = _count(meta, "metrics_offset")
         return Checkpoint(
-            epoch=int(meta["epoch"]),
-            iteration=int(meta["iteration"]),
-            epochs=int(meta["epochs"]),
+            **counts,
             model_state=model_state,
             optimizer_state=opt,
             history=dict(meta["history"]),
             loader_rng=meta.get("loader_rng"),
             dropout_rngs=list(meta.get("dropout_rngs") or []),
-            metrics_offset=meta.get("metrics_offset"),
+            metrics_offset=offset,
             info=dict(meta.get("info") or {}),
             extra=dict(meta.get("extra") or {}),
         )
@@ -144,3 +146,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(f"{path}: corrupt checkpoint ({one_line(e)})") from None
+
+
+def _count(meta: dict[str, Any], key: str) -> int:
+    """``meta[key]``, which must be an integer >= 0 (a count or a byte offset)."""
+    value = meta[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
+    return value

@@ -156,40 +156,20 @@ class History:
         :class:`~tinygrad_edu.MetricsLogError` for a missing, empty or corrupt log.
         """
         records = source if isinstance(source, list) else read_metrics(source)
+        where = "" if isinstance(source, list) else f"{source}: "
         h = cls()
-        for r in records:
-            event = r.get("event")
-            if event == "config" and not h.config:
-                h.config = dict(r.get("config") or {})
-                h.config.setdefault("epochs", r.get("epochs"))
-            elif event == "resume":  # drop anything logged after the checkpoint it resumed from
-                epoch, iteration = int(r["epoch"]), int(r["iteration"])
-                if h.config:
-                    h.config["epochs"] = r.get("epochs", h.config.get("epochs"))
-                keep = sum(1 for i in h.test_iterations if i <= iteration)
-                for name in ("test_iterations", "test_loss", "test_acc"):
-                    del getattr(h, name)[keep:]
-                for name in ("epoch_times", "epoch_eval_times", "epoch_end_iterations"):
-                    del getattr(h, name)[epoch:]
-                for name in ("iterations", "train_loss", "train_acc"):
-                    del getattr(h, name)[iteration:]
-            elif event == "eval":
-                h.test_iterations.append(int(r["iteration"]))
-                h.test_loss.append(_float(r.get("test_loss")))
-                h.test_acc.append(_float(r.get("test_acc")))
-            elif event == "epoch":
-                losses, accs = r.get("batch_loss") or [], r.get("batch_acc") or []
-                end = int(r["iteration"])
-                h.iterations.extend(range(end - len(losses), end))
-                h.train_loss.extend(_float(v) for v in losses)
-                h.train_acc.extend(_float(v) for v in accs)
-                h.epoch_times.append(_float(r.get("seconds")))
-                h.epoch_eval_times.append(_float(r.get("eval_seconds")))
-                h.epoch_end_iterations.append(end)
+        for number, r in enumerate(records, 1):
+            try:
+                _apply_record(h, r)
+            except (KeyError, TypeError, ValueError) as e:
+                problem = f"it has no {e}" if isinstance(e, KeyError) else str(e)
+                raise MetricsLogError(
+                    f"{where}record {number} ({_brief(r.get('event'))}) is malformed: {problem}"
+                ) from None
         try:
             h._check()
         except ValueError as e:
-            raise MetricsLogError(f"inconsistent metrics log: {e}") from None
+            raise MetricsLogError(f"{where}inconsistent metrics log: {e}") from None
         return h
 
     def summary(self) -> str:
@@ -205,6 +185,59 @@ class History:
         return ", ".join(parts)
 
 
+def _apply_record(h: History, r: dict[str, Any]) -> None:
+    """Add one metrics-log record to ``h`` (a TypeError/ValueError/KeyError if malformed)."""
+    event = r.get("event")
+    if event == "config" and not h.config:
+        config = r.get("config") or {}
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be an object, got {_brief(config)}")
+        h.config = dict(config)
+        h.config.setdefault("epochs", r.get("epochs"))
+    elif event == "resume":  # drop anything logged after the checkpoint it resumed from
+        epoch, iteration = _count(r["epoch"]), _count(r["iteration"])
+        if h.config:
+            h.config["epochs"] = r.get("epochs", h.config.get("epochs"))
+        keep = sum(1 for i in h.test_iterations if i <= iteration)
+        for name in ("test_iterations", "test_loss", "test_acc"):
+            del getattr(h, name)[keep:]
+        for name in ("epoch_times", "epoch_eval_times", "epoch_end_iterations"):
+            del getattr(h, name)[epoch:]
+        for name in ("iterations", "train_loss", "train_acc"):
+            del getattr(h, name)[iteration:]
+    elif event == "eval":
+        h.test_iterations.append(_count(r["iteration"]))
+        h.test_loss.append(_float(r.get("test_loss")))
+        h.test_acc.append(_float(r.get("test_acc")))
+    elif event == "epoch":
+        losses, accs = r.get("batch_loss") or [], r.get("batch_acc") or []
+        if not isinstance(losses, list) or not isinstance(accs, list):
+            raise TypeError("batch_loss and batch_acc must be lists")
+        end = _count(r["iteration"])
+        h.iterations.extend(range(end - len(losses), end))
+        h.train_loss.extend(_float(v) for v in losses)
+        h.train_acc.extend(_float(v) for v in accs)
+        h.epoch_times.append(_float(r.get("seconds")))
+        h.epoch_eval_times.append(_float(r.get("eval_seconds")))
+        h.epoch_end_iterations.append(end)
+
+
+def _count(value: Any) -> int:
+    """A logged epoch or iteration: an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"expected an integer >= 0, got {_brief(value)}")
+    return value
+
+
 def _float(value: Any) -> float:
     """A logged number (null for NaN/inf) as a float."""
-    return math.nan if value is None else float(value)
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number or null, got {_brief(value)}")
+    return float(value)
+
+
+def _brief(value: Any) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
