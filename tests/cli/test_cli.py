@@ -224,20 +224,54 @@ def test_unusable_out_folder_fails_before_training(
 def test_a_diverging_run_stops_saves_and_says_why(
     fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """A loss that becomes NaN stops training at once (StopOnNonFinite): the model and history
-    so far are saved, no figures are drawn, and the reason is one line with status 2."""
+    """A loss that becomes NaN stops training at once (StopOnNonFinite): the history so far is
+    saved but no model.npz (its weights are NaN), no figures are drawn, and the reason is one
+    line with status 1 (the run itself failed)."""
     run, plots = tmp_path / "run", tmp_path / "plots"
     argv = ["train", "--activation", "relu", "--optimizer", "sgd", "--lr", "1e30"]
     argv += ["--epochs", "3", "--batch-size", "50", "--out", str(run), "--plots", str(plots)]
-    assert cli.main(argv) == 2
+    assert cli.main(argv) == 1
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and captured.err.startswith("tinygrad-edu train: error: ")
     assert "training diverged; try a smaller learning rate" in captured.err
+    assert "no epoch finished before, so there is no checkpoint" in captured.err
     assert "(no figures drawn)" in captured.err and not plots.exists()
-    assert f"saved {run / 'model.npz'}" in captured.out
+    assert f"saved {run / 'history.json'}" in captured.out and not (run / "model.npz").exists()
+    assert not (run / "checkpoint.npz").exists()
     history = History.load(run / "history.json")
     assert history.epochs == 1 and not np.isfinite(history.train_loss[-1])
     assert len(history.train_loss) < 6  # stopped within the first epoch's 6 updates
+
+
+def test_a_run_diverging_later_keeps_its_last_good_checkpoint(
+    fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the epoch that diverged was checkpointed, NaN weights and all, and the command
+    exited 2 as for a user's error."""
+    from tinygrad_edu.cli import train as train_command
+    from tinygrad_edu.training import StopOnNonFinite, load_checkpoint, read_metrics
+
+    class ExplodeAt8(StopOnNonFinite):
+        def on_batch_end(self, state) -> None:
+            if state.iteration == 8:  # the 3rd update of epoch 2: weights infinite
+                for p in state.model.parameters():
+                    p.data[...] = np.inf
+            super().on_batch_end(state)
+
+    monkeypatch.setattr(train_command, "StopOnNonFinite", ExplodeAt8)
+    run = tmp_path / "run"
+    argv = ["train", "--epochs", "3", "--batch-size", "50", "--out", str(run)]
+    with np.errstate(invalid="ignore", over="ignore"):
+        assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "loss is nan at update 9 (epoch 2)" in err
+    assert f"the checkpoint of epoch 1 is kept in {run / 'checkpoint.npz'}" in err
+    ckpt = load_checkpoint(run)
+    assert ckpt.epoch == 1 and all(np.isfinite(v).all() for v in ckpt.model_state.values())
+    assert read_metrics(run)[-1]["event"] == "stop" and not (run / "model.npz").exists()
+    monkeypatch.setattr(train_command, "StopOnNonFinite", StopOnNonFinite)
+    assert cli.main(["train", "--resume", str(run)]) == 0  # and it resumes from there
+    assert load_checkpoint(run).epoch == 3
 
 
 def test_names_come_from_the_library() -> None:

@@ -230,3 +230,41 @@ def test_plot_of_a_log_whose_records_have_the_wrong_types(
     assert cli.main(["plot", str(run), "--curves-only"]) == 2
     error = one_line_error(capsys, "plot")
     assert error.startswith(f"{log}: ") and message in error
+
+
+def test_train_out_refuses_a_folder_holding_a_run(
+    tmp_path: Path, toy_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: it emptied the old log and deleted its checkpoint without a word."""
+    run = tmp_path / "run"
+    assert cli.main(train_argv(toy_dir, run, "--epochs", "2")) == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    capsys.readouterr()
+    assert cli.main(train_argv(toy_dir, run, "--epochs", "1", "--seed", "5")) == 2
+    assert one_line_error(capsys, "train") == (
+        f"--out {run} holds a run already (metrics.jsonl, checkpoint.npz, model.npz, "
+        f"history.json): continue it with --resume {run}, replace it with --overwrite, or "
+        "choose another folder"
+    )
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert cli.main(["train", "--resume", str(run), "--overwrite"]) == 2
+    assert "cannot go with --resume" in one_line_error(capsys, "train")
+    assert cli.main(train_argv(toy_dir, run, "--epochs", "1", "--overwrite")) == 0
+    assert sorted(p.name for p in run.iterdir()) == sorted(before)
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[0])["epochs"] == 1
+
+
+def test_a_second_run_in_a_locked_folder_exits_2(
+    tmp_path: Path, toy_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: both runs exited 0, one overwriting the other's log in place."""
+    from tinygrad_edu.training import FolderLock
+
+    run = tmp_path / "run"
+    with FolderLock(run):  # another run is writing there
+        assert cli.main(train_argv(toy_dir, run, "--epochs", "1")) == 2
+        message = one_line_error(capsys, "train")
+        assert message.startswith(f"--out {run}: {run} is in use by another run (process ")
+        assert sorted(p.name for p in run.iterdir()) == [".lock"]
+    assert cli.main(train_argv(toy_dir, run, "--epochs", "1")) == 0
+    assert ".lock" not in [p.name for p in run.iterdir()]

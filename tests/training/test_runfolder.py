@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -24,10 +25,13 @@ from tinygrad_edu.training import (
     Callback,
     CheckpointError,
     EvalEvery,
+    FolderLock,
     History,
     LambdaCallback,
     MetricsLogError,
     RunFolder,
+    RunFolderError,
+    StopOnNonFinite,
     TrainingState,
     fit,
     load,
@@ -53,6 +57,7 @@ def train_run(
     info: dict[str, Any] | None = None,
     on_epoch_end: Callable[[TrainingState], None] | None = None,
     after_run_folder: bool = False,
+    overwrite: bool = False,
 ) -> tuple[nn.MLP, optim.Optimizer, History]:
     """A small seeded run on the blobs (8 updates per epoch, a test every 3), recorded in
     ``run_dir``; ``on_epoch_end`` runs before the RunFolder's epoch end (after it if
@@ -64,7 +69,7 @@ def train_run(
         opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
     callbacks: list[Callback] = [EvalEvery(3)]
     if run_dir is not None:
-        callbacks.append(RunFolder(run_dir, resume=resume, info=info))
+        callbacks.append(RunFolder(run_dir, resume=resume, info=info, overwrite=overwrite))
     if on_epoch_end is not None:
         where = len(callbacks) if after_run_folder else 1
         callbacks.insert(where, LambdaCallback(on_epoch_end=on_epoch_end))
@@ -178,7 +183,7 @@ def test_log_is_readable_while_training(tmp_path: Path) -> None:
         seen.append((state.epoch, -1, ckpt.epoch if ckpt else None))
 
     seen.clear()
-    train_run(tmp_path, epochs=2, on_epoch_end=before)
+    train_run(tmp_path, epochs=2, on_epoch_end=before, overwrite=True)
     assert seen == [(1, -1, None), (2, -1, 1)]
     assert load_checkpoint(tmp_path).epoch == 2
 
@@ -254,14 +259,21 @@ def test_checkpoint_replacement_is_atomic(tmp_path: Path, monkeypatch: pytest.Mo
     assert History.from_metrics(tmp_path).epochs == 2  # the log got epoch 2 before the failure
 
 
-def test_a_new_run_replaces_an_old_one(tmp_path: Path) -> None:
+def test_a_new_run_replaces_an_old_one_only_when_told(tmp_path: Path) -> None:
     train_run(tmp_path, epochs=2)
+    (tmp_path / "model.npz").write_bytes(b"the old run's model")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(RunFolderError, match=r"holds a run already \(metrics\.jsonl, checkpoint"):
+        train_run(tmp_path, epochs=1)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing touched
     calls = []
     train_run(
         tmp_path,
         epochs=1,
         on_epoch_end=lambda state: calls.append((tmp_path / "checkpoint.npz").exists()),
+        overwrite=True,
     )
+    assert not (tmp_path / "model.npz").exists()  # no old model beside the new log
     assert calls == [False]  # the old run's checkpoint went when the new run started
     assert History.from_metrics(tmp_path).epochs == 1 and load_checkpoint(tmp_path).epoch == 1
 
@@ -672,3 +684,89 @@ def test_killed_training_process_resumes_bit_for_bit(
     assert resumed.epochs == 40 and resumed.epoch_end_iterations[-1] == 40 * 10
     logged = History.from_metrics(run)
     assert without_times(logged) == {**without_times(straight), "config": logged.config}
+
+
+# --------------------------------------------------------------------------- lock, failure
+HOLD_LOCK = """
+import sys, time
+from tinygrad_edu.training import FolderLock
+lock = FolderLock(sys.argv[1])
+lock.acquire()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def hold_lock(folder: Path) -> subprocess.Popen:
+    """A process that holds ``folder``'s lock (until killed)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(folder)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    return holder
+
+
+def test_a_folder_lock_excludes_a_second_run_and_dies_with_its_process(tmp_path: Path) -> None:
+    holder = hold_lock(tmp_path)
+    try:
+        with pytest.raises(
+            RunFolderError, match=rf"in use by another run \(process {holder.pid}\)"
+        ):
+            train_run(tmp_path, epochs=1)
+        assert list(tmp_path.iterdir()) == [tmp_path / ".lock"]  # the second run wrote nothing
+    finally:
+        holder.kill()  # SIGKILL: no clean-up; the lock file stays behind, unlocked
+        holder.wait()
+    assert (tmp_path / ".lock").read_text() == f"{holder.pid}\n"
+    train_run(tmp_path, epochs=1)  # the stale lock is taken over
+    assert load_checkpoint(tmp_path).epoch == 1 and not (tmp_path / ".lock").exists()
+
+
+def test_a_folder_lock_in_one_process(tmp_path: Path) -> None:
+    with FolderLock(tmp_path / "run") as lock:
+        assert (tmp_path / "run" / ".lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(RunFolderError, match="in use by another run"):
+            FolderLock(tmp_path / "run").acquire()
+        lock.acquire()  # already held by this object: nothing happens
+    assert list((tmp_path / "run").iterdir()) == []
+    with FolderLock(tmp_path / "run"):  # free again
+        pass
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_a_failed_run_keeps_its_last_good_checkpoint(tmp_path: Path) -> None:
+    """Before: the loop finished the diverged epoch's bookkeeping and RunFolder checkpointed
+    the NaN model."""
+
+    def explode(state: TrainingState) -> None:
+        if state.iteration == 11:  # the 4th update of epoch 2
+            for p in state.model.parameters():
+                p.data[...] = np.inf
+
+    model = nn.MLP([784, 16, 10], seed=0)  # as train_run does, to resume with it
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    explode_then_stop = [LambdaCallback(on_batch_end=explode), StopOnNonFinite()]
+    callbacks = [EvalEvery(3), *explode_then_stop, RunFolder(tmp_path)]
+    history = fit(model, TRAIN, TEST, nn.cross_entropy, opt, 3, 32, seed=0, callbacks=callbacks)
+    assert history.epochs == 2 and not np.isfinite(history.train_loss[-1])
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt.epoch == 1 and all(np.isfinite(a).all() for a in ckpt.model_state.values())
+    stop = read_metrics(tmp_path)[-1]
+    assert stop["event"] == "stop" and stop["checkpoint_kept"] is True
+    assert "loss is nan at update 12 (epoch 2)" in stop["reason"]
+    _, _, resumed = train_run(tmp_path, 3, resume=True)
+    _, _, straight = train_run(tmp_path / "straight", 3)
+    assert without_times(resumed) == without_times(straight)
+
+
+def test_run_folder_files_keep_the_users_umask(tmp_path: Path) -> None:
+    """Before: checkpoint.npz (and model.npz) were 0600 whatever the umask."""
+    old = os.umask(0o022)
+    try:
+        train_run(tmp_path, epochs=1)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {"checkpoint.npz": 0o644, "metrics.jsonl": 0o644}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..course.preprocess import ImageError
 from ..data import DatasetError, DownloadError
-from ..training import CheckpointError, MetricsLogError, ModelFileError
+from ..training import CheckpointError, MetricsLogError, ModelFileError, RunFolderError
 
 __all__ = [
     "EXIT_RUN_FAILED",
@@ -62,6 +62,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ModelFileError,
     CheckpointError,
     MetricsLogError,
+    RunFolderError,
     ImageError,
     OSError,
     ValueError,

@@ -28,17 +28,20 @@ from ..training import (
     CheckpointError,
     EpochLog,
     EvalEvery,
+    FolderLock,
     History,
     LambdaCallback,
     ProgressBar,
     RunFolder,
+    RunFolderError,
     StopOnNonFinite,
     TrainingState,
+    existing_run,
     fit,
     load_checkpoint,
     save,
 )
-from .errors import CLIError, one_line
+from .errors import CLIError, RunFailed, one_line
 from .figures import save_figures
 from .options import PROG, add_data_arguments, learning_rate, nonnegative_int, positive_int
 from .rundata import check_fits, check_settings, load_run_data
@@ -86,9 +89,11 @@ def add_train_command(subparsers: Any) -> None:
         description="Train an MLP with softmax cross-entropy; print one line per epoch and the "
         "final test accuracy. --out DIR gets metrics.jsonl (written as training goes), "
         "checkpoint.npz (after every epoch), and model.npz and history.json at the end; "
-        "--resume DIR continues a killed run from its checkpoint. A run that diverges (a "
-        "minibatch loss becomes NaN or infinite) stops at once, saves its model and history, "
-        "says why in one line and exits with status 2.",
+        "--resume DIR continues a killed run from its checkpoint; --out DIR refuses a folder that "
+        "holds a run unless --overwrite, and one folder takes one run at a time. A run that "
+        "diverges (a minibatch loss becomes NaN or infinite) stops at once, keeps the "
+        "checkpoint of its last good epoch, saves its history (no model.npz), says why in one "
+        "line and exits with status 1.",
     )
     add_data_arguments(p, default_text="mnist")
     _add_network_arguments(p)
@@ -151,6 +156,11 @@ def _add_folder_arguments(p: argparse.ArgumentParser) -> None:
         "(--epochs may be raised; --data-dir may point to the data's new place)",
     )
     p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run in --out DIR although DIR holds one (its files are removed first)",
+    )
+    p.add_argument(
         "--plots",
         type=Path,
         metavar="DIR",
@@ -178,11 +188,18 @@ def run_train(args: argparse.Namespace) -> int:
         raise CLIError(f"--plots {args.plots} exists and is not a folder")
     train, test = _load_data(run, args.offline)
     model, optimizer = _build(run.settings)
-    _announce(run, train, test)
-    history, stop_reason = _fit(run, model, optimizer, train, test)
-    _save(run, model, history, train)
-    if stop_reason:  # diverged: what there is is saved, but there is nothing to draw
-        raise CLIError(stop_reason + (" (no figures drawn)" if args.plots is not None else ""))
+    try:
+        with FolderLock(run.folder):  # held until model.npz and history.json are saved
+            _announce(run, train, test)
+            history, stop_reason = _fit(run, model, optimizer, train, test, args.overwrite)
+            _save(run, model, history, train, diverged=bool(stop_reason))
+    except RunFolderError as e:
+        raise CLIError(f"--out {run.folder}: {one_line(e)}") from None
+    if stop_reason:  # diverged: the history is saved and the last good checkpoint kept
+        raise RunFailed(
+            f"{stop_reason}; {_kept(run, history)}"
+            + (" (no figures drawn)" if args.plots is not None else "")
+        )
     if args.plots is not None:
         save_figures(args.plots, history, run.settings, model, train, test)
     return 0
@@ -194,6 +211,12 @@ def _fresh_run(args: argparse.Namespace) -> TrainRun:
     folder = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     if folder.exists() and not folder.is_dir():
         raise CLIError(f"--out {folder} exists and is not a folder")
+    old = existing_run(folder) if folder.is_dir() else []
+    if old and not args.overwrite:
+        raise CLIError(
+            f"--out {folder} holds a run already ({', '.join(old)}): continue it with "
+            f"--resume {folder}, replace it with --overwrite, or choose another folder"
+        )
     settings = {key: _given(args, key) for key in RUN_SETTINGS}
     settings.update({k: v for k, v in DEFAULTS.items() if settings[k] is None})
     settings["arch"] = settings["arch"] or parse_arch(DEFAULT_ARCH)
@@ -235,6 +258,8 @@ def parse_arch(text: str, n_in: int = 784, n_out: int = 10) -> list[int]:
 def _resumed_run(args: argparse.Namespace) -> TrainRun:
     """The settings kept in ``--resume``'s checkpoint, checked against the arguments given."""
     folder: Path = args.resume
+    if args.overwrite:
+        raise CLIError("--overwrite starts a new run: it cannot go with --resume")
     checkpoint = _train_checkpoint(folder, args.out)
     settings = dict(checkpoint.info["settings"])
     check_settings(settings, f"--resume {folder}: its checkpoint")
@@ -355,7 +380,12 @@ def _announce(run: TrainRun, train: Dataset, test: Dataset) -> None:
 
 # ----------------------------------------------------------------------------- fit, save
 def _fit(
-    run: TrainRun, model: nn.MLP, optimizer: optim.Optimizer, train: Dataset, test: Dataset
+    run: TrainRun,
+    model: nn.MLP,
+    optimizer: optim.Optimizer,
+    train: Dataset,
+    test: Dataset,
+    overwrite: bool = False,
 ) -> tuple[History, str]:
     """Train; return the history and why training stopped early ("" if it did not)."""
     ended: list[TrainingState] = []
@@ -371,7 +401,7 @@ def _fit(
                 epochs=s["epochs"],
                 batch_size=s["batch_size"],
                 seed=s["seed"],
-                callbacks=_callbacks(run, ended.append),
+                callbacks=_callbacks(run, ended.append, overwrite),
             )
     except CheckpointError as e:
         raise CLIError(f"--resume {run.folder}: {one_line(e)}") from None
@@ -386,9 +416,12 @@ def _fit(
     return history, ended[-1].stop_reason
 
 
-def _callbacks(run: TrainRun, on_end: Callable[[TrainingState], Any]) -> list[Callback]:
+def _callbacks(
+    run: TrainRun, on_end: Callable[[TrainingState], Any], overwrite: bool = False
+) -> list[Callback]:
     """Progress bar (on a terminal), a line per epoch, extra evaluations, the stop on a
-    non-finite loss, ``on_end`` told the final state, and the run folder (last)."""
+    non-finite loss, ``on_end`` told the final state, and the run folder (last; its lock is
+    held by :func:`run_train`)."""
     eval_every = run.settings["eval_every"]
     return [
         *([ProgressBar()] if sys.stderr.isatty() else []),
@@ -400,12 +433,17 @@ def _callbacks(run: TrainRun, on_end: Callable[[TrainingState], Any]) -> list[Ca
             run.folder,
             resume=run.checkpoint is not None,
             info={"command": "train", "settings": run.settings, "data": run.data_crc},
+            overwrite=overwrite,
+            lock=False,
         ),
     ]
 
 
-def _save(run: TrainRun, model: nn.MLP, history: History, train: Dataset) -> None:
-    """Print the final accuracy; save ``model.npz`` and ``history.json`` in the run folder."""
+def _save(
+    run: TrainRun, model: nn.MLP, history: History, train: Dataset, diverged: bool = False
+) -> None:
+    """Print the final accuracy; save ``model.npz`` (not for a run that ``diverged``: its
+    weights are not finite) and ``history.json`` in the run folder."""
     s = run.settings
     history.config.update(
         dataset=s["dataset"],
@@ -418,6 +456,10 @@ def _save(run: TrainRun, model: nn.MLP, history: History, train: Dataset) -> Non
         train_size=s.get("train_size"),
         test_size=s.get("test_size"),
     )
+    if diverged:
+        history.save(run.folder / "history.json")
+        print(f"saved {run.folder / 'history.json'}")
+        return
     print(
         f"final test accuracy: {100 * history.final_test_acc:.2f}% "
         f"({sum(history.epoch_times):.1f} s training)"
@@ -431,3 +473,11 @@ def _save(run: TrainRun, model: nn.MLP, history: History, train: Dataset) -> Non
     model_path = save(model, run.folder / "model.npz", metadata=metadata)
     history.save(run.folder / "history.json")
     print(f"saved {model_path} and {run.folder / 'history.json'}")
+
+
+def _kept(run: TrainRun, history: History) -> str:
+    """What a diverged run leaves to resume from: the checkpoint of its last good epoch."""
+    good = history.epochs - 1  # the last epoch ended early, at the non-finite loss
+    if good < 1 or not (run.folder / CHECKPOINT_FILE).exists():
+        return "no epoch finished before, so there is no checkpoint to resume from"
+    return f"the checkpoint of epoch {good} is kept in {run.folder / CHECKPOINT_FILE}"

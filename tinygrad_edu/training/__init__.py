@@ -24,7 +24,7 @@ from .loop import fit
 from .metrics import accuracy, confusion_matrix
 from .metricslog import METRICS_FILE, MetricsLogError, read_metrics
 from .modelfile import MODEL_FORMAT, ModelFileError, describe, load, read_metadata, save
-from .runfolder import RunFolder
+from .runfolder import FolderLock, RunFolder, RunFolderError, existing_run
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -36,18 +36,21 @@ __all__ = [
     "CheckpointError",
     "EpochLog",
     "EvalEvery",
+    "FolderLock",
     "History",
     "LambdaCallback",
     "MetricsLogError",
     "ModelFileError",
     "ProgressBar",
     "RunFolder",
+    "RunFolderError",
     "StopOnNonFinite",
     "TrainingState",
     "accuracy",
     "confusion_matrix",
     "describe",
     "evaluate",
+    "existing_run",
     "fit",
     "load",
     "load_checkpoint",

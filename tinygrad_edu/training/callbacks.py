@@ -76,8 +76,9 @@ class Callback:
 
 class TrainingState:
     """What the loop shares with its callbacks. Read anything; set ``stop = True`` (and
-    ``stop_reason``) to end training after the current update; call :meth:`evaluate_test` to
-    measure the test set now.
+    ``stop_reason``) to end training after the current update, and also ``failed = True`` when
+    the run failed (it diverged: the run folder then keeps its last good checkpoint); call
+    :meth:`evaluate_test` to measure the test set now.
 
     ``epoch``: the epoch in progress, or the last one finished (0 before training);
     ``iteration``: updates done; ``loss``, ``accuracy``: of the last minibatch, before its
@@ -102,7 +103,7 @@ class TrainingState:
         self.epochs: int = history.config.get("epochs", 0)
         self.epoch = self.iteration = 0
         self.loss = self.accuracy = math.nan
-        self.stop, self.stop_reason = False, ""
+        self.stop, self.stop_reason, self.failed = False, "", False
         self.eval_seconds = 0.0
 
     def notify(self, event: str) -> None:
@@ -149,11 +150,11 @@ class EvalEvery(Callback):
 
 class StopOnNonFinite(Callback):
     """Stop training when a minibatch loss is NaN or infinite (a diverged run: the learning rate
-    is too high), saying where in ``state.stop_reason``."""
+    is too high), saying where in ``state.stop_reason``; the run has ``failed``."""
 
     def on_batch_end(self, state: TrainingState) -> None:
         if not math.isfinite(state.loss):
-            state.stop = True
+            state.stop = state.failed = True
             state.stop_reason = (
                 f"the minibatch loss is {state.loss} at update {state.iteration} (epoch "
                 f"{state.epoch}): training diverged; try a smaller learning rate"

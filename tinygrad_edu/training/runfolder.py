@@ -6,10 +6,15 @@ evaluation and per epoch, flushed as written; :mod:`~tinygrad_edu.training.metri
 history; replaced atomically; :mod:`~tinygrad_edu.training.checkpoint`).
 ``RunFolder(path, resume=True)`` continues that run from its checkpoint: the result is bit for
 bit that of an uninterrupted run (the timings aside).
+
+A folder holds one run: a new run refuses a folder that holds one unless told to ``overwrite``
+it, and a :class:`FolderLock` (``path/.lock``) stops two runs from writing to one folder at
+once. A run that fails (a non-finite loss or parameters) keeps its last good checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -32,14 +37,110 @@ from .history import History
 from .metricslog import METRICS_FILE, MetricsWriter
 from .modelfile import describe
 
-__all__ = ["RunFolder"]
+try:  # the lock: flock where there is fcntl (Linux, macOS), msvcrt's locking on Windows
+    import fcntl
+except ImportError:  # pragma: no cover (Windows)
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
+
+__all__ = [
+    "LOCK_FILE",
+    "RUN_FILES",
+    "FolderLock",
+    "RunFolder",
+    "RunFolderError",
+    "existing_run",
+]
 
 #: History.config entries that must match when a run is resumed.
 RESUME_MUST_MATCH = ("model", "loss", "batch_size", "eval_every", "seed", "train", "test")
+#: The lock file of a run folder.
+LOCK_FILE = ".lock"
+#: The files of a run: its log and checkpoint (RunFolder), its model and history (``train``).
+RUN_FILES = (METRICS_FILE, CHECKPOINT_FILE, "model.npz", "history.json")
+
+
+class RunFolderError(Exception):
+    """A run folder is in use by another run, or holds a run that a new one would replace."""
+
+
+class FolderLock:
+    """An exclusive lock on a run folder while a run writes there: ``FOLDER/.lock`` locked with
+    ``flock`` (``msvcrt.locking`` on Windows), holding the owner's process id, and removed on
+    release. The operating system releases the lock when its process ends, however it ends: a
+    killed run leaves the file but not the lock, and the next run takes it over. Raises
+    :class:`RunFolderError` when another process (or another lock in this one) holds it. A
+    context manager."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        while self._fd is None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                _lock(fd)
+            except OSError:
+                owner = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RunFolderError(
+                    f"{self.folder} is in use by another run (process {owner}); wait for it "
+                    "to end or choose another folder"
+                ) from None
+            if not _same_file(fd, self.path):  # its holder removed it as we opened it: again
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(fd)  # closing releases the lock
+
+    def __enter__(self) -> FolderLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
+
+
+def _lock(fd: int) -> None:
+    """Lock ``fd`` exclusively without waiting (an OSError if another holds it)."""
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:  # pragma: no cover (Windows)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+
+def existing_run(folder: str | os.PathLike[str]) -> list[str]:
+    """The names of the run files (:data:`RUN_FILES`) that ``folder`` holds."""
+    return [name for name in RUN_FILES if (Path(folder) / name).exists()]
 
 
 class RunFolder(Callback):
     """Record the run in ``folder``: the metrics log as it trains and a checkpoint per epoch.
+
+    A new run refuses a folder that holds one (:data:`RUN_FILES`) unless ``overwrite=True``,
+    which removes its files first; while training, the folder is locked (:class:`FolderLock`;
+    ``lock=False`` when the caller holds the lock). Both raise :class:`RunFolderError`. At an
+    epoch end where the run has ``failed`` or a parameter is not finite, no checkpoint is
+    written (the last good one stays) and a ``stop`` record says why.
 
     ``resume=True`` continues the run recorded there: build the model and optimiser as before
     and call ``fit`` with the same data, loss, batch size, seed and callbacks' settings; the
@@ -55,11 +156,16 @@ class RunFolder(Callback):
         folder: str | os.PathLike[str],
         resume: bool = False,
         info: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        lock: bool = True,
     ) -> None:
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
             raise NotADirectoryError(f"RunFolder: {self.folder} exists and is not a folder")
-        self.resume, self.info = resume, dict(info or {})
+        if resume and overwrite:
+            raise ValueError("RunFolder: resume and overwrite exclude each other")
+        self.resume, self.info, self.overwrite = resume, dict(info or {}), overwrite
+        self.lock = FolderLock(self.folder) if lock else None
         self.writer: MetricsWriter | None = None
         self.sizes: dict[str, int | None] = {}
         self._since = (
@@ -72,6 +178,8 @@ class RunFolder(Callback):
 
     # ----------------------------------------------------------------- events
     def on_train_begin(self, state: TrainingState) -> None:
+        if self.lock is not None:
+            self.lock.acquire()
         self.sizes = {
             "train_size": data_size(state.batches),
             "test_size": data_size(state.test_batches),
@@ -99,17 +207,40 @@ class RunFolder(Callback):
     def on_epoch_end(self, state: TrainingState) -> None:
         """One ``epoch`` record with the epoch's minibatch values, fsync'ed; then the checkpoint."""
         self._log_epoch(state.history)
+        if state.failed or not _finite(state.model):
+            self._write(
+                "stop",
+                epoch=state.epoch,
+                iteration=state.iteration,
+                reason=state.stop_reason or "a parameter is NaN or infinite",
+                checkpoint_kept=self.checkpoint_path.exists(),
+            )
+            assert self.writer is not None
+            self.writer.sync()
+            return
         self._save_checkpoint(state)
 
     def on_train_end(self, state: TrainingState) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
     # ----------------------------------------------------------------- a new run
     def _start(self, state: TrainingState) -> None:
-        """An empty log with its config record; any older checkpoint is removed."""
+        """An empty log with its config record; an earlier run's files are removed if
+        ``overwrite``, else refused."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.checkpoint_path.unlink(missing_ok=True)  # it belongs to an earlier run
+        old = existing_run(self.folder)
+        if old and not self.overwrite:
+            raise RunFolderError(
+                f"{self.folder} holds a run already ({', '.join(old)}): resume it, overwrite "
+                "it, or choose another folder"
+            )
+        for name in old:
+            (self.folder / name).unlink()
         self.writer = MetricsWriter(self.folder / METRICS_FILE)
         self._write(
             "config",
@@ -150,7 +281,7 @@ class RunFolder(Callback):
         h = state.history
         try:
             description: dict[str, Any] | None = describe(state.model)
-        except TypeError:  # a model class save() cannot describe: its state is still saved
+        except (TypeError, ValueError):  # a model save() cannot describe: its state is saved
             description = None
         checkpoint = Checkpoint(
             epoch=h.epochs,
@@ -249,6 +380,11 @@ def _means(losses: list[float], accs: list[float]) -> dict[str, float | None]:
         "train_loss": float(np.mean(losses)) if losses else None,
         "train_acc": float(np.mean(accs)) if accs else None,
     }
+
+
+def _finite(model: nn.Module) -> bool:
+    """Whether every parameter of ``model`` is finite."""
+    return all(np.isfinite(p.data).all() for p in model.parameters())
 
 
 def _dropout_layers(model: nn.Module) -> list[nn.Dropout]:
