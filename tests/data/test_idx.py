@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import gzip
 import struct
+import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +168,44 @@ def test_real_mnist_test_files(mnist_dir: Path) -> None:
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     assert labels.shape == (10000,) and labels.dtype == np.uint8
     assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the well-known first ten
+
+
+def peak_and_seconds(fn) -> tuple[BaseException | None, int, float]:
+    tracemalloc.start()
+    start = time.perf_counter()
+    error = None
+    try:
+        fn()
+    except IDXError as e:
+        error = e
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return error, peak, seconds
+
+
+def test_a_small_gzip_holding_a_gigabyte_after_its_payload(tmp_path: Path) -> None:
+    """The issue: a 0.5 MB gzip file whose header says one 28x28 image used 1 GB."""
+    path = tmp_path / "bomb-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(raw_idx(0x08, (1, 28, 28), bytes(784)))
+        zeros = bytes(1 << 24)
+        for _ in range(64):  # 1 GiB of zeros after the payload
+            f.write(zeros)
+    assert path.stat().st_size < 1_100_000
+    error, peak, seconds = peak_and_seconds(lambda: read_idx(path))
+    assert error is not None
+    assert "more than 1048576 trailing bytes after the 784-byte payload" in str(error)
+    assert peak < 4 << 20 and seconds < 1.0
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_header_declaring_more_than_the_file_holds(tmp_path: Path, compress: bool) -> None:
+    """60000 x 28 x 28 declared, 10 bytes held: refused before anything is allocated."""
+    blob = raw_idx(0x08, (60000, 28, 28), bytes(10))
+    path = tmp_path / "liar.idx"
+    path.write_bytes(gzip.compress(blob) if compress else blob)
+    error, peak, _ = peak_and_seconds(lambda: read_idx(path))
+    message = "more than the file can hold" if compress else "needs 47040000 payload bytes, got 10"
+    assert error is not None and message in str(error)
+    assert peak < 1 << 20

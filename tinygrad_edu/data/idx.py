@@ -13,6 +13,7 @@ import math
 import os
 import zlib
 from pathlib import Path
+from typing import BinaryIO, NoReturn
 
 import numpy as np
 
@@ -35,61 +36,110 @@ class IDXError(ValueError):
     """An IDX file is malformed; the message names the file and what is wrong."""
 
 
-def _decompress(raw: bytes, path: Path) -> bytes:
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return _gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as err:
-        raise IDXError(f"{path}: corrupt gzip data ({err})") from None
+#: The most a deflate stream expands (1032:1): a gzip file of n bytes holds at most about
+#: 1032 n bytes, so a header declaring more is refused before anything is decompressed.
+GZIP_MAX_RATIO = 1032
+#: Trailing bytes counted (then "more than" this many) before giving up on a file.
+_TRAILING_COUNTED = 1 << 20
+_CHUNK = 1 << 20
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (gzip or raw) into an array of shape ``(n_1, ..., n_D)``.
 
     The element type follows the header's type code (``0x08`` -> uint8 for MNIST); the result
-    is a fresh, writable array in native byte order. Raises :class:`IDXError` on a bad magic,
-    an unknown type code, a short header, a truncated payload or trailing bytes.
+    is a fresh, writable array in native byte order. The header is read first and its sizes
+    checked against the file's size, so no more than the declared payload is ever decompressed
+    or allocated (a small gzip file declaring a huge array, or holding gigabytes after a small
+    one, fails at once). Raises :class:`IDXError` on a bad magic, an unknown type code, a short
+    header, a truncated payload or trailing bytes.
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        f = open(path, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
         raise IDXError(f"{path}: no such IDX file") from None
-    data = _decompress(raw, path)
-    if len(data) < 4:
-        raise IDXError(f"{path}: too short for an IDX header ({len(data)} bytes, need at least 4)")
-    if data[0] != 0 or data[1] != 0:
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        gzipped = f.read(2) == _GZIP_MAGIC
+        f.seek(0)
+        if not gzipped:
+            return _read_stream(f, path, size, size)
+        try:
+            with _gzip.GzipFile(fileobj=f) as stream:
+                return _read_stream(stream, path, None, size * GZIP_MAX_RATIO)
+        except (OSError, EOFError, zlib.error) as err:
+            raise IDXError(f"{path}: corrupt gzip data ({err})") from None
+
+
+def _read_stream(f: BinaryIO, path: Path, size: int | None, most: int) -> np.ndarray:
+    """The array in the IDX stream ``f`` (``size``: its exact length if known; ``most``: the
+    most it can hold)."""
+    head = f.read(4)
+    if len(head) < 4:
+        raise IDXError(f"{path}: too short for an IDX header ({len(head)} bytes, need at least 4)")
+    if head[0] != 0 or head[1] != 0:
         raise IDXError(
-            f"{path}: bad IDX magic {data[:4].hex(' ')}: an IDX file starts with two zero bytes"
+            f"{path}: bad IDX magic {head.hex(' ')}: an IDX file starts with two zero bytes"
         )
-    code, ndim = data[2], data[3]
+    code, ndim = head[2], head[3]
     if code not in IDX_DTYPES:
         raise IDXError(f"{path}: unknown IDX type code 0x{code:02X} (known: {_CODE_NAMES})")
     if ndim == 0:
         raise IDXError(f"{path}: IDX header declares 0 dimensions")
-    header = 4 + 4 * ndim
-    if len(data) < header:
+    sizes = f.read(4 * ndim)
+    header = 4 + len(sizes)
+    if len(sizes) < 4 * ndim:
         raise IDXError(
-            f"{path}: truncated header: {ndim} dimensions need {header} header bytes, "
-            f"file has {len(data)}"
+            f"{path}: truncated header: {ndim} dimensions need {4 + 4 * ndim} header bytes, "
+            f"file has {header}"
         )
-    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    dims = tuple(int(d) for d in np.frombuffer(sizes, dtype=">u4"))
     dtype = IDX_DTYPES[code]
     expected = math.prod(dims) * dtype.itemsize
-    got = len(data) - header
+    if size is not None and size - header != expected:
+        _wrong_size(path, dims, dtype, expected, size - header)
+    if header + expected > most:
+        raise IDXError(
+            f"{path}: its header declares shape {dims} ({expected} bytes), more than the "
+            f"file can hold"
+        )
+    payload = bytearray(expected)
+    view, got = memoryview(payload), 0
+    while got < expected and (n := f.readinto(view[got : got + _CHUNK])):  # no 2nd copy
+        got += n
+    if got < expected:
+        _wrong_size(path, dims, dtype, expected, got)
+    if size is None and (trailing := _count_trailing(f)):
+        _wrong_size(path, dims, dtype, expected, expected + trailing)
+    array = np.frombuffer(payload, dtype=dtype).reshape(dims)
+    if dtype.byteorder == ">":  # swapped in place: the payload is the only copy
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return array
+
+
+def _count_trailing(f: BinaryIO) -> int:
+    """The bytes left in ``f`` (counted up to just past :data:`_TRAILING_COUNTED`)."""
+    count = 0
+    while count <= _TRAILING_COUNTED and (chunk := f.read(1 << 16)):
+        count += len(chunk)
+    return count
+
+
+def _wrong_size(
+    path: Path, dims: tuple[int, ...], dtype: np.dtype, expected: int, got: int
+) -> NoReturn:
     if got < expected:
         raise IDXError(
             f"{path}: truncated: shape {dims} of {dtype.name} needs {expected} payload bytes, "
             f"got {got}"
         )
-    if got > expected:
-        raise IDXError(
-            f"{path}: {got - expected} trailing bytes after the {expected}-byte payload "
-            f"of shape {dims}"
-        )
-    array = np.frombuffer(data, dtype=dtype, count=math.prod(dims), offset=header)
-    return array.reshape(dims).astype(dtype.newbyteorder("="))
+    count = (
+        f"more than {_TRAILING_COUNTED}" if got - expected > _TRAILING_COUNTED else got - expected
+    )
+    raise IDXError(
+        f"{path}: {count} trailing bytes after the {expected}-byte payload of shape {dims}"
+    )
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray, gzip: bool = True) -> Path:
