@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +25,9 @@ def dead_url() -> Callable[[], str]:
 
 class _Handler(BaseHTTPRequestHandler):
     """``GET /ok/NAME`` serves ``root/NAME``; ``/truncated/NAME`` announces the full
-    Content-Length but sends half the bytes and closes; anything else is a 404."""
+    Content-Length but sends half the bytes and closes; ``/trickle/NAME`` sends one byte every
+    20 ms (at most 500 bytes, then closes); ``/endless/NAME`` sends 64 kB chunks without a
+    Content-Length until the client hangs up (at most 64 MB or 10 s); anything else is a 404."""
 
     server: FileServer
 
@@ -32,6 +35,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append(self.path)
         mode, _, name = self.path.lstrip("/").partition("/")
         path = self.server.root / name
+        if mode in ("trickle", "endless"):
+            self._stream(mode)
+            return
         if mode not in ("ok", "truncated") or "/" in name or not path.is_file():
             self.send_error(404)
             return
@@ -41,6 +47,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body if mode == "ok" else body[: len(body) // 2])
+        self.close_connection = True
+
+    def _stream(self, mode: str) -> None:
+        """A trickle or an endless body; bounded in bytes and time, it stops by itself."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if mode == "trickle":
+            self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        chunk, pause, most = (b"x", 0.02, 500) if mode == "trickle" else (bytes(1 << 16), 0, 1024)
+        end = time.monotonic() + 10
+        try:
+            for _ in range(most):
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                if time.monotonic() > end:
+                    break
+                time.sleep(pause)
+        except OSError:  # the client hung up, as it should
+            pass
         self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean

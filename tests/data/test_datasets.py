@@ -238,6 +238,7 @@ def test_fashion_from_cache(
 ) -> None:
     monkeypatch.setattr(datasets_module, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "no-system")
     make_idx_dir(isolated_cache / "fashion-mnist")
+    trust_cache(monkeypatch, isolated_cache / "fashion-mnist", "FASHION_MNIST_MD5")
     train, _ = load_fashion_mnist()
     assert len(train) == 12
 
@@ -416,10 +417,40 @@ def test_explicit_data_dir_never_falls_back(
     assert capsys.readouterr().err == ""
 
 
-def test_mnist_from_cache_without_network(isolated_cache: Path) -> None:
+def trust_cache(monkeypatch: pytest.MonkeyPatch, folder: Path, table: str) -> None:
+    """Make the toy files in a cache folder pass the cache's MD5 check."""
+    md5s = {p.name: file_md5(p) for p in folder.iterdir()}
+    monkeypatch.setattr(datasets_module, table, md5s)
+
+
+def test_mnist_from_cache_without_network(
+    isolated_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_idx_dir(isolated_cache / "mnist", n_train=7)
+    trust_cache(monkeypatch, isolated_cache / "mnist", "MNIST_MD5")
     train, _ = load_dataset("mnist", quiet=True)  # mirrors are dead: it must not download
     assert len(train) == 7
+
+
+@pytest.mark.parametrize("name, table", [("mnist", "MNIST_MD5"), ("fashion-mnist", None)])
+def test_a_corrupt_cached_file_is_caught_when_used(
+    isolated_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    name: str,
+    table: str | None,
+) -> None:
+    """Before: a cached file was trusted as it was (its MD5 was checked only when downloaded)."""
+    monkeypatch.setattr(datasets_module, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "no-system")
+    folder = isolated_cache / name
+    make_idx_dir(folder)
+    trust_cache(monkeypatch, folder, table or "FASHION_MNIST_MD5")
+    bad = folder / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:-1] + b"!")  # one byte changed
+    with pytest.raises(DatasetError) as info:
+        load_dataset(name, download=False, quiet=True, fallback=False)
+    assert f"the cached {bad} is corrupt (MD5 " in str(info.value)
+    assert f"delete it (rm {bad}) and run again with the network on" in str(info.value)
 
 
 @needs_sample

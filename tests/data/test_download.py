@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu.data import DownloadError, cache_dir, download_file, download_mnist
-from tinygrad_edu.data.download import MNIST_MD5, file_md5
+from tinygrad_edu.data.download import MNIST_MD5, MNIST_SIZES, file_md5
 
 if TYPE_CHECKING:
     from conftest import FileServer
@@ -212,3 +214,63 @@ def test_cache_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_dir() == tmp_path / "home" / ".cache" / "tinygrad_edu"
+
+
+def test_a_trickling_server_meets_the_deadline(file_server: FileServer, tmp_path: Path) -> None:
+    """Before: a server sending one byte every 0.5 s kept the download alive forever."""
+    dest = tmp_path / "out" / BLOB
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"took longer than the 0\.3 s deadline \(\d+ bytes"):
+        download_file(file_server.url("trickle") + BLOB, dest, deadline=0.3, quiet=True)
+    assert time.monotonic() - start < 2.0
+    assert leftovers(dest.parent) == []
+
+
+def test_an_endless_response_is_cut_at_the_size_cap(
+    file_server: FileServer, tmp_path: Path
+) -> None:
+    """Before: an endless response wrote 150 MB into the cache."""
+    dest = tmp_path / "out" / BLOB
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="more than the 200000 bytes expected"):
+        download_file(file_server.url("endless") + BLOB, dest, max_bytes=200_000, quiet=True)
+    assert time.monotonic() - start < 2.0
+    assert leftovers(dest.parent) == []
+
+
+def test_a_file_announced_larger_than_the_cap_is_not_read(
+    blob_server: FileServer, tmp_path: Path
+) -> None:
+    with pytest.raises(DownloadError, match="announces 300000 bytes, more than the 1000 expected"):
+        download_file(blob_server.url() + BLOB, tmp_path / "out" / BLOB, max_bytes=1000, quiet=True)
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_the_known_files_are_capped_at_their_size(file_server: FileServer, tmp_path: Path) -> None:
+    """download_mnist caps each file at its official size (MNIST_SIZES)."""
+    files = {LABELS: MNIST_MD5[LABELS]}
+    with pytest.raises(DownloadError, match=f"more than the {MNIST_SIZES[LABELS]} bytes"):
+        download_mnist(
+            tmp_path / "c", mirrors=[file_server.url("endless")], files=files, quiet=True
+        )
+    assert leftovers(tmp_path / "c") == []
+
+
+def test_temp_files_of_killed_downloads_are_removed_at_the_next_start(
+    blob_server: FileServer, tmp_path: Path
+) -> None:
+    """Before: a killed download left its .part file for good."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f".{BLOB}.{int(done.stdout)}.0badf00d.part"
+    live = out / f".{BLOB}.{os.getppid()}.0000abcd.part"  # a running download's: kept
+    for p in (stale, live):
+        p.write_bytes(b"half a file")
+    download_file(blob_server.url() + BLOB, out / BLOB, quiet=True)
+    assert leftovers(out) == sorted([BLOB, live.name])

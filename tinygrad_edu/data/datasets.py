@@ -22,10 +22,13 @@ from types import ModuleType
 import numpy as np
 
 from .download import (
+    FASHION_MNIST_MD5,
+    MNIST_MD5,
     DownloadError,
     cache_dir,
     download_fashion_mnist,
     download_mnist,
+    file_md5,
 )
 from .idx import IDXError, read_idx
 
@@ -233,6 +236,8 @@ def load_fashion_mnist(data_dir: str | os.PathLike[str] | None = None) -> tuple[
         elif missing := _missing_idx_files(candidate):
             problems.append(f"{candidate} is missing {', '.join(missing)}")
         else:
+            if candidate != FASHION_MNIST_SYSTEM_DIR:  # Debian's files are gzipped anew
+                _verify_cached(candidate, FASHION_MNIST_MD5, "fashion-mnist")
             return _load_idx_dir(candidate, "fashion-mnist", FASHION_CLASSES)
     raise DatasetError(
         "fashion-mnist: not found (" + "; ".join(problems) + "). Install Debian's "
@@ -391,10 +396,27 @@ def _fallback_to_sample(reason: str) -> tuple[Dataset, Dataset]:
     return datasets
 
 
+def _verify_cached(directory: Path, md5s: dict[str, str], name: str) -> None:
+    """Every file of ``md5s`` in the cache folder ``directory`` has its MD5 (a DatasetError
+    saying how to fix it otherwise); files under other names are not the cache's own."""
+    for file, md5 in md5s.items():
+        path = directory / file
+        if path.is_file() and (got := file_md5(path)) != md5:
+            raise DatasetError(
+                f"{name}: the cached {path} is corrupt (MD5 {got}, expected {md5}); delete it "
+                f"(rm {path}) and run again with the network on to download it afresh"
+            )
+
+
 def _load_mnist_auto(download: bool, quiet: bool, fallback: bool) -> tuple[Dataset, Dataset]:
     cached = cache_dir() / "mnist"
     if cached.is_dir() and not _missing_idx_files(cached):
-        return load_mnist(cached)
+        try:
+            _verify_cached(cached, MNIST_MD5, "mnist")
+            return load_mnist(cached)
+        except DatasetError:
+            if not download:
+                raise  # else the download below replaces the corrupt file
     if not download:
         reason = f"MNIST is not in the cache ({cached}) and download is off"
         if fallback:

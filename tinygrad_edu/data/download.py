@@ -2,29 +2,40 @@
 
 A file is streamed into a temporary file beside its destination, its MD5 / SHA-256 checked,
 and only then renamed (``os.replace``) to its final name: a file under the final name is always
-complete and verified. Only ``urllib`` is used.
+complete and verified. A download has a total deadline and a size cap (for the known files,
+their size), so a server that trickles bytes or sends without end cannot hold it or fill the
+disk. A temp file ``.<name>.<pid>.<hex>.part`` is removed when its download fails, and one left
+by a killed process is removed when the next download of that file starts. Only ``urllib`` is
+used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
+import re
 import secrets
 import socket
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, BinaryIO
 
 __all__ = [
+    "DEADLINE",
     "FASHION_MNIST_MD5",
     "FASHION_MNIST_MIRRORS",
+    "FASHION_MNIST_SIZES",
     "MNIST_MD5",
     "MNIST_MIRRORS",
+    "MNIST_SIZES",
     "DownloadError",
     "cache_dir",
     "download_fashion_mnist",
@@ -46,6 +57,13 @@ MNIST_MD5: dict[str, str] = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+#: The sizes in bytes of the four MNIST files (a download is cut off past them).
+MNIST_SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte.gz": 9_912_422,
+    "train-labels-idx1-ubyte.gz": 28_881,
+    "t10k-images-idx3-ubyte.gz": 1_648_877,
+    "t10k-labels-idx1-ubyte.gz": 4_542,
+}
 #: The official Fashion-MNIST mirror (Zalando Research).
 FASHION_MNIST_MIRRORS: tuple[str, ...] = (
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -57,6 +75,16 @@ FASHION_MNIST_MD5: dict[str, str] = {
     "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
     "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
 }
+
+#: The sizes in bytes of the four Fashion-MNIST files.
+FASHION_MNIST_SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte.gz": 26_421_880,
+    "train-labels-idx1-ubyte.gz": 29_515,
+    "t10k-images-idx3-ubyte.gz": 4_422_102,
+    "t10k-labels-idx1-ubyte.gz": 5_148,
+}
+#: Seconds a download of one file may take in all (26 MB at 50 kB/s; then one more timeout).
+DEADLINE = 600.0
 
 _CHUNK = 1 << 16
 
@@ -119,9 +147,7 @@ def _resolve(host: str, port: int, timeout: float) -> None:
         raise OSError(f"cannot resolve {host}: {outcome[0]}")
 
 
-def _fetch(
-    url: str, dest: Path, md5: str | None, sha256: str | None, timeout: float, quiet: bool
-) -> None:
+def _fetch(url: str, dest: Path, check: _Check, timeout: float, quiet: bool) -> None:
     """Stream ``url`` into a temp file beside ``dest``, verify it, then rename it to ``dest``."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -132,39 +158,104 @@ def _fetch(
     if not via_proxy:  # behind a proxy the proxy resolves the name, not us
         _resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), timeout)
     request = urllib.request.Request(url, headers={"User-Agent": "tinygrad_edu"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with urllib.request.urlopen(request, timeout=min(timeout, check.left())) as response:
         if not quiet:  # only once a server answers: offline runs stay silent
             print(f"tinygrad_edu: downloading {url}", file=sys.stderr)
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        if total is not None and check.max_bytes is not None and total > check.max_bytes:
+            raise OSError(
+                f"the server announces {total} bytes, more than the {check.max_bytes} expected"
+            )
         # Not tempfile.mkstemp: its files are mode 0600; this one gets 0666 minus the umask.
         tmp = dest.parent / f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         try:
-            md5_hash, sha_hash, received = hashlib.md5(), hashlib.sha256(), 0
-            bar = _progress(total, dest.name, quiet)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    while chunk := response.read(_CHUNK):
-                        out.write(chunk)
-                        md5_hash.update(chunk)
-                        sha_hash.update(chunk)
-                        received += len(chunk)
-                        if bar is not None:
-                            bar.update(len(chunk))
-            finally:
-                if bar is not None:
-                    bar.close()
+            with os.fdopen(fd, "wb") as out:
+                received = _stream(response, out, check, _progress(total, dest.name, quiet))
             if total is not None and received != total:
                 raise OSError(f"truncated: expected {total} bytes, got {received}")
-            if md5 is not None and md5_hash.hexdigest() != md5.lower():
-                raise OSError(f"MD5 mismatch: expected {md5}, got {md5_hash.hexdigest()}")
-            if sha256 is not None and sha_hash.hexdigest() != sha256.lower():
-                raise OSError(f"SHA-256 mismatch: expected {sha256}, got {sha_hash.hexdigest()}")
+            check.verify()
             os.replace(tmp, dest)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+
+class _Check:
+    """What a download must meet: a total ``deadline`` (seconds from now), at most
+    ``max_bytes``, and the MD5 / SHA-256 given; the digests are computed as bytes arrive."""
+
+    def __init__(
+        self, md5: str | None, sha256: str | None, max_bytes: int | None, deadline: float
+    ) -> None:
+        self.md5, self.sha256, self.max_bytes, self.deadline = md5, sha256, max_bytes, deadline
+        self.end = time.monotonic() + deadline
+        self.md5_hash, self.sha_hash, self.received = hashlib.md5(), hashlib.sha256(), 0
+
+    def left(self) -> float:
+        """Seconds left before the deadline (an OSError once it has passed)."""
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise OSError(
+                f"took longer than the {self.deadline:g} s deadline ({self.received} bytes "
+                "received)"
+            )
+        return left
+
+    def add(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        if self.max_bytes is not None and self.received > self.max_bytes:
+            raise OSError(f"more than the {self.max_bytes} bytes expected: not the right file")
+        self.md5_hash.update(chunk)
+        self.sha_hash.update(chunk)
+        self.left()
+
+    def verify(self) -> None:
+        if self.md5 is not None and self.md5_hash.hexdigest() != self.md5.lower():
+            raise OSError(f"MD5 mismatch: expected {self.md5}, got {self.md5_hash.hexdigest()}")
+        if self.sha256 is not None and self.sha_hash.hexdigest() != self.sha256.lower():
+            raise OSError(
+                f"SHA-256 mismatch: expected {self.sha256}, got {self.sha_hash.hexdigest()}"
+            )
+
+
+def _stream(response: Any, out: BinaryIO, check: _Check, bar: Any) -> int:
+    """Copy ``response`` to ``out`` as bytes arrive (``read1``: a trickle cannot hold one read
+    for long), under ``check``; returns the bytes received."""
+    try:
+        while chunk := response.read1(_CHUNK):
+            check.add(chunk)
+            out.write(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    return check.received
+
+
+def _remove_stale_parts(dest: Path) -> None:
+    """Remove the temp files of ``dest`` left by downloads whose process is gone (killed)."""
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(\d+)\.[0-9a-f]+\.part")
+    with contextlib.suppress(OSError):
+        for entry in dest.parent.iterdir():
+            match = pattern.fullmatch(entry.name)
+            if match and not _process_alive(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # Windows: os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def download_file(
@@ -174,23 +265,28 @@ def download_file(
     sha256: str | None = None,
     timeout: float = 5.0,
     quiet: bool = False,
+    max_bytes: int | None = None,
+    deadline: float = DEADLINE,
 ) -> Path:
     """Download the first of ``urls`` that works to ``dest`` and return ``dest``.
 
     Each mirror is tried in turn; a response that is cut short (fewer bytes than its
-    Content-Length) or fails the MD5 / SHA-256 check counts as a failure. ``dest`` appears only
-    once a download is complete and verified. ``timeout`` (seconds) bounds the DNS lookup, the
-    connection and each read. Raises :class:`DownloadError` listing each mirror's error.
+    Content-Length), larger than ``max_bytes``, slower than ``deadline`` seconds in all (checked
+    as bytes arrive, so at most one ``timeout`` late), or that fails the MD5 / SHA-256 check
+    counts as a failure. ``dest`` appears only once a download is complete and verified.
+    ``timeout`` (seconds) bounds the DNS lookup, the connection and each read. Raises
+    :class:`DownloadError` listing each mirror's error.
     """
     url_list = [urls] if isinstance(urls, str) else list(urls)
     dest = Path(dest)
     if not url_list:
         raise DownloadError(f"{dest.name}: no URL to download from")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(dest)
     errors: list[tuple[str, str]] = []
     for url in url_list:
         try:
-            _fetch(url, dest, md5, sha256, timeout, quiet)
+            _fetch(url, dest, _Check(md5, sha256, max_bytes, deadline), timeout, quiet)
             return dest
         except urllib.error.HTTPError as err:
             errors.append((url, f"HTTP {err.code} {err.reason}"))
@@ -206,18 +302,29 @@ def _download_set(
     files: Mapping[str, str],
     mirrors: Iterable[str],
     dest_dir: Path,
+    sizes: Mapping[str, int],
     timeout: float,
     quiet: bool,
+    deadline: float,
 ) -> Path:
     """Fetch each ``name -> md5`` of ``files`` from ``mirrors`` into ``dest_dir``, skipping any
-    file already there with the right MD5. Stops at the first file no mirror can provide."""
+    file already there with the right MD5; ``sizes[name]`` (if there) caps a download. Stops at
+    the first file no mirror can provide."""
     mirror_list = [m if m.endswith("/") else m + "/" for m in mirrors]
     dest_dir.mkdir(parents=True, exist_ok=True)
     for name, md5 in files.items():
         dest = dest_dir / name
         if dest.is_file() and file_md5(dest) == md5:
             continue
-        download_file([m + name for m in mirror_list], dest, md5=md5, timeout=timeout, quiet=quiet)
+        download_file(
+            [m + name for m in mirror_list],
+            dest,
+            md5=md5,
+            timeout=timeout,
+            quiet=quiet,
+            max_bytes=sizes.get(name),
+            deadline=deadline,
+        )
     return dest_dir
 
 
@@ -227,19 +334,24 @@ def download_mnist(
     files: Mapping[str, str] | None = None,
     timeout: float = 5.0,
     quiet: bool = False,
+    sizes: Mapping[str, int] | None = None,
+    deadline: float = DEADLINE,
 ) -> Path:
     """Download the four MNIST files into ``dest_dir`` (default ``cache_dir()/"mnist"``).
 
-    ``mirrors`` defaults to :data:`MNIST_MIRRORS` and ``files`` (name -> MD5) to
-    :data:`MNIST_MD5`; files already present with the right MD5 are kept. Returns ``dest_dir``.
+    ``mirrors`` defaults to :data:`MNIST_MIRRORS`, ``files`` (name -> MD5) to :data:`MNIST_MD5`
+    and ``sizes`` (name -> the most bytes accepted) to :data:`MNIST_SIZES`; files already
+    present with the right MD5 are kept; ``deadline`` is per file. Returns ``dest_dir``.
     """
     dest = Path(dest_dir) if dest_dir is not None else cache_dir() / "mnist"
     return _download_set(
         files if files is not None else MNIST_MD5,
         mirrors if mirrors is not None else MNIST_MIRRORS,
         dest,
+        sizes if sizes is not None else MNIST_SIZES,
         timeout,
         quiet,
+        deadline,
     )
 
 
@@ -249,6 +361,8 @@ def download_fashion_mnist(
     files: Mapping[str, str] | None = None,
     timeout: float = 5.0,
     quiet: bool = False,
+    sizes: Mapping[str, int] | None = None,
+    deadline: float = DEADLINE,
 ) -> Path:
     """Download the four Fashion-MNIST files into ``dest_dir`` (default
     ``cache_dir()/"fashion-mnist"``), like :func:`download_mnist`."""
@@ -257,6 +371,8 @@ def download_fashion_mnist(
         files if files is not None else FASHION_MNIST_MD5,
         mirrors if mirrors is not None else FASHION_MNIST_MIRRORS,
         dest,
+        sizes if sizes is not None else FASHION_MNIST_SIZES,
         timeout,
         quiet,
+        deadline,
     )
