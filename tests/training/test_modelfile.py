@@ -233,3 +233,32 @@ def test_a_failed_save_leaves_no_temp_file(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="disk full"):
         atomic_write(tmp_path / "m.npz", fail)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_name_the_target_not_the_temp_file(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(IsADirectoryError) as info:
+        save(nn.MLP([784, 10], seed=0), tmp_path / "folder")
+    assert info.value.filename == str(tmp_path / "folder") and ".tmp" not in str(info.value)
+
+    def disk_full(f) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError) as info:
+        atomic_write(tmp_path / "m.npz", disk_full)
+    assert info.value.filename == str(tmp_path / "m.npz") and info.value.errno == 28
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
+def test_a_read_only_folder_names_the_target(tmp_path: Path, monkeypatch) -> None:
+    real_open = os.open
+
+    def read_only(name, flags, mode=0o777):
+        if str(name).endswith(".tmp"):
+            raise PermissionError(13, "Permission denied", str(name))
+        return real_open(name, flags, mode)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(PermissionError) as info:
+        save(nn.MLP([784, 10], seed=0), tmp_path / "m.npz")
+    assert info.value.filename == str(tmp_path / "m.npz")

@@ -12,6 +12,7 @@ does not hold is refused before anything is allocated.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -43,21 +44,33 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any])
     the old file or the complete new one, never a partial one. The file gets mode 0666 minus
     the umask; temp files of ``path`` left by killed processes are removed first."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(path, ".tmp")
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as e:
+        raise _naming(e, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None:
+            raise _naming(e, path) from None  # e.g. a full disk: the file, not the temp file
         raise
     _fsync_dir(path.parent)
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    """``error`` (an OSError with an errno) about ``path`` rather than a temp file."""
+    return type(error)(error.errno, error.strerror, str(path))
 
 
 def remove_stale_temp_files(path: str | os.PathLike[str], suffix: str) -> list[Path]:
