@@ -194,7 +194,8 @@ def run_train(args: argparse.Namespace) -> int:
             history, stop_reason = _fit(run, model, optimizer, train, test, args.overwrite)
             _save(run, model, history, train, diverged=bool(stop_reason))
     except RunFolderError as e:
-        raise CLIError(f"--out {run.folder}: {one_line(e)}") from None
+        option = "--out" if run.checkpoint is None else "--resume"
+        raise CLIError(f"{option} {run.folder}: {one_line(e)}") from None
     if stop_reason:  # diverged: the history is saved and the last good checkpoint kept
         raise RunFailed(
             f"{stop_reason}; {_kept(run, history)}"
