@@ -384,7 +384,7 @@ def test_killed_process_leaves_readable_events_and_resumes(
     run_dir, boards = tmp_path / "killed", tmp_path / "boards"
     tensorboard = ["--tensorboard", str(boards)]
     args = ["train", "--data-dir", str(mnist_dir), "--train-size", "500", "--test-size", "100"]
-    args += ["--arch", "784,16,10", "--batch-size", "50", "--eval-every", "4", "--epochs", "30"]
+    args += ["--arch", "784,16,10", "--batch-size", "50", "--eval-every", "4", "--epochs", "40"]
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tinygrad_edu", *args, "--out", str(run_dir), *tensorboard],
@@ -399,7 +399,7 @@ def test_killed_process_leaves_readable_events_and_resumes(
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             assert time.monotonic() < deadline, "no checkpoint after 60 s"
             time.sleep(0.002)
-        time.sleep(0.05)  # let it write a little more
+        time.sleep(0.02)  # let it write a little more
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
