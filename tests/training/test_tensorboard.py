@@ -191,7 +191,7 @@ def test_end_images(reader: Any, tmp_path: Path) -> None:
 
     png = Image.open(io.BytesIO(wrong.encoded_image_string))
     assert png.size == (wrong.width, wrong.height) and png.mode == "RGB"
-    assert wrong.width == 8 * 30 * 2.5 and wrong.height == 2 * 38 * 2.5  # 10 digits: 8 + 2
+    assert wrong.width == 8 * 30 * 2.5 and wrong.height == 2 * 40 * 2.5  # 10 digits: 8 + 2
 
 
 def test_nothing_written_breaks_training_bit_for_bit(tmp_path: Path) -> None:

@@ -94,8 +94,9 @@ def writer_modules() -> SimpleNamespace:
         from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
         from tensorboard.summary.writer.record_writer import RecordWriter
     except ImportError as e:
+        why = "" if e.name == "tensorboard" else f" ({e})"  # installed, but broken
         raise TensorBoardNotInstalled(
-            f"TensorBoard event files need the tensorboard extra: {INSTALL_HINT} ({e})"
+            f"TensorBoard event files need the tensorboard extra: {INSTALL_HINT}{why}"
         ) from e
     return SimpleNamespace(
         Event=Event, Summary=Summary, HistogramProto=HistogramProto, RecordWriter=RecordWriter
@@ -527,7 +528,7 @@ def misclassified_figure(images: np.ndarray, true: np.ndarray, said: np.ndarray)
     n, side = images.shape[:2]
     cols = min(8, n)
     rows = math.ceil(n / cols)
-    cell_w, cell_h, top = side + 2, side + 10, 10  # 10 pixels above each digit for its caption
+    cell_w, cell_h, top = side + 2, side + 12, 12  # 12 pixels above each digit for its caption
     grid = np.zeros((rows * cell_h, cols * cell_w))
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
@@ -540,6 +541,6 @@ def misclassified_figure(images: np.ndarray, true: np.ndarray, said: np.ndarray)
     for i, (t, p) in enumerate(zip(true, said, strict=True)):
         r, c = divmod(i, cols)
         x, y = c * cell_w + 1 + side / 2, r * cell_h + top / 2
-        ax.text(x, y, f"{t} as {p}", ha="center", va="center", fontsize=8, color="firebrick")
+        ax.text(x, y, f"{t} as {p}", ha="center", va="center", fontsize=11, color="firebrick")
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
