@@ -26,6 +26,7 @@ from toy_digits import blobs
 from tinygrad_edu import cli, nn, optim
 from tinygrad_edu.training import (
     Callback,
+    CheckpointError,
     EvalEvery,
     History,
     LambdaCallback,
@@ -366,6 +367,29 @@ def test_resume_without_the_epoch_mark_drops_that_step(reader: Any, tmp_path: Pa
         (v.tag, e.step) for e in raw_events(tmp_path / "killed") for v in e.summary.value
     )
     assert max(seen.values()) == 1
+
+
+def test_a_resume_that_fails_leaves_the_events_alone(tmp_path: Path) -> None:
+    """A resume refused by the RunFolder (here: another batch size) opens no event file, so the
+    run's events are left as they were."""
+    pytest.importorskip("tensorboard")
+    run(tmp_path / "run", 2, TensorBoard(tmp_path / "tb"))
+    before = {p.name: p.read_bytes() for p in (tmp_path / "tb").iterdir()}
+    model = nn.MLP([784, 16, 10], seed=0)
+    callbacks = [TensorBoard(tmp_path / "tb"), RunFolder(tmp_path / "run", resume=True)]
+    with pytest.raises(CheckpointError, match="batch_size"):
+        fit(
+            model,
+            TRAIN,
+            TEST,
+            "cross_entropy",
+            optim.SGD(model.parameters(), 0.5),
+            3,
+            16,
+            0,
+            callbacks,
+        )
+    assert {p.name: p.read_bytes() for p in (tmp_path / "tb").iterdir()} == before
 
 
 def test_resuming_a_finished_run_writes_nothing_twice(reader: Any, tmp_path: Path) -> None:

@@ -128,7 +128,7 @@ class EventFile:
         folder.mkdir(parents=True, exist_ok=True)
         old = sorted(folder.glob(f"events.out.tfevents.*{SUFFIX}"))
         keep = old.pop() if old and start > 0 else None
-        for path in old:  # an earlier run's (a new run), or left by an interrupted rename
+        for path in old:  # an earlier run's (a new run), or older copies (resuming)
             path.unlink()
         self.path = folder / (
             f"events.out.tfevents.{time.time():.6f}.{socket.gethostname()}{SUFFIX}"
@@ -343,8 +343,13 @@ class TensorBoard(Callback):
         self._in_epoch = False
 
     def on_train_end(self, state: TrainingState) -> None:
+        """The images, unless an error or Ctrl-C broke off an epoch; nothing at all if no event
+        opened the file (training failed to start, or a resumed run had nothing left to do:
+        its file is complete), so that a failed start never replaces an earlier run's file."""
+        if self.events is None:
+            return
         try:
-            if not self._in_epoch:  # not when an error or Ctrl-C broke off an epoch
+            if not self._in_epoch:
                 self._end_images(state)
         finally:
             if self.events is not None:
