@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data import DATASETS
+from ..training import TensorBoard, TensorBoardNotInstalled
+from .errors import one_line
 
 __all__ = [
     "PROG",
@@ -20,6 +22,7 @@ __all__ = [
     "learning_rate",
     "nonnegative_int",
     "positive_int",
+    "tensorboard_folder",
 ]
 
 PROG = "tinygrad-edu"
@@ -68,6 +71,15 @@ def learning_rate(text: str) -> float:
     if not np.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"the learning rate must be a number > 0, got {text}")
     return value
+
+
+def tensorboard_folder(text: str) -> Path:
+    """``--tensorboard DIR``: the folder, once the TensorBoard extra is known to be installed."""
+    try:
+        TensorBoard.check_installed()
+    except TensorBoardNotInstalled as e:
+        raise argparse.ArgumentTypeError(one_line(e)) from None
+    return Path(text)
 
 
 def add_data_arguments(

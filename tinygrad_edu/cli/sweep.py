@@ -23,9 +23,9 @@ from typing import Any
 from ..course import sweeps
 from ..course.runs import N_CLASSES
 from ..data import Dataset
-from ..training import Callback, TensorBoard, TensorBoardNotInstalled
-from .errors import CLIError, one_line
-from .options import add_data_arguments, nonnegative_int, positive_int
+from ..training import Callback, TensorBoard
+from .errors import CLIError
+from .options import add_data_arguments, nonnegative_int, positive_int, tensorboard_folder
 from .rundata import load_data
 
 __all__ = ["add_sweep_command", "run_sweep"]
@@ -72,7 +72,7 @@ def add_sweep_command(subparsers: Any) -> None:
     )
     p.add_argument(
         "--tensorboard",
-        type=_tensorboard_folder,
+        type=tensorboard_folder,
         metavar="DIR",
         help="also write each row's TensorBoard run to DIR/<table>/<value> (e.g. DIR/lr/0.005); "
         'view them with `tensorboard --logdir DIR`. Needs pip install "tinygrad_edu[tensorboard]"',
@@ -111,16 +111,6 @@ def run_sweep(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def _tensorboard_folder(text: str) -> Path:
-    """``--tensorboard DIR``: the folder, once the TensorBoard extra is known to be installed
-    (the same check as ``train``'s; a command imports no other command)."""
-    try:
-        TensorBoard.check_installed()
-    except TensorBoardNotInstalled as e:
-        raise argparse.ArgumentTypeError(one_line(e)) from None
-    return Path(text)
 
 
 def _row_callbacks(board: Path | None) -> sweeps.RowCallbacks | None:

@@ -45,7 +45,14 @@ from ..training import (
 )
 from .errors import CLIError, RunFailed, one_line
 from .figures import save_figures
-from .options import PROG, add_data_arguments, learning_rate, nonnegative_int, positive_int
+from .options import (
+    PROG,
+    add_data_arguments,
+    learning_rate,
+    nonnegative_int,
+    positive_int,
+    tensorboard_folder,
+)
 from .rundata import check_fits, check_settings, load_run_data
 
 __all__ = ["DEFAULT_LR", "add_train_command", "parse_arch", "run_train"]
@@ -171,21 +178,12 @@ def _add_folder_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--tensorboard",
-        type=_tensorboard_folder,
+        type=tensorboard_folder,
         metavar="DIR",
         help="also write TensorBoard event files to DIR/<run folder name> (a resumed run goes "
         "on writing there); view with `tensorboard --logdir DIR`. Needs pip install "
         '"tinygrad_edu[tensorboard]"',
     )
-
-
-def _tensorboard_folder(text: str) -> Path:
-    """``--tensorboard DIR``: the folder, once the TensorBoard extra is known to be installed."""
-    try:
-        TensorBoard.check_installed()
-    except TensorBoardNotInstalled as e:
-        raise argparse.ArgumentTypeError(one_line(e)) from None
-    return Path(text)
 
 
 # ----------------------------------------------------------------------------- the command

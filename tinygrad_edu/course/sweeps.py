@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import nn, optim
+from .. import optim
 from ..data import Dataset
-from ..training import Callback, evaluate, fit
+from ..training import Callback
 from .runs import Log, RunConfig, RunResult, check_datasets, percent, run_config
 
 __all__ = [
@@ -249,17 +249,13 @@ def run_sweep(
 ) -> SweepTable:
     """Run every configuration of ``table`` (:func:`table_configs`) and collect the results.
 
-    ``callbacks(row_name)`` gives each run's training callbacks (e.g. a TensorBoard per row);
-    those runs also measure the test set while training (before the first update and at every
-    epoch end), so that the callbacks see test curves. Evaluation never enters the measured
-    time, and the accuracies are the same as without callbacks.
+    ``callbacks(row_name)`` gives each run's training callbacks (e.g. a TensorBoard per row;
+    see :func:`~.runs.run_config`).
     """
     configs = table_configs(table, epochs)
     check_datasets("run_sweep", train=train, test=test)
     results = [
-        run_config(c, train, test, seed=seed, log=log)
-        if callbacks is None
-        else _run_with_callbacks(c, train, test, seed, log, callbacks(row_name(table, c)))
+        run_config(c, train, test, seed, log, callbacks(row_name(table, c)) if callbacks else ())
         for c in configs
     ]
     return SweepTable(
@@ -272,46 +268,3 @@ def run_sweep(
         seed=seed,
         base=BASE_CONFIG if epochs is None else replace(BASE_CONFIG, epochs=epochs),
     )
-
-
-def _run_with_callbacks(
-    config: RunConfig,
-    train: Dataset,
-    test: Dataset,
-    seed: int,
-    log: Log,
-    callbacks: Sequence[Callback],
-) -> RunResult:
-    """:func:`~.runs.run_config` with training callbacks, the test set measured as it trains.
-
-    A copy of ``run_config``'s steps, until ``run_config`` takes callbacks itself."""
-    model, optimizer = config.build(seed)
-    history = fit(
-        model,
-        train,
-        test,
-        nn.cross_entropy,
-        optimizer,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        seed=seed,
-        callbacks=callbacks,
-    )
-    train_loss, train_acc = evaluate(model, train)
-    test_loss, test_acc = evaluate(model, test)
-    result = RunResult(
-        config=config,
-        train_acc=train_acc,
-        test_acc=test_acc,
-        train_seconds=float(sum(history.epoch_times)),
-        updates=history.epoch_end_iterations[-1],
-        train_loss=train_loss,
-        test_loss=test_loss,
-    )
-    if log is not None:
-        log(
-            f"hidden {config.hidden}, {config.optimizer} lr {config.lr:g}, batch "
-            f"{config.batch_size}, {config.epochs} epochs: train {100 * train_acc:.2f}% test "
-            f"{100 * test_acc:.2f}% ({result.train_seconds:.2f} s)"
-        )
-    return result
