@@ -38,7 +38,7 @@ def vjp(
     func: Func, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False
 ) -> tuple[Any, Any]:
     """(func(inputs), v^T J): the vector-Jacobian product, by one reverse pass."""
-    in_tuple, xs = _leaves(inputs, "vjp")
+    in_tuple, xs = _leaves(inputs, "vjp", create_graph)
     out_tuple, outs = _call(func, xs, "vjp")
     vs = _vectors(v, outs, "vjp", "outputs")
     grads = _grads(outs, xs, vs, create_graph, strict, "vjp")
@@ -67,7 +67,7 @@ def hvp(
 ) -> tuple[Any, Any]:
     """(func(inputs), H v) for a function with one-element output: the gradient of
     <grad f, v>, by reverse mode over reverse mode."""
-    in_tuple, xs = _leaves(inputs, "hvp")
+    in_tuple, xs = _leaves(inputs, "hvp", create_graph)
     out = _scalar_output(func, xs, "hvp")
     vs = _vectors(v, xs, "hvp", "inputs")
     first = _grads((out,), xs, (None,), True, strict, "hvp")  # grad f, with its graph
@@ -92,7 +92,7 @@ def jacobian(
         raise ValueError(f"jacobian: strategy must be one of {STRATEGIES}, got {strategy!r}")
     if strategy == "forward-mode" and create_graph:
         raise NotImplementedError("jacobian: forward mode keeps no graph; use reverse-mode")
-    in_tuple, xs = _leaves(inputs, "jacobian")
+    in_tuple, xs = _leaves(inputs, "jacobian", create_graph)
     if strategy == "forward-mode":
         out_tuple, blocks = _jacobian_by_columns(func, xs, strict)
     else:
@@ -112,7 +112,7 @@ def hessian(
     """d^2 func(inputs) / d inputs^2 for a function with one-element output, of shape
     input.shape + input.shape (H[i][j] for a tuple): the Jacobian of the gradient, computed in
     ``outer_jacobian_strategy`` over reverse mode."""
-    in_tuple, xs = _leaves(inputs, "hessian")
+    in_tuple, xs = _leaves(inputs, "hessian", create_graph)
     _scalar_output(func, xs, "hessian")
 
     def gradient(*ys: Tensor) -> tuple[Tensor, ...]:
@@ -147,21 +147,21 @@ def _jacobian_by_rows(
 def _jacobian_by_columns(
     func: Func, xs: tuple[Tensor, ...], strict: bool
 ) -> tuple[bool, list[list[Any]]]:
-    """J[i][j] from one JVP per element of each input j (a one-hot tangent, zeros elsewhere)."""
+    """J[i][j] from one JVP per element of each input j (a one-hot tangent on x_j alone)."""
     out_tuple, outs = False, ()
     columns: list[list[list[np.ndarray]]] = []  # columns[j][k][i]: d out_i / d (x_j)_k
     for j, x in enumerate(xs):
         columns.append([])
         for k in range(x.size):
-            vs = [np.zeros(y.shape, y.dtype) for y in xs]
+            vs: list[np.ndarray | None] = [None] * len(xs)
+            vs[j] = np.zeros(x.shape, x.dtype)
             vs[j].reshape(-1)[k] = 1
             (out_tuple, outs), tangents = _forward_sweep(func, xs, vs)
-            columns[j].append(
-                [
-                    _zeros_unless_strict(t, o, strict, "jacobian", j).data
-                    for o, t in zip(outs, tangents, strict=True)
-                ]
-            )
+            column = [
+                _zeros_unless_strict(t, o, strict, "jacobian", j)
+                for o, t in zip(outs, tangents, strict=True)
+            ]
+            columns[j].append([c.data for c in column])
     blocks = [
         [_columns_to_block([c[i] for c in columns[j]], o.shape, x.shape) for j, x in enumerate(xs)]
         for i, o in enumerate(outs)
@@ -186,8 +186,10 @@ def _stack(rows: list[Any], out_shape: tuple[int, ...], x_shape: tuple[int, ...]
 
 
 # --------------------------------------------------------------------------- helpers
-def _leaves(inputs: Any, who: str) -> tuple[bool, tuple[Tensor, ...]]:
-    """(was it a tuple, fresh leaves requiring grad that share the inputs' data)."""
+def _leaves(inputs: Any, who: str, create_graph: bool = False) -> tuple[bool, tuple[Tensor, ...]]:
+    """(was it a tuple, the inputs as tensors requiring grad): fresh leaves sharing their data, or,
+    with ``create_graph``, the caller's own tensors that require grad (so that the results stay
+    connected to them)."""
     is_tuple = isinstance(inputs, tuple | list)
     items = tuple(inputs) if is_tuple else (inputs,)
     xs = []
@@ -197,7 +199,8 @@ def _leaves(inputs: Any, who: str) -> tuple[bool, tuple[Tensor, ...]]:
             raise TypeError(
                 f"{who}: inputs[{i}] has dtype {data.dtype}; inputs must be floating point"
             )
-        xs.append(Tensor(data, requires_grad=True))
+        keep = create_graph and isinstance(x, Tensor) and x.requires_grad
+        xs.append(x if keep else Tensor(data, requires_grad=True))
     return is_tuple, tuple(xs)
 
 
@@ -265,12 +268,14 @@ def _zeros_unless_strict(g: Any, like: Tensor, strict: bool, who: str, i: int = 
 
 
 def _forward_sweep(
-    func: Func, xs: tuple[Tensor, ...], vs: list[np.ndarray]
+    func: Func, xs: tuple[Tensor, ...], vs: list[np.ndarray | None]
 ) -> tuple[tuple[bool, tuple[Tensor, ...]], list[np.ndarray | None]]:
-    """((was the output a tuple, the outputs), their tangents) for the input tangents vs: one
-    forward-mode sweep."""
+    """((was the output a tuple, the outputs), their tangents) for the input tangents vs (None:
+    an input without one): one forward-mode sweep."""
     with forward_ad.dual_level():
-        duals = [forward_ad.make_dual(x, t) for x, t in zip(xs, vs, strict=True)]
+        duals = [
+            x if t is None else forward_ad.make_dual(x, t) for x, t in zip(xs, vs, strict=True)
+        ]
         out_tuple, outs = _call(func, tuple(duals), "jvp")
         tangents = [forward_ad.unpack_dual(o).tangent for o in outs]
     return (out_tuple, outs), tangents

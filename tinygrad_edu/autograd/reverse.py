@@ -55,12 +55,13 @@ def as_tuple(x: Any, what: str) -> tuple[Tensor, ...]:
     """A Tensor or a sequence of Tensors as a tuple; anything else is an error saying what."""
     items = (x,) if isinstance(x, Tensor) else tuple(x) if isinstance(x, list | tuple) else (x,)
     for i, t in enumerate(items):
-        if not isinstance(t, Tensor):
-            hint = " (argmax and comparisons give plain arrays: they have no gradient)"
+        if isinstance(t, np.ndarray | np.generic):
             raise TypeError(
-                f"{what}[{i}] is a {type(t).__name__}, not a Tensor"
-                + (hint if isinstance(t, np.ndarray) else "")
+                f"{what}[{i}] is a numpy {np.asarray(t).dtype} value, not a Tensor: argmax and "
+                "comparisons give plain arrays, which have no gradient"
             )
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{what}[{i}] is a {type(t).__name__}, not a Tensor")
     return items
 
 
@@ -79,11 +80,16 @@ def _grad_outputs(grad_outputs: Any, outs: tuple[Tensor, ...]) -> tuple[Any, ...
 
 def _seed(out: Tensor, v: Any, k: int, create_graph: bool) -> Grad:
     """dL/d(out) for output k: v (as out's dtype and shape), or 1 for a one-element output."""
-    if not out.requires_grad:
-        made = f"the output of {out.op}" if out.op else "a leaf"
+    if out.dtype.kind != "f":
         raise RuntimeError(
-            f"grad: outputs[{k}] ({made}, dtype {out.dtype}) does not require grad: it does not "
-            "depend on any input that requires grad, or was computed under no_grad()"
+            f"grad: outputs[{k}] has dtype {out.dtype}: integer results (indices, labels, "
+            "counts) have no gradient"
+        )
+    if not out.requires_grad:
+        made = f" (the output of {out.op})" if out.op else ""
+        raise RuntimeError(
+            f"grad: outputs[{k}]{made} does not require grad: it does not depend on any input "
+            "that requires grad, or was computed under no_grad()"
         )
     if v is None:
         if out.size != 1:
