@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import Function, Tensor
 from tinygrad_edu.fused import CrossEntropy
-from tinygrad_edu.gradcheck import GradcheckError, gradcheck, jacobian, numerical_jacobian
+from tinygrad_edu.gradcheck import (
+    GradcheckError,
+    gradcheck,
+    gradgradcheck,
+    jacobian,
+    numerical_jacobian,
+)
 
 
 class WrongSin(Function):
@@ -295,3 +301,34 @@ def test_callers_tensors_are_not_modified(check: Any) -> None:
     assert b.grad is None
     assert a.requires_grad is True and b.requires_grad is False
     assert a._ctx is None and b._ctx is None
+
+
+# --------------------------------------------------------------------------- gradgradcheck
+def test_gradgradcheck_passes_correct_second_derivatives() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    assert gradgradcheck(lambda x, y: ((x * y).sigmoid() * x).sum(axis=1), [a, b]) is True
+    assert gradgradcheck(lambda x: x.tanh() @ x.T, [a], grad_outputs=np.ones((3, 3))) is True
+
+
+def test_gradgradcheck_names_a_wrong_second_derivative() -> None:
+    """A backward that is right to first order but treats a saved input as a constant."""
+
+    class Cube(Function):
+        def forward(ctx, a: np.ndarray) -> np.ndarray:
+            ctx.save_for_backward(a)
+            return a**3
+
+        def backward(ctx, g: Any) -> Any:
+            (a,) = ctx.saved
+            return g * 3 * np.asarray(a.data if isinstance(a, Tensor) else a) ** 2
+
+    x = np.array([0.5, -1.0, 2.0])
+    assert gradcheck(lambda t: Cube.apply(t), [x])  # first order: right
+    with pytest.raises(GradcheckError, match=r"gradgradcheck: input 0 .* d g0\[2\] / d x\[2\]"):
+        gradgradcheck(lambda t: Cube.apply(t), [x])
+
+
+def test_gradgradcheck_warns_about_float32() -> None:
+    with pytest.warns(UserWarning, match="gradgradcheck: input 0 is float32"):
+        gradgradcheck(lambda t: t * t, [np.ones(2, np.float32)], atol=1e-1, rtol=1e-1)

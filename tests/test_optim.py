@@ -224,3 +224,13 @@ def test_state_dict_round_trip_resumes_identically(name: str) -> None:
     other = optim.Adam([q]) if name == "SGD" else optim.SGD([q], lr=0.1)
     with pytest.raises(ValueError, match=f"the state dict is for {name}"):
         other.load_state_dict(checkpoint)
+
+
+def test_a_step_after_backward_with_create_graph_uses_the_gradients_values() -> None:
+    """backward(create_graph=True) leaves Tensors in .grad: the update uses their values."""
+    plain, graphed = (Tensor(np.array([1.0, -2.0]), requires_grad=True) for _ in range(2))
+    for p, create_graph in ((plain, False), (graphed, True)):
+        (p * p).sum().backward(create_graph=create_graph)
+        optim.SGD([p], lr=0.1).step()
+    assert isinstance(graphed.grad, Tensor)
+    np.testing.assert_array_equal(graphed.data, plain.data)

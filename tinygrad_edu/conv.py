@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from .function import Function, InputError, ShapeError
+from .ops import Scatter
+from .tensor import Tensor
 
 Array = np.ndarray
 
@@ -148,6 +150,21 @@ class Conv2d(Function):
                 dx = dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]
         return (dx, dw) if len(needs) == 2 else (dx, dw, db)
 
+    def composite(ctx) -> Tensor:
+        """The same convolution from primitives (tangents and higher orders go through it):
+        zero padding by Scatter, the windows gathered by Index, one MatMul."""
+        x, w = ctx.parents[0], ctx.parents[1]
+        (ph, pw), (o, c, kh, kw) = ctx.padding, w.shape
+        n, _, h, width = x.shape
+        if ph or pw:
+            inside = (slice(None), slice(None), slice(ph, ph + h), slice(pw, pw + width))
+            x = Scatter.apply(x, shape=ctx.padded_shape, index=inside)
+        patches = _windows(x, (kh, kw), ctx.stride)  # (N, C, Ho, Wo, kh, kw)
+        ho, wo = patches.shape[2:4]
+        rows = patches.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
+        out = (rows @ w.reshape(o, c * kh * kw).T).reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+        return out + ctx.parents[2].reshape(1, o, 1, 1) if len(ctx.parents) == 3 else out
+
 
 def _check_conv2d_shapes(x: Array, w: Array, b: Array | None) -> None:
     """ShapeError unless x is (N, C, H, W), w (O, C, kh, kw) and b None or (O,)."""
@@ -211,6 +228,21 @@ class MaxPool2d(Function):
             else:
                 window += m * share
         return dx
+
+    def composite(ctx) -> Tensor:
+        """The same pooling from primitives (tangents and higher orders go through it): the
+        windows gathered by Index, then Max over each (ties share evenly, as here)."""
+        windows = _windows(ctx.parents[0], ctx.kernel, ctx.stride)  # (N, C, Ho, Wo, kh, kw)
+        return windows.reshape(*windows.shape[:4], -1).max(axis=-1)
+
+
+def _windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
+    """x[n, c, i sh + p, j sw + q] as a (N, C, Ho, Wo, kh, kw) Tensor, by one Index op."""
+    (kh, kw), (sh, sw) = kernel, stride
+    ho, wo = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    rows = (np.arange(ho) * sh)[:, None, None, None] + np.arange(kh)[None, None, :, None]
+    cols = (np.arange(wo) * sw)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+    return x[:, :, rows, cols]
 
 
 def _in_layout_of(out: Array, g: Array) -> Array:

@@ -21,7 +21,7 @@ a tensor whose ``_ctx`` is ``ctx``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -90,10 +90,35 @@ class Function:
             why = "cannot be broadcast together" if "broadcast" in str(e) else f"given: {e}"
             raise ShapeError(f"{cls.op_name.lower()}: shapes {shapes} {why}") from None
         if type(out) is not np.ndarray:  # numpy turns 0-d results into scalars
-            out = np.asarray(out)
+            out = _as_0d(ctx, out)
         if _grad_enabled and True in needs:
-            return Tensor._make(out, True, ctx)
-        return Tensor._make(out, False, None)
+            result = Tensor._make(out, True, ctx)
+        else:
+            result = Tensor._make(out, False, None)
+        if _forward_hook is not None:  # forward mode: the output's tangent from the inputs'
+            _forward_hook(ctx, result, kwargs)
+        return result
+
+
+def _as_0d(ctx: Function, scalar: Any) -> np.ndarray:
+    """A 0-d array for numpy's scalar result; a saved output becomes that array too, so that
+    create_graph can tell the output among what the op saved."""
+    out = np.asarray(scalar)
+    if ctx.saved:
+        ctx.saved = tuple(out if s is scalar else s for s in ctx.saved)
+    return out
+
+
+ForwardHook = Callable[[Function, "Tensor", dict[str, Any]], None]
+_forward_hook: ForwardHook | None = None  # set inside autograd.forward_ad.dual_level()
+
+
+def set_forward_hook(hook: ForwardHook | None) -> ForwardHook | None:
+    """Install ``hook(ctx, out, kwargs)``, called after every op (forward mode computes the
+    output's tangent there); return the previous hook. With none, ops pay one ``is None``."""
+    global _forward_hook
+    previous, _forward_hook = _forward_hook, hook
+    return previous
 
 
 # Function.apply makes Tensors, and Tensor's operators apply Functions: the two modules import

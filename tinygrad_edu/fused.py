@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .function import Function, InputError, ShapeError
+from .tensor import Tensor
 
 Array = np.ndarray
 
@@ -41,6 +42,14 @@ class LogSoftmax(Function):
     def backward(ctx, g: Array) -> Array:
         (out,) = ctx.saved
         return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True)
+
+    def jvp(ctx, t: Array, axis: int = -1) -> Array:
+        """tangent: t - sum_j p_j t_j."""
+        (out,) = ctx.saved
+        return t - (np.exp(out) * t).sum(axis=axis, keepdims=True)
+
+    def composite(ctx) -> Tensor:
+        return ctx.parents[0].log_softmax(ctx.axis)
 
 
 class CrossEntropy(Function):
@@ -72,6 +81,19 @@ class CrossEntropy(Function):
             grad -= t
         grad *= g / n
         return grad
+
+    def jvp(ctx, tz: Array, targets: Any = None) -> Array:
+        """tangent: sum_nc (p - y)_nc tz_nc / N."""
+        logp, t = ctx.saved
+        y = t if t.ndim == 2 else np.eye(logp.shape[1], dtype=logp.dtype)[t]
+        return ((np.exp(logp) - y) * tz).sum() / logp.shape[0]
+
+    def composite(ctx) -> Tensor:
+        """-mean_n log softmax(z_n)[y_n] (or with target rows), from primitives."""
+        z, (_, t) = ctx.parents[0], ctx.saved
+        logp = z.log_softmax(axis=1)
+        picked = logp[np.arange(len(t)), t] if t.ndim == 1 else logp * t
+        return -picked.sum() * (1.0 / z.shape[0])
 
 
 class Linear(Function):
@@ -108,6 +130,16 @@ class Linear(Function):
         db = g.sum(axis=0) if len(need) > 2 and need[2] else None
         return (dx, dw, db) if len(need) > 2 else (dx, dw)
 
+    def jvp(ctx, tx: Array | None, tw: Array | None, tb: Array | None = None) -> Array:
+        """tangent: tx W^T + x tW^T + tb."""
+        x, w = ctx.saved
+        terms = [tx @ w.T if tx is not None else None, x @ tw.T if tw is not None else None, tb]
+        return sum(t for t in terms if t is not None)
+
+    def composite(ctx) -> Tensor:
+        x, w = ctx.parents[0], ctx.parents[1]
+        return x @ w.T + ctx.parents[2] if len(ctx.parents) == 3 else x @ w.T
+
 
 LOG_FLOOR = -100.0  # BCE clamps log p and log(1-p) here, as PyTorch does: loss <= 100 per element
 
@@ -136,6 +168,17 @@ class BinaryCrossEntropy(Function):
         denom = np.maximum(p * (1 - p), 1e-12)
         return g * _mean_scale(p.size, ctx.reduction) * (p - t) / denom
 
+    def jvp(ctx, tp: Array, targets: Any = None, reduction: str = "mean") -> Array:
+        """tangent: the reduction of (p - t) / (p (1 - p)) tp."""
+        p, t = ctx.saved
+        return _reduce((p - t) / np.maximum(p * (1 - p), 1e-12) * tp, reduction)
+
+    def composite(ctx) -> Tensor:
+        """-(t log p + (1 - t) log(1 - p)), reduced, from primitives (without the clamps: for
+        p strictly between 0 and 1)."""
+        p, (_, t) = ctx.parents[0], ctx.saved
+        return _reduce_tensor(-(t * p.log() + (1 - t) * (1 - p).log()), ctx.reduction)
+
 
 class BinaryCrossEntropyWithLogits(Function):
     """l = -(t log s(z) + (1 - t) log(1 - s(z))) with s the sigmoid, from logits z, elementwise.
@@ -157,6 +200,18 @@ class BinaryCrossEntropyWithLogits(Function):
     def backward(ctx, g: Array) -> Array:
         s, t = ctx.saved
         return g * _mean_scale(s.size, ctx.reduction) * (s - t)
+
+    def jvp(ctx, tz: Array, targets: Any = None, reduction: str = "mean") -> Array:
+        """tangent: the reduction of (s(z) - t) tz."""
+        s, t = ctx.saved
+        return _reduce((s - t) * tz, reduction)
+
+    def composite(ctx) -> Tensor:
+        """max(z, 0) - z t + log(1 + e^-|z|), reduced, from primitives (|z| = relu(z) +
+        relu(-z))."""
+        z, (_, t) = ctx.parents[0], ctx.saved
+        abs_z = z.relu() + (-z).relu()
+        return _reduce_tensor(z.relu() - z * t + (1 + (-abs_z).exp()).log(), ctx.reduction)
 
 
 # --------------------------------------------------------------------------- targets
@@ -206,6 +261,11 @@ def _reduce(l: Array, reduction: str) -> Array:
         return l
     total = l.sum(dtype=np.float64)
     return np.asarray(total / max(l.size, 1) if reduction == "mean" else total, dtype=l.dtype)
+
+
+def _reduce_tensor(l: Tensor, reduction: str) -> Tensor:
+    """The elementwise losses l (a Tensor), reduced as the op's ``reduction`` says."""
+    return l.mean() if reduction == "mean" else l.sum() if reduction == "sum" else l
 
 
 # --------------------------------------------------------------------------- speed helpers

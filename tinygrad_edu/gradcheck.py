@@ -8,6 +8,8 @@ column per input element (both flattened in C order).
 * :func:`jacobian` gets row i exactly from one backward pass with the one-hot upstream
   gradient e_i: backward computes the vector-Jacobian product ``e_i^T J``.
 * :func:`gradcheck` compares the two; run it in float64, where eps = 1e-6 is meaningful.
+* :func:`gradgradcheck` does the same for second derivatives: the Jacobian of a first derivative
+  computed with ``create_graph`` against central differences of that first derivative.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .function import no_grad
-from .tensor import Tensor
+from .tensor import Tensor, backprop
 
 
 class GradcheckError(AssertionError):
@@ -50,22 +52,21 @@ def numerical_jacobian(
     f: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-6
 ) -> list[np.ndarray]:
     """Central-difference Jacobians of f at ``inputs``: one (out.size, x.size) array per input."""
-    xs = _leaves(inputs, requires_grad=False)
-    with no_grad():
-        out_size = _output(f, xs).data.size
-        jacobians = []
-        for x in xs:
-            jac = np.zeros((out_size, x.data.size), dtype=np.float64)
-            flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
-            for j in range(flat.size):
-                orig = flat[j]
-                flat[j] = orig + eps
-                plus = np.array(_output(f, xs).data, dtype=np.float64).reshape(-1)
-                flat[j] = orig - eps
-                minus = np.array(_output(f, xs).data, dtype=np.float64).reshape(-1)
-                flat[j] = orig
-                jac[:, j] = (plus - minus) / (2 * eps)
-            jacobians.append(jac)
+    xs = _leaves(inputs, requires_grad=False)  # f may still take gradients inside (gradgradcheck)
+    out_size = _output(f, xs).data.size
+    jacobians = []
+    for x in xs:
+        jac = np.zeros((out_size, x.data.size), dtype=np.float64)
+        flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
+        for j in range(flat.size):
+            orig = flat[j]
+            flat[j] = orig + eps
+            plus = np.array(_output(f, xs).data, dtype=np.float64).reshape(-1)
+            flat[j] = orig - eps
+            minus = np.array(_output(f, xs).data, dtype=np.float64).reshape(-1)
+            flat[j] = orig
+            jac[:, j] = (plus - minus) / (2 * eps)
+        jacobians.append(jac)
     return jacobians
 
 
@@ -100,16 +101,81 @@ def gradcheck(
     Raises GradcheckError naming the input, the worst element (output index, input index),
     the analytic and numerical values and their relative error. Warns unless inputs are float64.
     """
+    _warn_unless_float64(inputs, eps, "gradcheck")
+    analytic = jacobian(f, inputs)
+    numeric = numerical_jacobian(f, inputs, eps=eps)
+    _compare(analytic, numeric, inputs, atol, rtol, "gradcheck", "d out[{row}] / d x[{col}]")
+    return True
+
+
+def gradgradcheck(
+    f: Callable[..., Tensor],
+    inputs: Sequence[Any],
+    grad_outputs: Any = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> bool:
+    """True if f's second derivatives match central differences of its first derivatives.
+
+    With v = ``grad_outputs`` (default: a fixed random array of f's output shape), the first
+    derivative g_i(x) = d <f(x), v> / d x_i is computed with ``create_graph``; its Jacobian by
+    backward through that graph (second derivatives) is compared with central differences of
+    g_i. Raises GradcheckError naming g_i, the input and the worst element."""
+    _warn_unless_float64(inputs, eps, "gradgradcheck")
+    with no_grad():
+        out = _output(f, _leaves(inputs, requires_grad=False))
+    if grad_outputs is None:
+        grad_outputs = np.random.default_rng(0).standard_normal(out.shape)
+    v = np.asarray(
+        grad_outputs.data if isinstance(grad_outputs, Tensor) else grad_outputs, out.dtype
+    )
+    for i in range(len(inputs)):
+        first = _first_derivative(f, v, i)
+        analytic, numeric = jacobian(first, inputs), numerical_jacobian(first, inputs, eps)
+        where = f"d g{i}[{{row}}] / d x[{{col}}] (g{i} = d<f, v>/d x{i})"
+        _compare(analytic, numeric, inputs, atol, rtol, "gradgradcheck", where)
+    return True
+
+
+def _first_derivative(f: Callable[..., Tensor], v: np.ndarray, i: int) -> Callable[..., Tensor]:
+    """x -> d <f(x), v> / d x_i as a Tensor with its graph (create_graph), leaving .grad alone."""
+
+    def first(*xs: Tensor) -> Tensor:
+        if not all(x.requires_grad for x in xs):  # finite differences: fresh leaves
+            xs = tuple(Tensor(x.data, requires_grad=True) for x in xs)
+        out = f(*xs)
+        found: dict[Tensor, Any] = {}
+        if out.requires_grad:
+            seed = Tensor(np.array(v, dtype=out.dtype))
+            backprop({out: seed}, found.setdefault, True, True, keep=frozenset(xs))
+        g = found.get(xs[i])
+        return Tensor(np.zeros(xs[i].shape, xs[i].dtype)) if g is None else g
+
+    return first
+
+
+def _warn_unless_float64(inputs: Sequence[Any], eps: float, who: str) -> None:
     for i, x in enumerate(inputs):
         dtype = np.asarray(x.data if isinstance(x, Tensor) else x).dtype
         if dtype != np.float64:
             warnings.warn(
-                f"gradcheck: input {i} is {dtype}, not float64; finite differences with "
+                f"{who}: input {i} is {dtype}, not float64; finite differences with "
                 f"eps={eps} are unreliable in low precision",
-                stacklevel=2,
+                stacklevel=3,
             )
-    analytic = jacobian(f, inputs)
-    numeric = numerical_jacobian(f, inputs, eps=eps)
+
+
+def _compare(
+    analytic: list[np.ndarray],
+    numeric: list[np.ndarray],
+    inputs: Sequence[Any],
+    atol: float,
+    rtol: float,
+    who: str,
+    what: str,
+) -> None:
+    """Raise GradcheckError at the worst element unless |a - n| <= atol + rtol |n| throughout."""
     for i, (a, n) in enumerate(zip(analytic, numeric, strict=True)):
         excess = np.abs(a - n) - (atol + rtol * np.abs(n))
         finite = np.isfinite(a) & np.isfinite(n)
@@ -121,8 +187,7 @@ def gradcheck(
             error = f"relative error {err / abs(nv):.3g}" if nv else f"absolute error {err:.3g}"
             shape = np.shape(inputs[i].data if isinstance(inputs[i], Tensor) else inputs[i])
             raise GradcheckError(
-                f"gradcheck: input {i} (shape {shape}): "
-                f"d out[{row}] / d x[{col}] is {av:.8g} by backward but {nv:.8g} by finite "
-                f"differences ({error}; atol={atol}, rtol={rtol})"
+                f"{who}: input {i} (shape {shape}): {what.format(row=row, col=col)} is {av:.8g} "
+                f"by backward but {nv:.8g} by finite differences ({error}; atol={atol}, "
+                f"rtol={rtol})"
             )
-    return True

@@ -1,26 +1,35 @@
 """The primitive ops: a table of derivatives.
 
-Each op's docstring gives its forward value and its local derivative, and its ``backward(ctx, g)``
-is that formula: from ``g = dL/dout`` it returns ``dL/dinput`` for each input (the vector-Jacobian
-product), ``None`` where ``ctx.needs_input_grad`` says none is needed, possibly in the broadcast
-shape (the engine sums it back). The speed helpers come last. Composites (sub, div, mean,
+Each op's docstring gives its forward value and its local derivative. Its ``backward(ctx, g)`` is
+that derivative applied in reverse: from ``g = dL/dout`` it returns ``dL/dinput`` for each input
+(the vector-Jacobian product), ``None`` where ``ctx.needs_input_grad`` says none is needed,
+possibly in the broadcast shape (the engine sums it back). Its ``jvp(ctx, *tangents)`` applies
+it forward: from each input's tangent (``None``: none) it returns the output's (the
+Jacobian-vector product of forward mode); a linear op's tangent is the op applied to the tangents.
+
+``backward`` uses only operations that Tensors have too, so under ``create_graph`` the engine runs
+the same rule on Tensors and the gradient becomes a graph of its own (``_on_tensors`` marks where
+arrays and Tensors part ways). The speed helpers come last. Composites (sub, div, mean,
 softmax) are built in ``tensor.py``; fused ops live in ``fused.py``, convolution in ``conv.py``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from .function import Function, ShapeError
 
 Array = np.ndarray
-Grads = tuple[Array | None, Array | None]
+Grads = tuple[Any, Any]  # arrays, or Tensors under create_graph; None where none is needed
 Axis = int | tuple[int, ...] | None
 
 
 # --------------------------------------------------------------------------- elementwise, binary
 class Add(Function):
-    """out = a + b (broadcasting).  d out/da = 1, d out/db = 1:  dL/da = g, dL/db = g."""
+    """out = a + b (broadcasting).  d out/da = 1, d out/db = 1:  dL/da = g, dL/db = g;
+    tangent: ta + tb."""
 
     def forward(ctx, a: Array, b: Array) -> Array:
         return a + b
@@ -28,9 +37,13 @@ class Add(Function):
     def backward(ctx, g: Array) -> Grads:
         return g, g
 
+    def jvp(ctx, ta: Array | None, tb: Array | None) -> Array:
+        return _add(ta, tb)
+
 
 class Mul(Function):
-    """out = a * b (broadcasting).  d out/da = b, d out/db = a:  dL/da = g b, dL/db = g a."""
+    """out = a * b (broadcasting).  d out/da = b, d out/db = a:  dL/da = g b, dL/db = g a;
+    tangent: ta b + a tb."""
 
     def forward(ctx, a: Array, b: Array) -> Array:
         ctx.save_for_backward(a, b)
@@ -41,9 +54,14 @@ class Mul(Function):
         da, db = ctx.needs_input_grad
         return (g * b if da else None), (g * a if db else None)
 
+    def jvp(ctx, ta: Array | None, tb: Array | None) -> Array:
+        a, b = ctx.saved
+        return _add(None if ta is None else ta * b, None if tb is None else a * tb)
+
 
 class Pow(Function):
-    """out = a ** b.  d out/da = b a^(b-1),  d out/db = a^b ln a  (computed only if b needs it)."""
+    """out = a ** b.  d out/da = b a^(b-1),  d out/db = a^b ln a  (computed only if b needs it);
+    tangent: b a^(b-1) ta + a^b ln a tb."""
 
     def forward(ctx, a: Array, b: Array) -> Array:
         out = a**b
@@ -53,12 +71,19 @@ class Pow(Function):
     def backward(ctx, g: Array) -> Grads:
         a, b, out = ctx.saved
         da, db = ctx.needs_input_grad
-        return (g * b * a ** (b - 1) if da else None), (g * out * np.log(a) if db else None)
+        return (g * b * a ** (b - 1) if da else None), (g * out * _log(a) if db else None)
+
+    def jvp(ctx, ta: Array | None, tb: Array | None) -> Array:
+        a, b, out = ctx.saved
+        return _add(
+            None if ta is None else b * a ** (b - 1) * ta,
+            None if tb is None else out * _log(a) * tb,
+        )
 
 
 # --------------------------------------------------------------------------- elementwise, unary
 class Neg(Function):
-    """out = -a.  d out/da = -1."""
+    """out = -a.  d out/da = -1; tangent: -t."""
 
     def forward(ctx, a: Array) -> Array:
         return -a
@@ -66,9 +91,12 @@ class Neg(Function):
     def backward(ctx, g: Array) -> Array:
         return -g
 
+    def jvp(ctx, t: Array) -> Array:
+        return -t
+
 
 class Exp(Function):
-    """out = e^a.  d out/da = e^a = out."""
+    """out = e^a.  d out/da = e^a = out; tangent: out t."""
 
     def forward(ctx, a: Array) -> Array:
         out = np.exp(a)
@@ -79,9 +107,12 @@ class Exp(Function):
         (out,) = ctx.saved
         return g * out
 
+    def jvp(ctx, t: Array) -> Array:
+        return ctx.saved[0] * t
+
 
 class Log(Function):
-    """out = ln a.  d out/da = 1/a."""
+    """out = ln a.  d out/da = 1/a; tangent: t / a."""
 
     def forward(ctx, a: Array) -> Array:
         ctx.save_for_backward(a)
@@ -91,9 +122,12 @@ class Log(Function):
         (a,) = ctx.saved
         return g / a
 
+    def jvp(ctx, t: Array) -> Array:
+        return t / ctx.saved[0]
+
 
 class Sqrt(Function):
-    """out = sqrt(a).  d out/da = 1 / (2 sqrt(a)) = 1 / (2 out)."""
+    """out = sqrt(a).  d out/da = 1 / (2 sqrt(a)) = 1 / (2 out); tangent: t / (2 out)."""
 
     def forward(ctx, a: Array) -> Array:
         out = np.sqrt(a)
@@ -104,9 +138,13 @@ class Sqrt(Function):
         (out,) = ctx.saved
         return g / (2 * out)
 
+    def jvp(ctx, t: Array) -> Array:
+        return t / (2 * ctx.saved[0])
+
 
 class Sigmoid(Function):
-    """out = s(a) = 1 / (1 + e^-a).  d out/da = s (1 - s):  dL/da = (1 - s) s g.
+    """out = s(a) = 1 / (1 + e^-a).  d out/da = s (1 - s):  dL/da = (1 - s) s g; tangent:
+    (1 - s) s t.
 
     No overflow for any a: where e^-a overflows (a < -88 in float32) it is +inf and
     1 / (1 + inf) = 0, the correctly rounded value, so that IEEE overflow is silenced.
@@ -122,22 +160,28 @@ class Sigmoid(Function):
         (s,) = ctx.saved
         return _sigmoid_grad(s, g)
 
+    def jvp(ctx, t: Array) -> Array:
+        return _sigmoid_grad(ctx.saved[0], t)
+
 
 class ReLU(Function):
-    """out = max(a, 0).  d out/da = 1 where a > 0, else 0 (0 at the kink a = 0)."""
+    """out = max(a, 0).  d out/da = 1 where a > 0, else 0 (0 at the kink a = 0); tangent:
+    t where a > 0, else 0."""
 
     def forward(ctx, a: Array) -> Array:
-        out = np.maximum(a, 0)
-        ctx.save_for_backward(out)
-        return out
+        ctx.save_for_backward(a > 0)
+        return np.maximum(a, 0)
 
     def backward(ctx, g: Array) -> Array:
-        (out,) = ctx.saved
-        return g * (out > 0)
+        (positive,) = ctx.saved
+        return g * positive
+
+    def jvp(ctx, t: Array) -> Array:
+        return t * ctx.saved[0]
 
 
 class Tanh(Function):
-    """out = tanh(a).  d out/da = 1 - tanh(a)^2 = 1 - out^2."""
+    """out = tanh(a).  d out/da = 1 - tanh(a)^2 = 1 - out^2; tangent: (1 - out^2) t."""
 
     def forward(ctx, a: Array) -> Array:
         out = np.tanh(a)
@@ -148,10 +192,15 @@ class Tanh(Function):
         (out,) = ctx.saved
         return g * (1 - out * out)
 
+    def jvp(ctx, t: Array) -> Array:
+        (out,) = ctx.saved
+        return (1 - out * out) * t
+
 
 # --------------------------------------------------------------------------- reductions
 class Sum(Function):
-    """out = sum of a over ``axis``.  d out/d a_i = 1: each a_i receives the g of its sum."""
+    """out = sum of a over ``axis``.  d out/d a_i = 1: each a_i receives the g of its sum;
+    tangent: the sum of t."""
 
     def forward(ctx, a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
         out = a.sum(axis=axis, keepdims=True)
@@ -159,11 +208,15 @@ class Sum(Function):
         return out if keepdims else np.squeeze(out, axis)
 
     def backward(ctx, g: Array) -> Array:
-        return np.broadcast_to(g.reshape(ctx.kept_shape), ctx.in_shape)
+        return _expand(g.reshape(ctx.kept_shape), ctx.in_shape)
+
+    def jvp(ctx, t: Array, axis: Axis = None, keepdims: bool = False) -> Array:
+        return t.sum(axis=axis, keepdims=keepdims)
 
 
 class Max(Function):
-    """out = max of a over ``axis``.  d out/d a_i = 1/k if a_i is one of the k maxima, else 0.
+    """out = max of a over ``axis``.  d out/d a_i = 1/k if a_i is one of the k maxima, else 0;
+    tangent: the mean of t over the maxima.
 
     Ties share the gradient evenly, so the gradient of max is the average of the
     subgradients of its maximal elements (what numerical differences see for a tie-free max).
@@ -180,10 +233,16 @@ class Max(Function):
         k = is_max.sum(axis=ctx.axis, keepdims=True)
         return is_max * (g.reshape(k.shape) / k.astype(g.dtype))
 
+    def jvp(ctx, t: Array, axis: Axis = None, keepdims: bool = False) -> Array:
+        (is_max,) = ctx.saved
+        mean = (is_max * t).sum(axis=axis, keepdims=True) / is_max.sum(axis=axis, keepdims=True)
+        return mean if keepdims else np.squeeze(mean, axis)
+
 
 # --------------------------------------------------------------------------- shape
 class Reshape(Function):
-    """out = a viewed with a new shape.  The gradient is g viewed back in a's shape."""
+    """out = a viewed with a new shape.  The gradient is g viewed back in a's shape; tangent:
+    t reshaped."""
 
     def forward(ctx, a: Array, shape: tuple[int, ...] = ()) -> Array:
         ctx.in_shape = a.shape
@@ -192,9 +251,13 @@ class Reshape(Function):
     def backward(ctx, g: Array) -> Array:
         return g.reshape(ctx.in_shape)
 
+    def jvp(ctx, t: Array, shape: tuple[int, ...] = ()) -> Array:
+        return t.reshape(shape)
+
 
 class Transpose(Function):
-    """out = a with axes permuted by p.  The gradient is g permuted back by the inverse of p."""
+    """out = a with axes permuted by p.  The gradient is g permuted back by the inverse of p;
+    tangent: t permuted by p."""
 
     def forward(ctx, a: Array, axes: tuple[int, ...] | None = None) -> Array:
         out = a.transpose(axes)
@@ -202,33 +265,56 @@ class Transpose(Function):
         return out
 
     def backward(ctx, g: Array) -> Array:
-        return g.transpose(None if ctx.axes is None else np.argsort(ctx.axes))
+        return g.transpose() if ctx.axes is None else g.transpose(np.argsort(ctx.axes))
+
+    def jvp(ctx, t: Array, axes: tuple[int, ...] | None = None) -> Array:
+        return t.transpose(axes)
 
 
 class Index(Function):
     """out = a[index] (numpy indexing: integers, slices, integer arrays such as a[rows, cols]).
 
     d out_j / d a_i = 1 where out_j was read from a_i: the gradient is scattered back, and
-    added (np.add.at) where the same element was read several times.
+    added where the same element was read several times (:class:`Scatter`); tangent: t[index].
     """
 
-    def forward(ctx, a: Array, index: object = None) -> Array:
+    def forward(ctx, a: Array, index: Any = None) -> Array:
         ctx.shape, ctx.index = a.shape, index
         return a[index]
 
     def backward(ctx, g: Array) -> Array:
-        out = np.zeros(ctx.shape, dtype=g.dtype)
-        np.add.at(out, ctx.index, g)
-        return out
+        if _on_tensors(g):
+            return Scatter.apply(g, shape=ctx.shape, index=ctx.index)
+        return _scatter(g, ctx.shape, ctx.index)
+
+    def jvp(ctx, t: Array, index: Any = None) -> Array:
+        return t[index]
+
+
+class Scatter(Function):
+    """out = zeros(shape) with out[index] += a, adding where an element is named several times:
+    the adjoint of :class:`Index`.  d out[index]_j / d a_j = 1:  dL/da = g[index]; tangent:
+    the scatter of t. (Index's backward under create_graph.)"""
+
+    def forward(ctx, a: Array, shape: tuple[int, ...] = (), index: Any = None) -> Array:
+        ctx.index = index
+        return _scatter(a, shape, index)
+
+    def backward(ctx, g: Array) -> Array:
+        return g[ctx.index]
+
+    def jvp(ctx, t: Array, shape: tuple[int, ...] = (), index: Any = None) -> Array:
+        return _scatter(t, shape, index)
 
 
 # --------------------------------------------------------------------------- matmul
 class MatMul(Function):
     """out = a @ b (numpy semantics: 2-D, 1-D vectors, batched N-D with broadcast batch axes).
 
-    For 2-D, out_ij = sum_k a_ik b_kj, so  dL/da = g b^T  and  dL/db = a^T g.  A 1-D a is a row
-    (1, k) and a 1-D b a column (k, 1), g gaining the matching axis; the engine sums away the
-    row axis of dL/da and any broadcast batch axes. Only the gradients that are needed are computed.
+    For 2-D, out_ij = sum_k a_ik b_kj, so  dL/da = g b^T  and  dL/db = a^T g;  tangent:
+    ta b + a tb. A 1-D a is a row (1, k) and a 1-D b a column (k, 1), g gaining the matching
+    axis; the engine sums away the row axis of dL/da and any broadcast batch axes. Only the
+    gradients that are needed are computed.
     """
 
     def forward(ctx, a: Array, b: Array) -> Array:
@@ -245,24 +331,59 @@ class MatMul(Function):
         need_a, need_b = ctx.needs_input_grad
         column = b.ndim == 1
         if column:
-            b, g = b[:, None], g[..., None]
+            b, g = b.reshape(-1, 1), g.reshape(*g.shape, 1)
         if a.ndim == 1:
-            a, g = a[None, :], g[..., None, :]
+            a, g = a.reshape(1, -1), g.reshape(*g.shape[:-1], 1, g.shape[-1])
         da = _matmul(g, b.mT) if need_a else None
         db = _matmul(a.mT, g) if need_b else None
-        return da, (db[..., 0] if column and need_b else db)
+        return da, (db.reshape(db.shape[:-1]) if column and need_b else db)
+
+    def jvp(ctx, ta: Array | None, tb: Array | None) -> Array:
+        a, b = ctx.saved
+        return _add(None if ta is None else _matmul(ta, b), None if tb is None else _matmul(a, tb))
+
+
+# --------------------------------------------------------------------------- helpers
+def _add(x: Any, y: Any) -> Any:
+    """x + y, where None stands for a zero (an input without a tangent)."""
+    return y if x is None else x if y is None else x + y
+
+
+def _on_tensors(g: Any) -> bool:
+    """True when a backward runs on Tensors (create_graph), False on arrays (first order)."""
+    return type(g) is not np.ndarray
+
+
+def _log(a: Any) -> Any:
+    return a.log() if _on_tensors(a) else np.log(a)
+
+
+def _expand(g: Any, shape: tuple[int, ...]) -> Any:
+    """g broadcast to ``shape`` (a view of an array; for a Tensor, g + zeros(shape))."""
+    return g + np.zeros(shape, g.dtype) if _on_tensors(g) else np.broadcast_to(g, shape)
+
+
+def _scatter(a: Array, shape: tuple[int, ...], index: Any) -> Array:
+    out = np.zeros(shape, dtype=a.dtype)
+    np.add.at(out, index, a)
+    return out
 
 
 # --------------------------------------------------------------------------- speed helpers
-def _matmul(a: Array, b: Array) -> Array:
+def _matmul(a: Any, b: Any) -> Any:
     """a @ b, through np.dot for <= 2-D: numpy's ``@`` skips BLAS when an inner dimension is 1
-    (dL/dW = x^T g at batch 1, (784, 1) (1, 64) float32: 67 us with ``@``, 9 us with np.dot)."""
+    (dL/dW = x^T g at batch 1, (784, 1) (1, 64) float32: 67 us with ``@``, 9 us with np.dot).
+    Tensors (create_graph) go through the MatMul op."""
+    if _on_tensors(a) or _on_tensors(b):
+        return a @ b
     return np.dot(a, b) if a.ndim <= 2 and b.ndim <= 2 else np.matmul(a, b)
 
 
-def _sigmoid_grad(s: Array, g: Array) -> Array:
+def _sigmoid_grad(s: Any, g: Any) -> Any:
     """(1 - s) s g with one temporary, multiplied in place: 6.4 us vs 8.4 us for the same
-    product with temporaries, (256, 64) float32."""
+    product with temporaries, (256, 64) float32. (On Tensors: the product as ops.)"""
+    if _on_tensors(s) or _on_tensors(g):
+        return (1 - s) * s * g
     out = 1 - s
     out *= s
     out *= g

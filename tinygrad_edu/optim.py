@@ -98,11 +98,14 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
+        """Update every parameter that has a gradient, in place (a gradient that is a Tensor,
+        after ``backward(create_graph=True)``, is used by its values)."""
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
                 continue
+            if isinstance(g, Tensor):
+                g = g.data
             if g.shape != p.data.shape:
                 raise ShapeError(
                     f"{type(self).__name__}.step: params[{i}] has shape "

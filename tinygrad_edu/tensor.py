@@ -11,7 +11,7 @@ sums what arrives at each tensor, undoing broadcasting in one place, :func:`unbr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .function import Function
 
 ArrayLike = Any  # np.ndarray, a Python number, or nested lists of numbers
+Grad = Any  # dL/dt: an np.ndarray, or a Tensor when the gradient is itself a graph (create_graph)
 Sent = tuple[tuple[int, "Tensor", np.ndarray], ...]  # (argument position, input, dL/d(input))
 BackwardHook = Callable[["Tensor", np.ndarray, Sent], None]
 _backward_hook: BackwardHook | None = None  # set while a viz.trace records; else one `is None`
@@ -37,14 +38,14 @@ def set_backward_hook(hook: BackwardHook | None) -> BackwardHook | None:
     return previous
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` down to ``shape``: the adjoint of numpy broadcasting.
+def unbroadcast(grad: Grad, shape: tuple[int, ...]) -> Grad:
+    """Sum ``grad`` (an array, or a Tensor) down to ``shape``: the adjoint of broadcasting.
 
     If ``y = broadcast_to(x, grad.shape)`` then every element of x was copied into all the
     positions of y along the broadcast axes, so dL/dx is the sum of dL/dy over those axes:
     the extra leading axes, and the axes where x has size 1.
     """
-    if type(grad) is not np.ndarray:  # numpy returns 0-d results as scalars
+    if not isinstance(grad, np.ndarray | Tensor):  # numpy returns 0-d results as scalars
         grad = np.asarray(grad)
     if grad.shape == shape:
         return grad
@@ -57,12 +58,13 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad if grad.shape == shape else grad.reshape(shape)
 
 
-# --------------------------------------------------------------------------- backward's helpers
-def _toposort(root: Tensor) -> list[Tensor]:
-    """Tensors that require grad, each after all its parents (iterative depth-first search)."""
+# --------------------------------------------------------------------------- the reverse walk
+def _toposort(roots: Iterable[Tensor], stop: Container[Tensor] = ()) -> list[Tensor]:
+    """Tensors that require grad, each after all its parents (iterative depth-first search),
+    not looking below the tensors in ``stop``."""
     order: list[Tensor] = []
     visited: set[Tensor] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[tuple[Tensor, bool]] = [(root, False) for root in roots]
     while stack:
         node, parents_done = stack.pop()
         if parents_done:
@@ -70,36 +72,82 @@ def _toposort(root: Tensor) -> list[Tensor]:
         elif node not in visited:
             visited.add(node)
             stack.append((node, True))
-            if node._ctx is not None:
+            if node._ctx is not None and node not in stop:
                 stack.extend((p, False) for p in node._ctx.parents if p.requires_grad)
     return order
 
 
-def _initial_grad(root: Tensor, grad: ArrayLike | None) -> np.ndarray:
-    """dL/d(root): a copy of ``grad`` (root's shape), or 1 if root has one element."""
+def backprop(
+    grads: dict[Tensor, Grad],
+    store: Callable[[Tensor, Grad], Grad],
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    hook: BackwardHook | None = None,
+    keep: Container[Tensor] = frozenset(),
+    stop: Container[Tensor] = frozenset(),
+) -> None:
+    """Reverse mode from the tensors in ``grads`` (each with its dL/dt) back to the leaves.
+
+    Every tensor after all the tensors it feeds: its op turns dL/d(out) into dL/d(input) for its
+    inputs (the vector-Jacobian product), summed back to each input's shape, and the
+    contributions arriving at a tensor add up. ``store(t, g)`` receives the total gradient of
+    each leaf, of each tensor that retains its grad and of those in ``keep``; the walk goes no
+    further than the tensors in ``stop``. With ``create_graph`` the products are computed with
+    Tensor ops, so the gradients can be differentiated again. The ops' saved arrays are freed
+    unless ``retain_graph``.
+    """
+    for node in reversed(_toposort(list(grads), stop)):
+        g = grads.pop(node, None)
+        if g is None:  # no gradient reached it (its op returned None)
+            continue
+        ctx = node._ctx
+        if ctx is None or node._retains_grad or node in keep:
+            g = store(node, g)
+        if ctx is None or node in stop:  # a leaf, or as far as asked
+            if hook is not None:
+                hook(node, g, ())
+            continue
+        in_grads = _vjp(ctx, node, g, retain_graph, create_graph)  # dL/d(input), each input
+        for parent, pg in zip(ctx.parents, in_grads, strict=False):
+            if pg is not None and parent.requires_grad:
+                pg = unbroadcast(pg, parent.data.shape)  # summed back to the input's shape
+                old = grads.get(parent)
+                grads[parent] = pg if old is None else old + pg  # paths add up
+        if hook is not None:
+            hook(node, g, _sent(ctx.parents, in_grads))
+
+
+def _initial_grad(root: Tensor, grad: ArrayLike | None, create_graph: bool) -> Grad:
+    """dL/d(root): a copy of ``grad`` (root's shape), or 1 if root has one element; a constant
+    Tensor with ``create_graph`` (or ``grad`` itself if it is a Tensor)."""
     if not root.requires_grad:
+        what = f"the output of {root.op}" if root.op else "this tensor"
         raise RuntimeError(
-            "backward: this tensor does not require grad (no input of the computation had "
-            "requires_grad=True, or it was computed under no_grad())"
+            f"backward: {what} does not require grad (no input of the computation had "
+            "requires_grad=True, it was computed under no_grad(), or it is an integer result)"
         )
     if grad is None and root.data.size != 1:
         raise RuntimeError(
             f"backward: grad can be implicitly created only for a scalar (one-element) output; "
             f"this tensor has shape {root.shape}: pass backward(grad) of that shape"
         )
-    if grad is None:
-        return np.ones(root.shape, dtype=root.dtype)
-    g = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+    if create_graph and isinstance(grad, Tensor) and grad.shape == root.shape:
+        return grad
+    g = np.ones(root.shape, root.dtype) if grad is None else np.array(grad, dtype=root.dtype)
     if g.shape != root.shape:
         raise ShapeError(
             f"backward: grad of shape {g.shape} given for a tensor of shape {root.shape}"
         )
-    return g
+    return Tensor._make(g, False, None) if create_graph else g
 
 
-def _store_grad(t: Tensor, g: np.ndarray, stored: set[int]) -> np.ndarray:
+def _store_grad(t: Tensor, g: Grad, stored: set[int]) -> Grad:
     """Add g into ``t.grad``; return g, first copied if it is already some tensor's .grad
-    (``stored`` holds their ids) or a read-only or borrowed view: each .grad owns its array."""
+    (``stored`` holds their ids) or a read-only or borrowed view: each .grad owns its array.
+    A Tensor gradient (create_graph) is kept as the Tensor, with its graph."""
+    if isinstance(g, Tensor):
+        t.grad = g if t.grad is None else t.grad + g
+        return g
     if id(g) in stored or not g.flags.writeable or g.base is not None:
         g = g.copy()
     acc = g if t.grad is None else t.grad + g
@@ -108,21 +156,60 @@ def _store_grad(t: Tensor, g: np.ndarray, stored: set[int]) -> np.ndarray:
     return g
 
 
-def _vjp(ctx: Function, g: np.ndarray, retain_graph: bool) -> tuple[np.ndarray | None, ...]:
+def _vjp(ctx: Function, node: Tensor, g: Grad, retain: bool, create_graph: bool) -> tuple:
     """The op's vector-Jacobian product: dL/d(input) for each input (None where none is needed),
-    possibly in the broadcast shape. Frees the op's saved arrays unless ``retain_graph``."""
+    possibly in the broadcast shape. With ``create_graph`` the op's backward runs on Tensors (or,
+    for a fused op, its composition of primitives is differentiated). Frees the op's saved arrays
+    unless ``retain``."""
     if ctx.saved is None:
         raise RuntimeError(
             f"backward: the graph through {ctx.op_name} was already freed by an earlier "
             "backward(); pass retain_graph=True to the first call to backprop twice"
         )
-    in_grads = type(ctx).backward(ctx, g)
-    if not retain_graph:
+    if not create_graph:
+        in_grads = type(ctx).backward(ctx, g)
+    elif hasattr(ctx, "composite"):
+        in_grads = _composite_vjp(ctx, g)
+    else:
+        in_grads = type(ctx).backward(_OnTensors(ctx, node), g)
+    if not retain:
         ctx.saved = None
     return in_grads if type(in_grads) is tuple else (in_grads,)
 
 
-def _sent(parents: tuple[Tensor, ...], in_grads: tuple[np.ndarray | None, ...]) -> Sent:
+class _OnTensors:
+    """An op's context as its backward sees it under create_graph: each saved input or output
+    array stands as its tensor (so the backward, run on Tensors, records the gradient's graph);
+    other saved values (masks, targets) stay constants."""
+
+    def __init__(self, ctx: Function, node: Tensor) -> None:
+        self._ctx = ctx
+        tensors: dict[int, list[Tensor]] = {id(node.data): [node]}
+        for p in reversed(ctx.parents):  # inputs sharing an array are matched in order
+            tensors.setdefault(id(p.data), []).insert(0, p)
+        self.saved = tuple(_pop_or_keep(tensors.get(id(a)), a) for a in ctx.saved)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+
+def _pop_or_keep(candidates: list[Tensor] | None, a: Any) -> Any:
+    if not candidates:
+        return a
+    return candidates.pop(0) if len(candidates) > 1 else candidates[0]
+
+
+def _composite_vjp(ctx: Function, g: Tensor) -> tuple:
+    """The VJP of a fused op under create_graph: rebuild its output from its definition in
+    primitives (``ctx.composite()``) and differentiate that, keeping the graph."""
+    out = ctx.composite()
+    found: dict[Tensor, Grad] = {}
+    inputs = frozenset(ctx.parents)
+    backprop({out: g}, found.setdefault, True, True, keep=inputs, stop=inputs)
+    return tuple(found.get(p) for p in ctx.parents)
+
+
+def _sent(parents: tuple[Tensor, ...], in_grads: tuple[Grad, ...]) -> Sent:
     """What the hook is told: (argument position, input, grad) for each input sent a grad."""
     pairs = enumerate(zip(parents, in_grads, strict=False))
     sent = [(i, p, pg) for i, (p, pg) in pairs if pg is not None and p.requires_grad]
@@ -185,36 +272,29 @@ class Tensor:
         return t
 
     # ----------------------------------------------------------------- backward
-    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        grad: ArrayLike | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
         """Reverse-mode autodiff: add ``grad``-weighted d(self)/d(leaf) into each leaf's ``.grad``.
 
-        ``grad`` is dL/d(self) (default 1 for a one-element tensor). Walking the graph from self
-        back to the leaves, each op turns dL/d(out) into dL/d(input) for its inputs, and the
-        contributions arriving at a tensor are summed. Leaf gradients *accumulate* across calls
-        until ``zero_grad()``; the graph's saved arrays are freed unless ``retain_graph=True``.
+        ``grad`` is dL/d(self) (default 1 for a one-element tensor); :func:`backprop` walks the
+        graph back to the leaves. Leaf gradients *accumulate* across calls until
+        ``zero_grad()``. The graph's saved arrays are freed unless ``retain_graph``. With
+        ``create_graph=True`` the gradients are computed with Tensor ops: each ``.grad`` is then
+        a Tensor with its own graph (a plain array otherwise), which can be differentiated
+        again; the graph is kept (``retain_graph`` defaults to ``create_graph``).
         """
-        grads = {self: _initial_grad(self, grad)}  # dL/dt, summed over the paths seen so far
         stored: set[int] = set()  # ids of the arrays stored in a .grad
-        hook = _backward_hook
-        for node in reversed(_toposort(self)):  # every tensor after all the tensors it feeds
-            g = grads.pop(node, None)
-            if g is None:  # no gradient reached it (its op returned None)
-                continue
-            ctx = node._ctx
-            if ctx is None or node._retains_grad:
-                g = _store_grad(node, g, stored)
-            if ctx is None:  # a leaf
-                if hook is not None:
-                    hook(node, g, ())
-                continue
-            in_grads = _vjp(ctx, g, retain_graph)  # dL/d(input) for each input of the op
-            for parent, pg in zip(ctx.parents, in_grads, strict=False):
-                if pg is not None and parent.requires_grad:
-                    pg = unbroadcast(pg, parent.data.shape)  # summed back to the input's shape
-                    old = grads.get(parent)
-                    grads[parent] = pg if old is None else old + pg  # paths add up
-            if hook is not None:
-                hook(node, g, _sent(ctx.parents, in_grads))
+        backprop(
+            {self: _initial_grad(self, grad, create_graph)},
+            lambda t, g: _store_grad(t, g, stored),
+            create_graph if retain_graph is None else retain_graph,
+            create_graph,
+            _backward_hook,
+        )
 
     # ----------------------------------------------------------------- array-like attributes
     # fmt: off
@@ -355,6 +435,11 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         return self.transpose()
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped (a batch of matrices transposed), like numpy's ``.mT``."""
+        return self.transpose(*range(self.ndim - 2), self.ndim - 1, self.ndim - 2)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """x - log sum_j e^x_j along ``axis``, from primitives: (x - m) - log(sum(e^(x - m))).

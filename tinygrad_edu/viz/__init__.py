@@ -7,6 +7,8 @@
   and the current step highlighted, as a :class:`FrameStyle` says.
 * :func:`trace` -- ``with trace() as t: loss.backward()`` records every backward step:
   ``print(t)``, ``t.steps``, ``t.frames()``, ``t.to_html(path)``.
+* :func:`trace_tangents` -- the same for a forward-mode sweep: every op's tangent, in the order
+  the ops run.
 """
 
 from .graph import (
@@ -19,6 +21,7 @@ from .graph import (
     render,
     walk,
 )
+from .tangents import TangentStep, TangentTrace, trace_tangents
 from .trace import SentGrad, Trace, TraceStep, trace
 
 __all__ = [
@@ -27,11 +30,14 @@ __all__ = [
     "Graph",
     "GraphTooLargeError",
     "SentGrad",
+    "TangentStep",
+    "TangentTrace",
     "Trace",
     "TraceStep",
     "draw",
     "draw_frame",
     "render",
     "trace",
+    "trace_tangents",
     "walk",
 ]

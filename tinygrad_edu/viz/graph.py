@@ -380,7 +380,9 @@ class FrameStyle:
       (:data:`RECEIVED`);
     * ``sent_args``: the argument positions of the current op that were sent a gradient; their
       edges into the op are drawn in red;
-    * ``title``: the frame's caption (else the ``title`` given to :func:`draw_frame`).
+    * ``title``: the frame's caption (else the ``title`` given to :func:`draw_frame`);
+    * ``value_name``: what the values in ``grads`` are called in the nodes (``"tangent"`` for a
+      forward-mode sweep).
     """
 
     grads: dict[int, tuple[np.ndarray, bool]]
@@ -388,6 +390,7 @@ class FrameStyle:
     received: set[int] = field(default_factory=set)
     sent_args: set[int] = field(default_factory=set)
     title: str | None = None
+    value_name: str = "grad"
 
 
 def _tensor_label(
@@ -398,6 +401,7 @@ def _tensor_label(
     show_grad: bool,
     max_values: int,
     grad: tuple[np.ndarray, bool] | None,
+    value_name: str = "grad",
 ) -> str:
     if kind == "constant":
         lines = [values_text(t.data, max_values, oneline=True)]
@@ -410,7 +414,7 @@ def _tensor_label(
             lines.append("data " + values_text(t.data, max_values))
     if show_grad and grad is not None:
         g, partial = grad
-        lines.append(("grad so far " if partial else "grad ") + values_text(g, max_values))
+        lines.append(f"{value_name}{' so far' if partial else ''} " + values_text(g, max_values))
     return _escape("\n".join(lines), left=len(lines) > 1)
 
 
@@ -680,8 +684,9 @@ def _tensor_nodes(
         else:
             grad = (t.grad, False) if show_grad and t.grad is not None else None
         name = layout.labels[i]
+        value_name = "grad" if frame is None else frame.value_name
         text = _tensor_label(
-            t, name, kind, show_data, show_grad or frame is not None, max_values, grad
+            t, name, kind, show_data, show_grad or frame is not None, max_values, grad, value_name
         )
         group.append((f"t{i}", _tensor_attrs(text, name, kind) | _frame_mark(i, frame)))
         if t._ctx is not None and i not in layout.outputs:
