@@ -45,7 +45,7 @@ def unbroadcast(grad: Grad, shape: tuple[int, ...]) -> Grad:
     positions of y along the broadcast axes, so dL/dx is the sum of dL/dy over those axes:
     the extra leading axes, and the axes where x has size 1.
     """
-    if not isinstance(grad, np.ndarray | Tensor):  # numpy returns 0-d results as scalars
+    if type(grad) is not np.ndarray and not isinstance(grad, Tensor):  # a numpy scalar
         grad = np.asarray(grad)
     if grad.shape == shape:
         return grad
@@ -79,30 +79,34 @@ def _toposort(roots: Iterable[Tensor], stop: Container[Tensor] = ()) -> list[Ten
 
 def backprop(
     grads: dict[Tensor, Grad],
-    store: Callable[[Tensor, Grad], Grad],
     retain_graph: bool = False,
     create_graph: bool = False,
     hook: BackwardHook | None = None,
-    keep: Container[Tensor] = frozenset(),
+    found: dict[Tensor, Grad] | None = None,
     stop: Container[Tensor] = frozenset(),
 ) -> None:
     """Reverse mode from the tensors in ``grads`` (each with its dL/dt) back to the leaves.
 
     Every tensor after all the tensors it feeds: its op turns dL/d(out) into dL/d(input) for its
     inputs (the vector-Jacobian product), summed back to each input's shape, and the
-    contributions arriving at a tensor add up. ``store(t, g)`` receives the total gradient of
-    each leaf, of each tensor that retains its grad and of those in ``keep``; the walk goes no
+    contributions arriving at a tensor add up. The total gradient of each leaf, and of each
+    tensor that retains its grad, is added into its ``.grad``; or, given ``found``, nothing is
+    stored and the total gradients of the tensors in ``found`` are put there. The walk goes no
     further than the tensors in ``stop``. With ``create_graph`` the products are computed with
     Tensor ops, so the gradients can be differentiated again. The ops' saved arrays are freed
     unless ``retain_graph``.
     """
-    for node in reversed(_toposort(list(grads), stop)):
+    stored: set[int] = set()  # ids of the arrays stored in a .grad
+    for node in reversed(_toposort(grads, stop)):
         g = grads.pop(node, None)
         if g is None:  # no gradient reached it (its op returned None)
             continue
         ctx = node._ctx
-        if ctx is None or node._retains_grad or node in keep:
-            g = store(node, g)
+        if found is not None:
+            if node in found:
+                found[node] = g
+        elif ctx is None or node._retains_grad:
+            g = _store_grad(node, g, stored)
         if ctx is None or node in stop:  # a leaf, or as far as asked
             if hook is not None:
                 hook(node, g, ())
@@ -131,6 +135,8 @@ def _initial_grad(root: Tensor, grad: ArrayLike | None, create_graph: bool) -> G
             f"backward: grad can be implicitly created only for a scalar (one-element) output; "
             f"this tensor has shape {root.shape}: pass backward(grad) of that shape"
         )
+    if grad is None and not create_graph:
+        return np.ones(root.shape, root.dtype)
     if create_graph and isinstance(grad, Tensor) and grad.shape == root.shape:
         return grad
     g = np.ones(root.shape, root.dtype) if grad is None else np.array(grad, dtype=root.dtype)
@@ -202,11 +208,9 @@ def _pop_or_keep(candidates: list[Tensor] | None, a: Any) -> Any:
 def _composite_vjp(ctx: Function, g: Tensor) -> tuple:
     """The VJP of a fused op under create_graph: rebuild its output from its definition in
     primitives (``ctx.composite()``) and differentiate that, keeping the graph."""
-    out = ctx.composite()
-    found: dict[Tensor, Grad] = {}
-    inputs = frozenset(ctx.parents)
-    backprop({out: g}, found.setdefault, True, True, keep=inputs, stop=inputs)
-    return tuple(found.get(p) for p in ctx.parents)
+    found: dict[Tensor, Grad] = dict.fromkeys(ctx.parents)
+    backprop({ctx.composite(): g}, True, True, found=found, stop=frozenset(ctx.parents))
+    return tuple(found[p] for p in ctx.parents)
 
 
 def _sent(parents: tuple[Tensor, ...], in_grads: tuple[Grad, ...]) -> Sent:
@@ -287,13 +291,9 @@ class Tensor:
         a Tensor with its own graph (a plain array otherwise), which can be differentiated
         again; the graph is kept (``retain_graph`` defaults to ``create_graph``).
         """
-        stored: set[int] = set()  # ids of the arrays stored in a .grad
+        retain = create_graph if retain_graph is None else retain_graph
         backprop(
-            {self: _initial_grad(self, grad, create_graph)},
-            lambda t, g: _store_grad(t, g, stored),
-            create_graph if retain_graph is None else retain_graph,
-            create_graph,
-            _backward_hook,
+            {self: _initial_grad(self, grad, create_graph)}, retain, create_graph, _backward_hook
         )
 
     # ----------------------------------------------------------------- array-like attributes

@@ -38,17 +38,10 @@ def grad(
     for k, (out, v) in enumerate(zip(outs, vs, strict=True)):
         v = _seed(out, v, k, create_graph)
         seeds[out] = v if out not in seeds else seeds[out] + v
-    found: dict[Tensor, Grad] = {}
-    wanted = frozenset(xs)
+    found: dict[Tensor, Grad] = dict.fromkeys(xs)
     retain = create_graph if retain_graph is None else retain_graph
-    backprop(
-        seeds,
-        lambda t, g: found.setdefault(t, g) if t in wanted else g,
-        retain,
-        create_graph,
-        keep=wanted,
-    )
-    return tuple(_result(found.get(x), i, allow_unused) for i, x in enumerate(xs))
+    backprop(seeds, retain, create_graph, found=found)
+    return tuple(_result(found[x], i, allow_unused) for i, x in enumerate(xs))
 
 
 def as_tuple(x: Any, what: str) -> tuple[Tensor, ...]:
