@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from tinygrad_edu.data import Dataset
+import tinygrad_edu.data as data_module
+from tinygrad_edu.data import Dataset, DatasetError
 
 
 def blobs(n: int, seed: int = 0, name: str = "blobs", classes: int = 10) -> Dataset:
@@ -16,3 +18,20 @@ def blobs(n: int, seed: int = 0, name: str = "blobs", classes: int = 10) -> Data
     for i, k in enumerate(labels):
         images[i, 2 * k + 3 : 2 * k + 6, 4:24] = 230
     return Dataset(images, labels, name, [str(c) for c in range(classes)])
+
+
+def patch_load_dataset(
+    monkeypatch: pytest.MonkeyPatch, n_train: int = 300, n_test: int = 100
+) -> list[tuple]:
+    """``load_dataset`` returns toy digits (``n_train`` and ``n_test`` of them; "png" without a
+    folder is an error, as the real one says); returns the list of calls it receives."""
+    calls: list[tuple] = []
+
+    def fake_load(name, data_dir=None, download=True, quiet=False, fallback=True):
+        calls.append((name, data_dir, download))
+        if name == "png" and data_dir is None:
+            raise DatasetError("png: data_dir is required")
+        return blobs(n_train), blobs(n_test, seed=1)
+
+    monkeypatch.setattr(data_module, "load_dataset", fake_load)
+    return calls

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from toy_digits import blobs
+from toy_digits import patch_load_dataset
 
 import tinygrad_edu.data as data_module
 from tinygrad_edu import cli
@@ -21,17 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def fake_data(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """Replace load_dataset by tiny synthetic data; records the calls."""
-    calls: list[tuple] = []
-
-    def fake_load(name, data_dir=None, download=True, quiet=False, fallback=True):
-        calls.append((name, data_dir, download))
-        if name == "png":
-            raise DatasetError("png: data_dir is required")
-        return blobs(300), blobs(100, seed=1)
-
-    monkeypatch.setattr(data_module, "load_dataset", fake_load)
-    return calls
+    """load_dataset replaced by toy digits (300 train, 100 test); records the calls."""
+    return patch_load_dataset(monkeypatch, 300, 100)
 
 
 def test_train_then_eval(fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from toy_digits import blobs
+from toy_digits import patch_load_dataset
 
-import tinygrad_edu.data as data_module
 from tinygrad_edu import cli
-from tinygrad_edu.cli.sweep import add_sweep_command
 from tinygrad_edu.training import History
 
 TRAIN_ARGS = ["train", "--arch", "784,16,10", "--batch-size", "50", "--eval-every", "4"]
@@ -21,17 +19,8 @@ HINT = 'pip install "tinygrad_edu[tensorboard]"'
 
 @pytest.fixture
 def fake_data(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """load_dataset replaced by the toy digits (1,200 train, 600 test); records the calls."""
-    calls: list[tuple] = []
-
-    def fake_load(name, data_dir=None, download=True, quiet=False, fallback=True):
-        calls.append((name, data_dir, download))
-        return blobs(1200), blobs(600, seed=1)
-
-    monkeypatch.setattr(data_module, "load_dataset", fake_load)
-    if add_sweep_command not in cli.COMMANDS:
-        monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, add_sweep_command])
-    return calls
+    """load_dataset replaced by toy digits (1,200 train, 600 test); records the calls."""
+    return patch_load_dataset(monkeypatch, 1200, 600)
 
 
 @pytest.fixture

@@ -9,33 +9,23 @@ from pathlib import Path
 
 import pytest
 from course_testing import markdown_rows
-from toy_digits import blobs
+from toy_digits import blobs, patch_load_dataset
 
 import tinygrad_edu.data as data_module
 from tinygrad_edu import cli
-from tinygrad_edu.cli.sweep import add_sweep_command
 from tinygrad_edu.course import sweeps
 
 
 @pytest.fixture
 def sweep(monkeypatch: pytest.MonkeyPatch):
-    """``tinygrad-edu sweep ARGS`` through cli.main, registered if cli.COMMANDS does not yet."""
-    if add_sweep_command not in cli.COMMANDS:
-        monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, add_sweep_command])
+    """``tinygrad-edu sweep ARGS`` through cli.main."""
     return lambda *argv: cli.main(["sweep", *map(str, argv)])
 
 
 @pytest.fixture
 def fake_data(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """load_dataset replaced by toy data (1,200 train, 600 test); records the calls."""
-    calls: list[tuple] = []
-
-    def fake_load(name, data_dir=None, download=True, quiet=False, fallback=True):
-        calls.append((name, data_dir, download))
-        return blobs(1200), blobs(600, seed=1)
-
-    monkeypatch.setattr(data_module, "load_dataset", fake_load)
-    return calls
+    """load_dataset replaced by toy digits (1,200 train, 600 test); records the calls."""
+    return patch_load_dataset(monkeypatch, 1200, 600)
 
 
 def assert_agree(md: str, csv_text: str) -> None:

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import nn
+from tinygrad_edu.data.download import remove_stale_temp_files
 from tinygrad_edu.training import ModelFileError, load, save
-from tinygrad_edu.training.files import atomic_write, remove_stale_temp_files
+from tinygrad_edu.training.files import atomic_write
 
 BASE = {"format": "tinygrad_edu.model", "version": 1, "dtype": "float32"}
 

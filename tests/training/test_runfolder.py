@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from killed_runs import kill_after_first_checkpoint, train_args
 from toy_digits import blobs
 
 import tinygrad_edu.data as data_module
@@ -640,28 +639,8 @@ def test_killed_training_process_resumes_bit_for_bit(
     line by line, the checkpoint loads, `plot` draws it, and `--resume` finishes the run with
     the weights and history of an uninterrupted one."""
     run = tmp_path / "killed"
-    args = ["train", "--data-dir", str(mnist_dir), "--train-size", "500", "--test-size", "100"]
-    args += ["--arch", "784,16,10", "--batch-size", "50", "--eval-every", "4", "--epochs", "40"]
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tinygrad_edu", *args, "--out", str(run)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=REPO,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (run / "checkpoint.npz").exists():
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "no checkpoint after 60 s"
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-        if proc.stderr:
-            proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+    args = train_args(mnist_dir)
+    kill_after_first_checkpoint([*args, "--out", str(run)], run)
     assert not (run / "model.npz").exists()  # it really died before the end
 
     lines = (run / "metrics.jsonl").read_bytes().split(b"\n")

@@ -8,7 +8,6 @@ import contextlib
 import io
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from killed_runs import kill_after_first_checkpoint, train_args
 from toy_digits import blobs
 
 from tinygrad_edu import cli, nn, optim
@@ -407,29 +407,9 @@ def test_killed_process_leaves_readable_events_and_resumes(
     (which remembers --tensorboard) finishes it with the events of an uninterrupted run."""
     run_dir, boards = tmp_path / "killed", tmp_path / "boards"
     tensorboard = ["--tensorboard", str(boards)]
-    args = ["train", "--data-dir", str(mnist_dir), "--train-size", "500", "--test-size", "100"]
-    args += ["--arch", "784,16,10", "--batch-size", "50", "--eval-every", "4", "--epochs", "40"]
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tinygrad_edu", *args, "--out", str(run_dir), *tensorboard],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=REPO,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (run_dir / "checkpoint.npz").exists():
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "no checkpoint after 60 s"
-            time.sleep(0.002)
-        time.sleep(0.02)  # let it write a little more
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-        if proc.stderr:
-            proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL and not (run_dir / "model.npz").exists()
+    args = train_args(mnist_dir)
+    kill_after_first_checkpoint([*args, "--out", str(run_dir), *tensorboard], run_dir, linger=0.02)
+    assert not (run_dir / "model.npz").exists()
 
     events = load(reader, boards / "killed")  # the killed writer's last record may be cut
     logged = History.from_metrics(run_dir)  # the epochs in metrics.jsonl

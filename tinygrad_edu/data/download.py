@@ -41,6 +41,7 @@ __all__ = [
     "download_fashion_mnist",
     "download_file",
     "download_mnist",
+    "remove_stale_temp_files",
     "file_md5",
 ]
 
@@ -235,25 +236,32 @@ def _stream(response: Any, out: BinaryIO, check: _Check, bar: Any) -> int:
     return check.received
 
 
-def _remove_stale_parts(dest: Path) -> None:
-    """Remove the temp files of ``dest`` left by downloads whose process is gone (killed)."""
-    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(\d+)\.[0-9a-f]+\.part")
+def remove_stale_temp_files(path: str | os.PathLike[str], suffix: str) -> list[Path]:
+    """Remove the temp files ``.<name>.<pid>.<hex><suffix>`` of ``path`` whose process is gone
+    (killed mid-write: a download's ``.part``, a save's ``.tmp``); returns those removed. A live
+    process's temp file is left alone."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[0-9a-f]+{re.escape(suffix)}")
+    removed = []
     with contextlib.suppress(OSError):
-        for entry in dest.parent.iterdir():
+        for entry in path.parent.iterdir():
             match = pattern.fullmatch(entry.name)
             if match and not _process_alive(int(match.group(1))):
                 with contextlib.suppress(OSError):
                     entry.unlink()
+                    removed.append(entry)
+    return removed
 
 
 def _process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (a PermissionError means it does)."""
     if pid == os.getpid() or os.name == "nt":  # Windows: os.kill would end the process
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
+    except (PermissionError, OverflowError, OSError):
         return True
     return True
 
@@ -282,7 +290,7 @@ def download_file(
     if not url_list:
         raise DownloadError(f"{dest.name}: no URL to download from")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_parts(dest)
+    remove_stale_temp_files(dest, ".part")
     errors: list[tuple[str, str]] = []
     for url in url_list:
         try:

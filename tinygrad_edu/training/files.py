@@ -16,7 +16,6 @@ import errno
 import json
 import math
 import os
-import re
 import secrets
 import zipfile
 from collections.abc import Callable, Mapping
@@ -25,6 +24,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from ..data.download import remove_stale_temp_files
+
 __all__ = [
     "MAX_METADATA_BYTES",
     "NpzReader",
@@ -32,7 +33,6 @@ __all__ = [
     "jsonable",
     "one_line",
     "read_npz",
-    "remove_stale_temp_files",
 ]
 
 #: The largest JSON metadata entry read from an archive (a long run's history is a few MB).
@@ -71,35 +71,6 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any])
 def _naming(error: OSError, path: Path) -> OSError:
     """``error`` (an OSError with an errno) about ``path`` rather than a temp file."""
     return type(error)(error.errno, error.strerror, str(path))
-
-
-def remove_stale_temp_files(path: str | os.PathLike[str], suffix: str) -> list[Path]:
-    """Remove the temp files ``.<name>.<pid>.<hex><suffix>`` of ``path`` whose process is gone
-    (killed mid-write); returns those removed. A live process's temp file is left alone."""
-    path = Path(path)
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[0-9a-f]+{re.escape(suffix)}")
-    removed = []
-    with contextlib.suppress(OSError):
-        for entry in path.parent.iterdir():
-            match = pattern.fullmatch(entry.name)
-            if match and not _process_alive(int(match.group(1))):
-                with contextlib.suppress(OSError):
-                    entry.unlink()
-                    removed.append(entry)
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs on this machine (a PermissionError means it does)."""
-    if pid == os.getpid() or os.name == "nt":  # Windows: os.kill would end the process
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True
-    return True
 
 
 def _fsync_dir(folder: Path) -> None:
