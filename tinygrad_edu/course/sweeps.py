@@ -54,7 +54,8 @@ BASE_CONFIG = RunConfig()
 LR_VALUES = (0.005, 0.05, 0.5, 2.0)
 HIDDEN_VALUES = (50, 20, 5)
 BATCH_EPOCHS = ((200, 10), (20000, 10), (20000, 100))
-#: Learning rate per optimiser in the optimiser table (momentum's and Adam's are the CLI's).
+#: The optimiser table's rows (the seeds' three) and their learning rates (momentum's and
+#: Adam's are the CLI's).
 OPTIMIZER_LR = {"sgd": 0.5, "momentum": 0.5, "adam": 0.003}
 
 #: ``--quick``: the first images of each split, and epochs per run.
@@ -98,7 +99,7 @@ def table_configs(table: str, epochs: int | None = None) -> list[RunConfig]:
     if table == "hidden":
         return [replace(base, hidden=h) for h in HIDDEN_VALUES]
     if table == "optimizer":
-        return [replace(base, optimizer=o, lr=OPTIMIZER_LR[o]) for o in optim.OPTIMIZERS]
+        return [replace(base, optimizer=o, lr=OPTIMIZER_LR[o]) for o in OPTIMIZER_LR]
     scale = 1.0 if epochs is None else epochs / BASE_CONFIG.epochs
     return [replace(base, batch_size=b, epochs=max(1, round(e * scale))) for b, e in BATCH_EPOCHS]
 
