@@ -27,6 +27,7 @@ __all__ = [
     "plot_history",
     "plot_misclassified",
     "plot_overfitting",
+    "plot_predictions",
     "plot_preprocessing",
     "plot_samples",
     "plot_weight_templates",
@@ -334,6 +335,39 @@ def plot_misclassified(
     if not len(shown):
         axes[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
     fig.suptitle(f"Misclassified: {len(shown)} shown of {len(wrong):,} wrong out of {n:,}")
+    return _save(fig, path)
+
+
+def plot_predictions(
+    images: Any,
+    y_true: Any,
+    y_pred: Any,
+    confidence: Any,
+    path: PathLike,
+    class_names: Sequence[str] | None = None,
+    title: str = "Predictions",
+) -> Path:
+    """A grid of the images, each titled with its true label, the predicted one and the
+    probability the network gave it (wrong predictions in red)."""
+    imgs = _images(images)
+    n = len(imgs)
+    if n == 0:
+        raise ValueError("images: no images to show")
+    t, p = _labels(y_true, n, "y_true"), _labels(y_pred, n, "y_pred")
+    conf = _curve(confidence, "confidence")
+    names = _names(class_names, int(max(t.max(), p.max())) + 1)
+    cols = min(n, 10)
+    rows = math.ceil(n / cols)
+    fig = _figure(max(5.0, 1.25 * cols + 0.2), 1.6 * rows + 0.5)
+    for i, ax in zip(range(n), _digit_axes(fig, n, cols), strict=False):
+        ax.imshow(imgs[i], cmap="gray_r")
+        ax.set_title(
+            f"true {names[t[i]]}\npred {names[p[i]]} {100 * conf[i]:.0f}%",
+            fontsize=9,
+            color="black" if t[i] == p[i] else "firebrick",
+            linespacing=1.1,
+        )
+    fig.suptitle(title)
     return _save(fig, path)
 
 
