@@ -100,12 +100,11 @@ class Conv2d(Module):
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
     def extra_repr(self) -> str:
-        extras = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
-        if self.stride != (1, 1):
-            extras += f", stride={self.stride}"
-        if self.padding != (0, 0):
-            extras += f", padding={self.padding}"
-        return extras + ("" if self.bias is not None else ", bias=False")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}"
+            + ("" if self.bias is not None else ", bias=False")
+        )
 
 
 class MaxPool2d(Module):
@@ -122,4 +121,4 @@ class MaxPool2d(Module):
         return max_pool2d(x, self.kernel_size, self.stride)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding=(0, 0)"

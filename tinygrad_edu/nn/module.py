@@ -8,7 +8,7 @@ them are walked element by element. Names are dotted paths: ``layers.0.weight``.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -202,6 +202,20 @@ class Module:
             np.copyto(params[name].data, arr, casting="unsafe")
 
     # ----------------------------------------------------------------- printing
+    def summary(
+        self, input_shape: Sequence[int], print_fn: Callable[[str], Any] | None = print
+    ) -> str:
+        """Describe the network layer by layer, like Keras's ``model.summary()``: each layer's
+        type, settings, output shape and parameter count for one input of ``input_shape`` (no
+        batch axis: ``(784,)`` or ``(1, 28, 28)``), and the total. Printed with ``print_fn``
+        (None: not printed); returned as text (:func:`tinygrad_edu.nn.summary.summarize`)."""
+        from .summary import summarize  # summary imports the layers, which import this module
+
+        text = summarize(self, input_shape)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
     def extra_repr(self) -> str:
         """The arguments shown inside ``Name(...)``."""
         return ""
