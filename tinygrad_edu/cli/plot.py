@@ -102,9 +102,12 @@ def _model_and_data(
         "data_dir": str(args.data_dir.resolve()) if args.data_dir else data_dir,
         "train_size": settings.get("train_size", config.get("train_size")),
         "test_size": settings.get("test_size", config.get("test_size")),
+        "digit": settings.get("digit", config.get("digit")),
     }
     check_settings(
-        where, f"{model_path}: the run's settings", ("data_dir", "train_size", "test_size")
+        where,
+        f"{model_path}: the run's settings",
+        ("data_dir", "train_size", "test_size", "digit"),
     )
     try:
         train, test, _ = load_run_data(where, args.offline)

@@ -431,7 +431,7 @@ def plot_weight_templates(
     n = min(len(w), max_units)
     cols = 5 if n == 10 else min(8, n)
     rows = math.ceil(n / cols)
-    fig = _figure(1.1 * cols + 1.2, max(2.6, 1.2 * rows + 0.6))
+    fig = _figure(max(4.0, 1.1 * cols + 1.2), max(2.6, 1.2 * rows + 0.6))
     axes = _digit_axes(fig, n, cols)
     for i, ax in enumerate(axes[:n]):
         scaled = w[i] / (float(np.abs(w[i]).max()) or 1.0)
@@ -441,7 +441,13 @@ def plot_weight_templates(
     bar.ax.set_yticklabels(["-max|w|", "0", "+max|w|"])
     bar.set_label("w / max|w| (per template)")
     shown = "" if n == len(w) else f" (first {n} of {len(w)})"
-    default = "Weights per class" if per_class else "First-layer weights per hidden unit"
+    default = (
+        "Weights per class"
+        if per_class
+        else "The output unit's weights"
+        if len(w) == 1
+        else "First-layer weights per hidden unit"
+    )
     fig.suptitle(f"{title or default}{shown}")
     return _save(fig, path)
 
