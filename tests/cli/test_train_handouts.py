@@ -70,7 +70,7 @@ def test_cnn_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         (["--model", "cnn", "--arch", "784,10"], "--model cnn has its own layers"),
         (["--model", "cnn", "--init-std", "0.01"], "--init-std is for --model mlp"),
         (["--digit", "12"], "argument --digit: expected an integer 0..9, got 12"),
-        (["--digit", "3"] + ["--arch", "784,10"], "--arch must end at 1 (one output for --digit)"),
+        (["--digit", "3", "--arch", "784,10"], "--arch must end at 1 (one output for --digit)"),
         (["--optimizer", "sgd", "--momentum", "0.5"], "--momentum goes with --optimizer momentum"),
         (["--init", "xavier", "--init-std", "0.01"], "--init-std sets --init normal's spread"),
         (["--dropout", "1"], "argument --dropout: expected a number in [0, 1), got 1"),

@@ -54,13 +54,14 @@ def input_shape(model: nn.Module) -> tuple[int, ...]:
 def _trained_for(model: nn.Module, meta: Mapping[str, Any]) -> str:
     """The output's meaning and loss, and the dataset, optimiser and accuracy recorded."""
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-    classes = meta.get("classes")
-    digit = config.get("digit")
-    if digit is not None:
-        line = f"Output: one logit, sigmoid = P(digit {digit}); binary cross-entropy"
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    outputs = linears[-1].out_features if linears else None
+    if outputs == 1:
+        digit = config.get("digit")
+        what = f"P(digit {digit})" if digit is not None else "P(class 1)"
+        line = f"Output: one logit, sigmoid = {what}; binary cross-entropy"
     else:
-        n = len(classes) if isinstance(classes, list) else "class"
-        line = f"Output: {n} logits, softmax; cross-entropy"
+        line = f"Output: {outputs or 'class'} logits, softmax; cross-entropy"
     if meta.get("dataset"):
         line += f"\nTrained on: {meta['dataset']}"
         if config.get("optimizer_name"):
