@@ -32,8 +32,10 @@ def save_figures(
     model: nn.Module | None = None,
     train: Dataset | None = None,
     test: Dataset | None = None,
+    log_loss: bool = False,
 ) -> list[Path]:
-    """Save the figures there is material for in ``folder`` and print each one's path."""
+    """Save the figures there is material for in ``folder`` and print each one's path
+    (``log_loss``: the curves' loss on a log scale)."""
     from ..course import plots  # matplotlib: loaded only to draw
 
     try:
@@ -42,7 +44,7 @@ def save_figures(
         raise CLIError(f"cannot create the figure folder {folder} ({e.strerror})") from None
     title = run_title(history, settings)
     try:
-        paths = [plots.plot_history(history, folder / FIGURES["curves"], title)]
+        paths = [plots.plot_history(history, folder / FIGURES["curves"], title, log_loss)]
         if model is not None and test is not None:
             paths += _test_figures(plots, folder, model, test)
         if model is not None:

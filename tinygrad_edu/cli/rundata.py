@@ -19,6 +19,7 @@ from ..training import load, predict, read_metadata
 from .errors import CLIError, one_line
 
 __all__ = [
+    "NEW_SETTINGS",
     "SETTING_CHECKS",
     "check_fits",
     "check_model_fits",
@@ -39,6 +40,18 @@ def _is_number(low: float, high: float) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and low <= v <= high
 
 
+#: Settings added after the first release, and what a run that did not have them did: a resumed
+#: old checkpoint, or an old run's log, gets these.
+NEW_SETTINGS: dict[str, Any] = {
+    "model": "mlp",
+    "init_std": 0.1,
+    "dropout": 0.0,
+    "momentum": None,
+    "lr_decay": 1.0,
+    "weight_decay": 0.0,
+    "augment": False,
+    "digit": None,
+}
 #: What each setting kept in a checkpoint must be (a test, and what it expects), as the
 #: options' own checks would have made it: an edited checkpoint is refused, not half-run.
 SETTING_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {

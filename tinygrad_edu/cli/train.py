@@ -68,7 +68,7 @@ from .options import (
     positive_int,
     tensorboard_folder,
 )
-from .rundata import check_fits, check_settings, load_run_data
+from .rundata import NEW_SETTINGS, check_fits, check_settings, load_run_data
 
 __all__ = ["DEFAULT_LR", "add_train_command", "parse_arch", "run_train"]
 
@@ -87,18 +87,6 @@ DEFAULTS: dict[str, Any] = {
     "init": "normal",
     "seed": 0,
     "eval_every": 0,
-}
-#: Settings added after the first release, and what a run that did not have them did: a resumed
-#: old checkpoint gets these.
-NEW_SETTINGS: dict[str, Any] = {
-    "model": "mlp",
-    "init_std": 0.1,
-    "dropout": 0.0,
-    "momentum": None,
-    "lr_decay": 1.0,
-    "weight_decay": 0.0,
-    "augment": False,
-    "digit": None,
 }
 #: Settings of a run that ``--resume`` keeps (``--epochs`` may be raised), with the option that
 #: sets each one.

@@ -127,13 +127,15 @@ def _as_percent(acc: np.ndarray, name: str) -> np.ndarray:
 
 
 def _smooth(y: np.ndarray, window: int) -> np.ndarray:
-    """Trailing moving average (the first points average what there is so far)."""
+    """Centred moving average: point i averages y[i - h .. i + h], h = window // 2, narrowed
+    near the ends so that it stays centred (the first and last points are kept as they are).
+    Unlike a trailing average it does not lag behind a falling or rising curve."""
     if window <= 1 or y.size == 0:
         return y
     c = np.cumsum(np.insert(y, 0, 0.0))
-    idx = np.arange(1, y.size + 1)
-    lo = np.maximum(idx - window, 0)
-    return (c[idx] - c[lo]) / (idx - lo)
+    idx = np.arange(y.size)
+    h = np.minimum(window // 2, np.minimum(idx, y.size - 1 - idx))
+    return (c[idx + h + 1] - c[idx - h]) / (2 * h + 1)
 
 
 # ----------------------------------------------------------------------------- history
@@ -184,41 +186,68 @@ def _history_curves(history: Any) -> _Curves:
     return _Curves(its, tr_loss, tr_acc, te_its, te_loss, te_acc, epochs)
 
 
+#: From this many epochs on, the curves' x-axis counts epochs (not minibatches) and the ends of
+#: epochs are no longer drawn as lines.
+EPOCH_AXIS_FROM = 5
+
+
+def _epoch_axis(c: _Curves) -> tuple[Any, str]:
+    """How iterations map onto the x-axis: to epochs (fractional, by interpolating between the
+    ends of epochs) when there are :data:`EPOCH_AXIS_FROM` or more, else to themselves."""
+    ends = c.epoch_ends
+    if ends.size < EPOCH_AXIS_FROM:
+        return (lambda it: it), "iteration (minibatch)"
+    knots = np.concatenate([[0.0], ends])
+
+    def to_epochs(it: np.ndarray) -> np.ndarray:
+        return np.interp(it, knots, np.arange(knots.size, dtype=np.float64))
+
+    return to_epochs, "epoch"
+
+
 def _history_panel(
     ax: Any, c: _Curves, train: np.ndarray, test: np.ndarray, ylabel: str, legend_loc: str
 ) -> None:
-    """One panel: the minibatch curve (faint, and its moving average), the test points, and a
-    dotted line at the end of every epoch."""
+    """One panel: the minibatch curve (faint, and its centred moving average), the test points,
+    and, over few epochs, a dotted line at the end of every epoch."""
+    x, xlabel = _epoch_axis(c)
     window = max(1, round(c.iterations.size / 20))
     if train.size:
-        ax.plot(c.iterations, train, color=TRAIN_COLOUR, alpha=0.25, linewidth=0.8)
-        label = "train (minibatch)" if window == 1 else f"train (minibatch, mean of {window})"
+        ax.plot(x(c.iterations), train, color=TRAIN_COLOUR, alpha=0.25, linewidth=0.8)
+        label = (
+            "train (minibatch)" if window == 1 else f"train (minibatch, centred mean of {window})"
+        )
         ax.plot(
-            c.iterations, _smooth(train, window), color=TRAIN_COLOUR, linewidth=1.6, label=label
+            x(c.iterations), _smooth(train, window), color=TRAIN_COLOUR, linewidth=1.6, label=label
         )
     if test.size:
+        many = test.size > 60
         ax.plot(
-            c.test_iterations,
+            x(c.test_iterations),
             test,
-            "o-",
+            "-" if many else "o-",
             color=TEST_COLOUR,
             markersize=4,
             linewidth=1.6,
             label="test",
         )
-    for i, x in enumerate(c.epoch_ends):
-        ax.axvline(
-            x, color="grey", linestyle=":", linewidth=0.8, label="end of epoch" if i == 0 else None
-        )
-    ax.set_xlabel("iteration (minibatch)")
+    if xlabel != "epoch":
+        for i, end in enumerate(c.epoch_ends):
+            label = "end of epoch" if i == 0 else None
+            ax.axvline(end, color="grey", linestyle=":", linewidth=0.8, label=label)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(loc=legend_loc)
 
 
-def plot_history(history: Any, path: PathLike, title: str = "Training history") -> Path:
-    """Loss (left) and accuracy (right) against the iteration: the training minibatch's (faint,
-    with a moving average) and the test set's (markers); dotted lines mark the ends of epochs.
+def plot_history(
+    history: Any, path: PathLike, title: str = "Training history", log_loss: bool = False
+) -> Path:
+    """Loss (left) and accuracy (right): the training minibatches' (faint, with a centred moving
+    average) and the test set's. Over :data:`EPOCH_AXIS_FROM` or more epochs the x-axis counts
+    epochs; over fewer it counts minibatches and dotted lines mark the ends of epochs.
+    ``log_loss``: the loss on a log scale.
 
     ``history`` is a ``training.History`` or a mapping with its fields: ``iterations``,
     ``train_loss``, ``train_acc`` (one per logged minibatch), ``test_iterations``,
@@ -230,8 +259,11 @@ def plot_history(history: Any, path: PathLike, title: str = "Training history") 
     ax_loss, ax_acc = fig.subplots(1, 2)
     _history_panel(ax_loss, c, c.train_loss, c.test_loss, "cross-entropy loss", "upper right")
     _history_panel(ax_acc, c, c.train_acc, c.test_acc, "accuracy (%)", "lower right")
-    ax_loss.set_title("loss")
-    ax_loss.set_ylim(bottom=0)
+    ax_loss.set_title("loss" + (" (log scale)" if log_loss else ""))
+    if log_loss and (np.concatenate([c.train_loss, c.test_loss]) > 0).all():
+        ax_loss.set_yscale("log")
+    else:
+        ax_loss.set_ylim(bottom=0)
     final = f" (final test: {c.test_acc[-1]:.2f}%)" if c.test_acc.size else ""
     ax_acc.set_title("accuracy" + final)
     if c.train_acc.size or c.test_acc.size:
