@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import nn, optim
 from ..data import Dataset
-from ..training import Callback, evaluate, fit
+from ..training import Callback, History, evaluate, fit
 
 __all__ = [
     "N_CLASSES",
@@ -39,7 +39,8 @@ Log = Callable[[str], None] | None
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One training run of a 784-``hidden``-10 sigmoid MLP with softmax cross-entropy.
+    """One training run of a 784-``hidden``-10 MLP (``activation``, default sigmoid) with softmax
+    cross-entropy.
 
     ``optimizer`` is a name in ``optim.OPTIMIZERS`` (momentum: SGD with momentum 0.9). The
     defaults are the seeds' setting: plain SGD, lr 0.5, batch 200, 10 epochs.
@@ -50,6 +51,7 @@ class RunConfig:
     lr: float = 0.5
     batch_size: int = 200
     epochs: int = 10
+    activation: str = "sigmoid"
 
     def __post_init__(self) -> None:
         for name in ("hidden", "batch_size", "epochs"):
@@ -61,6 +63,11 @@ class RunConfig:
                 f"RunConfig: unknown optimizer {self.optimizer!r}; choose one of "
                 f"{', '.join(optim.OPTIMIZERS)}"
             )
+        if self.activation not in nn.ACTIVATIONS:
+            raise ValueError(
+                f"RunConfig: unknown activation {self.activation!r}; choose one of "
+                f"{', '.join(nn.ACTIVATIONS)}"
+            )
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"RunConfig: lr must be a number > 0, got {self.lr!r}")
 
@@ -71,7 +78,7 @@ class RunConfig:
 
     def build(self, seed: int) -> tuple[nn.MLP, optim.Optimizer]:
         """The untrained network (weights drawn from ``seed``) and its optimiser."""
-        model = nn.MLP(self.sizes, activation="sigmoid", seed=seed)
+        model = nn.MLP(self.sizes, activation=self.activation, seed=seed)
         return model, optim.make_optimizer(self.optimizer, model.parameters(), self.lr)
 
 
@@ -87,6 +94,7 @@ class RunResult:
     updates: int
     train_loss: float = math.nan
     test_loss: float = math.nan
+    history: History | None = None
 
     def row(self) -> dict[str, float | int | str]:
         """The CSV row: the settings, then the measurements (full precision)."""
@@ -126,6 +134,7 @@ def run_config(
     seed: int = 0,
     log: Log = None,
     callbacks: Sequence[Callback] = (),
+    monitor: bool = False,
 ) -> RunResult:
     """Train ``config`` on ``train`` from ``seed`` (weights and batch order); measure the
     accuracy and mean cross-entropy on all of ``train`` and ``test`` afterwards.
@@ -133,13 +142,14 @@ def run_config(
     Without ``callbacks`` nothing is evaluated while training. With them (e.g. a TensorBoard),
     the test set is also measured as it trains (before the first update and at every epoch end)
     so that they see test curves; evaluation never enters the measured time, and the accuracies
-    are the same either way."""
+    are the same either way. ``monitor`` measures the test set so without callbacks (for
+    curves); the result keeps the run's ``history``."""
     check_datasets("run_config", train=train, test=test)
     model, optimizer = config.build(seed)
     history = fit(
         model,
         train,
-        test if callbacks else None,
+        test if callbacks or monitor else None,
         nn.cross_entropy,
         optimizer,
         epochs=config.epochs,
@@ -157,6 +167,7 @@ def run_config(
         updates=history.epoch_end_iterations[-1],
         train_loss=train_loss,
         test_loss=test_loss,
+        history=history,
     )
     if log is not None:
         log(

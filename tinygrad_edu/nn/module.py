@@ -16,6 +16,7 @@ import numpy as np
 from ..function import InputError, ShapeError
 from ..tensor import Tensor
 from .init import aligned_copy
+from .summary import summarize
 
 __all__ = ["Module", "Parameter", "StateDictError", "positive_int"]
 
@@ -209,12 +210,14 @@ class Module:
         type, settings, output shape and parameter count for one input of ``input_shape`` (no
         batch axis: ``(784,)`` or ``(1, 28, 28)``), and the total. Printed with ``print_fn``
         (None: not printed); returned as text (:func:`tinygrad_edu.nn.summary.summarize`)."""
-        from .summary import summarize  # summary imports the layers, which import this module
-
         text = summarize(self, input_shape)
         if print_fn is not None:
             print_fn(text)
         return text
+
+    def summary_settings(self) -> str:
+        """The layer's settings in words for :meth:`summary` (default: :meth:`extra_repr`)."""
+        return self.extra_repr()
 
     def extra_repr(self) -> str:
         """The arguments shown inside ``Name(...)``."""

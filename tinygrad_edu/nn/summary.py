@@ -1,7 +1,8 @@
 """A network described layer by layer, like Keras's ``model.summary()``: ``summarize(model,
 input_shape)`` (also ``Module.summary``) runs one zero input through the model and lists every
-layer in the order it is called: its name, type, settings (sizes, kernel, stride, padding, the
-activation's type), output shape and parameter count; then the total. Enough to rebuild it."""
+layer in the order it is called: its name, type, settings (each layer's ``summary_settings()``:
+sizes, kernel, stride, padding, the activation), output shape and parameter count; then the
+total. Enough to rebuild it."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import numpy as np
 
 from ..function import no_grad
 from ..tensor import Tensor
-from .conv import Conv2d, MaxPool2d
-from .layers import Dropout, Flatten, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .module import Module
+
+#: An nn.Module: module.py imports this file, so this file does not import it.
+Module = Any
 
 __all__ = ["LayerRow", "layer_rows", "summarize"]
 
@@ -32,48 +33,13 @@ class LayerRow:
     parameters: int
 
 
-#: The activation layers' formulas.
-_ACTIVATIONS: dict[type, str] = {
-    Sigmoid: "1 / (1 + e^-x)",
-    ReLU: "max(x, 0)",
-    Tanh: "tanh x",
-}
-
-
-def _pair(p: tuple[int, int]) -> str:
-    return f"{p[0]}x{p[1]}"
-
-
-def _settings(m: Module) -> str:
-    """A layer's settings in words: what it takes to build it again."""
-    if isinstance(m, Linear):
-        return f"{m.in_features} -> {m.out_features}" + ("" if m.bias is not None else ", no bias")
-    if isinstance(m, Conv2d):
-        return (
-            f"{m.in_channels} -> {m.out_channels} channels, kernel {_pair(m.kernel_size)}, "
-            f"stride {_pair(m.stride)}, padding {_pair(m.padding)}"
-            + ("" if m.bias is not None else ", no bias")
-        )
-    if isinstance(m, MaxPool2d):
-        return f"kernel {_pair(m.kernel_size)}, stride {_pair(m.stride)}, padding 0x0"
-    if isinstance(m, Dropout):
-        return f"p {m.p:g}"
-    if type(m) in _ACTIVATIONS:
-        return f"activation {_ACTIVATIONS[type(m)]}"
-    if isinstance(m, Flatten):
-        return f"from axis {m.start_dim}"
-    if isinstance(m, LogSoftmax | Softmax):
-        return f"axis {m.axis}"
-    return m.extra_repr()
-
-
 def _leaves(model: Module) -> list[tuple[str, Module]]:
     """(name, module) of the modules without sub-modules (the model itself if it has none)."""
-    found = []
-    for name, m in model.named_modules():
-        if not any(isinstance(v, Module) for _, v in m._children()):
-            found.append((name or type(m).__name__, m))
-    return found
+    return [
+        (name or type(m).__name__, m)
+        for name, m in model.named_modules()
+        if len(list(m.modules())) == 1
+    ]
 
 
 def _recorder(module: Module, name: str, rows: list[LayerRow]) -> Callable[..., Any]:
@@ -84,7 +50,7 @@ def _recorder(module: Module, name: str, rows: list[LayerRow]) -> Callable[..., 
         out = forward(module, *args, **kwargs)
         count = sum(p.data.size for p in module.parameters())
         shape = tuple(np.shape(out.data if isinstance(out, Tensor) else out))
-        rows.append(LayerRow(name, type(module).__name__, _settings(module), shape, count))
+        rows.append(LayerRow(name, type(module).__name__, module.summary_settings(), shape, count))
         return out
 
     return record
@@ -108,7 +74,13 @@ def layer_rows(model: Module, input_shape: Sequence[int]) -> list[LayerRow]:
         model.train(was_training)
     called = {r.name for r in rows}
     rows += [
-        LayerRow(n, type(m).__name__, _settings(m), None, sum(p.data.size for p in m.parameters()))
+        LayerRow(
+            n,
+            type(m).__name__,
+            m.summary_settings(),
+            None,
+            sum(p.data.size for p in m.parameters()),
+        )
         for n, m in leaves
         if n not in called
     ]
