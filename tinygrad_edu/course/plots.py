@@ -27,6 +27,7 @@ __all__ = [
     "plot_history",
     "plot_misclassified",
     "plot_overfitting",
+    "plot_overfitting_runs",
     "plot_predictions",
     "plot_preprocessing",
     "plot_samples",
@@ -532,6 +533,59 @@ def plot_overfitting(
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_overfitting_runs(
+    runs: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    path: PathLike,
+    title: str = "Overfitting",
+) -> Path:
+    """Several runs of the overfitting study side by side on one figure, one panel each with
+    its train and validation accuracy per epoch, on one y-scale. ``runs``: (panel title,
+    train_acc, val_acc) per run; accuracies are fractions in [0, 1] (or percentages)."""
+    if not runs:
+        raise ValueError("runs: nothing to plot")
+    curves = [
+        (
+            name,
+            _as_percent(_curve(tr, "train_acc"), "train_acc"),
+            _as_percent(_curve(va, "val_acc"), "val_acc"),
+        )
+        for name, tr, va in runs
+    ]
+    for name, tr, va in curves:
+        if tr.size == 0 or tr.size != va.size:
+            raise ValueError(f"{name}: train_acc and val_acc need one value per epoch each")
+    low = min(min(tr.min(), va.min()) for _, tr, va in curves)
+    fig = _figure(5.2 * len(curves), 4.2)
+    axes = fig.subplots(1, len(curves), squeeze=False, sharey=True)[0]
+    for ax, (name, tr, va) in zip(axes, curves, strict=True):
+        epochs = np.arange(1, tr.size + 1)
+        marker = tr.size <= 40
+        ax.plot(
+            epochs, tr, "o-" if marker else "-", color=TRAIN_COLOUR, label="train", markersize=3
+        )
+        ax.plot(
+            epochs, va, "s-" if marker else "-", color=TEST_COLOUR, label="validation", markersize=3
+        )
+        ax.fill_between(
+            epochs,
+            va,
+            tr,
+            where=tr >= va,
+            color="tab:red",
+            alpha=0.12,
+            interpolate=True,
+            label=f"gap (last epoch: {tr[-1] - va[-1]:+.1f} pts)",
+        )
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    axes[0].set_ylabel("accuracy (%)")
+    axes[0].set_ylim(max(0.0, math.floor(low) - 2), 100.5)
+    fig.suptitle(title)
     return _save(fig, path)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from .. import nn, optim
 from ..data import Dataset
 from ..training import Callback, History, evaluate, fit
+from .cnn import build_cnn
 
 __all__ = [
     "N_CLASSES",
@@ -39,8 +40,9 @@ Log = Callable[[str], None] | None
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One training run of a 784-``hidden``-10 MLP (``activation``, default sigmoid) with softmax
-    cross-entropy.
+    """One training run of a 784-``hidden``-10 MLP (``activation``, default sigmoid), or with
+    ``model="cnn"`` of the course's small CNN (:mod:`~.cnn`; ``hidden`` and ``activation`` then
+    unused), with softmax cross-entropy.
 
     ``optimizer`` is a name in ``optim.OPTIMIZERS`` (momentum: SGD with momentum 0.9). The
     defaults are the seeds' setting: plain SGD, lr 0.5, batch 200, 10 epochs.
@@ -52,6 +54,7 @@ class RunConfig:
     batch_size: int = 200
     epochs: int = 10
     activation: str = "sigmoid"
+    model: str = "mlp"
 
     def __post_init__(self) -> None:
         for name in ("hidden", "batch_size", "epochs"):
@@ -63,6 +66,8 @@ class RunConfig:
                 f"RunConfig: unknown optimizer {self.optimizer!r}; choose one of "
                 f"{', '.join(optim.OPTIMIZERS)}"
             )
+        if self.model not in ("mlp", "cnn"):
+            raise ValueError(f"RunConfig: model must be mlp or cnn, got {self.model!r}")
         if self.activation not in nn.ACTIVATIONS:
             raise ValueError(
                 f"RunConfig: unknown activation {self.activation!r}; choose one of "
@@ -76,9 +81,19 @@ class RunConfig:
         """Layer widths ``[784, hidden, 10]``."""
         return [N_INPUTS, self.hidden, N_CLASSES]
 
-    def build(self, seed: int) -> tuple[nn.MLP, optim.Optimizer]:
+    @property
+    def network(self) -> str:
+        """E.g. ``784-64-10 sigmoid`` or ``the small CNN``."""
+        if self.model == "cnn":
+            return "the small CNN"
+        return f"{'-'.join(map(str, self.sizes))} {self.activation}"
+
+    def build(self, seed: int) -> tuple[nn.Module, optim.Optimizer]:
         """The untrained network (weights drawn from ``seed``) and its optimiser."""
-        model = nn.MLP(self.sizes, activation=self.activation, seed=seed)
+        if self.model == "cnn":
+            model: nn.Module = build_cnn(seed=seed)
+        else:
+            model = nn.MLP(self.sizes, activation=self.activation, seed=seed)
         return model, optim.make_optimizer(self.optimizer, model.parameters(), self.lr)
 
 
