@@ -145,3 +145,32 @@ def test_resume_refuses_another_model(tmp_path: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
     assert cli.main(["train", "--resume", str(tmp_path), "--model", "cnn"]) == 2
     assert "--model cnn conflicts with the run's mlp" in error_line(capsys)
+
+
+def test_runs_and_models_from_before_the_new_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint whose settings lack the new keys resumes as the MLP it was; a model file
+    with the old metadata is evaluated on its recorded dataset, and summarised."""
+    from tinygrad_edu.cli.rundata import NEW_SETTINGS
+    from tinygrad_edu.training import CHECKPOINT_FILE, save
+    from tinygrad_edu.training.checkpoint import save_checkpoint
+
+    run = tmp_path / "old"
+    assert (
+        cli.main(["train", *SMALL, "--epochs", "1", "--batch-size", "50", "--out", str(run)]) == 0
+    )
+    checkpoint = load_checkpoint(run)
+    for key in NEW_SETTINGS:
+        del checkpoint.info["settings"][key]
+    save_checkpoint(run / CHECKPOINT_FILE, checkpoint)
+    assert cli.main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+    assert "training 784-64-10 sigmoid on mnist-sample/train" in capsys.readouterr().out
+    old = save(
+        nn.MLP([784, 64, 10], seed=0),
+        tmp_path / "old.npz",
+        metadata={"dataset": "mnist-sample", "classes": [str(i) for i in range(10)]},
+    )
+    assert cli.main(["eval", str(old)]) == 0
+    assert "on mnist-sample/test (1000 test images)" in capsys.readouterr().out
+    assert cli.main(["summary", str(old)]) == 0

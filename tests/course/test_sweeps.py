@@ -216,10 +216,14 @@ def test_curve_runs_are_seed_003s() -> None:
     ]  # fmt: skip
 
 
-def test_sweep_with_another_base(
-    sweep, fake_data: list, capsys: pytest.CaptureFixture[str]
-) -> None:
-    argv = ["--table", "batch", "--quick", "--epochs", "1", "--optimizer", "adam"]
+def test_sweep_with_another_base(sweep, capsys: pytest.CaptureFixture[str]) -> None:
+    """On the offline sample: the batch table from Adam, 20 ReLU units, batch 100."""
+    try:
+        data_module.load_dataset("mnist-sample")
+    except data_module.DatasetError as e:
+        pytest.skip(str(e))
+    argv = ["--dataset", "mnist-sample", "--table", "batch", "--quick", "--epochs", "1"]
+    argv += ["--optimizer", "adam"]
     assert sweep(*argv, "--hidden", "20", "--activation", "relu", "--batch-size", "100") == 0
     out = capsys.readouterr().out
     rows = markdown_rows(out)[1:]
