@@ -119,3 +119,26 @@ def test_eval_when_the_recorded_folder_is_gone(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "which is no longer a folder: give its new place" in err
     assert cli.main(["eval", str(run / "model.npz"), "--data-dir", str(tmp_path / "moved")]) == 0
+
+
+def test_eval_refuses_the_offline_sample_standing_in_for_mnist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model trained on MNIST, evaluated offline without MNIST at hand: the fallback sample's
+    test digits are MNIST training images, so the evaluation is refused."""
+    from tinygrad_edu import nn
+    from tinygrad_edu.data import DatasetError, load_dataset
+    from tinygrad_edu.training import save
+
+    try:
+        load_dataset("mnist-sample")
+    except DatasetError as e:
+        pytest.skip(str(e))
+    path = save(nn.MLP([784, 10], seed=0), tmp_path / "m.npz", metadata={"dataset": "mnist"})
+    assert cli.main(["eval", str(path), "--offline"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "using the offline 5,000-digit mnist-sample instead" in err[0]
+    assert err[1].startswith("tinygrad-edu eval: error: 1000 of the 1000 test images of ")
+    assert "are among MNIST's training images, on which" in err[1]
+    assert cli.main(["eval", str(path), "--offline", "--allow-overlap"]) == 0
+    assert "WARNING: 1000 of the 1000" in capsys.readouterr().out

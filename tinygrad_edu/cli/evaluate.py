@@ -141,14 +141,21 @@ def _seen_in_training(
     if source is None:
         print(f"{PROG} eval: note: {args.model} records no training data; overlap not checked")
         return np.zeros(0, dtype=np.intp)
+    if source["dataset"] == "mnist" and test.name.startswith("mnist-sample"):
+        seen = np.arange(len(test))  # the sample's digits are MNIST training images
+        _overlap(args, seen, test, f"MNIST's training images, on which {args.model} was trained")
+        return seen
     same = (source["dataset"], source["data_dir"]) == (where["dataset"], where["data_dir"])
     if not same:
         try:
             train, _, _ = load_run_data(source, args.offline)
         except (CLIError, ValueError, OSError) as e:
+            train = None
+            reason = one_line(e)
+        if train is None or not train.name.startswith(source["dataset"] + "/"):
             print(
-                f"{PROG} eval: warning: cannot read the model's training images to check "
-                f"for overlap ({one_line(e)})",
+                f"{PROG} eval: warning: cannot read the training images of {args.model} to "
+                f"check for overlap ({reason if train is None else 'they are not at hand'})",
                 file=sys.stderr,
             )
             return np.zeros(0, dtype=np.intp)
@@ -156,22 +163,16 @@ def _seen_in_training(
         train = train.subset(min(source["train_size"], len(train)))
     seen = shared_images(train.images, test.images)
     if len(seen):
-        _overlap(args, seen, test, train, source)
+        trained_on = (
+            f"the {len(train)} images {args.model} was trained on ({train.name}{_from(source)})"
+        )
+        _overlap(args, seen, test, trained_on)
     return seen
 
 
-def _overlap(
-    args: argparse.Namespace,
-    seen: np.ndarray,
-    test: Dataset,
-    train: Dataset,
-    source: Mapping[str, Any],
-) -> None:
+def _overlap(args: argparse.Namespace, seen: np.ndarray, test: Dataset, trained_on: str) -> None:
     """Refuse (or, with ``--allow-overlap``, warn about) test images that were trained on."""
-    what = (
-        f"{len(seen)} of the {len(test)} test images of {test.name} are among the {len(train)} "
-        f"images {args.model} was trained on ({train.name}{_from(source)})"
-    )
+    what = f"{len(seen)} of the {len(test)} test images of {test.name} are among {trained_on}"
     if not args.allow_overlap:
         raise CLIError(
             f"{what}: an accuracy on them would overstate the model; evaluate on its own test "
