@@ -46,6 +46,7 @@ def test_cnn_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.startswith("training cnn 32-64-128-10 relu on mnist-sample/train (64 train")
     assert "momentum lr 0.05" in out and (run / "plots" / "curves.png").exists()
+    assert (run / "plots" / "weights.png").exists()  # the first convolution's filters
     assert cli.main(["train", "--resume", str(run), "--epochs", "2"]) == 0
     assert History.load(run / "history.json").epochs == 2
     model = load(run / "model.npz")

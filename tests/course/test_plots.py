@@ -284,3 +284,10 @@ def test_plot_overfitting_runs(tmp_path: Path) -> None:
     assert w > 900
     with pytest.raises(ValueError, match="all: train_acc and val_acc need one value per epoch"):
         plots.plot_overfitting_runs([("all", [0.5], [])], tmp_path / "x.png")
+
+
+def test_plot_conv_filters(tmp_path: Path) -> None:
+    weight = RNG.normal(size=(12, 1, 5, 5))
+    png_size(plots.plot_conv_filters(weight, tmp_path / "filters.png"))
+    with pytest.raises(ValueError, match=r"expected \(out_channels, 1, kh, kw\), got \(12, 3, 5\)"):
+        plots.plot_conv_filters(RNG.normal(size=(12, 3, 5)), tmp_path / "x.png")

@@ -99,7 +99,13 @@ def _test_figures(plots: Any, folder: Path, model: nn.Module, test: Dataset) -> 
 
 
 def _weight_figure(plots: Any, folder: Path, model: nn.Module, test: Dataset | None) -> list[Path]:
-    """The first layer's weights as 28x28 templates (none if it does not take 784 inputs)."""
+    """The first layer's weights: a convolution's filters, or a Linear layer's rows as 28x28
+    templates (none if it does not take 784 inputs)."""
+    first = next((m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)), None)
+    if isinstance(first, nn.Conv2d):
+        if first.in_channels != 1:
+            return []
+        return [plots.plot_conv_filters(first.weight, folder / FIGURES["weights"])]
     weight = next((m.weight for m in model.modules() if isinstance(m, nn.Linear)), None)
     if weight is None or weight.shape[1] != 784:
         return []

@@ -24,6 +24,7 @@ from .preprocess import DigitSteps, preprocess_steps
 
 __all__ = [
     "plot_confusion_matrix",
+    "plot_conv_filters",
     "plot_history",
     "plot_misclassified",
     "plot_overfitting",
@@ -482,6 +483,31 @@ def plot_weight_templates(
         else "First-layer weights per hidden unit"
     )
     fig.suptitle(f"{title or default}{shown}")
+    return _save(fig, path)
+
+
+def plot_conv_filters(weight: Any, path: PathLike, title: str | None = None) -> Path:
+    """A convolution's filters, one small image per output channel: ``weight`` is
+    ``(out_channels, 1, kh, kw)`` (``Conv2d.weight`` of a greyscale input). Each filter has its
+    own symmetric colour scale ``[-max|w|, +max|w|]``: red responds to ink, blue to background."""
+    w = _array(weight, "weight").astype(np.float64)
+    if w.ndim != 4 or w.shape[1] != 1 or len(w) == 0:
+        raise ValueError(f"weight: expected (out_channels, 1, kh, kw), got {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("weight: contains NaN or infinity")
+    n = len(w)
+    cols = min(8, n)
+    rows = math.ceil(n / cols)
+    fig = _figure(max(4.0, 0.9 * cols + 1.2), max(2.4, 0.9 * rows + 0.8))
+    axes = _digit_axes(fig, n, cols)
+    for i, ax in enumerate(axes[:n]):
+        scaled = w[i, 0] / (float(np.abs(w[i, 0]).max()) or 1.0)
+        im = ax.imshow(scaled, cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set_title(f"{i}", fontsize=8)
+    bar = fig.colorbar(im, ax=axes, shrink=min(0.9, 3.0 / rows), aspect=15, ticks=[-1, 0, 1])
+    bar.ax.set_yticklabels(["-max|w|", "0", "+max|w|"])
+    kh, kw = w.shape[2:]
+    fig.suptitle(title or f"First convolution's {n} filters ({kh}x{kw})")
     return _save(fig, path)
 
 
