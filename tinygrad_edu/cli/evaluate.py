@@ -94,7 +94,7 @@ def _data_source(args: argparse.Namespace, meta: Mapping[str, Any]) -> dict[str,
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     recorded = meta.get("dataset")
     dataset = dataset_to_load(args.dataset, recorded)
-    data_dir = config.get("data_dir") if dataset == recorded else None
+    data_dir = _recorded_dir(config) if dataset == recorded else None
     if args.data_dir is not None:
         data_dir = str(args.data_dir.resolve())
     elif data_dir is not None and not Path(data_dir).is_dir():
@@ -106,8 +106,14 @@ def _data_source(args: argparse.Namespace, meta: Mapping[str, Any]) -> dict[str,
     return {
         "dataset": dataset,
         "data_dir": data_dir,
-        "digit": digit if digit in range(10) else None,
+        "digit": digit if isinstance(digit, int) and digit in range(10) else None,
     }
+
+
+def _recorded_dir(config: Mapping[str, Any]) -> str | None:
+    """The data folder a model file records (None if none, or if it is not a path)."""
+    data_dir = config.get("data_dir")
+    return data_dir if isinstance(data_dir, str) and data_dir else None
 
 
 def _from(where: Mapping[str, Any]) -> str:
@@ -123,7 +129,7 @@ def _training_source(meta: Mapping[str, Any]) -> dict[str, Any] | None:
     size = config.get("train_size")
     return {
         "dataset": dataset_to_load(meta.get("dataset")),
-        "data_dir": config.get("data_dir"),
+        "data_dir": _recorded_dir(config),
         "train_size": size if isinstance(size, int) and size > 0 else None,
     }
 
