@@ -106,7 +106,7 @@ def _data_source(args: argparse.Namespace, meta: Mapping[str, Any]) -> dict[str,
     return {
         "dataset": dataset,
         "data_dir": data_dir,
-        "digit": digit if isinstance(digit, int) and digit in range(10) else None,
+        "digit": digit if type(digit) is int and 0 <= digit <= 9 else None,
     }
 
 
