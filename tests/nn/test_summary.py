@@ -53,3 +53,11 @@ def test_a_layer_called_twice_is_two_rows_and_counted_once() -> None:
 def test_summary_with_a_wrong_input_shape_raises_the_layers_error() -> None:
     with pytest.raises(ValueError, match="linear"):
         nn.MLP([784, 10]).summary((100,), print_fn=None)
+
+
+def test_the_input_shape_may_be_one_int_and_is_checked() -> None:
+    model = nn.MLP([784, 10], seed=0)
+    assert summarize(model, 784) == summarize(model, (784,))
+    for bad in ((), (0, 28), (1.5,), (True,)):
+        with pytest.raises(ValueError, match="summary: input_shape must be positive sizes"):
+            summarize(model, bad)

@@ -204,7 +204,7 @@ class Module:
 
     # ----------------------------------------------------------------- printing
     def summary(
-        self, input_shape: Sequence[int], print_fn: Callable[[str], Any] | None = print
+        self, input_shape: int | Sequence[int], print_fn: Callable[[str], Any] | None = print
     ) -> str:
         """Describe the network layer by layer, like Keras's ``model.summary()``: each layer's
         type, settings, output shape and parameter count for one input of ``input_shape`` (no

@@ -56,9 +56,10 @@ def _recorder(module: Module, name: str, rows: list[LayerRow]) -> Callable[..., 
     return record
 
 
-def layer_rows(model: Module, input_shape: Sequence[int]) -> list[LayerRow]:
-    """One row per layer call, for one input of ``input_shape`` (no batch axis, e.g. (784,) or
-    (1, 28, 28)); layers never called come last, without an output shape."""
+def layer_rows(model: Module, input_shape: int | Sequence[int]) -> list[LayerRow]:
+    """One row per layer call, for one input of ``input_shape`` (no batch axis, e.g. 784,
+    (784,) or (1, 28, 28)); layers never called come last, without an output shape."""
+    input_shape = _shape(input_shape)
     leaves = _leaves(model)
     rows: list[LayerRow] = []
     was_training = model.training
@@ -87,9 +88,21 @@ def layer_rows(model: Module, input_shape: Sequence[int]) -> list[LayerRow]:
     return rows
 
 
-def summarize(model: Module, input_shape: Sequence[int]) -> str:
+def _shape(input_shape: int | Sequence[int]) -> tuple[int, ...]:
+    """``input_shape`` as a tuple of positive ints (one int: a vector of that length)."""
+    shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    if not shape or any(isinstance(n, bool) or not isinstance(n, int) or n <= 0 for n in shape):
+        raise ValueError(
+            f"summary: input_shape must be positive sizes without the batch axis, such as "
+            f"(784,) or (1, 28, 28), got {input_shape!r}"
+        )
+    return shape
+
+
+def summarize(model: Module, input_shape: int | Sequence[int]) -> str:
     """The table of :func:`layer_rows` (output shapes with the batch axis as N) and the total
     number of parameters (a layer called twice is counted once)."""
+    input_shape = _shape(input_shape)
     rows = layer_rows(model, input_shape)
     table = [("Layer", "Type", "Settings", "Output shape", "Parameters")]
     for r in rows:
