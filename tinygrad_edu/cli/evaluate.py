@@ -210,7 +210,7 @@ def _first_predictions(
     if args.figure is not None:
         from ..course import plots  # matplotlib: loaded only to draw
 
-        title = f"{args.model.name}: the first {k} images of {test.name}"
+        title = f"{args.model}: the first {k} images of {test.name}"
         path = plots.plot_predictions(
             test.images[:k], test.labels[:k], predicted[:k], confidence, args.figure, names, title
         )

@@ -396,7 +396,7 @@ def plot_predictions(
     for i, ax in zip(range(n), _digit_axes(fig, n, cols), strict=False):
         ax.imshow(imgs[i], cmap="gray_r")
         ax.set_title(
-            f"true {names[t[i]]}\npred {names[p[i]]} {100 * conf[i]:.0f}%",
+            f"true {names[t[i]]}\npred {names[p[i]]} {100 * conf[i]:.1f}%",
             fontsize=9,
             color="black" if t[i] == p[i] else "firebrick",
             linespacing=1.1,
