@@ -12,6 +12,7 @@ from .. import nn
 from ..data import Dataset
 from ..training import History, confusion_matrix, predict
 from .errors import CLIError, one_line
+from .network import network_name
 
 __all__ = ["FIGURES", "run_title", "save_figures"]
 
@@ -70,8 +71,8 @@ def run_title(history: History, settings: Mapping[str, Any] | None) -> str:
     """E.g. ``784-64-10 sigmoid, momentum lr 0.5, mnist: 20/20 epochs``."""
     s = settings or {}
     parts = []
-    if s.get("arch"):
-        parts.append(f"{'-'.join(map(str, s['arch']))} {s.get('activation') or ''}".strip())
+    if s.get("arch") or s.get("model") == "cnn":
+        parts.append(network_name(s))
     if s.get("optimizer") and s.get("lr"):
         parts.append(f"{s['optimizer']} lr {s['lr']:g}")
     if s.get("dataset"):
