@@ -237,7 +237,9 @@ def test_sweep_with_another_base(sweep, capsys: pytest.CaptureFixture[str]) -> N
 def test_sweep_curves_draws_three_figures(
     sweep, fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert sweep("--table", "curves", "--quick", "--epochs", "1", "--out", tmp_path) == 0
+    assert (
+        sweep("--table", "curves", "--quick", "--epochs", "1", "--log-loss", "--out", tmp_path) == 0
+    )
     captured = capsys.readouterr()
     rows = markdown_rows(captured.out)[1:]
     assert [(r[3], r[4]) for r in rows] == [("500", "1"), ("30,000", "1"), ("200", "12")]
