@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .datasets import Dataset
 from .loader import DataLoader
 
 __all__ = ["MAX_DEGREES", "MAX_SHIFT", "AugmentedLoader", "shift_and_rotate"]
@@ -62,14 +63,14 @@ class AugmentedLoader(DataLoader):
 
     def __init__(
         self,
-        dataset: object,
+        dataset: Dataset,
         batch_size: int,
         seed: int | None = None,
         flatten: bool = True,
         max_shift: int = MAX_SHIFT,
         max_degrees: float = MAX_DEGREES,
     ) -> None:
-        super().__init__(dataset, batch_size, shuffle=True, seed=seed, flatten=flatten)  # type: ignore[arg-type]
+        super().__init__(dataset, batch_size, shuffle=True, seed=seed, flatten=flatten)
         self.max_shift, self.max_degrees = max_shift, max_degrees
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
