@@ -112,6 +112,7 @@ class Optimizer:
                     f"{p.data.shape} but its grad has shape {g.shape}"
                 )
             self._update(i, p.data, g)
+            p._mark_changed()
         self.steps += 1
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
