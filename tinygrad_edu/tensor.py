@@ -117,7 +117,8 @@ def backprop(
         in_grads = _vjp(ctx, node, g, retain_graph, create_graph)  # dL/d(input), each input
         for parent, pg in zip(ctx.parents, in_grads, strict=False):
             if pg is not None and parent.requires_grad:
-                pg = unbroadcast(pg, parent._data.shape)  # summed back to the input's shape
+                if pg.shape != parent._data.shape:  # summed back to the input's shape
+                    pg = unbroadcast(pg, parent._data.shape)
                 old = grads.get(parent)
                 grads[parent] = pg if old is None else old + pg  # paths add up
         if hook is not None:
@@ -306,10 +307,6 @@ class Tensor:
         self._version = _last_change = next(stamps)
 
     data = property(operator.attrgetter("_data"), _set_data, doc="The values, a numpy array.")
-
-    def _mark_changed(self) -> None:
-        """Stamp a new version after writing into ``.data`` in place (optimizer steps)."""
-        self._set_data(self._data)
 
     # ----------------------------------------------------------------- array-like attributes
     # fmt: off
