@@ -3,7 +3,7 @@
 All rows do the same work per step on the same real MNIST minibatches: forward, mean softmax
 cross-entropy, backward (no gradient for the input batch), and an in-place SGD update. Rows:
 ``numpy`` (by hand), ``tensor`` (Tensor ops with the fused ``CrossEntropy`` op) and
-``primitives`` (the loss from primitive ops: ``-z.log_softmax(axis=1)[rows, y].mean()``). They
+``primitives`` (the loss from separate ops: ``-F.log_softmax(z, axis=1)[rows, y].mean()``). They
 are timed interleaved, round after round, in a rotating order, so a busy core slows all alike;
 the table gives the median time per step and each ratio to numpy (median and spread across
 rounds).
@@ -28,6 +28,7 @@ import numpy as np
 
 from tinygrad_edu import Tensor
 from tinygrad_edu.fused import CrossEntropy
+from tinygrad_edu.nn import functional as F
 from tinygrad_edu.nn.init import aligned_copy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,10 +112,10 @@ class TensorMLP:
 
 
 class PrimitivesMLP(TensorMLP):
-    """The same step, the loss written with primitive ops (log-softmax, an index, a mean)."""
+    """The same step, the loss written with separate ops (log-softmax, an index, a mean)."""
 
     def loss(self, z: Tensor, y: np.ndarray) -> Tensor:
-        return -z.log_softmax(axis=1)[np.arange(len(y)), y].mean()
+        return -F.log_softmax(z, axis=1)[np.arange(len(y)), y].mean()
 
 
 TARGETS = {1: 1.5, 16: 1.8, 256: 1.05}
