@@ -40,9 +40,13 @@ DIAGNOSES: dict[str, str] = {
     "not_an_array": "something other than a numeric array was returned",
     "not_finite": "the gradient holds NaN or infinity",
     "raised": "the code raised an exception",
+    "not_written": "the function still raises NotImplementedError: it is not written yet",
     "timeout": "the code did not finish within its time limit",
     "crashed": "the process running the code died",
     "wrong_derivative": "a wrong derivative, none of the known mistakes",
+    "wrong_value": "a forward value (not a gradient) is wrong",
+    "unstable": "right for moderate inputs, but overflows (NaN or inf) for large ones",
+    "not_trained": "the network trained with the student's code did not reach its accuracy",
 }
 
 
@@ -120,8 +124,16 @@ def worst_element(got: np.ndarray, expected: np.ndarray) -> Worst | None:
     return Worst(tuple(int(i) for i in index), e, g, rel)
 
 
-def diagnose(got: Any, expected: np.ndarray, tol: Tolerance, clues: Clues) -> Diagnosis | None:
-    """None if ``got`` is right, else what is wrong with it."""
+def diagnose(
+    got: Any,
+    expected: np.ndarray,
+    tol: Tolerance = EXACT,
+    clues: Clues | None = None,
+    fallback: str = "wrong_derivative",
+) -> Diagnosis | None:
+    """None if ``got`` is right, else what is wrong with it; ``fallback`` is the kind when no
+    known mistake explains it (``wrong_value`` for a forward value)."""
+    clues = clues or Clues()
     early = _not_an_answer(got)
     if early is not None:
         return early
@@ -135,7 +147,8 @@ def diagnose(got: Any, expected: np.ndarray, tol: Tolerance, clues: Clues) -> Di
         if found is not None:
             return found
     w = worst_element(got, expected)
-    return Diagnosis("wrong_derivative", f"a wrong derivative: {w}")
+    what = "a wrong derivative" if fallback == "wrong_derivative" else "wrong values"
+    return Diagnosis(fallback, f"{what}: {w}")
 
 
 def _not_an_answer(got: Any) -> Diagnosis | None:

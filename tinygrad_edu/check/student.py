@@ -37,6 +37,10 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         with np.errstate(all="ignore"):
             return fn(*args, **kwargs)
+    except NotImplementedError as e:
+        where = student_frame(e.__traceback__)
+        message = f"{name_of(fn)} is not written yet ({where})"
+        raise StudentError(Diagnosis("not_written", message)) from None
     except Exception as e:
         where = student_frame(e.__traceback__)
         message = f"{name_of(fn)} raised {type(e).__name__}: {e}"
