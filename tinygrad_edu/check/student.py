@@ -37,16 +37,17 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         with np.errstate(all="ignore"):
             return fn(*args, **kwargs)
-    except NotImplementedError as e:
-        where = student_frame(e.__traceback__)
-        message = f"{name_of(fn)} is not written yet ({where})"
-        raise StudentError(Diagnosis("not_written", message)) from None
     except Exception as e:
-        where = student_frame(e.__traceback__)
-        message = f"{name_of(fn)} raised {type(e).__name__}: {e}"
-        raise StudentError(
-            Diagnosis("raised", f"{message} ({where})" if where else message)
-        ) from None
+        raise StudentError(diagnosis_of(e, name_of(fn))) from None
+
+
+def diagnosis_of(error: Exception, who: str) -> Diagnosis:
+    """``not_written`` for a NotImplementedError, else ``raised``, with the file and line."""
+    where = student_frame(error.__traceback__)
+    at = f" ({where})" if where else ""
+    if isinstance(error, NotImplementedError):
+        return Diagnosis("not_written", f"{who} is not written yet{at}")
+    return Diagnosis("raised", f"{who} raised {type(error).__name__}: {error}{at}")
 
 
 def student_frame(tb: TracebackType | None) -> str:

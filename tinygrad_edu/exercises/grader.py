@@ -20,7 +20,7 @@ import numpy as np
 
 from ..check import Diagnosis, Tolerance, diagnose
 from ..check.diagnose import EXACT, Clues
-from ..check.student import StudentError, student_frame
+from ..check.student import StudentError, diagnosis_of, student_frame
 from .exercise import Exercise, Outcome, Part
 
 __all__ = [
@@ -98,9 +98,7 @@ def grade_part(part: Part, module: ModuleType) -> Outcome:
     except StudentError as e:
         diagnosis, note = e.diagnosis, ""
     except Exception as e:  # the student's answer broke the grading itself
-        where = student_frame(e.__traceback__)
-        diagnosis = Diagnosis("raised", f"{type(e).__name__}: {e} ({where})")
-        note = ""
+        diagnosis, note = diagnosis_of(e, "the code"), ""
     if diagnosis is None:
         return Outcome(part.name, True, note=note)
     return Outcome(part.name, False, diagnosis, part.hint(diagnosis.kind), note)
