@@ -11,13 +11,16 @@ HTML in Jupyter and ``.plot()``.
 """
 
 from .custom_op import check_function
-from .diagnose import DIAGNOSES, Diagnosis, Tolerance, diagnose
+from .diagnose import DIAGNOSES, EXACT, NUMERIC, Clues, Diagnosis, Tolerance, diagnose
 from .report import CheckReport, InputResult
 from .vjp import check_gradients, check_vjp
 
 __all__ = [
     "DIAGNOSES",
+    "EXACT",
+    "NUMERIC",
     "CheckReport",
+    "Clues",
     "Diagnosis",
     "InputResult",
     "Tolerance",

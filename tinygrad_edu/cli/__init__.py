@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from .errors import EXIT_USER_ERROR, USER_ERRORS, CLIError, messages
 from .evaluate import add_eval_command
+from .exercise import add_exercise_command
 from .figures import FIGURES
 from .graph import add_graph_command
 from .options import PROG
@@ -43,6 +44,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_trace_command,
     add_sweep_command,
     add_plot_command,
+    add_exercise_command,
 ]
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 _DEBUG_HELP = "on an error, show the traceback instead of one line"
