@@ -154,6 +154,8 @@ def diagnose(
 def _not_an_answer(got: Any) -> Diagnosis | None:
     if got is None:
         return Diagnosis("missing", "returned None where a gradient was needed")
+    if isinstance(got, tuple | list) and got and all(isinstance(a, np.ndarray) for a in got):
+        return Diagnosis("wrong_count", f"returned {len(got)} arrays where one was expected")
     try:
         arr = np.asarray(got)
     except Exception as e:
@@ -241,7 +243,15 @@ def _scaled(got: np.ndarray, expected: np.ndarray, tol: Tolerance, c: Clues) -> 
     factor = float(np.vdot(got, expected)) / norm
     if abs(factor) < 1e-12 or not tol.close(got, factor * expected):
         return None
+    if expected.size == 1 and not _is_batch_factor(factor, c.batch_sizes):
+        return None  # any number is a multiple of another: only a factor N says something
     return Diagnosis("scaled", _name_factor(factor, c.batch_sizes), factor)
+
+
+def _is_batch_factor(factor: float, batch_sizes: Sequence[int]) -> bool:
+    return any(
+        n > 1 and (abs(factor - n) < 1e-6 * n or abs(factor * n - 1) < 1e-6) for n in batch_sizes
+    )
 
 
 def _name_factor(factor: float, batch_sizes: Sequence[int]) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +48,18 @@ def diagnosis_of(error: Exception, who: str) -> Diagnosis:
     at = f" ({where})" if where else ""
     if isinstance(error, NotImplementedError):
         return Diagnosis("not_written", f"{who} is not written yet{at}")
-    return Diagnosis("raised", f"{who} raised {type(error).__name__}: {error}{at}")
+    return Diagnosis(
+        "raised", f"{who} raised {type(error).__name__}: {error}{at}{_transposed(error)}"
+    )
+
+
+def _transposed(error: Exception) -> str:
+    """A remark when numpy's message names two shapes that are each other's transpose."""
+    shapes = re.findall(r"\((\d+),\s*(\d+)\)", str(error))
+    pairs = {(a, b) for a, b in shapes}
+    if any((b, a) in pairs and a != b for a, b in pairs):
+        return " -- one matrix is the transpose of the other"
+    return ""
 
 
 def student_frame(tb: TracebackType | None) -> str:
