@@ -219,3 +219,10 @@ def test_the_reference_walk_agrees_with_the_engine() -> None:
     walked = reference_grads(out, [x, w], g)
     out.backward(g)
     assert np.allclose(walked[0], x.grad) and np.allclose(walked[1], w.grad)
+
+
+def test_every_diagnosis_kind_is_documented_for_students() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "workbench.md").read_text()
+    assert [k for k in DIAGNOSES if f"| `{k}` |" not in page] == []

@@ -18,7 +18,7 @@ from ..data import DatasetError, load_dataset
 from ..function import Function
 from ..tensor import Tensor
 from .exercise import Exercise, Grade, Part
-from .grader import named, need
+from .grader import named, named_diagnosis, need
 
 #: The test accuracy of the MLP trained briefly with the student's derivatives.
 TARGET_ACCURACY = 0.80
@@ -26,7 +26,7 @@ TARGET_ACCURACY = 0.80
 
 def _vjp(name: str, forward: Callable[..., Tensor], inputs: dict) -> Callable[[ModuleType], Grade]:
     def grade(module: ModuleType) -> Grade:
-        return check_vjp(need(module, name), forward, inputs).diagnosis, ""
+        return named_diagnosis(check_vjp(need(module, name), forward, inputs)), ""
 
     return grade
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..check import Diagnosis, Tolerance, diagnose
+from ..check import CheckReport, Diagnosis, Tolerance, diagnose
 from ..check.diagnose import EXACT, Clues
 from ..check.student import StudentError, diagnosis_of, student_frame
 from .exercise import Exercise, Outcome, Part
@@ -76,6 +76,14 @@ def named(fn: Callable[..., Any], name: str, wrap: Callable[[Any], Any]) -> Call
 
     call_student.__qualname__ = name
     return call_student
+
+
+def named_diagnosis(report: CheckReport) -> Diagnosis | None:
+    """The report's diagnosis, its message starting with the wrong gradient's name."""
+    wrong, d = report.first_wrong, report.diagnosis
+    if d is None or wrong is None:
+        return d
+    return Diagnosis(d.kind, f"{wrong.name}: {d.message}", d.factor)
 
 
 def compare(

@@ -14,7 +14,7 @@ from ..check.student import call
 from ..data import Dataset, DatasetError, load_dataset
 from ..tensor import Tensor
 from .exercise import Exercise, Grade, Part
-from .grader import compare, named, need
+from .grader import compare, named, named_diagnosis, need
 
 SIZES = (5, 4, 3)  # n_in, n_hidden, n_out: small, and all different (a transpose shows)
 N = 3  # images per batch in the gradient check
@@ -77,7 +77,8 @@ def grade_update_grad(module: ModuleType) -> Grade:
 
     by_hand = named(accumulated, "update_grad", lambda grads: grads)
     spec = {**{k: v.shape for k, v in _params(0).items()}, "X": X, "y": y}
-    return check_gradients(by_hand, summed_loss, spec, wrt=list(PARAMS), trials=2).diagnosis, ""
+    report = check_gradients(by_hand, summed_loss, spec, wrt=list(PARAMS), trials=2)
+    return named_diagnosis(report), ""
 
 
 def grade_update_params(module: ModuleType) -> Grade:

@@ -12,7 +12,7 @@ from ..check.student import call
 from ..data import DatasetError, load_dataset
 from ..tensor import Tensor
 from .exercise import Exercise, Grade, Part
-from .grader import compare, named, need
+from .grader import compare, named, named_diagnosis, need
 
 N, D = 8, 5
 #: The test accuracy the trained neuron must reach (always answering "not 0": 90 %).
@@ -51,7 +51,7 @@ def grade_gradient(module: ModuleType) -> Grade:
     by_hand = named(lambda w, b, X, t: fn(w, float(b), X, t), "gradient", tuple)
     inputs = {"w": (D,), "b": (), "X": X, "t": t}
     report = check_gradients(by_hand, reference_loss, inputs, wrt=["w", "b"])
-    return report.diagnosis, ""
+    return named_diagnosis(report), ""
 
 
 def grade_training(module: ModuleType) -> Grade:
