@@ -226,3 +226,11 @@ def test_every_diagnosis_kind_is_documented_for_students() -> None:
 
     page = (Path(__file__).resolve().parents[2] / "docs" / "workbench.md").read_text()
     assert [k for k in DIAGNOSES if f"| `{k}` |" not in page] == []
+
+
+def test_the_derivative_at_the_output_is_named_for_a_written_out_sigmoid() -> None:
+    def at_output(g: np.ndarray, z: np.ndarray) -> np.ndarray:
+        return sigmoid_backward(g, s(z))
+
+    report = check_vjp(at_output, lambda z: 1 / (1 + (-z).exp()), {"z": (3, 5)})
+    assert report.diagnosis.kind == "derivative_at_output"

@@ -71,7 +71,8 @@ def _vjp_trial(
         answer = call(backward, g.copy(), *[a.copy() for a in arrays])
         return as_gradients(answer, names, list(spec), name_of(backward))
 
-    clues = _clues(out, wanted, upstream, arrays, lambda: student(np.ones(out.shape)))
+    moved = functools.partial(moved_input_variants, forward, spec, arrays, upstream)
+    clues = _clues(out, wanted, upstream, arrays, lambda: student(np.ones(out.shape)), moved)
     got = lambda: student(upstream)  # noqa: E731
     return _compare(report, trial, names, out, wanted, upstream, got, tol, clues)
 
@@ -171,6 +172,7 @@ def _clues(
     upstream: np.ndarray,
     arrays: list[np.ndarray],
     student_with_ones: Callable[[], list[Any]] | None,
+    moved: Callable[[], list[dict[str, list[np.ndarray]]]] | None = None,
 ) -> Clues:
     """Clues for every input at once (``_for_input`` picks one input's), computed on demand."""
 
@@ -185,7 +187,11 @@ def _clues(
 
     @functools.cache
     def variants() -> list[dict[str, list[np.ndarray]]]:
-        return mistake_variants(out, wanted, upstream)
+        found = mistake_variants(out, wanted, upstream)
+        for mine, more in zip(found, moved() if moved else [], strict=False):
+            for kind, candidates in more.items():
+                mine.setdefault(kind, []).extend(candidates)
+        return found
 
     sizes = tuple(a.shape[0] for a in arrays if a.ndim >= 2)
     return Clues(with_ones if student_with_ones else None, variants, sizes)  # type: ignore[arg-type]
@@ -218,4 +224,30 @@ def mistake_variants(
                 grads = reference_grads(out, wanted, upstream, keep_only=(node, k))
                 for i, g in enumerate(grads):
                     found[i].setdefault("overwritten", []).append(g)
+    return found
+
+
+def moved_input_variants(
+    forward: Callable[..., Tensor],
+    spec: dict[str, Any],
+    arrays: list[np.ndarray],
+    upstream: np.ndarray,
+) -> list[dict[str, list[np.ndarray]]]:
+    """For each float input x: the reference's gradient evaluated with x replaced by s(x) and
+    by tanh(x), what a derivative taken at the activation's output gives (for references that
+    write the activation out, e.g. ``1 / (1 + (-z).exp())``)."""
+    names = float_names(spec)
+    found: list[dict[str, list[np.ndarray]]] = [{} for _ in names]
+    for i, name in enumerate(names):
+        k = list(spec).index(name)
+        for act in (lambda x: 1 / (1 + np.exp(-x)), np.tanh):
+            moved = [act(a) if j == k else a for j, a in enumerate(arrays)]
+            try:
+                with np.errstate(all="ignore"):
+                    xs = leaves(spec, moved)
+                    out = forward(*xs)
+                    grads = reference_grads(out, [x for x in xs if x.requires_grad], upstream)
+            except (ValueError, TypeError, ArithmeticError):
+                continue
+            found[i].setdefault("derivative_at_output", []).append(grads[i])
     return found

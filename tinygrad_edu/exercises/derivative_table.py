@@ -124,7 +124,7 @@ EXERCISE = Exercise(
             ("all of them",),
             f"an MLP trains to {TARGET_ACCURACY:.0%}",
             grade_training,
-            60.0,
+            30.0,
         ),
     ),
 )

@@ -90,7 +90,7 @@ class Part:
     functions: tuple[str, ...]
     what: str
     grade: Callable[[ModuleType], Grade]
-    timeout: float = 20.0
+    timeout: float = 10.0
     hints: Mapping[str, str] = field(default_factory=dict)
 
     def hint(self, kind: str) -> str:

@@ -144,7 +144,13 @@ def _run_child(exercise: Exercise, path: Path, part: Part, limit: float) -> Outc
         env = {**os.environ, "PYTHONPATH": _pythonpath(), "MPLBACKEND": "Agg"}
         try:
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=limit, env=env, check=False
+                command,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                timeout=limit,
+                env=env,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             d = Diagnosis("timeout", f"{path.name} did not finish within {limit:g} s")

@@ -154,6 +154,6 @@ EXERCISE = Exercise(
             grade_update_params,
             hints={"scaled": "divide the summed gradient by batch_size (and only once)"},
         ),
-        Part("train", ("MLP",), f"train to {TARGET_ACCURACY:.0%}", grade_training, 120.0),
+        Part("train", ("MLP",), f"train to {TARGET_ACCURACY:.0%}", grade_training, 30.0),
     ),
 )

@@ -92,6 +92,6 @@ EXERCISE = Exercise(
             grade_gradient,
             hints={"scaled": "the loss is a mean: dL/dw = X^T (h - t) / N"},
         ),
-        Part("train", ("gradient",), f"train to {TARGET_ACCURACY:.0%}", grade_training, 60.0),
+        Part("train", ("gradient",), f"train to {TARGET_ACCURACY:.0%}", grade_training, 30.0),
     ),
 )
