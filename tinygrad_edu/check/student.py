@@ -84,7 +84,8 @@ def as_gradients(result: Any, names: list[str], all_names: list[str], who: str) 
     """The student's gradients, one per name in ``names`` (the differentiated inputs): ``result``
     is one array (one input), or a tuple in input order, over ``names`` or over every input in
     ``all_names`` (the entries of integer inputs are then ignored)."""
-    many = isinstance(result, tuple) or (isinstance(result, list) and len(names) > 1)
+    arrays = isinstance(result, list) and all(isinstance(a, np.ndarray) for a in result)
+    many = isinstance(result, tuple) or (isinstance(result, list) and (len(names) > 1 or arrays))
     answers = list(result) if many else [result]
     if len(answers) == len(all_names) and len(all_names) != len(names):
         answers = [a for a, n in zip(answers, all_names, strict=True) if n in names]
