@@ -16,7 +16,7 @@ Check your work with ``tinygrad-edu exercise check .``: each is compared with th
 import numpy as np
 
 
-def forward(x, W1, b1, W2, b2):
+def forward(x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray) -> tuple:
     """(z1, a1, z2, a2) for one image (given)."""
     z1 = W1 @ x + b1
     a1 = 1 / (1 + np.exp(-z1))
@@ -25,28 +25,38 @@ def forward(x, W1, b1, W2, b2):
     return z1, a1, z2, e / e.sum()
 
 
-def da2_db2(x, W1, b1, W2, b2) -> np.ndarray:
+def da2_db2(
+    x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
+) -> np.ndarray:
     """d a2 / d b2, (n_out, n_out). Since d z2 / d b2 = I, this is the softmax Jacobian
     d a2_i / d z2_j = a2_i (delta_ij - a2_j)."""
     raise NotImplementedError("da2_db2")
 
 
-def da2_dW2(x, W1, b1, W2, b2) -> np.ndarray:
+def da2_dW2(
+    x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
+) -> np.ndarray:
     """d a2 / d W2, (n_out, n_out * n_hidden): d z2_i / d W2[j, k] = delta_ij a1_k, then the
     softmax Jacobian in front (the chain rule is a matrix product)."""
     raise NotImplementedError("da2_dW2")
 
 
-def da2_da1(x, W1, b1, W2, b2) -> np.ndarray:
+def da2_da1(
+    x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
+) -> np.ndarray:
     """d a2 / d a1, (n_out, n_hidden): the softmax Jacobian times d z2 / d a1 = W2."""
     raise NotImplementedError("da2_da1")
 
 
-def da1_dz1(x, W1, b1, W2, b2) -> np.ndarray:
+def da1_dz1(
+    x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
+) -> np.ndarray:
     """d a1 / d z1, (n_hidden, n_hidden): diagonal, s'(z1) = s(z1) (1 - s(z1))."""
     raise NotImplementedError("da1_dz1")
 
 
-def dz1_dW1(x, W1, b1, W2, b2) -> np.ndarray:
+def dz1_dW1(
+    x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
+) -> np.ndarray:
     """d z1 / d W1, (n_hidden, n_hidden * n_in): d z1_i / d W1[j, k] = delta_ij x_k."""
     raise NotImplementedError("dz1_dW1")
