@@ -44,6 +44,7 @@ def load_student(path: str | Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise StudentError(Diagnosis("raised", f"{path.name} cannot be imported"))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would (dataclasses, pickle look it up there)
     try:
         spec.loader.exec_module(module)
     except SyntaxError as e:
