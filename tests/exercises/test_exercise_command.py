@@ -81,6 +81,11 @@ def student_workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str], code: 
 
 BUGGY_1 = """\
 def softmax(z):
+    import subprocess
+    import sys
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    open(PIDFILE, "w").write(str(sleeper.pid))
     while True:
         pass
 
@@ -114,7 +119,8 @@ def cross_entropy_grad(z, y):
 def test_an_endless_loop_an_exception_and_none_are_report_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = student_workspace(tmp_path, capsys, BUGGY_1)
+    pidfile = tmp_path / "sleeper.pid"
+    folder = student_workspace(tmp_path, capsys, f"PIDFILE = {str(pidfile)!r}\n\n\n" + BUGGY_1)
     start = time.monotonic()
     status, lines, _ = run(capsys, "check", str(folder), "--timeout", "3")
     assert time.monotonic() - start < 15
@@ -122,7 +128,20 @@ def test_an_endless_loop_an_exception_and_none_are_report_lines(
     assert lines[0].startswith("softmax: FAILED, timeout") and "within 3 s" in lines[0]
     assert lines[1].startswith("cross_entropy: FAILED, missing")
     assert lines[2].startswith("gradient: FAILED, raised")
-    assert "IndexError" in lines[2] and "softmax_cross_entropy.py, line 15" in lines[2]
+    source = (folder / "softmax_cross_entropy.py").read_text().splitlines()
+    line = source.index("    return p[:, 99]") + 1
+    assert "IndexError" in lines[2] and f"softmax_cross_entropy.py, line {line})" in lines[2]
+    assert not _alive(int(pidfile.read_text())), "the part's own children are killed too"
+
+
+def _alive(pid: int) -> bool:
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_nan_a_dying_process_and_the_wrong_number_of_arrays_are_report_lines(

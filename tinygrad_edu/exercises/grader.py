@@ -5,9 +5,11 @@ for ``tinygrad-edu exercise check``), so that an endless loop or a crash is one 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -139,28 +141,47 @@ def grade_isolated(
 
 def _run_child(exercise: Exercise, path: Path, part: Part, limit: float) -> Outcome:
     with tempfile.TemporaryDirectory() as tmp:
-        result = Path(tmp) / "outcome.json"
+        result, log = Path(tmp) / "outcome.json", Path(tmp) / "output.log"
         command = [sys.executable, "-m", "tinygrad_edu.exercises.run_part"]
         command += [exercise.name, str(path), part.name, str(result)]
-        env = {**os.environ, "PYTHONPATH": _pythonpath(), "MPLBACKEND": "Agg"}
-        try:
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                timeout=limit,
-                env=env,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
+        status = _run_with_limit(command, log, limit)
+        if status is None:
             d = Diagnosis("timeout", f"{path.name} did not finish within {limit:g} s")
             return Outcome(part.name, False, d, part.hint("timeout"))
         if result.exists():
             return Outcome.from_json(json.loads(result.read_text()))
-        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        last = (_tail(log).strip().splitlines() or [f"exit status {status}"])[-1]
         d = Diagnosis("crashed", f"running {path.name} ended the process: {last}")
         return Outcome(part.name, False, d, part.hint("crashed"))
+
+
+def _run_with_limit(command: list[str], log: Path, limit: float) -> int | None:
+    """Run ``command`` (its output into ``log``) in a session of its own; its exit status, or
+    None if it ran out of time (then it is killed, with any process it started)."""
+    env = {**os.environ, "PYTHONPATH": _pythonpath(), "MPLBACKEND": "Agg"}
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            return child.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            return None
+
+
+def _tail(log: Path, size: int = 4096) -> str:
+    """The last ``size`` bytes of the child's output."""
+    with log.open("rb") as f:
+        f.seek(max(0, log.stat().st_size - size))
+        return f.read().decode("utf-8", "replace")
 
 
 def _pythonpath() -> str:
