@@ -46,6 +46,10 @@ def add_exercise_command(subparsers: Any) -> None:
         "--timeout", type=float, default=None, help="seconds per part (default: each part's own)"
     )
     check.set_defaults(func=run_check)
+    for action in {id(a): a for a in actions.choices.values()}.values():  # `check DIR --debug`
+        action.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
 
 
 def run_list(args: argparse.Namespace) -> int:
