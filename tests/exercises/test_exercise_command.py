@@ -127,6 +127,7 @@ def test_an_endless_loop_an_exception_and_none_are_report_lines(
     assert status == 1 and len(lines) == 3
     assert lines[0].startswith("softmax: FAILED, timeout") and "within 3 s" in lines[0]
     assert lines[1].startswith("cross_entropy: FAILED, missing")
+    assert "softmax_cross_entropy.py, line " in lines[1], "None: where the function is defined"
     assert lines[2].startswith("gradient: FAILED, raised")
     source = (folder / "softmax_cross_entropy.py").read_text().splitlines()
     line = source.index("    return p[:, 99]") + 1
@@ -153,6 +154,7 @@ def test_nan_a_dying_process_and_the_wrong_number_of_arrays_are_report_lines(
     assert lines[0].startswith("softmax: FAILED, not_finite")
     assert lines[1].startswith("cross_entropy: FAILED, crashed")
     assert lines[2].startswith("gradient: FAILED, wrong_count")
+    assert "softmax_cross_entropy.py, line " in lines[0] and "softmax_cross_entropy.py" in lines[2]
 
 
 def test_a_syntax_error_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

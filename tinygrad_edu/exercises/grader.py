@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import json
 import os
 import signal
@@ -112,7 +113,26 @@ def grade_part(part: Part, module: ModuleType) -> Outcome:
         diagnosis, note = diagnosis_of(e, "the code"), ""
     if diagnosis is None:
         return Outcome(part.name, True, note=note)
+    located = ".py, line " in diagnosis.message or diagnosis.kind == "not_trained"
+    if not located:  # no traceback: point at the student's function itself
+        where = defined_at(module, part.functions)
+        message = f"{diagnosis.message} ({where})" if where else diagnosis.message
+        diagnosis = Diagnosis(diagnosis.kind, message, diagnosis.factor)
     return Outcome(part.name, False, diagnosis, part.hint(diagnosis.kind), note)
+
+
+def defined_at(module: ModuleType, names: tuple[str, ...]) -> str:
+    """'file.py, line 12: def fn' for the first of ``names`` defined in the student's file."""
+    for name in names:
+        try:
+            fn = need(module, name)
+            file = inspect.getsourcefile(fn)  # type: ignore[arg-type]
+            _, line = inspect.getsourcelines(fn)  # type: ignore[arg-type]
+        except (StudentError, TypeError, OSError):
+            continue
+        if file is not None:
+            return f"{Path(file).name}, line {line}: {name}"
+    return ""
 
 
 def grade_module(exercise: Exercise, module: ModuleType) -> list[Outcome]:
