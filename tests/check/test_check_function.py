@@ -117,3 +117,16 @@ def test_the_number_and_shapes_of_the_gradients_are_checked() -> None:
 
 def test_keyword_arguments_reach_forward_and_the_tangent_rule() -> None:
     assert check_function(Power, {"a": (2, 3)}, kwargs={"k": 3.0}).passed
+
+
+class NotFinite(Function):
+    def forward(ctx, z: np.ndarray) -> np.ndarray:
+        return z * np.nan
+
+    def backward(ctx, g: np.ndarray) -> np.ndarray:
+        return g
+
+
+def test_a_forward_that_is_never_finite_is_a_diagnosis() -> None:
+    report = check_function(NotFinite, {"z": (2, 2)})
+    assert report.diagnosis.kind == "not_finite" and "NotFinite" in report.diagnosis.message

@@ -14,7 +14,7 @@ import numpy as np
 from ..function import Function, no_grad
 from ..tensor import Tensor, unbroadcast
 from .diagnose import NUMERIC, Clues, Diagnosis, Tolerance, diagnose
-from .inputs import away_from_kinks, draw_valid, float_names, is_shape, leaves
+from .inputs import NoValidInputs, away_from_kinks, draw_valid, float_names, is_shape, leaves
 from .report import CheckReport, InputResult
 from .student import StudentError, as_gradients, call
 
@@ -58,6 +58,8 @@ def check_function(
                 if suffix:  # the op does not accept broadcast inputs: nothing to check
                     continue
                 report.error = e.diagnosis
+            except NoValidInputs as e:
+                report.error = Diagnosis("not_finite", f"{fn_class.__name__}: {e}")
             if not report.passed:
                 report.failed_trial = trial
                 return report

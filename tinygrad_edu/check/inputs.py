@@ -19,6 +19,10 @@ Spec = Mapping[str, Any]
 KINK_MARGIN = 0.1
 
 
+class NoValidInputs(ValueError):
+    """The function checked is not finite at random inputs, nor at positive ones."""
+
+
 def is_shape(value: Any) -> bool:
     """True for a shape: an int or a tuple of ints (an array is given as an array or a list)."""
     if isinstance(value, int | np.integer):
@@ -72,7 +76,7 @@ def draw_valid(spec: Spec, rng: np.random.Generator, forward: Callable[..., Tens
             out = forward(*leaves(spec, arrays))
         if np.all(np.isfinite(np.asarray(out.data, dtype=np.float64))):
             return arrays
-    raise ValueError(
-        "check: the reference is not finite at random inputs, nor at positive ones; "
+    raise NoValidInputs(
+        "the forward is not finite (NaN or inf) at random inputs, nor at positive ones; "
         "pass the inputs as arrays instead of shapes"
     )
