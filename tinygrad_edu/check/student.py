@@ -15,8 +15,8 @@ import numpy as np
 from .diagnose import Diagnosis
 
 _PACKAGE = Path(__file__).resolve().parents[1]
-_CHECK = Path(__file__).resolve().parent
 _NUMPY = Path(np.__file__).resolve().parent
+_STUDENT_CODE = (_PACKAGE / "exercises" / "stubs", _PACKAGE / "exercises" / "solutions")
 
 
 class StudentError(Exception):
@@ -63,14 +63,19 @@ def _transposed(error: Exception) -> str:
 
 
 def student_frame(tb: TracebackType | None) -> str:
-    """'file.py, line 12' of the deepest frame in the student's code: outside numpy and this
-    package if there is one, else outside numpy and the checks."""
+    """'file.py, line 12' of the deepest frame in the student's code, outside numpy and this
+    package ('' if there is none: the error arose in the checks, from the student's answer)."""
     frames = traceback.extract_tb(tb)
-    for outside in ((_NUMPY, _PACKAGE), (_NUMPY, _CHECK)):
-        mine = [f for f in frames if not any(_is_under(f.filename, d) for d in outside)]
-        if mine:
-            return f"{Path(mine[-1].filename).name}, line {mine[-1].lineno}"
-    return f"{Path(frames[-1].filename).name}, line {frames[-1].lineno}" if frames else ""
+    mine = [f for f in frames if not _is_ours(f.filename)]
+    return f"{Path(mine[-1].filename).name}, line {mine[-1].lineno}" if mine else ""
+
+
+def _is_ours(filename: str) -> bool:
+    """numpy's and this package's files, but for the exercises' stubs and solutions (the
+    student's code when a teacher grades them in place)."""
+    if any(_is_under(filename, d) for d in _STUDENT_CODE):
+        return False
+    return _is_under(filename, _NUMPY) or _is_under(filename, _PACKAGE)
 
 
 def _is_under(filename: str, folder: Path) -> bool:
