@@ -36,6 +36,7 @@ ENGINE = {"tensor", "function", "ops"}
 
 #: Each layer: the top-level names (modules or subpackages) it holds; bottom first.
 LAYERS: list[set[str]] = [
+    {"errors", "grad_mode"},
     ENGINE,
     {"fused", "conv"},
     {"gradcheck", "autograd"},

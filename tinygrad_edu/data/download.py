@@ -41,8 +41,8 @@ __all__ = [
     "download_fashion_mnist",
     "download_file",
     "download_mnist",
-    "remove_stale_temp_files",
     "file_md5",
+    "remove_stale_temp_files",
 ]
 
 #: Mirrors of the MNIST files, tried in this order.
