@@ -11,6 +11,7 @@ Layers, bottom up (docs/architecture.md draws the same picture)::
     viz, check  viz/ | check/
     training    training/
     course      course/
+    exercises   exercises/
     cli         cli/
     __main__    python -m tinygrad_edu
 
@@ -44,6 +45,7 @@ LAYERS: list[set[str]] = [
     {"viz", "check"},
     {"training"},
     {"course"},
+    {"exercises"},
     {"cli"},
     {"__main__"},
 ]
