@@ -11,6 +11,7 @@ Layers, bottom up (docs/architecture.md draws the same picture)::
     viz, check  viz/ | check/
     training    training/
     course      course/
+    exercises   exercises/
     cli         cli/
     __main__    python -m tinygrad_edu
 
@@ -35,6 +36,7 @@ ENGINE = {"tensor", "function", "ops"}
 
 #: Each layer: the top-level names (modules or subpackages) it holds; bottom first.
 LAYERS: list[set[str]] = [
+    {"errors", "grad_mode"},
     ENGINE,
     {"fused", "conv"},
     {"gradcheck", "autograd"},
@@ -43,6 +45,7 @@ LAYERS: list[set[str]] = [
     {"viz", "check"},
     {"training"},
     {"course"},
+    {"exercises"},
     {"cli"},
     {"__main__"},
 ]

@@ -20,38 +20,18 @@ a tensor whose ``_ctx`` is ``ctx``.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
+from .errors import InputError, ShapeError
+from .grad_mode import enabled as _grad_enabled
+from .grad_mode import is_grad_enabled, no_grad  # noqa: F401 (re-exported, as before)
 
-class ShapeError(ValueError):
-    """An op was given shapes it cannot combine; the message names the op and the shapes."""
-
-
-class InputError(ValueError):
-    """An op was given values outside its domain (class labels out of range, stride 0, ...)."""
-
-
-_grad_enabled = True
-
-
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Context manager (or decorator, ``@no_grad()``) under which ops record no graph."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-
-
-def is_grad_enabled() -> bool:
-    """False inside ``no_grad()``."""
-    return _grad_enabled
+# Stamps in the order things happen (an op ran, a tensor's .data was assigned): Tensor._version
+stamps = itertools.count(1)
 
 
 class Function:
@@ -61,6 +41,7 @@ class Function:
     parents: tuple[Tensor, ...]
     needs_input_grad: tuple[bool, ...]
     saved: tuple[Any, ...] | None = ()  # set to None once backward has freed it
+    stamp: int = 0  # when the op ran (see stamps)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -82,7 +63,7 @@ class Function:
         ctx.parents = inputs
         ctx.needs_input_grad = needs = tuple([t.requires_grad for t in inputs])
         try:
-            out = cls.forward(ctx, *[t.data for t in inputs], **kwargs)
+            out = cls.forward(ctx, *[t._data for t in inputs], **kwargs)
         except (ShapeError, InputError):
             raise
         except (ValueError, IndexError) as e:  # numpy's message, with the op and the shapes
@@ -91,7 +72,8 @@ class Function:
             raise ShapeError(f"{cls.op_name.lower()}: shapes {shapes} {why}") from None
         if type(out) is not np.ndarray:  # numpy turns 0-d results into scalars
             out = _as_0d(ctx, out)
-        if _grad_enabled and True in needs:
+        if True in needs and _grad_enabled.get():
+            ctx.stamp = next(stamps)
             result = Tensor._make(out, True, ctx)
         else:
             result = Tensor._make(out, False, None)

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .function import Function, ShapeError
+from .errors import ShapeError, float_only
+from .function import Function
 
 Array = np.ndarray
 Grads = tuple[Any, Any]  # arrays, or Tensors under create_graph; None where none is needed
@@ -61,7 +62,7 @@ class Mul(Function):
 
 class Pow(Function):
     """out = a ** b.  d out/da = b a^(b-1),  d out/db = a^b ln a  (computed only if b needs it);
-    tangent: b a^(b-1) ta + a^b ln a tb."""
+    tangent: b a^(b-1) ta + a^b ln a tb.  Where b = 0, d out/da = 0 also at a = 0 (a^0 = 1)."""
 
     def forward(ctx, a: Array, b: Array) -> Array:
         out = a**b
@@ -71,12 +72,12 @@ class Pow(Function):
     def backward(ctx, g: Array) -> Grads:
         a, b, out = ctx.saved
         da, db = ctx.needs_input_grad
-        return (g * b * a ** (b - 1) if da else None), (g * out * _log(a) if db else None)
+        return (g * _pow_slope(a, b) if da else None), (g * out * _log(a) if db else None)
 
     def jvp(ctx, ta: Array | None, tb: Array | None) -> Array:
         a, b, out = ctx.saved
         return _add(
-            None if ta is None else b * a ** (b - 1) * ta,
+            None if ta is None else _pow_slope(a, b) * ta,
             None if tb is None else out * _log(a) * tb,
         )
 
@@ -99,7 +100,7 @@ class Exp(Function):
     """out = e^a.  d out/da = e^a = out; tangent: out t."""
 
     def forward(ctx, a: Array) -> Array:
-        out = np.exp(a)
+        out = np.exp(float_only("exp", a))
         ctx.save_for_backward(out)
         return out
 
@@ -115,7 +116,7 @@ class Log(Function):
     """out = ln a.  d out/da = 1/a; tangent: t / a."""
 
     def forward(ctx, a: Array) -> Array:
-        ctx.save_for_backward(a)
+        ctx.save_for_backward(float_only("log", a))
         return np.log(a)
 
     def backward(ctx, g: Array) -> Array:
@@ -130,7 +131,7 @@ class Sqrt(Function):
     """out = sqrt(a).  d out/da = 1 / (2 sqrt(a)) = 1 / (2 out); tangent: t / (2 out)."""
 
     def forward(ctx, a: Array) -> Array:
-        out = np.sqrt(a)
+        out = np.sqrt(float_only("sqrt", a))
         ctx.save_for_backward(out)
         return out
 
@@ -152,7 +153,7 @@ class Sigmoid(Function):
 
     def forward(ctx, a: Array) -> Array:
         with np.errstate(over="ignore"):
-            out = 1 / (1 + np.exp(-a))
+            out = 1 / (1 + np.exp(-float_only("sigmoid", a)))
         ctx.save_for_backward(out)
         return out
 
@@ -184,7 +185,7 @@ class Tanh(Function):
     """out = tanh(a).  d out/da = 1 - tanh(a)^2 = 1 - out^2; tangent: (1 - out^2) t."""
 
     def forward(ctx, a: Array) -> Array:
-        out = np.tanh(a)
+        out = np.tanh(float_only("tanh", a))
         ctx.save_for_backward(out)
         return out
 
@@ -352,6 +353,17 @@ def _add(x: Any, y: Any) -> Any:
 def _on_tensors(g: Any) -> bool:
     """True when a backward runs on Tensors (create_graph), False on arrays (first order)."""
     return type(g) is not np.ndarray
+
+
+def _pow_slope(a: Any, b: Any) -> Any:
+    """b a^(b-1), the slope of a^b in a, and 0 where a = b = 0 (a^0 = 1 is constant), where the
+    formula would give 0 * 0^-1 = 0 * inf = NaN: there a is raised to 0 instead of to -1."""
+    at_zero = (_values(b) == 0) & (_values(a) == 0)
+    return b * a ** (b - 1 + at_zero)
+
+
+def _values(x: Any) -> Any:
+    return x.data if _on_tensors(x) else x
 
 
 def _log(a: Any) -> Any:

@@ -111,7 +111,9 @@ class Optimizer:
                     f"{type(self).__name__}.step: params[{i}] has shape "
                     f"{p.data.shape} but its grad has shape {g.shape}"
                 )
-            self._update(i, p.data, g)
+            w = p.data
+            self._update(i, w, g)  # in place
+            p.data = w  # a new version: a graph that saved the old values refuses to backprop
         self.steps += 1
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:

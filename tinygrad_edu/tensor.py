@@ -11,10 +11,13 @@ sums what arrives at each tensor, undoing broadcasting in one place, :func:`unbr
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Container, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .errors import ShapeError, as_array, check_axes, check_permutation
 
 if TYPE_CHECKING:
     from .function import Function
@@ -114,7 +117,8 @@ def backprop(
         in_grads = _vjp(ctx, node, g, retain_graph, create_graph)  # dL/d(input), each input
         for parent, pg in zip(ctx.parents, in_grads, strict=False):
             if pg is not None and parent.requires_grad:
-                pg = unbroadcast(pg, parent.data.shape)  # summed back to the input's shape
+                if pg.shape != parent._data.shape:  # summed back to the input's shape
+                    pg = unbroadcast(pg, parent._data.shape)
                 old = grads.get(parent)
                 grads[parent] = pg if old is None else old + pg  # paths add up
         if hook is not None:
@@ -139,7 +143,8 @@ def _initial_grad(root: Tensor, grad: ArrayLike | None, create_graph: bool) -> G
         return np.ones(root.shape, root.dtype)
     if create_graph and isinstance(grad, Tensor) and grad.shape == root.shape:
         return grad
-    g = np.ones(root.shape, root.dtype) if grad is None else np.array(grad, dtype=root.dtype)
+    g = np.ones(root.shape, root.dtype) if grad is None else as_array(grad, root.dtype, "backward")
+    g = g.copy() if g is grad else g  # never alias the caller's array
     if g.shape != root.shape:
         raise ShapeError(
             f"backward: grad of shape {g.shape} given for a tensor of shape {root.shape}"
@@ -172,6 +177,8 @@ def _vjp(ctx: Function, node: Tensor, g: Grad, retain: bool, create_graph: bool)
             f"backward: the graph through {ctx.op_name} was already freed by an earlier "
             "backward(); pass retain_graph=True to the first call to backprop twice"
         )
+    if _last_change > ctx.stamp:  # some tensor changed since the op ran: was it one it saved?
+        _check_unchanged(ctx, node)
     if not create_graph:
         in_grads = type(ctx).backward(ctx, g)
     elif hasattr(ctx, "composite"):
@@ -181,6 +188,18 @@ def _vjp(ctx: Function, node: Tensor, g: Grad, retain: bool, create_graph: bool)
     if not retain:
         ctx.saved = None
     return in_grads if type(in_grads) is tuple else (in_grads,)
+
+
+def _check_unchanged(ctx: Function, node: Tensor) -> None:
+    """A RuntimeError if a tensor whose array ``ctx`` saved for backward (its output or an
+    input) was assigned through ``.data`` after the op ran: its gradient would use the new values.
+    Writes into the array itself (``t.data[0] = 1``) are not seen."""
+    for t in (node, *ctx.parents):
+        if t._version > ctx.stamp and any(s is t._data for s in ctx.saved or ()):
+            raise RuntimeError(
+                f"backward: {t.name or 'a tensor'} was changed through .data after {ctx.op_name} "
+                "saved it for backward: change .data after backward(), or compute again"
+            )
 
 
 class _OnTensors:
@@ -217,24 +236,7 @@ def _sent(parents: tuple[Tensor, ...], in_grads: tuple[Grad, ...]) -> Sent:
     """What the hook is told: (argument position, input, grad) for each input sent a grad."""
     pairs = enumerate(zip(parents, in_grads, strict=False))
     sent = [(i, p, pg) for i, (p, pg) in pairs if pg is not None and p.requires_grad]
-    return tuple((i, p, unbroadcast(pg, p.data.shape)) for i, p, pg in sent)
-
-
-def _as_array(data: ArrayLike, dtype: Any) -> np.ndarray:
-    """Convert user data: Python numbers become float32, numpy floats keep float32/float64."""
-    if isinstance(data, Tensor):
-        data = data.data
-    try:
-        arr = np.asarray(data, dtype=dtype)
-    except (ValueError, TypeError) as e:
-        raise TypeError(f"Tensor: cannot convert {type(data).__name__} to an array: {e}") from e
-    if arr.dtype.kind not in "biuf":
-        example = f" (expected numbers, got e.g. {arr.flat[0]!r})" if arr.size else ""
-        raise TypeError(f"Tensor: data of dtype {arr.dtype} is not numeric{example}")
-    given_numpy = isinstance(data, np.ndarray | np.generic)
-    if dtype is None and (not given_numpy or (arr.dtype.kind == "f" and arr.dtype.itemsize < 4)):
-        arr = arr.astype(np.float32)  # Python numbers and float16: float32
-    return arr
+    return tuple((i, p, unbroadcast(pg, p._data.shape)) for i, p, pg in sent)
 
 
 class Tensor:
@@ -245,7 +247,7 @@ class Tensor:
     integer numpy arrays stay integer (labels, indices) and cannot require grad.
     """
 
-    __slots__ = ("_ctx", "_retains_grad", "data", "grad", "name", "requires_grad")
+    __slots__ = ("_ctx", "_data", "_retains_grad", "_version", "grad", "name", "requires_grad")
     __array_ufunc__ = None  # `ndarray + Tensor` defers to Tensor.__radd__ instead of unwrapping
 
     def __init__(
@@ -255,12 +257,13 @@ class Tensor:
         dtype: Any = None,
         name: str | None = None,
     ) -> None:
-        arr = _as_array(data, dtype)
+        arr = as_array(data.data if isinstance(data, Tensor) else data, dtype)
         if requires_grad and arr.dtype.kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require grad, got dtype {arr.dtype}"
             )
-        self.data: np.ndarray = arr
+        self._data: np.ndarray = arr
+        self._version = 0
         self.grad: np.ndarray | None = None
         self.requires_grad: bool = bool(requires_grad)
         self.name: str | None = name
@@ -271,8 +274,8 @@ class Tensor:
     def _make(cls, data: np.ndarray, requires_grad: bool, ctx: Function | None) -> Tensor:
         """Fast constructor for op outputs: no conversion, no checks."""
         t = cls.__new__(cls)
-        t.data, t.grad, t.requires_grad, t.name, t._ctx = data, None, requires_grad, None, ctx
-        t._retains_grad = False
+        t._data, t.grad, t.requires_grad, t.name, t._ctx = data, None, requires_grad, None, ctx
+        t._retains_grad, t._version = False, 0
         return t
 
     # ----------------------------------------------------------------- backward
@@ -296,16 +299,25 @@ class Tensor:
             {self: _initial_grad(self, grad, create_graph)}, retain, create_graph, _backward_hook
         )
 
+    # ----------------------------------------------------------------- the data, versioned
+    def _set_data(self, value: np.ndarray) -> None:
+        """Each assignment (``t.data = a``, ``t.data -= a``) stamps a version: _check_unchanged."""
+        global _last_change
+        self._data = value
+        self._version = _last_change = next(stamps)
+
+    data = property(operator.attrgetter("_data"), _set_data, doc="The values, a numpy array.")
+
     # ----------------------------------------------------------------- array-like attributes
     # fmt: off
     @property
-    def shape(self) -> tuple[int, ...]: return self.data.shape
+    def shape(self) -> tuple[int, ...]: return self._data.shape
     @property
-    def ndim(self) -> int: return self.data.ndim
+    def ndim(self) -> int: return self._data.ndim
     @property
-    def size(self) -> int: return self.data.size
+    def size(self) -> int: return self._data.size
     @property
-    def dtype(self) -> np.dtype: return self.data.dtype
+    def dtype(self) -> np.dtype: return self._data.dtype
     @property
     def is_leaf(self) -> bool: return self._ctx is None
     def __len__(self) -> int: return len(self.data)
@@ -362,9 +374,9 @@ class Tensor:
         """Wrap a Python number or array as a constant tensor (Python numbers take our dtype)."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, {"f": int | float, "i": int, "u": int}.get(self.data.dtype.kind, ())):
-            return Tensor._make(np.asarray(other, dtype=self.data.dtype), False, None)
-        return Tensor._make(_as_array(other, None), False, None)
+        if isinstance(other, {"f": int | float, "i": int, "u": int}.get(self._data.dtype.kind, ())):
+            return Tensor._make(np.asarray(other, dtype=self._data.dtype), False, None)
+        return Tensor._make(as_array(other, None), False, None)
 
     # Each operator is one op (a - b is a + (-b), a / b is a * b^-1): one line each, a table.
     # fmt: off
@@ -403,33 +415,39 @@ class Tensor:
 
     # ----------------------------------------------------------------- methods
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        axis = axis if axis is None else check_axes("sum", axis, self.shape)
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """sum / n, where n is the number of elements reduced over."""
-        axes = [axis] if isinstance(axis, int | np.integer) else axis
+        axes = None if axis is None else check_axes("mean", axis, self.shape)
         n = math.prod(self.shape[a] for a in (range(self.ndim) if axes is None else axes))
         if n == 0:
             raise ValueError(f"mean: no elements to average over (shape {self.shape}, axis={axis})")
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / n)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        axis = axis if axis is None else check_axes("max", axis, self.shape)
         return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape: int | Iterable[int]) -> Tensor:
         if len(shape) == 1 and not isinstance(shape[0], int | np.integer):
             shape = tuple(shape[0])  # type: ignore[arg-type]
+        if not all(isinstance(n, int | np.integer) for n in shape):
+            raise ShapeError(f"reshape: sizes must be integers, got {shape} for shape {self.shape}")
         return ops.Reshape.apply(self, shape=shape)
 
     def flatten(self, start_dim: int = 0) -> Tensor:
         """Merge the axes from ``start_dim`` on into one (``start_dim=1`` keeps the batch axis)."""
-        start = start_dim % self.ndim if self.ndim else 0
+        start = check_axes("flatten", start_dim, self.shape)[0] if self.ndim else 0
         return self.reshape(*self.shape[:start], -1)
 
     def transpose(self, *axes: int | Iterable[int]) -> Tensor:
         """Permute the axes (reverse them when none are given), like ``np.transpose``."""
         if len(axes) == 1 and not isinstance(axes[0], int | np.integer):
             axes = tuple(axes[0])  # type: ignore[arg-type]
+        if axes:
+            check_permutation(axes, self.shape)
         return ops.Transpose.apply(self, axes=tuple(int(a) for a in axes) if axes else None)
 
     @property
@@ -464,4 +482,6 @@ def as_tensor(x: ArrayLike) -> Tensor:
 # The ops build on Tensor and Function, and Tensor's operators apply the ops: these imports come
 # last, once Tensor exists, so the three modules can be imported in any order.
 from . import ops  # noqa: E402
-from .function import ShapeError  # noqa: E402
+from .function import stamps  # noqa: E402
+
+_last_change = 0  # the newest version stamped by any assignment to a tensor's .data

@@ -459,8 +459,25 @@ def test_fallback_to_sample_when_download_fails(capsys: pytest.CaptureFixture[st
     assert train.name == "mnist-sample/train" and len(test) == 1000
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
-    assert "could not download MNIST (1 mirror failed)" in lines[0] and "mnist-sample" in lines[0]
+    assert "could not download MNIST (1 mirror failed: " in lines[0] and "mnist-sample" in lines[0]
     assert "--data-dir" in lines[0]
+
+
+@needs_sample
+def test_the_fallback_line_says_the_cached_copy_was_corrupt(
+    isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: only "could not download MNIST (1 mirror failed)", the corrupt cache unsaid."""
+    folder = isolated_cache / "mnist"
+    make_idx_dir(folder)
+    trust_cache(monkeypatch, folder, "MNIST_MD5")
+    bad = folder / "train-labels-idx1-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:-1] + b"!")
+    train, _ = load_dataset("mnist")  # the mirrors are dead: the sample stands in
+    assert train.name == "mnist-sample/train"
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "could not download MNIST (1 mirror failed: " in line
+    assert f"the cached {bad} is corrupt (MD5 " in line
 
 
 @needs_sample

@@ -99,12 +99,31 @@ def test_stop_on_non_finite_loss() -> None:
 
     state_seen: list[TrainingState] = []
     keep = LambdaCallback(on_train_end=state_seen.append)
-    h = run([Explode(), stop, EpochLog(lines.append), rec, keep], epochs=5)
+    h = run([Explode(), stop, EpochLog(lines.append), rec, keep], epochs=5, test=None)
     # update 3 (the first with inf weights) gives a NaN loss: stop there, finishing that epoch
     assert h.iterations == [0, 1, 2] and math.isnan(h.train_loss[-1])
     assert h.epoch_end_iterations == [2, 3] and len(lines) == 2
     assert state_seen[0].stop and "loss is nan at update 3 (epoch 2)" in state_seen[0].stop_reason
     assert [e for e in rec.events if e[0] == "on_batch_end"][-1] == ("on_batch_end", 2, 3)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_stop_on_a_non_finite_test_loss() -> None:
+    """Before: only minibatch losses were watched, so an epoch whose weights had overflowed to
+    inf by its last update, with a NaN test loss, still ended well (and was checkpointed)."""
+
+    class Explode(Callback):
+        def on_batch_end(self, state: TrainingState) -> None:
+            if state.iteration == 2:  # the last update of epoch 1
+                for p in state.model.parameters():
+                    p.data[...] = np.inf
+
+    state_seen: list[TrainingState] = []
+    h = run([Explode(), StopOnNonFinite(), LambdaCallback(on_train_end=state_seen.append)], 5)
+    assert math.isnan(h.test_loss[-1]) and h.epoch_end_iterations == [2]
+    assert state_seen[0].failed
+    assert "the test loss is nan after update 2 (epoch 1)" in state_seen[0].stop_reason
 
 
 def test_a_finite_run_does_not_stop() -> None:

@@ -1,10 +1,10 @@
 """The ``tinygrad-edu`` command line (also ``python -m tinygrad_edu``): :func:`main`.
 
 One module per command (``train``, ``evaluate`` for ``eval``, ``predict``, ``plot``, ``sweep``,
-``graph``, ``trace``), each with ``add_<name>_command(subparsers)``, which adds the subparser
-and sets its handler ``func(args) -> exit status``; :data:`COMMANDS` lists them. Shared pieces:
-``errors`` (:class:`CLIError`), ``options`` (argparse types, the data arguments), ``rundata``
-(loading a run's data), ``figures`` (a run's figures).
+``graph``, ``trace``, ``exercise``), each with ``add_<name>_command(subparsers)``, which adds the
+subparser and sets its handler ``func(args) -> exit status``; :data:`COMMANDS` lists them.
+Shared pieces: ``errors`` (:class:`CLIError`), ``options`` (argparse types, the data arguments),
+``rundata`` (loading a run's data), ``figures`` (a run's figures).
 
 A handler signals a user's error by raising :class:`CLIError` (or lets the library's own, e.g.
 a DatasetError, propagate); :func:`run_command` alone reports it: one line
@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from .errors import EXIT_USER_ERROR, USER_ERRORS, CLIError, messages
 from .evaluate import add_eval_command
+from .exercise import add_exercise_command
 from .figures import FIGURES
 from .graph import add_graph_command
 from .options import PROG
@@ -45,6 +46,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_trace_command,
     add_sweep_command,
     add_plot_command,
+    add_exercise_command,
 ]
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 _DEBUG_HELP = "on an error, show the traceback instead of one line"

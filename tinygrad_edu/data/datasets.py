@@ -421,14 +421,15 @@ def _verify_cached(directory: Path, md5s: dict[str, str], name: str) -> None:
 
 
 def _load_mnist_auto(download: bool, quiet: bool, fallback: bool) -> tuple[Dataset, Dataset]:
-    cached = cache_dir() / "mnist"
+    cached, corrupt = cache_dir() / "mnist", ""
     if cached.is_dir() and not _missing_idx_files(cached):
         try:
             _verify_cached(cached, MNIST_MD5, "mnist")
             return load_mnist(cached)
-        except DatasetError:
+        except DatasetError as err:
             if not download:
                 raise  # else the download below replaces the corrupt file
+            corrupt = f"; {str(err).split(';')[0].removeprefix('mnist: ')}"
     if not download:
         reason = f"MNIST is not in the cache ({cached}) and download is off"
         if fallback:
@@ -439,9 +440,10 @@ def _load_mnist_auto(download: bool, quiet: bool, fallback: bool) -> tuple[Datas
     except DownloadError as err:
         if fallback:
             n = len(err.errors)
+            last = f": {err.errors[-1][1]}" if err.errors else ""
             return _fallback_to_sample(
                 f"could not download MNIST ({'all ' if n > 1 else ''}{n} "
-                f"mirror{'s' if n > 1 else ''} failed)"
+                f"mirror{'s' if n > 1 else ''} failed{last}){corrupt}"
             )
         raise
     return load_mnist(cached)

@@ -11,7 +11,7 @@ import numpy as np
 from ..tensor import Tensor, as_tensor
 from . import functional as F
 from .init import INITS, RngLike, aligned_zeros, as_rng, init_weight
-from .module import Module, Parameter, positive_int
+from .module import Module, Parameter, positive_int, probability
 
 __all__ = [
     "ACTIVATIONS",
@@ -148,9 +148,7 @@ class Dropout(Module):
     1/(1-p) (so E[y] = x); the identity in eval mode. ``rng``/``seed`` fix the masks."""
 
     def __init__(self, p: float = 0.5, rng: RngLike = None, seed: int | None = None) -> None:
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must lie in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = probability("Dropout", "p", p)
         self.rng = as_rng(rng, seed, who="Dropout")
 
     def forward(self, x: Any) -> Tensor:
@@ -262,8 +260,7 @@ class MLP(Sequential):
             )
         if str(init).lower() not in INITS:
             raise ValueError(f"MLP: unknown init {init!r}; choose one of {', '.join(INITS)}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"MLP: dropout must lie in [0, 1), got {dropout!r}")
+        dropout = probability("MLP", "dropout", dropout)
         gen = as_rng(rng, seed, who="MLP")
         layers: list[Module] = []
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):

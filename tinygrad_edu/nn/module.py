@@ -36,6 +36,16 @@ def positive_int(who: str, name: str, value: Any) -> int:
     return int(value)
 
 
+def probability(who: str, name: str, value: Any) -> float:
+    """``value`` as a float in [0, 1) (a dropout rate); an InputError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+        got = f"the string {value!r}" if isinstance(value, str) else repr(value)
+        raise InputError(f"{who}: {name} must be a number in [0, 1), not {got}")
+    if not 0 <= value < 1:
+        raise InputError(f"{who}: {name} must lie in [0, 1), got {value!r}")
+    return float(value)
+
+
 class Parameter(Tensor):
     """A leaf Tensor that requires grad: a weight or bias a Module owns and an optimiser updates.
 

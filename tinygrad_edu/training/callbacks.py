@@ -167,16 +167,25 @@ class LRDecay(Callback):
 
 
 class StopOnNonFinite(Callback):
-    """Stop training when a minibatch loss is NaN or infinite (a diverged run: the learning rate
-    is too high), saying where in ``state.stop_reason``; the run has ``failed``."""
+    """Stop training when a minibatch loss or a test loss is NaN or infinite (a diverged run: the
+    learning rate is too high), saying where in ``state.stop_reason``; the run has ``failed``, so
+    a run folder keeps the checkpoint of the last epoch that ended well."""
 
     def on_batch_end(self, state: TrainingState) -> None:
         if not math.isfinite(state.loss):
-            state.stop = state.failed = True
-            state.stop_reason = (
-                f"the minibatch loss is {state.loss} at update {state.iteration} (epoch "
-                f"{state.epoch}): training diverged; try a smaller learning rate"
-            )
+            self._stop(state, f"the minibatch loss is {state.loss} at update {state.iteration}")
+
+    def on_test_end(self, state: TrainingState) -> None:
+        loss = state.history.test_loss[-1]
+        if not math.isfinite(loss) and not state.failed:
+            self._stop(state, f"the test loss is {loss} after update {state.iteration}")
+
+    @staticmethod
+    def _stop(state: TrainingState, what: str) -> None:
+        state.stop = state.failed = True
+        state.stop_reason = (
+            f"{what} (epoch {state.epoch}): training diverged; try a smaller learning rate"
+        )
 
 
 class EpochLog(Callback):

@@ -1,0 +1,176 @@
+"""``tinygrad-edu exercise``: list, start (stubs or the solution), check; a student's bug (an
+exception, None, NaN, the wrong number of arrays, an endless loop, a dying process) is one
+report line naming the student's file and line, never a crash or a hang of the checker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tinygrad_edu import cli
+from tinygrad_edu.exercises import EXERCISES
+
+REPO = Path(__file__).resolve().parents[2]
+HEADER = "import numpy as np\n\n\n"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
+    status = cli.main(["exercise", *argv])
+    out, err = capsys.readouterr()
+    return status, out.splitlines(), err
+
+
+def test_list_names_one_exercise_a_line(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines, _ = run(capsys, "list")
+    assert status == 0
+    assert [line.split()[0] for line in lines] == list(EXERCISES)
+
+
+def test_start_writes_a_workspace_and_check_grades_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "ex"
+    status, _, _ = run(capsys, "start", "softmax-cross-entropy", str(folder))
+    assert status == 0
+    assert {p.name for p in folder.iterdir()} == {
+        "softmax_cross_entropy.py",
+        "README.md",
+        "test_softmax_cross_entropy.py",
+        "exercise.json",
+    }
+    stub = (folder / "softmax_cross_entropy.py").read_text()
+    assert "(N, C)" in stub and "h - t" in stub and "NotImplementedError" in stub
+    assert json.loads((folder / "exercise.json").read_text())["exercise"] == (
+        "softmax-cross-entropy"
+    )
+    status, lines, _ = run(capsys, "check", str(folder))
+    assert status == 1
+    assert [line.split(":")[0] for line in lines] == ["softmax", "cross_entropy", "gradient"]
+    assert all("FAILED, not_written" in line for line in lines)
+
+    status, _, err = run(capsys, "start", "softmax-cross-entropy", str(folder))
+    assert status == 2 and "--force" in err
+    status, _, _ = run(
+        capsys, "start", "softmax-cross-entropy", str(folder), "--solution", "--force"
+    )
+    status, lines, _ = run(capsys, "check", str(folder))
+    assert status == 0 and lines == ["softmax: passed", "cross_entropy: passed", "gradient: passed"]
+
+
+def test_user_errors_are_one_line_with_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(capsys, "start", "no-such-exercise", str(tmp_path / "x"))
+    assert status == 2 and "softmax-cross-entropy" in err and len(err.splitlines()) == 1
+    status, _, err = run(capsys, "check", str(tmp_path))
+    assert status == 2 and "exercise start" in err and len(err.splitlines()) == 1
+
+
+def student_workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str], code: str) -> Path:
+    folder = tmp_path / "ws"
+    run(capsys, "start", "softmax-cross-entropy", str(folder))
+    (folder / "softmax_cross_entropy.py").write_text(HEADER + code)
+    return folder
+
+
+BUGGY_1 = """\
+def softmax(z):
+    import subprocess
+    import sys
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    open(PIDFILE, "w").write(str(sleeper.pid))
+    while True:
+        pass
+
+
+def cross_entropy(z, y):
+    return None
+
+
+def cross_entropy_grad(z, y):
+    p = np.exp(z)
+    return p[:, 99]
+"""
+
+BUGGY_2 = """\
+import os
+
+
+def softmax(z):
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) * np.nan
+
+
+def cross_entropy(z, y):
+    os._exit(3)
+
+
+def cross_entropy_grad(z, y):
+    return z, z
+"""
+
+
+def test_an_endless_loop_an_exception_and_none_are_report_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pidfile = tmp_path / "sleeper.pid"
+    folder = student_workspace(tmp_path, capsys, f"PIDFILE = {str(pidfile)!r}\n\n\n" + BUGGY_1)
+    start = time.monotonic()
+    status, lines, _ = run(capsys, "check", str(folder), "--timeout", "3")
+    assert time.monotonic() - start < 15
+    assert status == 1 and len(lines) == 3
+    assert lines[0].startswith("softmax: FAILED, timeout") and "within 3 s" in lines[0]
+    assert lines[1].startswith("cross_entropy: FAILED, missing")
+    assert "softmax_cross_entropy.py, line " in lines[1], "None: where the function is defined"
+    assert lines[2].startswith("gradient: FAILED, raised")
+    source = (folder / "softmax_cross_entropy.py").read_text().splitlines()
+    line = source.index("    return p[:, 99]") + 1
+    assert "IndexError" in lines[2] and f"softmax_cross_entropy.py, line {line})" in lines[2]
+    assert not _alive(int(pidfile.read_text())), "the part's own children are killed too"
+
+
+def _alive(pid: int) -> bool:
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_nan_a_dying_process_and_the_wrong_number_of_arrays_are_report_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = student_workspace(tmp_path, capsys, BUGGY_2)
+    status, lines, _ = run(capsys, "check", str(folder))
+    assert status == 1 and len(lines) == 3
+    assert lines[0].startswith("softmax: FAILED, not_finite")
+    assert lines[1].startswith("cross_entropy: FAILED, crashed")
+    assert lines[2].startswith("gradient: FAILED, wrong_count")
+    assert "softmax_cross_entropy.py, line " in lines[0] and "softmax_cross_entropy.py" in lines[2]
+
+
+def test_a_syntax_error_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = student_workspace(tmp_path, capsys, "def softmax(z):\n    return z +\n")
+    status, lines, _ = run(capsys, "check", str(folder), "--timeout", "10")
+    assert status == 1
+    assert all("SyntaxError" in line and "line 5" in line for line in lines)
+
+
+def test_the_workspace_tests_run_with_pytest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "ws"
+    run(capsys, "start", "jacobians", str(folder), "--solution")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)]
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "5 passed" in done.stdout

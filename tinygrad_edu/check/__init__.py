@@ -1,0 +1,31 @@
+"""The student workbench: check hand-written gradients and custom ops, and name the mistake.
+
+* :func:`check_vjp`: a backward function against a reference forward written with our ops;
+* :func:`check_gradients`: hand-derived gradients of a scalar loss against its reference;
+* :func:`check_function`: a user-defined :class:`~tinygrad_edu.Function` against finite
+  differences (its gradients' number, shapes and dtypes, broadcasting, its tangent rule).
+
+Each returns a :class:`CheckReport`: ``.passed``, ``.diagnosis`` (a :class:`Diagnosis` with a
+stable ``kind`` from :data:`DIAGNOSES`, None when passed), ``.results`` per input, ``str()``,
+HTML in Jupyter and ``.plot()``.
+"""
+
+from .custom_op import check_function
+from .diagnose import DIAGNOSES, EXACT, NUMERIC, Clues, Diagnosis, Tolerance, diagnose
+from .report import CheckReport, InputResult
+from .vjp import check_gradients, check_vjp
+
+__all__ = [
+    "DIAGNOSES",
+    "EXACT",
+    "NUMERIC",
+    "CheckReport",
+    "Clues",
+    "Diagnosis",
+    "InputResult",
+    "Tolerance",
+    "check_function",
+    "check_gradients",
+    "check_vjp",
+    "diagnose",
+]

@@ -1,0 +1,214 @@
+"""Check a user-defined op, a :class:`~tinygrad_edu.Function` subclass, against finite
+differences: its backward (the number, shapes and dtypes of the gradients it returns, and their
+values for random upstream gradients), the same with a broadcast input, and its forward-mode
+rule ``jvp`` where it defines one."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..function import Function, no_grad
+from ..tensor import Tensor, unbroadcast
+from .diagnose import NUMERIC, Clues, Diagnosis, Tolerance, diagnose
+from .inputs import NoValidInputs, away_from_kinks, draw_valid, float_names, is_shape, leaves
+from .report import CheckReport, InputResult
+from .student import StudentError, as_gradients, call
+
+__all__ = ["check_function"]
+
+
+def check_function(
+    fn_class: type[Function],
+    inputs: Mapping[str, Any],
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    trials: int = 3,
+    seed: int = 0,
+    eps: float = 1e-6,
+    tol: Tolerance = NUMERIC,
+    broadcast: bool = True,
+) -> CheckReport:
+    """Check ``fn_class`` (applied as ``fn_class.apply(*tensors, **kwargs)``) on ``inputs``
+    (name -> shape or array, as for ``check_vjp``). With ``broadcast`` and two or more float
+    inputs, each trial also runs with the last one's leading axis dropped, if the op accepts it."""
+    spec, report = dict(inputs), CheckReport(f"check_function({fn_class.__name__})", trials=trials)
+    rng = np.random.default_rng(seed)
+
+    def apply(*xs: Tensor) -> Tensor:
+        return call(fn_class.apply, *xs, **dict(kwargs or {}))
+
+    def jvp(ctx: Function, *tangents: Any) -> Any:
+        return fn_class.jvp(ctx, *tangents, **dict(kwargs or {}))  # type: ignore[attr-defined]
+
+    jvp.__qualname__ = f"{fn_class.__name__}.jvp"
+    rule = jvp if getattr(fn_class, "jvp", None) is not None else None
+
+    specs = [(spec, "")] + ([_broadcast_spec(spec)] if broadcast else [])
+    for trial in range(trials):
+        report.results = {}
+        for variant, suffix in (s for s in specs if s is not None):
+            try:
+                arrays = draw_valid(variant, rng, apply)
+                _check_once(report, fn_class, apply, rule, variant, arrays, rng, eps, tol, suffix)
+            except StudentError as e:
+                if suffix:  # the op does not accept broadcast inputs: nothing to check
+                    continue
+                report.error = e.diagnosis
+            except NoValidInputs as e:
+                report.error = Diagnosis("not_finite", f"{fn_class.__name__}: {e}")
+            if not report.passed:
+                report.failed_trial = trial
+                return report
+    return report
+
+
+def _broadcast_spec(spec: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    names = [n for n in float_names(spec) if is_shape(spec[n])]
+    if len(float_names(spec)) < 2 or not names:
+        return None
+    last = names[-1]
+    shape = tuple(spec[last]) if isinstance(spec[last], tuple) else (spec[last],)
+    smaller = shape[1:] if len(shape) >= 2 else (1,)
+    return {**spec, last: smaller}, f" (broadcast {last}: {smaller})"
+
+
+def _check_once(
+    report: CheckReport,
+    fn_class: type[Function],
+    apply: Callable[..., Tensor],
+    rule: Callable[..., Any] | None,
+    spec: dict[str, Any],
+    arrays: list[np.ndarray],
+    rng: np.random.Generator,
+    eps: float,
+    tol: Tolerance,
+    suffix: str,
+) -> None:
+    names, xs = float_names(spec), leaves(spec, arrays)
+    out = apply(*xs)
+    if not isinstance(out, Tensor) or out._ctx is None:
+        raise StudentError(Diagnosis("missing", f"{fn_class.__name__}.apply recorded no op"))
+    ctx, upstream = out._ctx, away_from_kinks(rng, out.shape)
+
+    def backward(g: np.ndarray) -> list[Any]:
+        answer = call(type(ctx).backward, ctx, g.copy())
+        return as_gradients(answer, names, list(spec), f"{fn_class.__name__}.backward")
+
+    got = backward(upstream)
+    for i, name in enumerate(names):
+        k = list(spec).index(name)
+        sizes = tuple(a.shape[0] for a in arrays if a.ndim >= 2)
+        expected = fd_vjp(apply, arrays, k, upstream, eps)
+        clues = Clues(
+            lambda k=k, i=i: (
+                fd_vjp(apply, arrays, k, np.ones(out.shape), eps),
+                _quiet(backward, np.ones(out.shape), i),
+            ),
+            lambda k=k: {"derivative_at_output": _at_outputs(apply, arrays, k, upstream, eps)},
+            sizes,
+        )
+        g = _reduced(got[i], arrays[k].shape)
+        found = diagnose(g, expected, tol, clues) or _dtype(got[i], arrays[k])
+        report.results[name + suffix] = InputResult(name + suffix, expected, g, found)
+    if rule is not None:
+        report.results["jvp" + suffix] = _check_jvp(rule, apply, ctx, spec, arrays, rng, eps, tol)
+
+
+def _quiet(backward: Callable[[np.ndarray], list[Any]], g: np.ndarray, i: int) -> Any:
+    try:
+        return backward(g)[i]
+    except StudentError:
+        return None
+
+
+def _reduced(g: Any, shape: tuple[int, ...]) -> Any:
+    """g summed to ``shape`` where it has the broadcast shape (the engine sums it back)."""
+    try:
+        arr = np.asarray(g)
+        reducible = arr.ndim >= len(shape) and np.broadcast_shapes(arr.shape, shape) == arr.shape
+        if arr.dtype.kind in "biuf" and arr.shape != shape and reducible:
+            return unbroadcast(arr, shape)
+    except (TypeError, ValueError):
+        pass
+    return g
+
+
+def _dtype(g: Any, x: np.ndarray) -> Diagnosis | None:
+    dtype = np.asarray(g).dtype
+    if dtype != x.dtype:
+        return Diagnosis("wrong_dtype", f"the gradient is {dtype} for a {x.dtype} input")
+    return None
+
+
+def _value(apply: Callable[..., Tensor], arrays: list[np.ndarray]) -> np.ndarray:
+    with no_grad():
+        out = apply(*[Tensor(a, dtype=a.dtype) for a in arrays])
+    return np.asarray(out.data, dtype=np.float64)
+
+
+def fd_vjp(
+    apply: Callable[..., Tensor], arrays: list[np.ndarray], k: int, g: np.ndarray, eps: float
+) -> np.ndarray:
+    """Central differences of <g, f(x)> with respect to input k: g^T J_k, in x_k's shape."""
+    x = [a.copy() for a in arrays]
+    flat = x[k].reshape(-1)
+    result = np.zeros(flat.size)
+    for j in range(flat.size):
+        orig = flat[j]
+        flat[j] = orig + eps
+        plus = np.vdot(g, _value(apply, x))
+        flat[j] = orig - eps
+        minus = np.vdot(g, _value(apply, x))
+        flat[j] = orig
+        result[j] = (plus - minus) / (2 * eps)
+    return result.reshape(arrays[k].shape)
+
+
+def _at_outputs(
+    apply: Callable[..., Tensor], arrays: list[np.ndarray], k: int, g: np.ndarray, eps: float
+) -> list[np.ndarray]:
+    """The VJP evaluated with input k replaced by s(x) and by tanh(x): what a derivative taken
+    at the activation's output instead of its input gives."""
+    found = []
+    for act in (lambda x: 1 / (1 + np.exp(-x)), np.tanh):
+        moved = [act(a) if i == k else a for i, a in enumerate(arrays)]
+        with contextlib.suppress(StudentError):
+            found.append(fd_vjp(apply, moved, k, g, eps))
+    return found
+
+
+def _check_jvp(
+    rule: Callable[..., Any],
+    apply: Callable[..., Tensor],
+    ctx: Function,
+    spec: dict[str, Any],
+    arrays: list[np.ndarray],
+    rng: np.random.Generator,
+    eps: float,
+    tol: Tolerance,
+) -> InputResult:
+    """The tangent rule against (f(x + eps t) - f(x - eps t)) / (2 eps), random tangents t."""
+    floats = set(float_names(spec))
+    tangents = [
+        rng.standard_normal(a.shape) if n in floats else None
+        for n, a in zip(spec, arrays, strict=True)
+    ]
+    plus = [a + eps * t if t is not None else a for a, t in zip(arrays, tangents, strict=True)]
+    minus = [a - eps * t if t is not None else a for a, t in zip(arrays, tangents, strict=True)]
+    expected = (_value(apply, plus) - _value(apply, minus)) / (2 * eps)
+    try:
+        got = call(rule, ctx, *tangents)
+        arr = np.asarray(got, dtype=np.float64)
+        if arr.shape != expected.shape and np.broadcast_shapes(arr.shape, expected.shape) == (
+            expected.shape
+        ):
+            got = np.broadcast_to(arr, expected.shape)
+    except StudentError as e:
+        return InputResult("jvp", expected, None, e.diagnosis)
+    except (TypeError, ValueError):
+        pass
+    return InputResult("jvp", expected, got, diagnose(got, expected, tol, Clues()))

@@ -1,0 +1,118 @@
+"""What an exercise is: named parts, each graded by a function of the student's module.
+
+An :class:`Exercise` has a name (``softmax-cross-entropy``), a title, the module name of its
+student file (``softmax_cross_entropy``: the stub in ``exercises/stubs/``, the reference
+solution in ``exercises/solutions/``) and its :class:`Part` s. A part's ``grade(module)``
+returns ``(diagnosis, note)``: ``diagnosis`` None when the part passes, and a note such as a
+test accuracy. Grading never raises for a student's bug: :func:`~.grader.grade_part` turns
+it into an :class:`Outcome`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from ..check import Diagnosis
+
+Grade = tuple[Diagnosis | None, str]
+
+#: The hint printed after a failed part, by diagnosis kind (a part may give its own).
+HINTS: dict[str, str] = {
+    "transposed": "check the order of the factors: dL/dW has W's shape",
+    "sign_flipped": "check the sign of each term (is it h - t or t - h?)",
+    "scaled": "look for a missing or extra constant factor: a mean divides by N, a sum does not",
+    "not_summed": "sum the gradient over the axis that was broadcast (the batch axis for a bias)",
+    "wrong_shape": "a gradient has the shape of the value it is the gradient of",
+    "ignores_upstream": "multiply the local derivative by the incoming gradient g",
+    "derivative_at_output": "s'(z) = s(z) (1 - s(z)) takes z; if you have a = s(z), use a (1 - a)",
+    "output_formula_at_input": "a (1 - a) needs the activation a = s(z), not the input z",
+    "overwritten": "use += where a value is used more than once (or accumulated over samples)",
+    "wrong_count": "return one array per input, in the order of the inputs",
+    "missing": "return the result (a function without return gives None)",
+    "not_an_array": "return numpy arrays",
+    "not_finite": "avoid overflow: subtract the row max before exp, never take log 0",
+    "unstable": "subtract the row max before exp: softmax(z) = softmax(z - max z)",
+    "raised": "fix the error at the line shown",
+    "not_written": "replace the raise NotImplementedError with your code",
+    "timeout": "look for a loop that never ends (or far too much work)",
+    "crashed": "the process running your code died; run the part's test to see why",
+    "wrong_value": "compare your formula with the one in the docstring",
+    "wrong_derivative": "derive it again, one chain-rule step at a time; check the worst element",
+    "not_trained": "the gradients above must pass before the network can learn",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The grade of one part: passed, or the diagnosis and a hint; a note (accuracy...)."""
+
+    part: str
+    passed: bool
+    diagnosis: Diagnosis | None = None
+    hint: str = ""
+    note: str = ""
+
+    def line(self) -> str:
+        note = f" ({self.note})" if self.note else ""
+        if self.passed:
+            return f"{self.part}: passed{note}"
+        hint = f" -- hint: {self.hint}" if self.hint else ""
+        return f"{self.part}: FAILED, {self.diagnosis}{note}{hint}"
+
+    def to_json(self) -> dict:
+        d = self.diagnosis
+        return {
+            "part": self.part,
+            "passed": self.passed,
+            "kind": d.kind if d else None,
+            "message": d.message if d else None,
+            "factor": d.factor if d else None,
+            "hint": self.hint,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Outcome:
+        d = None
+        if data.get("kind"):
+            d = Diagnosis(data["kind"], data["message"], data.get("factor"))
+        return cls(data["part"], data["passed"], d, data.get("hint", ""), data.get("note", ""))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One graded part: ``functions`` the student writes for it, what it asks (one line),
+    ``grade(module) -> (diagnosis, note)``, its time limit in seconds and its own hints."""
+
+    name: str
+    functions: tuple[str, ...]
+    what: str
+    grade: Callable[[ModuleType], Grade]
+    timeout: float = 10.0
+    hints: Mapping[str, str] = field(default_factory=dict)
+
+    def hint(self, kind: str) -> str:
+        return self.hints.get(kind) or HINTS.get(kind, "")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise: ``name`` (on the command line), ``title``, ``module`` (the student file's
+    name, without .py), ``summary`` (the workspace README's text) and its parts."""
+
+    name: str
+    title: str
+    module: str
+    summary: str
+    parts: tuple[Part, ...]
+
+    def part(self, name: str) -> Part:
+        for p in self.parts:
+            if p.name == name:
+                return p
+        raise KeyError(f"{self.name} has no part {name!r} (parts: {self.part_names()})")
+
+    def part_names(self) -> str:
+        return ", ".join(p.name for p in self.parts)

@@ -1,0 +1,104 @@
+"""Exercise ``jacobians``: the Jacobians da2/db2, da2/dW2, da2/da1, da1/dz1 and dz1/dW1 of the
+seeds' MLP for one image, as explicit matrices, checked against ``gradcheck.jacobian``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+
+import numpy as np
+
+from ..check import EXACT, Clues, diagnose
+from ..check.student import call
+from ..gradcheck import jacobian
+from ..tensor import Tensor
+from .exercise import Exercise, Grade, Part
+from .grader import need
+
+SIZES = (5, 4, 3)  # n_in, n_hidden, n_out: all different, so that a transpose shows
+ARGS = ("x", "W1", "b1", "W2", "b2")
+
+
+def point(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n_in, hidden, out = SIZES
+    shapes = {"x": (n_in,), "W1": (hidden, n_in), "b1": (hidden,), "W2": (out, hidden)}
+    return {**{k: rng.normal(0, 0.8, s) for k, s in shapes.items()}, "b2": rng.normal(0, 0.5, out)}
+
+
+def _z1(p: dict[str, Tensor]) -> Tensor:
+    return p["W1"] @ p["x"] + p["b1"]
+
+
+def _a2(p: dict[str, Tensor]) -> Tensor:
+    return (p["W2"] @ _z1(p).sigmoid() + p["b2"]).softmax()
+
+
+#: name -> (what is differentiated, as a function of the named tensors; with respect to what)
+JACOBIANS: dict[str, tuple[Callable[[dict[str, Tensor]], Tensor], str]] = {
+    "da2_db2": (_a2, "b2"),
+    "da2_dW2": (_a2, "W2"),
+    "da2_da1": (lambda p: (p["W2"] @ p["a1"] + p["b2"]).softmax(), "a1"),
+    "da1_dz1": (lambda p: p["z1"].sigmoid(), "z1"),
+    "dz1_dW1": (_z1, "W1"),
+}
+
+
+def expected_jacobian(name: str, values: dict[str, np.ndarray]) -> np.ndarray:
+    """The Jacobian ``name`` by the engine: one backward per output element."""
+    of, wrt = JACOBIANS[name]
+    z1 = values["W1"] @ values["x"] + values["b1"]
+    allv = {**values, "z1": z1, "a1": 1 / (1 + np.exp(-z1))}
+
+    def f(v: Tensor) -> Tensor:
+        return of({**{k: Tensor(a) for k, a in allv.items()}, wrt: v})
+
+    return jacobian(f, [allv[wrt]])[0]
+
+
+def _activation_mistakes(values: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
+    z1 = values["W1"] @ values["x"] + values["b1"]
+    s = 1 / (1 + np.exp(-z1))
+    ss = 1 / (1 + np.exp(-s))
+    return {
+        "derivative_at_output": [np.diag(ss * (1 - ss))],
+        "output_formula_at_input": [np.diag(z1 * (1 - z1))],
+    }
+
+
+def grade(name: str) -> Callable[[ModuleType], Grade]:
+    def grade_jacobian(module: ModuleType) -> Grade:
+        fn = need(module, name)
+        for seed in (1, 2):
+            values = point(seed)
+            got = call(fn, *(values[k].copy() for k in ARGS))
+            clues = Clues(variants=lambda values=values: _activation_mistakes(values))
+            found = diagnose(got, expected_jacobian(name, values), EXACT, clues)
+            if found is not None:
+                return found, ""
+        return None, ""
+
+    return grade_jacobian
+
+
+def _shape(name: str) -> str:
+    rows = {"a2": "n_out", "a1": "n_hidden", "z1": "n_hidden"}[name[1:3]]
+    cols = {
+        "b2": "n_out",
+        "W2": "n_out*n_hidden",
+        "a1": "n_hidden",
+        "z1": "n_hidden",
+        "W1": "n_hidden*n_in",
+    }[name.split("_d")[1]]
+    return f"{name.replace('_', '/')}, ({rows}, {cols})"
+
+
+EXERCISE = Exercise(
+    name="jacobians",
+    title="The Jacobians of the seeds' MLP, as matrices",
+    module="jacobians",
+    summary="Write out the Jacobians the handout asks for, da2/db2, da2/dW2, da2/da1, da1/dz1 "
+    "and dz1/dW1, as explicit matrices for one image; each is compared with the engine's "
+    "gradcheck.jacobian.",
+    parts=tuple(Part(name, (name,), _shape(name), grade(name)) for name in JACOBIANS),
+)

@@ -1,0 +1,97 @@
+"""Exercise ``single-neuron``: one sigmoid neuron, 0 against the rest, dL/dw by hand; once
+the gradient is right it is trained on the bundled MNIST sample."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+
+from ..check import Diagnosis, check_gradients
+from ..check.student import call
+from ..data import DatasetError, load_dataset
+from ..tensor import Tensor
+from .exercise import Exercise, Grade, Part
+from .grader import compare, named, named_diagnosis, need
+
+N, D = 8, 5
+#: The test accuracy the trained neuron must reach (always answering "not 0": 90 %).
+TARGET_ACCURACY = 0.97
+
+
+def reference_loss(w: Tensor, b: Tensor, X: Tensor, t: Tensor) -> Tensor:
+    """-(1/N) sum [t log h + (1 - t) log(1 - h)], h = s(X w + b)."""
+    h = (X @ w + b).sigmoid()
+    return -(t * h.log() + (1 - t) * (1 - h).log()).mean()
+
+
+def _batch(seed: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    w, b = rng.normal(0, 0.5, D), np.array(rng.normal(0, 0.5))
+    X = rng.uniform(0, 1, (N, D))
+    t = (np.arange(N) % 3 == 0).astype(np.float64)
+    return w, b, X, t
+
+
+def grade_predict(module: ModuleType) -> Grade:
+    w, b, X, _ = _batch(1)
+    expected = (Tensor(X) @ Tensor(w) + Tensor(b)).sigmoid().data
+    return compare(call(need(module, "predict"), w, float(b), X), expected, sizes=(N,)), ""
+
+
+def grade_loss(module: ModuleType) -> Grade:
+    w, b, X, t = _batch(2)
+    expected = reference_loss(*(Tensor(a) for a in (w, b, X, t))).data
+    return compare(call(need(module, "loss"), w, float(b), X, t), expected, sizes=(N,)), ""
+
+
+def grade_gradient(module: ModuleType) -> Grade:
+    fn = need(module, "gradient")
+    _, _, X, t = _batch(3)
+    by_hand = named(lambda w, b, X, t: fn(w, float(b), X, t), "gradient", tuple)
+    inputs = {"w": (D,), "b": (), "X": X, "t": t}
+    report = check_gradients(by_hand, reference_loss, inputs, wrt=["w", "b"])
+    return named_diagnosis(report), ""
+
+
+def grade_training(module: ModuleType) -> Grade:
+    """Train on the bundled sample's 0-vs-rest labels with the student's gradient."""
+    fn = need(module, "gradient")
+    try:
+        train, test = load_dataset("mnist-sample")
+    except DatasetError as e:
+        return None, f"skipped: {e}"
+    X, t = train.images.reshape(len(train), -1) / 255.0, (train.labels == 0).astype(float)
+    w, b, rng = np.zeros(X.shape[1]), 0.0, np.random.default_rng(0)
+    for _ in range(3):
+        for batch in np.array_split(rng.permutation(len(X)), len(X) // 50):
+            dw, db = call(fn, w, b, X[batch], t[batch])
+            w, b = w - 0.5 * np.asarray(dw), b - 0.5 * float(np.asarray(db))
+    Xt = test.images.reshape(len(test), -1) / 255.0
+    accuracy = float(np.mean(((Xt @ w + b) > 0) == (test.labels == 0)))
+    note = f"test accuracy {accuracy:.1%} on the bundled sample"
+    if not np.isfinite(accuracy) or accuracy < TARGET_ACCURACY:
+        return Diagnosis("not_trained", f"needs {TARGET_ACCURACY:.0%}"), note
+    return None, note
+
+
+EXERCISE = Exercise(
+    name="single-neuron",
+    title="One sigmoid neuron: 0 against the rest, dL/dw by hand",
+    module="single_neuron",
+    summary="A single sigmoid neuron h = s(X w + b) with the binary cross-entropy: write its "
+    "prediction and loss, derive dL/dw and dL/db by hand; the check then trains it to tell "
+    "0 from the other digits.",
+    parts=(
+        Part("predict", ("predict",), "h = s(X w + b)", grade_predict),
+        Part("loss", ("loss",), "the mean binary cross-entropy", grade_loss),
+        Part(
+            "gradient",
+            ("gradient",),
+            "dL/dw = X^T (h - t) / N, dL/db by hand",
+            grade_gradient,
+            hints={"scaled": "the loss is a mean: dL/dw = X^T (h - t) / N"},
+        ),
+        Part("train", ("gradient",), f"train to {TARGET_ACCURACY:.0%}", grade_training, 30.0),
+    ),
+)
