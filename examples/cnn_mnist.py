@@ -24,32 +24,12 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import Tensor, nn, no_grad
+from tinygrad_edu.course.cnn import build_cnn
 from tinygrad_edu.data import DataLoader, Dataset, load_dataset
-from tinygrad_edu.nn.conv import Conv2d, MaxPool2d
 from tinygrad_edu.optim import Adam
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist-24k"
-
-
-def build_cnn(
-    channels: tuple[int, int] = (32, 64), hidden: int = 128, seed: int = 0
-) -> nn.Sequential:
-    """The CNN above for (N, 1, 28, 28) images; one seed fixes every layer's initial weights."""
-    rng = np.random.default_rng(seed)
-    c1, c2 = channels
-    return nn.Sequential(
-        Conv2d(1, c1, 5, rng=rng),  # (N, c1, 24, 24)
-        nn.ReLU(),
-        MaxPool2d(2),  # (N, c1, 12, 12)
-        Conv2d(c1, c2, 5, rng=rng),  # (N, c2, 8, 8)
-        nn.ReLU(),
-        MaxPool2d(2),  # (N, c2, 4, 4)
-        nn.Flatten(),  # (N, 16 c2)
-        nn.Linear(16 * c2, hidden, init="he", rng=rng),
-        nn.ReLU(),
-        nn.Linear(hidden, 10, init="xavier", rng=rng),
-    )
 
 
 def random_shift(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
@@ -131,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         train = train.subset(args.train_limit)
     if args.test_limit:
         test = test.subset(args.test_limit)
-    model = build_cnn(tuple(args.channels), args.hidden, args.seed)
+    model = build_cnn(tuple(args.channels), args.hidden, seed=args.seed)
     opt = Adam(model.parameters(), lr=args.lr)
     loader = DataLoader(train, args.batch_size, shuffle=True, seed=args.seed, flatten=False)
     shift_rng = np.random.default_rng(args.seed + 1)

@@ -1,14 +1,20 @@
 """The overfitting study: the same network trained on 2,000 images and on the whole training set.
 
     python examples/overfitting.py [--data-dir ../shared/data/mnist-24k] [--out DIR]
-                                   [--epochs 30] [--small 2000] [--seed 0] [--quick]
+                                   [--model mlp|cnn] [--optimizer NAME] [--lr LR]
+                                   [--batch-size B] [--epochs 30] [--small 2000] [--seed 0]
+                                   [--quick]
 
-The seeds' 784-64-10 sigmoid MLP (softmax cross-entropy, SGD with momentum 0.9, lr 0.5,
-batch 100) is trained for the same number of epochs on the first ``--small`` training images
-and on all of them. After every epoch it is evaluated on the images it was trained on and on a
-validation set: the official 10,000-image MNIST test set (never trained on). Writes one figure
-per run with the same y-limits (``DIR/overfitting_<n>.png``) and a table of the final numbers
-(``DIR/overfitting.md``), which it also prints.
+By default the seeds' 784-64-10 sigmoid MLP (softmax cross-entropy, SGD with momentum 0.9,
+lr 0.5, batch 100); ``--model cnn`` takes the course's small CNN instead, and ``--optimizer``,
+``--lr``, ``--batch-size`` change the training (seed 002, sections 2.5 and 3.3: ``--optimizer sgd
+--batch-size 256`` for each network). The network is trained for the same number of epochs on
+the first ``--small`` training images and on all of them. After every epoch it is evaluated on
+the images it was trained on and on a validation set: the official 10,000-image MNIST test set
+(never trained on). Writes one figure per run with the same y-limits
+(``DIR/overfitting_<n>.png``), both runs side by side on one figure
+(``DIR/overfitting_<model>.png``) and a table of the final numbers (``DIR/overfitting.md``),
+which it also prints.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from tinygrad_edu.course.overfitting import (
     overfitting_table,
     shared_ylim,
 )
-from tinygrad_edu.course.plots import plot_overfitting
+from tinygrad_edu.course.plots import plot_overfitting, plot_overfitting_runs
 from tinygrad_edu.data import load_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,12 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=OVERFITTING_CONFIG.epochs)
     parser.add_argument("--small", type=int, default=2000, help="images in the small run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    parser.add_argument(
+        "--optimizer",
+        choices=("sgd", "momentum", "nesterov", "adam"),
+        default=OVERFITTING_CONFIG.optimizer,
+    )
+    parser.add_argument("--lr", type=float, default=OVERFITTING_CONFIG.lr)
+    parser.add_argument("--batch-size", type=int, default=OVERFITTING_CONFIG.batch_size)
     parser.add_argument(
         "--quick", action="store_true", help="200 vs 1,000 images, 1,000 validation, 3 epochs"
     )
     args = parser.parse_args(argv)
-    if args.epochs <= 0 or args.small <= 0:
-        parser.error("--epochs and --small must be positive")
+    if min(args.epochs, args.small, args.batch_size) <= 0 or not args.lr > 0:
+        parser.error("--epochs, --small, --batch-size and --lr must be positive")
     data_dir = args.data_dir or (DEFAULT_MNIST if DEFAULT_MNIST.is_dir() else None)
     if data_dir is not None and not Path(data_dir).is_dir():
         parser.error(f"--data-dir {data_dir} is not a folder")
@@ -55,11 +69,21 @@ def main(argv: list[str] | None = None) -> int:
     if small >= len(train):
         parser.error(f"--small {small} must be below the {len(train):,} training images")
 
-    config = replace(OVERFITTING_CONFIG, epochs=epochs)
+    config = replace(
+        OVERFITTING_CONFIG,
+        epochs=epochs,
+        model=args.model,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        batch_size=args.batch_size,
+    )
+    setting = (
+        f"{config.network}, {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
+        f"{epochs} epochs, seed {args.seed}"
+    )
     print(
-        f"784-64-10 sigmoid, {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
-        f"{epochs} epochs, seed {args.seed}; validation: {validation.name} "
-        f"({len(validation):,} images, the official test set)",
+        f"{setting}; validation: {validation.name} ({len(validation):,} images, the official "
+        "test set)",
         file=sys.stderr,
     )
     runs = overfitting_study(
@@ -85,9 +109,16 @@ def main(argv: list[str] | None = None) -> int:
                 ylim=ylim,
             )
         )
+    panels = [(f"{r.n_train:,} training images", r.train_acc, r.val_acc) for r in runs]
+    figures.append(
+        plot_overfitting_runs(
+            panels,
+            args.out / f"overfitting_{args.model}.png",
+            title=f"{setting}; validation: the {len(validation):,}-image test set",
+        )
+    )
     table = (
-        f"784-64-10 sigmoid, SGD with momentum 0.9, lr {config.lr:g}, batch "
-        f"{config.batch_size}, {epochs} epochs, seed {args.seed}. Train acc: on the images "
+        f"{setting}. Train acc: on the images "
         f"trained on; validation: {validation.name} ({len(validation):,} images, the official "
         "test set, never trained on); gap = train - validation.\n\n"
         + overfitting_table(runs, "validation")

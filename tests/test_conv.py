@@ -362,7 +362,10 @@ def test_conv2d_module_without_bias_and_bad_arguments() -> None:
 def test_max_pool2d_module() -> None:
     pool = MaxPool2d(2)
     assert pool.stride == (2, 2) and pool.parameters() == []
-    assert repr(pool) == "MaxPool2d(kernel_size=(2, 2), stride=(2, 2))"
+    assert repr(pool) == "MaxPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"
+    assert repr(Conv2d(1, 2, 3, seed=0)) == (
+        "Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), padding=(0, 0))"
+    )
     assert pool(np.zeros((2, 3, 8, 7))).shape == (2, 3, 4, 3)
     assert MaxPool2d(3, stride=1)(np.zeros((1, 1, 5, 5))).shape == (1, 1, 3, 3)
 

@@ -128,3 +128,17 @@ def test_ci_runs_the_readme_test_command():
     assert "pytest" in tests and "tinygrad-edu train" in install_and_run
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert tests in [line.strip() for line in ci], f".ci/run does not run {tests!r}"
+
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_links_point_to_files_inside_the_repo(path: Path) -> None:
+    """Every relative link (and image) of the docs names a file or folder of the repository."""
+    for target in _LINK.findall(path.read_text(encoding="utf-8")):
+        if target.startswith(("http://", "https://", "mailto:", "#")):
+            continue
+        resolved = (path.parent / target.split("#")[0]).resolve()
+        assert resolved.is_relative_to(REPO), f"{path.name}: {target} is outside the repository"
+        assert resolved.exists(), f"{path.name}: {target} does not exist"

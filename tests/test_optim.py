@@ -234,3 +234,18 @@ def test_a_step_after_backward_with_create_graph_uses_the_gradients_values() -> 
         optim.SGD([p], lr=0.1).step()
     assert isinstance(graphed.grad, Tensor)
     np.testing.assert_array_equal(graphed.data, plain.data)
+
+
+def test_make_optimizer_by_name() -> None:
+    """The command line's names: nesterov is SGD with Nesterov momentum; momentum and weight
+    decay reach the optimiser."""
+    params = [Tensor(np.zeros(3, dtype=np.float32), requires_grad=True)]
+    nesterov = optim.make_optimizer("nesterov", params, 0.1, momentum=0.8, weight_decay=1e-3)
+    assert isinstance(nesterov, optim.SGD) and nesterov.nesterov
+    assert (nesterov.momentum, nesterov.weight_decay) == (0.8, 1e-3)
+    plain = optim.make_optimizer("sgd", params, 0.1, momentum=0.8)
+    assert plain.momentum == 0.0 and not plain.nesterov
+    adam = optim.make_optimizer("adam", params, 0.01, weight_decay=0.5)
+    assert isinstance(adam, optim.Adam) and adam.weight_decay == 0.5
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        optim.make_optimizer("rmsprop", params, 0.1)

@@ -352,15 +352,28 @@ def _adam_step(
 
 
 #: The optimisers by the names the command line and the course's tables use.
-OPTIMIZERS = ("sgd", "momentum", "adam")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 MOMENTUM = 0.9  # the handouts' momentum
 
 
-def make_optimizer(name: str, params: Iterable[Tensor], lr: float) -> Optimizer:
+def make_optimizer(
+    name: str,
+    params: Iterable[Tensor],
+    lr: float,
+    momentum: float = MOMENTUM,
+    weight_decay: float = 0.0,
+) -> Optimizer:
     """The optimiser called ``name`` in :data:`OPTIMIZERS` at learning rate ``lr``: ``sgd``
-    (plain), ``momentum`` (SGD with momentum 0.9) or ``adam``."""
+    (plain), ``momentum`` (SGD with ``momentum``, default 0.9), ``nesterov`` (SGD with Nesterov
+    momentum) or ``adam``; ``weight_decay`` adds ``weight_decay * w`` to each gradient."""
     if name == "adam":
-        return Adam(params, lr=lr)
-    if name in ("sgd", "momentum"):
-        return SGD(params, lr=lr, momentum=MOMENTUM if name == "momentum" else 0.0)
+        return Adam(params, lr=lr, weight_decay=weight_decay)
+    if name in ("sgd", "momentum", "nesterov"):
+        return SGD(
+            params,
+            lr=lr,
+            momentum=0.0 if name == "sgd" else momentum,
+            weight_decay=weight_decay,
+            nesterov=name == "nesterov",
+        )
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")

@@ -136,7 +136,8 @@ def test_model_for_other_inputs_is_rejected(
 ) -> None:
     model = train.save(nn.MLP([100, 10], seed=0), tmp_path / "small.npz")
     assert run([model, tmp_path / "any.png"]) == 2
-    assert "takes 100 inputs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "does not take a 28x28 image" in err and "(..., 100)" in err
 
 
 def test_parser_rejects_bad_top(untrained_model: Path) -> None:

@@ -32,5 +32,6 @@ def test_examples_run_quick(
     assert sorted(p.name for p in tmp_path.glob("overfitting_*.png")) == [
         "overfitting_1000.png",
         "overfitting_200.png",
+        "overfitting_mlp.png",
     ]
     assert len(markdown_rows((tmp_path / "overfitting.md").read_text())) == 3

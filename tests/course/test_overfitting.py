@@ -32,3 +32,14 @@ def test_overfitting_study_returns_one_value_per_epoch(toy) -> None:
 def test_overfitting_rejects_a_bad_size(toy) -> None:
     with pytest.raises(ValueError, match=r"n_train must be in 1\.\.300"):
         overfitting.overfitting_run(*toy, n_train=301)
+
+
+def test_the_study_takes_the_cnn_and_other_settings(toy) -> None:
+    """Seed 002, 3.3: the same study with the small CNN, plain SGD and another batch size."""
+    train, validation = toy
+    config = RunConfig(model="cnn", optimizer="sgd", lr=0.05, batch_size=64, epochs=1)
+    assert config.network == "the small CNN"
+    run = overfitting.overfitting_run(train, validation.subset(40), n_train=64, config=config)
+    assert run.epochs == 1 and run.updates == 1 and math.isfinite(run.val_acc[0])
+    with pytest.raises(ValueError, match="model must be mlp or cnn"):
+        RunConfig(model="rnn")

@@ -254,3 +254,40 @@ def test_plot_preprocessing_rejects(tmp_path: Path) -> None:
         plots.plot_preprocessing(photo, tmp_path / "p.png", probs=[0.5, 0.2])
     with pytest.raises(ImageError, match="no digit found"):
         plots.plot_preprocessing(np.full((50, 50), 200, np.uint8), tmp_path / "blank.png")
+
+
+def test_smoothing_is_centred_so_it_does_not_lag() -> None:
+    """A straight falling line is its own centred moving average (a trailing one would sit
+    above it: the lag that made the train curve look worse than the test curve)."""
+    line = np.linspace(2.0, 0.5, 101)
+    np.testing.assert_allclose(plots._smooth(line, 20), line)
+    noisy = line + 0.1 * np.where(np.arange(101) % 2, 1, -1)
+    assert np.abs(plots._smooth(noisy, 21) - line)[10:-10].max() < 0.01
+
+
+def test_long_runs_count_epochs_and_draw_no_line_per_epoch(tmp_path: Path) -> None:
+    """250 epochs: the x-axis counts epochs (not minibatches) and no epoch-end lines are drawn;
+    the loss may be on a log scale."""
+    n, epochs = 2500, 250
+    fields = history(n, evals=epochs)
+    fields["epoch_end_iterations"] = np.linspace(n / epochs, n, epochs).tolist()
+    curves = plots._history_curves(fields)
+    to_x, label = plots._epoch_axis(curves)
+    assert label == "epoch" and to_x(np.array([0.0, 10.0, 2500.0])).tolist() == [0, 1, 250]
+    assert plots._epoch_axis(plots._history_curves(history()))[1] == "iteration (minibatch)"
+    png_size(plots.plot_history(fields, tmp_path / "long.png", log_loss=True))
+
+
+def test_plot_overfitting_runs(tmp_path: Path) -> None:
+    runs = [("2,000 images", [0.5, 0.9, 1.0], [0.5, 0.8, 0.85]), ("all", [0.6, 0.9], [0.6, 0.88])]
+    w, _ = png_size(plots.plot_overfitting_runs(runs, tmp_path / "o.png", "MLP"))
+    assert w > 900
+    with pytest.raises(ValueError, match="all: train_acc and val_acc need one value per epoch"):
+        plots.plot_overfitting_runs([("all", [0.5], [])], tmp_path / "x.png")
+
+
+def test_plot_conv_filters(tmp_path: Path) -> None:
+    weight = RNG.normal(size=(12, 1, 5, 5))
+    png_size(plots.plot_conv_filters(weight, tmp_path / "filters.png"))
+    with pytest.raises(ValueError, match=r"expected \(out_channels, 1, kh, kw\), got \(12, 3, 5\)"):
+        plots.plot_conv_filters(RNG.normal(size=(12, 3, 5)), tmp_path / "x.png")

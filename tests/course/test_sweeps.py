@@ -190,3 +190,64 @@ def test_sweep_on_real_mnist(sweep, mnist_dir: Path, capsys: pytest.CaptureFixtu
     rows = markdown_rows(capsys.readouterr().out)
     accs = {r[1]: float(r[7]) for r in rows[1:]}
     assert accs["momentum 0.9"] > 50 and accs["Adam"] > 50  # 1,000 images, 2 epochs
+
+
+# ------------------------------------------------------------------------------ base and curves
+def test_the_base_of_every_table_can_change() -> None:
+    """Seed 003, section 2.2: the batch x epochs table with Adam and 20 hidden units."""
+    base = sweeps.base_config("adam", hidden=20, activation="relu", batch_size=100)
+    assert (base.optimizer, base.lr, base.hidden, base.activation, base.batch_size) == (
+        "adam", 0.003, 20, "relu", 100,
+    )  # fmt: skip
+    rows = sweeps.table_configs("batch", base=base)
+    assert [(c.batch_size, c.epochs) for c in rows] == [(200, 10), (20000, 10), (20000, 100)]
+    assert {(c.optimizer, c.hidden, c.activation) for c in rows} == {("adam", 20, "relu")}
+    assert [c.lr for c in sweeps.table_configs("lr", base=base)] == list(sweeps.LR_VALUES)
+    assert sweeps.base_config("nesterov").lr == 0.5
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        sweeps.base_config("rmsprop")
+
+
+def test_curve_runs_are_seed_003s() -> None:
+    runs = [(c.batch_size, c.epochs) for c in sweeps.curve_configs()]
+    assert runs == [(500, 20), (30000, 20), (200, 250)]
+    assert [(c.batch_size, c.epochs) for c in sweeps.curve_configs(2)] == [
+        (500, 2), (30000, 2), (200, 25),
+    ]  # fmt: skip
+
+
+def test_sweep_with_another_base(sweep, capsys: pytest.CaptureFixture[str]) -> None:
+    """On the offline sample: the batch table from Adam, 20 ReLU units, batch 100."""
+    try:
+        data_module.load_dataset("mnist-sample")
+    except data_module.DatasetError as e:
+        pytest.skip(str(e))
+    argv = ["--dataset", "mnist-sample", "--table", "batch", "--quick", "--epochs", "1"]
+    argv += ["--optimizer", "adam"]
+    assert sweep(*argv, "--hidden", "20", "--activation", "relu", "--batch-size", "100") == 0
+    out = capsys.readouterr().out
+    rows = markdown_rows(out)[1:]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("20", "Adam", "0.003", "200"), ("20", "Adam", "0.003", "20,000"),
+        ("20", "Adam", "0.003", "20,000"),
+    ]  # fmt: skip
+    assert "784-H-10 (relu," in out and "A batch of 20,000 >= N is the whole training set" in out
+
+
+def test_sweep_curves_draws_three_figures(
+    sweep, fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        sweep("--table", "curves", "--quick", "--epochs", "1", "--log-loss", "--out", tmp_path) == 0
+    )
+    captured = capsys.readouterr()
+    rows = markdown_rows(captured.out)[1:]
+    assert [(r[3], r[4]) for r in rows] == [("500", "1"), ("30,000", "1"), ("200", "12")]
+    assert "batch 30,000 >= the 1,000 training images: full batch" in captured.err
+    for name in ("curves_500x1.png", "curves_30000x1.png", "curves_200x12.png", "curves.md"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert sweep("--table", "curves", "--quick") == 2
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1 and "--table curves draws figures: give the folder with --out" in err
+    )

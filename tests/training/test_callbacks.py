@@ -15,6 +15,7 @@ from tinygrad_edu.training import (
     EpochLog,
     EvalEvery,
     LambdaCallback,
+    LRDecay,
     ProgressBar,
     StopOnNonFinite,
     TrainingState,
@@ -189,3 +190,13 @@ def test_callback_config_goes_into_the_history() -> None:
             return {"schedule": "step"}
 
     assert run([Tagged()], epochs=1).config["schedule"] == "step"
+
+
+def test_lr_decay_multiplies_the_rate_after_every_epoch() -> None:
+    rates: list[float] = []
+    seen = LambdaCallback(on_epoch_begin=lambda s: rates.append(s.optimizer.lr))
+    history = run([seen, LRDecay(0.5)], epochs=3, lr=0.8)
+    assert rates == [0.8, 0.4, 0.2] and history.config["lr_decay"] == 0.5
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="LRDecay: factor must lie in"):
+            LRDecay(bad)

@@ -583,6 +583,12 @@ def test_plot_command(fake_data: list, tmp_path: Path, capsys: pytest.CaptureFix
     log = run / "metrics.jsonl"
     assert cli.main(["plot", str(log), "--curves-only", "--out", str(tmp_path / "only")]) == 0
     assert_pngs(tmp_path / "only", ["curves.png"])
+    argv = ["plot", str(log), "--curves-only", "--log-loss", "--out", str(tmp_path / "log")]
+    assert cli.main(argv) == 0
+    assert_pngs(tmp_path / "log", ["curves.png"])
+    assert (tmp_path / "log" / "curves.png").read_bytes() != (
+        tmp_path / "only" / "curves.png"
+    ).read_bytes()
 
 
 def test_plot_command_on_a_live_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

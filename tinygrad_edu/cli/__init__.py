@@ -1,10 +1,11 @@
 """The ``tinygrad-edu`` command line (also ``python -m tinygrad_edu``): :func:`main`.
 
-One module per command (``train``, ``evaluate`` for ``eval``, ``predict``, ``plot``, ``sweep``,
-``graph``, ``trace``, ``exercise``), each with ``add_<name>_command(subparsers)``, which adds the
-subparser and sets its handler ``func(args) -> exit status``; :data:`COMMANDS` lists them.
-Shared pieces: ``errors`` (:class:`CLIError`), ``options`` (argparse types, the data arguments),
-``rundata`` (loading a run's data), ``figures`` (a run's figures).
+One module per command (``train``, ``evaluate`` for ``eval``, ``predict``, ``summary``, ``plot``,
+``sweep``, ``graph``, ``trace``, ``exercise``), each with ``add_<name>_command(subparsers)``,
+which adds the subparser and sets its handler ``func(args) -> exit status``; :data:`COMMANDS`
+lists them. Shared pieces: ``errors`` (:class:`CLIError`), ``options`` (argparse types, the data
+arguments), ``rundata`` (loading a run's data), ``figures`` (a run's figures), ``network`` (the
+network and optimiser ``train`` builds).
 
 A handler signals a user's error by raising :class:`CLIError` (or lets the library's own, e.g.
 a DatasetError, propagate); :func:`run_command` alone reports it: one line
@@ -29,6 +30,7 @@ from .graph import add_graph_command
 from .options import PROG
 from .plot import add_plot_command
 from .predict import add_predict_command
+from .summary import add_summary_command
 from .sweep import add_sweep_command
 from .trace import add_trace_command
 from .train import add_train_command
@@ -40,6 +42,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_train_command,
     add_eval_command,
     add_predict_command,
+    add_summary_command,
     add_graph_command,
     add_trace_command,
     add_sweep_command,

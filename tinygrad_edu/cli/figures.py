@@ -12,6 +12,7 @@ from .. import nn
 from ..data import Dataset
 from ..training import History, confusion_matrix, predict
 from .errors import CLIError, one_line
+from .network import network_name
 
 __all__ = ["FIGURES", "run_title", "save_figures"]
 
@@ -32,8 +33,10 @@ def save_figures(
     model: nn.Module | None = None,
     train: Dataset | None = None,
     test: Dataset | None = None,
+    log_loss: bool = False,
 ) -> list[Path]:
-    """Save the figures there is material for in ``folder`` and print each one's path."""
+    """Save the figures there is material for in ``folder`` and print each one's path
+    (``log_loss``: the curves' loss on a log scale)."""
     from ..course import plots  # matplotlib: loaded only to draw
 
     try:
@@ -42,7 +45,7 @@ def save_figures(
         raise CLIError(f"cannot create the figure folder {folder} ({e.strerror})") from None
     title = run_title(history, settings)
     try:
-        paths = [plots.plot_history(history, folder / FIGURES["curves"], title)]
+        paths = [plots.plot_history(history, folder / FIGURES["curves"], title, log_loss)]
         if model is not None and test is not None:
             paths += _test_figures(plots, folder, model, test)
         if model is not None:
@@ -68,8 +71,8 @@ def run_title(history: History, settings: Mapping[str, Any] | None) -> str:
     """E.g. ``784-64-10 sigmoid, momentum lr 0.5, mnist: 20/20 epochs``."""
     s = settings or {}
     parts = []
-    if s.get("arch"):
-        parts.append(f"{'-'.join(map(str, s['arch']))} {s.get('activation') or ''}".strip())
+    if s.get("arch") or s.get("model") == "cnn":
+        parts.append(network_name(s))
     if s.get("optimizer") and s.get("lr"):
         parts.append(f"{s['optimizer']} lr {s['lr']:g}")
     if s.get("dataset"):
@@ -97,7 +100,13 @@ def _test_figures(plots: Any, folder: Path, model: nn.Module, test: Dataset) -> 
 
 
 def _weight_figure(plots: Any, folder: Path, model: nn.Module, test: Dataset | None) -> list[Path]:
-    """The first layer's weights as 28x28 templates (none if it does not take 784 inputs)."""
+    """The first layer's weights: a convolution's filters, or a Linear layer's rows as 28x28
+    templates (none if it does not take 784 inputs)."""
+    first = next((m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)), None)
+    if isinstance(first, nn.Conv2d):
+        if first.in_channels != 1:
+            return []
+        return [plots.plot_conv_filters(first.weight, folder / FIGURES["weights"])]
     weight = next((m.weight for m in model.modules() if isinstance(m, nn.Linear)), None)
     if weight is None or weight.shape[1] != 784:
         return []

@@ -21,6 +21,7 @@ __all__ = [
     "int_between",
     "learning_rate",
     "nonnegative_int",
+    "number_between",
     "positive_int",
     "tensorboard_folder",
 ]
@@ -71,6 +72,27 @@ def learning_rate(text: str) -> float:
     if not np.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"the learning rate must be a number > 0, got {text}")
     return value
+
+
+def number_between(
+    low: float, high: float, low_open: bool = False, high_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a number in the interval from ``low`` to ``high`` (``*_open``: the end
+    itself excluded; ``high`` may be ``inf``)."""
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        too_high = value >= high if high_open else value > high
+        if not np.isfinite(value) or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text}")
+        return value
+
+    return parse
 
 
 def tensorboard_folder(text: str) -> Path:

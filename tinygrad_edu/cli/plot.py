@@ -15,6 +15,7 @@ from .errors import CLIError, one_line
 from .figures import FIGURES, save_figures
 from .options import PROG, add_data_arguments
 from .rundata import (
+    NEW_SETTINGS,
     check_fits,
     check_model_fits,
     check_settings,
@@ -41,6 +42,7 @@ def add_plot_command(subparsers: Any) -> None:
     p.add_argument(
         "--curves-only", action="store_true", help="only the curves (no model, no data needed)"
     )
+    p.add_argument("--log-loss", action="store_true", help="draw the loss on a log scale")
     add_data_arguments(p)
     p.set_defaults(func=run_plot)
 
@@ -57,12 +59,14 @@ def run_plot(args: argparse.Namespace) -> int:
         raise CLIError(f"{log_path} has no evaluations or epochs yet: nothing to plot")
     settings = _train_settings(records)
     if settings:
+        settings = {**NEW_SETTINGS, **settings}  # an older run lacks the newer settings
         check_settings(settings, f"{log_path}: the run's settings")
     model = train = test = None
     model_path = log_path.parent / "model.npz"
     if model_path.exists() and not args.curves_only:
         model, train, test = _model_and_data(args, model_path, settings)
-    save_figures(args.out or log_path.parent / "plots", history, settings, model, train, test)
+    folder = args.out or log_path.parent / "plots"
+    save_figures(folder, history, settings, model, train, test, log_loss=args.log_loss)
     return 0
 
 
@@ -102,9 +106,12 @@ def _model_and_data(
         "data_dir": str(args.data_dir.resolve()) if args.data_dir else data_dir,
         "train_size": settings.get("train_size", config.get("train_size")),
         "test_size": settings.get("test_size", config.get("test_size")),
+        "digit": settings.get("digit", config.get("digit")),
     }
     check_settings(
-        where, f"{model_path}: the run's settings", ("data_dir", "train_size", "test_size")
+        where,
+        f"{model_path}: the run's settings",
+        ("data_dir", "train_size", "test_size", "digit"),
     )
     try:
         train, test, _ = load_run_data(where, args.offline)

@@ -86,8 +86,10 @@ def run_predict(args: argparse.Namespace) -> int:
         except ImageError as err:
             problems.append(one_line(err))
             continue
-        probs, labels = training.predict(model, x.reshape(1, -1))
+        probs, labels = training.predict(model, x.reshape(1, CANVAS_SIZE, CANVAS_SIZE))
         p = np.asarray(probs, dtype=np.float64).reshape(-1)
+        if p.size == 1:  # one sigmoid output (one-vs-rest): P(not K), P(K)
+            p = np.array([1 - p[0], p[0]])
         names = names or _class_names(args.model, p.size)
         _print_top(image, names, int(labels[0]), p, args.top)
         if args.save_input is not None:
@@ -110,9 +112,10 @@ def _load_model(path: Path) -> nn.Module:
         model, _ = load_model(path)
     except (OSError, ValueError, TypeError, KeyError) as err:  # FileNotFoundError, ModelFileError
         raise CLIError(f"cannot load model {path}: {one_line(err)}") from None
-    n_inputs = _in_features(model)
-    if n_inputs is not None and n_inputs != CANVAS_SIZE * CANVAS_SIZE:
-        raise CLIError(f"model {path} takes {n_inputs} inputs per sample, not a 28x28 image (784)")
+    try:
+        training.predict(model, np.zeros((1, CANVAS_SIZE, CANVAS_SIZE), np.float32))
+    except ValueError as err:  # ShapeError, InputError: e.g. an MLP over 100 inputs
+        raise CLIError(f"model {path} does not take a 28x28 image ({one_line(err)})") from None
     return model
 
 
@@ -158,11 +161,3 @@ def _class_names(model_path: Path, n: int) -> list[str]:
     if isinstance(names, list) and len(names) == n:
         return [str(c) for c in names]
     return [str(i) for i in range(n)]
-
-
-def _in_features(model: Any) -> int | None:
-    """Inputs per sample of the model's first Linear layer (None if it has none)."""
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            return int(module.in_features)
-    return None

@@ -19,6 +19,7 @@ from ..training import load, predict, read_metadata
 from .errors import CLIError, one_line
 
 __all__ = [
+    "NEW_SETTINGS",
     "SETTING_CHECKS",
     "check_fits",
     "check_model_fits",
@@ -34,13 +35,31 @@ def _is_count(lowest: int) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lowest
 
 
+def _is_number(low: float, high: float) -> Callable[[Any], bool]:
+    """A test: a number (not a bool) with low <= v <= high."""
+    return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and low <= v <= high
+
+
+#: Settings added after the first release, and what a run that did not have them did: a resumed
+#: old checkpoint, or an old run's log, gets these.
+NEW_SETTINGS: dict[str, Any] = {
+    "model": "mlp",
+    "init_std": 0.1,
+    "dropout": 0.0,
+    "momentum": None,
+    "lr_decay": 1.0,
+    "weight_decay": 0.0,
+    "augment": False,
+    "digit": None,
+}
 #: What each setting kept in a checkpoint must be (a test, and what it expects), as the
 #: options' own checks would have made it: an edited checkpoint is refused, not half-run.
 SETTING_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dataset": (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
+    "model": (lambda v: v in ("mlp", "cnn"), "mlp or cnn"),
     "arch": (
-        lambda v: isinstance(v, list) and len(v) >= 2 and all(map(_is_count(1), v)),
-        "a list of at least two positive widths",
+        lambda v: v is None or (isinstance(v, list) and len(v) >= 2 and all(map(_is_count(1), v))),
+        "a list of at least two positive widths (null for the cnn)",
     ),
     "activation": (lambda v: v in nn.ACTIVATIONS, f"one of {', '.join(nn.ACTIVATIONS)}"),
     "optimizer": (lambda v: v in optim.OPTIMIZERS, f"one of {', '.join(optim.OPTIMIZERS)}"),
@@ -49,7 +68,17 @@ SETTING_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "a number > 0",
     ),
     "batch_size": (_is_count(1), "a positive integer"),
-    "init": (lambda v: v in INITS.values(), f"one of {', '.join(sorted(set(INITS.values())))}"),
+    "init": (
+        lambda v: v is None or v in INITS.values(),
+        f"one of {', '.join(sorted(set(INITS.values())))} (null for the cnn)",
+    ),
+    "init_std": (lambda v: v is None or _is_number(1e-300, math.inf)(v), "a number > 0 or null"),
+    "dropout": (_is_number(0, 0.999999), "a number in [0, 1)"),
+    "momentum": (lambda v: v is None or _is_number(0, 0.999999)(v), "a number in [0, 1) or null"),
+    "lr_decay": (_is_number(1e-300, 1), "a number in (0, 1]"),
+    "weight_decay": (_is_number(0, math.inf), "a number >= 0"),
+    "augment": (lambda v: isinstance(v, bool), "true or false"),
+    "digit": (lambda v: v is None or (_is_count(0)(v) and v <= 9), "a digit 0..9 or null"),
     "seed": (_is_count(0), "an integer >= 0"),
     "eval_every": (_is_count(0), "an integer >= 0"),
     "train_size": (lambda v: v is None or _is_count(1)(v), "a positive integer or null"),
@@ -99,6 +128,8 @@ def load_run_data(settings: Mapping[str, Any], offline: bool) -> tuple[Dataset, 
     train, test = load_data(settings["dataset"], data_dir, offline)
     train = _first(train, settings.get("train_size"), "--train-size", "training")
     test = _first(test, settings.get("test_size"), "--test-size", "test")
+    if settings.get("digit") is not None:  # one-vs-rest
+        train, test = train.one_vs_rest(settings["digit"]), test.one_vs_rest(settings["digit"])
     used = train.name.split("/")[0]
     return train, test, used if used in DATASETS else settings["dataset"]
 
@@ -120,11 +151,16 @@ def check_fits(sizes: Sequence[int] | None, dataset: Dataset) -> None:
     h, w = dataset.images.shape[1:]
     if sizes[0] != h * w:
         raise CLIError(f"the model takes {sizes[0]} inputs but {dataset.name} images are {h}x{w}")
-    if sizes[-1] != len(dataset.classes):
+    if not _outputs_fit(sizes[-1], len(dataset.classes)):
         raise CLIError(
             f"the model has {sizes[-1]} outputs but {dataset.name} has {len(dataset.classes)} "
             "classes"
         )
+
+
+def _outputs_fit(outputs: int, classes: int) -> bool:
+    """One output per class, or one (sigmoid) output for two classes."""
+    return outputs == classes or (outputs == 1 and classes == 2)
 
 
 def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
@@ -150,7 +186,7 @@ def check_model_fits(model: nn.Module, dataset: Dataset) -> None:
         raise CLIError(
             f"the model does not take {dataset.name}'s {h}x{w} images ({one_line(e)})"
         ) from None
-    if np.shape(probs)[-1] != len(dataset.classes):
+    if not _outputs_fit(np.shape(probs)[-1], len(dataset.classes)):
         raise CLIError(
             f"the model has {np.shape(probs)[-1]} outputs but {dataset.name} has "
             f"{len(dataset.classes)} classes"

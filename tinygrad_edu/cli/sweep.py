@@ -9,7 +9,10 @@ Each table (learning rate, hidden units, batch size x epochs, optimiser; see
 :mod:`tinygrad_edu.course.sweeps`) is printed to stdout as Markdown, and with ``--out DIR``
 written to ``DIR/<table>.md`` and ``DIR/<table>.csv``. One progress line per run goes to
 stderr. ``--tensorboard DIR`` writes each row's run to ``DIR/<table>/<value>`` (``lr/0.005``,
-...), so that ``tensorboard --logdir DIR`` shows the rows side by side.
+...), so that ``tensorboard --logdir DIR`` shows the rows side by side. ``--optimizer``,
+``--hidden``, ``--activation`` and ``--batch-size`` change the base every table starts from
+(seed 003: ``--table batch --optimizer adam --hidden 20``). ``--table curves`` draws seed 003's
+curve-monitoring figures into ``--out DIR``.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import nn
 from ..course import sweeps
-from ..course.runs import N_CLASSES
+from ..course.runs import N_CLASSES, RunConfig
 from ..data import Dataset
 from ..training import Callback, TensorBoard
 from .errors import CLIError
@@ -44,10 +48,13 @@ def add_sweep_command(subparsers: Any) -> None:
     )
     p.add_argument(
         "--table",
-        choices=(*sweeps.TABLES, "all"),
+        choices=(*sweeps.TABLES, "all", "curves"),
         default="all",
         help="lr (0.005 ... 2), hidden (50, 20, 5 units), batch (200 x 10, 20000 x 10, "
-        "20000 x 100 epochs), optimizer (SGD, momentum, Adam) or all (default)",
+        "20000 x 100 epochs), optimizer (SGD, momentum, Adam), all (default: these four), or "
+        "curves (seed 003's loss and accuracy per epoch for batch x epochs 500 x 20, "
+        "30000 x 20 and 200 x 250, drawn into --out DIR; a batch over the training set's size "
+        "is the full batch)",
     )
     add_data_arguments(p, default="mnist")
     p.add_argument(
@@ -57,6 +64,7 @@ def add_sweep_command(subparsers: Any) -> None:
         metavar="DIR",
         help="write DIR/<table>.md and DIR/<table>.csv (created if missing)",
     )
+    _add_base_arguments(p)
     p.add_argument("--seed", type=nonnegative_int, default=0, help="weights and batch order")
     p.add_argument(
         "--epochs",
@@ -77,7 +85,35 @@ def add_sweep_command(subparsers: Any) -> None:
         help="also write each row's TensorBoard run to DIR/<table>/<value> (e.g. DIR/lr/0.005); "
         'view them with `tensorboard --logdir DIR`. Needs pip install "tinygrad_edu[tensorboard]"',
     )
+    p.add_argument("--log-loss", action="store_true", help="curves: the loss on a log scale")
     p.set_defaults(func=run_sweep)
+
+
+def _add_base_arguments(p: argparse.ArgumentParser) -> None:
+    """The base every table starts from: ``--optimizer``, ``--hidden``, ``--activation``,
+    ``--batch-size`` (defaults: the seeds')."""
+    base = sweeps.BASE_CONFIG
+    lrs = ", ".join(f"{name} {lr:g}" for name, lr in sweeps.BASE_LR.items())
+    p.add_argument(
+        "--optimizer",
+        choices=list(sweeps.BASE_LR),
+        help=f"the base's optimiser (default {base.optimizer}; learning rate {lrs})",
+    )
+    p.add_argument(
+        "--hidden", type=positive_int, metavar="H", help=f"hidden units (default {base.hidden})"
+    )
+    p.add_argument(
+        "--activation",
+        choices=nn.ACTIVATIONS,
+        help=f"hidden activation (default {base.activation})",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="B",
+        help=f"the base's batch size (default {base.batch_size}; larger than the training set: "
+        "the full batch)",
+    )
 
 
 def run_sweep(args: argparse.Namespace) -> int:
@@ -89,17 +125,23 @@ def run_sweep(args: argparse.Namespace) -> int:
     if args.quick:
         train, test = sweeps.quick_subsets(train, test)
         epochs = epochs or sweeps.QUICK_EPOCHS
+    base = sweeps.base_config(args.optimizer, args.hidden, args.activation, args.batch_size)
+    if args.table == "curves":
+        return _run_curves(args, train, test, base, epochs)
+    if base.batch_size >= len(train):
+        print(
+            f"sweep: --batch-size {base.batch_size:,} >= the {len(train):,} training images: "
+            "the full batch (one update per epoch)",
+            file=sys.stderr,
+        )
     tables = list(sweeps.TABLES) if args.table == "all" else [args.table]
-
-    def log(line: str) -> None:
-        print(f"  {line}", file=sys.stderr, flush=True)
 
     start = time.perf_counter()
     runs = 0
     for name in tables:
         print(f"sweep {name}: {train.name} ({len(train):,} train images)", file=sys.stderr)
         table = sweeps.run_sweep(
-            name, train, test, args.seed, epochs, log, _row_callbacks(args.tensorboard)
+            name, train, test, args.seed, epochs, _log, _row_callbacks(args.tensorboard), base
         )
         runs += len(table.results)
         print(table.to_markdown(), flush=True)
@@ -110,6 +152,31 @@ def run_sweep(args: argparse.Namespace) -> int:
         f"sweep: {runs} runs in {time.perf_counter() - start:.1f} s (training and evaluation)",
         file=sys.stderr,
     )
+    return 0
+
+
+def _log(line: str) -> None:
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
+def _run_curves(
+    args: argparse.Namespace,
+    train: Dataset,
+    test: Dataset,
+    base: RunConfig,
+    epochs: int | None,
+) -> int:
+    """``--table curves``: the runs, their figures in ``--out``, and their table."""
+    if args.out is None:
+        raise CLIError("--table curves draws figures: give the folder with --out DIR")
+    print(f"sweep curves: {train.name} ({len(train):,} train images)", file=sys.stderr)
+    table, paths = sweeps.run_curves(
+        train, test, args.out, args.seed, epochs, _log, base, args.log_loss
+    )
+    print(table.to_markdown(), flush=True)
+    md, cs = table.write(args.out)
+    for path in (*paths, md, cs):
+        print(f"  wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""``tinygrad-edu train``: train an MLP and save its run folder; ``--resume`` continues one.
+"""``tinygrad-edu train``: train an MLP or the small CNN and save its run folder; ``--resume``
+continues one.
 
 :func:`run_train` reads top-down: the run's settings (fresh from the arguments, or from the
 checkpoint being resumed) -> the data -> the model and optimiser -> the callbacks and ``fit`` ->
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn, optim
-from ..data import Dataset
+from ..data import AugmentedLoader, Dataset
 from ..nn.init import INITS
 from ..training import (
     CHECKPOINT_FILE,
@@ -31,6 +32,7 @@ from ..training import (
     FolderLock,
     History,
     LambdaCallback,
+    LRDecay,
     ProgressBar,
     RunFolder,
     RunFolderError,
@@ -45,25 +47,40 @@ from ..training import (
 )
 from .errors import CLIError, RunFailed, one_line
 from .figures import save_figures
+from .network import (
+    CNN_ONLY_DEFAULTS,
+    DEFAULT_ARCH,
+    MODEL_LR,
+    add_network_arguments,
+    build_network,
+    build_optimizer,
+    check_cnn_options,
+    loss_function,
+    network_name,
+    parse_arch,
+)
 from .options import (
     PROG,
     add_data_arguments,
     learning_rate,
     nonnegative_int,
+    number_between,
     positive_int,
     tensorboard_folder,
 )
-from .rundata import check_fits, check_settings, load_run_data
+from .rundata import NEW_SETTINGS, check_fits, check_settings, load_run_data
 
 __all__ = ["DEFAULT_LR", "add_train_command", "parse_arch", "run_train"]
 
-#: Default learning rate per optimiser (for the seeds' 784-64-10 sigmoid network, batch 256).
-DEFAULT_LR = {"sgd": 2.0, "momentum": 0.5, "adam": 0.003}
-DEFAULT_ARCH = "784,64,10"
+#: Default learning rate per optimiser of the MLP (the seeds' 784-64-10 sigmoid network, batch
+#: 256); the CNN's are in :data:`~tinygrad_edu.cli.network.MODEL_LR`.
+DEFAULT_LR = MODEL_LR["mlp"]
 DEFAULT_EPOCHS = 20
-#: The other settings' defaults (``lr`` depends on the optimiser; sizes None: all images).
+#: The other settings' defaults (``lr`` depends on the model and optimiser, ``momentum`` on the
+#: optimiser; sizes None: all images).
 DEFAULTS: dict[str, Any] = {
     "dataset": "mnist",
+    "model": "mlp",
     "activation": "sigmoid",
     "optimizer": "momentum",
     "batch_size": 256,
@@ -75,12 +92,20 @@ DEFAULTS: dict[str, Any] = {
 #: sets each one.
 RUN_SETTINGS = {
     "dataset": "--dataset",
+    "model": "--model",
     "arch": "--arch",
     "activation": "--activation",
+    "init": "--init",
+    "init_std": "--init-std",
+    "dropout": "--dropout",
+    "digit": "--digit",
     "optimizer": "--optimizer",
     "lr": "--lr",
+    "momentum": "--momentum",
+    "lr_decay": "--lr-decay",
+    "weight_decay": "--weight-decay",
     "batch_size": "--batch-size",
-    "init": "--init",
+    "augment": "--augment",
     "seed": "--seed",
     "eval_every": "--eval-every",
     "train_size": "--train-size",
@@ -94,9 +119,11 @@ def add_train_command(subparsers: Any) -> None:
     given (the defaults are filled in by :func:`_fresh_run`)."""
     p = subparsers.add_parser(
         "train",
-        help="train an MLP and save the model and its history",
-        description="Train an MLP with softmax cross-entropy; print one line per epoch and the "
-        "final test accuracy. --out DIR gets metrics.jsonl (written as training goes), "
+        help="train an MLP or the small CNN and save the model and its history",
+        description="Train an MLP (or with --model cnn the course's small CNN) with softmax "
+        "cross-entropy (--digit K: one-vs-rest with binary cross-entropy); print one line per "
+        "epoch (training and test loss and accuracy) and the final test accuracy. --out DIR "
+        "gets metrics.jsonl (written as training goes), "
         "checkpoint.npz (after every epoch), and model.npz and history.json at the end; "
         "--resume DIR continues a killed run from its checkpoint; --out DIR refuses a folder that "
         "holds a run unless --overwrite, and one folder takes one run at a time. A run that "
@@ -105,31 +132,51 @@ def add_train_command(subparsers: Any) -> None:
         "line and exits with status 1.",
     )
     add_data_arguments(p, default_text="mnist")
-    _add_network_arguments(p)
+    add_network_arguments(p)
     _add_schedule_arguments(p)
     _add_folder_arguments(p)
     p.set_defaults(func=run_train)
-
-
-def _add_network_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--arch", help=f"layer widths (default {DEFAULT_ARCH})")
-    p.add_argument(
-        "--activation", choices=nn.ACTIVATIONS, help="hidden-layer activation (default sigmoid)"
-    )
-    p.add_argument(
-        "--init", choices=INITS, help="weight init (default normal: N(0, 0.1^2), the seeds' choice)"
-    )
-    p.add_argument("--seed", type=nonnegative_int, help="weights and batch order (default 0)")
 
 
 def _add_schedule_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--optimizer",
         choices=optim.OPTIMIZERS,
-        help=f"sgd, momentum (SGD with momentum {optim.MOMENTUM}) or adam (default momentum)",
+        help="sgd, momentum (SGD with momentum, --momentum), nesterov (Nesterov momentum) or "
+        "adam (default momentum)",
     )
     lrs = ", ".join(f"{name} {lr}" for name, lr in DEFAULT_LR.items())
-    p.add_argument("--lr", type=learning_rate, help=f"learning rate (default per optimiser: {lrs})")
+    cnn = ", ".join(f"{name} {lr}" for name, lr in MODEL_LR["cnn"].items())
+    p.add_argument(
+        "--lr",
+        type=learning_rate,
+        help=f"learning rate (default per optimiser: {lrs}; for the cnn: {cnn})",
+    )
+    p.add_argument(
+        "--momentum",
+        type=number_between(0, 1, high_open=True),
+        metavar="M",
+        help=f"momentum of --optimizer momentum or nesterov (default {optim.MOMENTUM})",
+    )
+    p.add_argument(
+        "--lr-decay",
+        type=number_between(0, 1, low_open=True),
+        metavar="F",
+        help="multiply the learning rate by F after every epoch (default 1: constant)",
+    )
+    p.add_argument(
+        "--weight-decay",
+        type=number_between(0, np.inf, high_open=True),
+        metavar="W",
+        help="L2 penalty: add W * w to every weight's gradient (default 0)",
+    )
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        default=None,
+        help="shift each training image by up to 2 pixels and turn it by up to 10 degrees, at "
+        "random, anew every epoch",
+    )
     p.add_argument("--batch-size", type=positive_int, help="default 256")
     p.add_argument(
         "--epochs",
@@ -237,42 +284,50 @@ def _fresh_run(args: argparse.Namespace) -> TrainRun:
             f"--out {folder} holds a run already ({', '.join(old)}): continue it with "
             f"--resume {folder}, replace it with --overwrite, or choose another folder"
         )
-    settings = {key: _given(args, key) for key in RUN_SETTINGS}
-    settings.update({k: v for k, v in DEFAULTS.items() if settings[k] is None})
-    settings["arch"] = settings["arch"] or parse_arch(DEFAULT_ARCH)
-    if settings["lr"] is None:
-        settings["lr"] = DEFAULT_LR[settings["optimizer"]]
+    given = {key: _given(args, key) for key in RUN_SETTINGS}
+    settings = _with_defaults(given)
     settings["epochs"] = args.epochs or DEFAULT_EPOCHS
     settings["data_dir"] = str(args.data_dir.resolve()) if args.data_dir is not None else None
     return TrainRun(settings, folder)
 
 
-def _given(args: argparse.Namespace, key: str) -> Any:
-    """The setting ``key`` as given on the command line (None if not given)."""
+def _with_defaults(given: dict[str, Any]) -> dict[str, Any]:
+    """A fresh run's settings: the options given (None where not), checked against each other,
+    and the defaults for the rest."""
+    settings = dict(given)
+    settings.update({k: v for k, v in DEFAULTS.items() if settings.get(k) is None})
+    settings.update({k: v for k, v in NEW_SETTINGS.items() if settings.get(k) is None})
+    if settings["model"] == "cnn":
+        check_cnn_options(given)
+        settings.update(CNN_ONLY_DEFAULTS)
+    else:
+        outputs = 1 if settings["digit"] is not None else 10
+        settings["arch"] = settings["arch"] or parse_arch(DEFAULT_ARCH, n_out=outputs)
+        if settings["init"] != "normal" and given["init_std"] is not None:
+            raise CLIError(f"--init-std sets --init normal's spread, not {settings['init']}'s")
+        settings["init_std"] = settings["init_std"] if settings["init"] == "normal" else None
+    uses_momentum = settings["optimizer"] in ("momentum", "nesterov")
+    if given["momentum"] is not None and not uses_momentum:
+        raise CLIError(
+            f"--momentum goes with --optimizer momentum or nesterov, not {settings['optimizer']}"
+        )
+    if uses_momentum and settings["momentum"] is None:
+        settings["momentum"] = optim.MOMENTUM
+    if settings["lr"] is None:
+        settings["lr"] = MODEL_LR[settings["model"]][settings["optimizer"]]
+    return settings
+
+
+def _given(args: argparse.Namespace, key: str, digit: int | None = None) -> Any:
+    """The setting ``key`` as given on the command line (None if not given); ``--arch`` ends at
+    1 output for one-vs-rest (``--digit``, or ``digit`` of a resumed run)."""
     value = getattr(args, key)
     if value is None:
         return None
     if key == "arch":
-        return parse_arch(value)
+        one_vs_rest = args.digit is not None or digit is not None
+        return parse_arch(value, n_out=1 if one_vs_rest else 10)
     return INITS[value] if key == "init" else value
-
-
-def parse_arch(text: str, n_in: int = 784, n_out: int = 10) -> list[int]:
-    """``"784,64,10"`` -> [784, 64, 10]; it must start at ``n_in`` and end at ``n_out``."""
-    parts = [p.strip() for p in text.replace("-", ",").split(",")]
-    try:
-        sizes = [int(p) for p in parts]
-    except ValueError:
-        raise CLIError(
-            f"--arch: expected comma-separated layer widths such as {DEFAULT_ARCH}, got {text!r}"
-        ) from None
-    if len(sizes) < 2 or any(n <= 0 for n in sizes):
-        raise CLIError(f"--arch: need at least two positive widths such as 784,10, got {text!r}")
-    if sizes[0] != n_in:
-        raise CLIError(f"--arch must start at {n_in} (28x28 input pixels), got {text!r}")
-    if sizes[-1] != n_out:
-        raise CLIError(f"--arch must end at {n_out} (one logit per class), got {text!r}")
-    return sizes
 
 
 def _resumed_run(args: argparse.Namespace) -> TrainRun:
@@ -281,10 +336,14 @@ def _resumed_run(args: argparse.Namespace) -> TrainRun:
     if args.overwrite:
         raise CLIError("--overwrite starts a new run: it cannot go with --resume")
     checkpoint = _train_checkpoint(folder, args.out)
-    settings = dict(checkpoint.info["settings"])
+    settings = {**NEW_SETTINGS, **checkpoint.info["settings"]}  # an older run lacks the new ones
     check_settings(settings, f"--resume {folder}: its checkpoint")
+    if settings["model"] == "mlp" and settings["arch"] is None:
+        raise CLIError(
+            f"--resume {folder}: its checkpoint has an MLP without arch (was it edited?)"
+        )
     for key in RUN_SETTINGS:
-        value = _given(args, key)
+        value = _given(args, key, settings["digit"])
         if value is not None and value != settings.get(key):
             raise CLIError(
                 f"{RUN_SETTINGS[key]} {_show(key, value)} conflicts with the run's "
@@ -371,12 +430,10 @@ def _data_crc(dataset: Dataset) -> str:
     return f"{zlib.crc32(np.ascontiguousarray(dataset.labels).tobytes(), crc):08x}"
 
 
-def _build(settings: dict[str, Any]) -> tuple[nn.MLP, optim.Optimizer]:
-    """The MLP (initialised from the seed) and its optimiser."""
-    model = nn.MLP(
-        settings["arch"], settings["activation"], init=settings["init"], seed=settings["seed"]
-    )
-    return model, optim.make_optimizer(settings["optimizer"], model.parameters(), settings["lr"])
+def _build(settings: dict[str, Any]) -> tuple[nn.Module, optim.Optimizer]:
+    """The network (initialised from the seed) and its optimiser."""
+    model = build_network(settings)
+    return model, build_optimizer(settings, model)
 
 
 def _announce(run: TrainRun, train: Dataset, test: Dataset) -> None:
@@ -391,17 +448,30 @@ def _announce(run: TrainRun, train: Dataset, test: Dataset) -> None:
             flush=True,
         )
     print(
-        f"training {'-'.join(map(str, s['arch']))} {s['activation']} on {train.name} "
-        f"({len(train)} train, {len(test)} test), {s['optimizer']} lr {s['lr']:g}, "
-        f"batch {s['batch_size']}, {s['epochs']} epochs, seed {s['seed']}",
+        f"training {network_name(s)} on {train.name} ({len(train)} train, {len(test)} test), "
+        f"{_optimizer_text(s)}, batch {s['batch_size']}, {s['epochs']} epochs, seed {s['seed']}"
+        + (", augmented" if s["augment"] else ""),
         flush=True,
     )
+
+
+def _optimizer_text(s: dict[str, Any]) -> str:
+    """E.g. ``momentum lr 0.5``, with `` (momentum 0.8)``, `` x0.9/epoch``, ``, weight decay
+    0.0001`` where they differ from the defaults."""
+    text = f"{s['optimizer']} lr {s['lr']:g}"
+    if s.get("momentum") is not None and s["momentum"] != optim.MOMENTUM:
+        text += f" (momentum {s['momentum']:g})"
+    if s.get("lr_decay", 1.0) != 1.0:
+        text += f" x{s['lr_decay']:g}/epoch"
+    if s.get("weight_decay"):
+        text += f", weight decay {s['weight_decay']:g}"
+    return text
 
 
 # ----------------------------------------------------------------------------- fit, save
 def _fit(
     run: TrainRun,
-    model: nn.MLP,
+    model: nn.Module,
     optimizer: optim.Optimizer,
     train: Dataset,
     test: Dataset,
@@ -414,9 +484,9 @@ def _fit(
         with np.errstate(over="ignore", invalid="ignore"):  # StopOnNonFinite says it in words
             history = fit(
                 model,
-                train,
+                _training_batches(s, train, model),
                 test,
-                nn.cross_entropy,
+                loss_function(s),
                 optimizer,
                 epochs=s["epochs"],
                 batch_size=s["batch_size"],
@@ -434,6 +504,13 @@ def _fit(
             )
         raise
     return history, ended[-1].stop_reason
+
+
+def _training_batches(s: dict[str, Any], train: Dataset, model: nn.Module) -> Any:
+    """The training set, or with ``augment`` a loader that shifts and turns its images."""
+    if not s["augment"]:
+        return train
+    return AugmentedLoader(train, s["batch_size"], seed=s["seed"], flatten=s["model"] == "mlp")
 
 
 def _callbacks(
@@ -454,6 +531,7 @@ def _callbacks(
         EpochLog(lambda line: print(line, flush=True)),
         *([EvalEvery(eval_every)] if eval_every else []),
         StopOnNonFinite(),
+        *([LRDecay(run.settings["lr_decay"])] if run.settings["lr_decay"] != 1.0 else []),
         LambdaCallback(on_train_end=on_end),
         *boards,
         RunFolder(
@@ -467,7 +545,7 @@ def _callbacks(
 
 
 def _save(
-    run: TrainRun, model: nn.MLP, history: History, train: Dataset, diverged: bool = False
+    run: TrainRun, model: nn.Module, history: History, train: Dataset, diverged: bool = False
 ) -> None:
     """Print the final accuracy; save ``model.npz`` (not for a run that ``diverged``: its
     weights are not finite) and ``history.json`` in the run folder."""
@@ -482,6 +560,7 @@ def _save(
         data_dir=s.get("data_dir"),
         train_size=s.get("train_size"),
         test_size=s.get("test_size"),
+        **{key: s[key] for key in NEW_SETTINGS},
     )
     if diverged:
         history.save(run.folder / "history.json")

@@ -24,9 +24,12 @@ from .preprocess import DigitSteps, preprocess_steps
 
 __all__ = [
     "plot_confusion_matrix",
+    "plot_conv_filters",
     "plot_history",
     "plot_misclassified",
     "plot_overfitting",
+    "plot_overfitting_runs",
+    "plot_predictions",
     "plot_preprocessing",
     "plot_samples",
     "plot_weight_templates",
@@ -126,13 +129,15 @@ def _as_percent(acc: np.ndarray, name: str) -> np.ndarray:
 
 
 def _smooth(y: np.ndarray, window: int) -> np.ndarray:
-    """Trailing moving average (the first points average what there is so far)."""
+    """Centred moving average: point i averages y[i - h .. i + h], h = window // 2, narrowed
+    near the ends so that it stays centred (the first and last points are kept as they are).
+    Unlike a trailing average it does not lag behind a falling or rising curve."""
     if window <= 1 or y.size == 0:
         return y
     c = np.cumsum(np.insert(y, 0, 0.0))
-    idx = np.arange(1, y.size + 1)
-    lo = np.maximum(idx - window, 0)
-    return (c[idx] - c[lo]) / (idx - lo)
+    idx = np.arange(y.size)
+    h = np.minimum(window // 2, np.minimum(idx, y.size - 1 - idx))
+    return (c[idx + h + 1] - c[idx - h]) / (2 * h + 1)
 
 
 # ----------------------------------------------------------------------------- history
@@ -183,41 +188,68 @@ def _history_curves(history: Any) -> _Curves:
     return _Curves(its, tr_loss, tr_acc, te_its, te_loss, te_acc, epochs)
 
 
+#: From this many epochs on, the curves' x-axis counts epochs (not minibatches) and the ends of
+#: epochs are no longer drawn as lines.
+EPOCH_AXIS_FROM = 5
+
+
+def _epoch_axis(c: _Curves) -> tuple[Any, str]:
+    """How iterations map onto the x-axis: to epochs (fractional, by interpolating between the
+    ends of epochs) when there are :data:`EPOCH_AXIS_FROM` or more, else to themselves."""
+    ends = c.epoch_ends
+    if ends.size < EPOCH_AXIS_FROM:
+        return (lambda it: it), "iteration (minibatch)"
+    knots = np.concatenate([[0.0], ends])
+
+    def to_epochs(it: np.ndarray) -> np.ndarray:
+        return np.interp(it, knots, np.arange(knots.size, dtype=np.float64))
+
+    return to_epochs, "epoch"
+
+
 def _history_panel(
     ax: Any, c: _Curves, train: np.ndarray, test: np.ndarray, ylabel: str, legend_loc: str
 ) -> None:
-    """One panel: the minibatch curve (faint, and its moving average), the test points, and a
-    dotted line at the end of every epoch."""
+    """One panel: the minibatch curve (faint, and its centred moving average), the test points,
+    and, over few epochs, a dotted line at the end of every epoch."""
+    x, xlabel = _epoch_axis(c)
     window = max(1, round(c.iterations.size / 20))
     if train.size:
-        ax.plot(c.iterations, train, color=TRAIN_COLOUR, alpha=0.25, linewidth=0.8)
-        label = "train (minibatch)" if window == 1 else f"train (minibatch, mean of {window})"
+        ax.plot(x(c.iterations), train, color=TRAIN_COLOUR, alpha=0.25, linewidth=0.8)
+        label = (
+            "train (minibatch)" if window == 1 else f"train (minibatch, centred mean of {window})"
+        )
         ax.plot(
-            c.iterations, _smooth(train, window), color=TRAIN_COLOUR, linewidth=1.6, label=label
+            x(c.iterations), _smooth(train, window), color=TRAIN_COLOUR, linewidth=1.6, label=label
         )
     if test.size:
+        many = test.size > 60
         ax.plot(
-            c.test_iterations,
+            x(c.test_iterations),
             test,
-            "o-",
+            "-" if many else "o-",
             color=TEST_COLOUR,
             markersize=4,
             linewidth=1.6,
             label="test",
         )
-    for i, x in enumerate(c.epoch_ends):
-        ax.axvline(
-            x, color="grey", linestyle=":", linewidth=0.8, label="end of epoch" if i == 0 else None
-        )
-    ax.set_xlabel("iteration (minibatch)")
+    if xlabel != "epoch":
+        for i, end in enumerate(c.epoch_ends):
+            label = "end of epoch" if i == 0 else None
+            ax.axvline(end, color="grey", linestyle=":", linewidth=0.8, label=label)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(loc=legend_loc)
 
 
-def plot_history(history: Any, path: PathLike, title: str = "Training history") -> Path:
-    """Loss (left) and accuracy (right) against the iteration: the training minibatch's (faint,
-    with a moving average) and the test set's (markers); dotted lines mark the ends of epochs.
+def plot_history(
+    history: Any, path: PathLike, title: str = "Training history", log_loss: bool = False
+) -> Path:
+    """Loss (left) and accuracy (right): the training minibatches' (faint, with a centred moving
+    average) and the test set's. Over :data:`EPOCH_AXIS_FROM` or more epochs the x-axis counts
+    epochs; over fewer it counts minibatches and dotted lines mark the ends of epochs.
+    ``log_loss``: the loss on a log scale.
 
     ``history`` is a ``training.History`` or a mapping with its fields: ``iterations``,
     ``train_loss``, ``train_acc`` (one per logged minibatch), ``test_iterations``,
@@ -229,8 +261,11 @@ def plot_history(history: Any, path: PathLike, title: str = "Training history") 
     ax_loss, ax_acc = fig.subplots(1, 2)
     _history_panel(ax_loss, c, c.train_loss, c.test_loss, "cross-entropy loss", "upper right")
     _history_panel(ax_acc, c, c.train_acc, c.test_acc, "accuracy (%)", "lower right")
-    ax_loss.set_title("loss")
-    ax_loss.set_ylim(bottom=0)
+    ax_loss.set_title("loss" + (" (log scale)" if log_loss else ""))
+    if log_loss and (np.concatenate([c.train_loss, c.test_loss]) > 0).all():
+        ax_loss.set_yscale("log")
+    else:
+        ax_loss.set_ylim(bottom=0)
     final = f" (final test: {c.test_acc[-1]:.2f}%)" if c.test_acc.size else ""
     ax_acc.set_title("accuracy" + final)
     if c.train_acc.size or c.test_acc.size:
@@ -337,6 +372,39 @@ def plot_misclassified(
     return _save(fig, path)
 
 
+def plot_predictions(
+    images: Any,
+    y_true: Any,
+    y_pred: Any,
+    confidence: Any,
+    path: PathLike,
+    class_names: Sequence[str] | None = None,
+    title: str = "Predictions",
+) -> Path:
+    """A grid of the images, each titled with its true label, the predicted one and the
+    probability the network gave it (wrong predictions in red)."""
+    imgs = _images(images)
+    n = len(imgs)
+    if n == 0:
+        raise ValueError("images: no images to show")
+    t, p = _labels(y_true, n, "y_true"), _labels(y_pred, n, "y_pred")
+    conf = _curve(confidence, "confidence")
+    names = _names(class_names, int(max(t.max(), p.max())) + 1)
+    cols = min(n, 10)
+    rows = math.ceil(n / cols)
+    fig = _figure(max(5.0, 1.25 * cols + 0.2), 1.6 * rows + 0.5)
+    for i, ax in zip(range(n), _digit_axes(fig, n, cols), strict=False):
+        ax.imshow(imgs[i], cmap="gray_r")
+        ax.set_title(
+            f"true {names[t[i]]}\npred {names[p[i]]} {100 * conf[i]:.1f}%",
+            fontsize=9,
+            color="black" if t[i] == p[i] else "firebrick",
+            linespacing=1.1,
+        )
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
 def plot_samples(
     images: Any,
     labels: Any,
@@ -397,7 +465,7 @@ def plot_weight_templates(
     n = min(len(w), max_units)
     cols = 5 if n == 10 else min(8, n)
     rows = math.ceil(n / cols)
-    fig = _figure(1.1 * cols + 1.2, max(2.6, 1.2 * rows + 0.6))
+    fig = _figure(max(4.0, 1.1 * cols + 1.2), max(2.6, 1.2 * rows + 0.6))
     axes = _digit_axes(fig, n, cols)
     for i, ax in enumerate(axes[:n]):
         scaled = w[i] / (float(np.abs(w[i]).max()) or 1.0)
@@ -407,8 +475,39 @@ def plot_weight_templates(
     bar.ax.set_yticklabels(["-max|w|", "0", "+max|w|"])
     bar.set_label("w / max|w| (per template)")
     shown = "" if n == len(w) else f" (first {n} of {len(w)})"
-    default = "Weights per class" if per_class else "First-layer weights per hidden unit"
+    default = (
+        "Weights per class"
+        if per_class
+        else "The output unit's weights"
+        if len(w) == 1
+        else "First-layer weights per hidden unit"
+    )
     fig.suptitle(f"{title or default}{shown}")
+    return _save(fig, path)
+
+
+def plot_conv_filters(weight: Any, path: PathLike, title: str | None = None) -> Path:
+    """A convolution's filters, one small image per output channel: ``weight`` is
+    ``(out_channels, 1, kh, kw)`` (``Conv2d.weight`` of a greyscale input). Each filter has its
+    own symmetric colour scale ``[-max|w|, +max|w|]``: red responds to ink, blue to background."""
+    w = _array(weight, "weight").astype(np.float64)
+    if w.ndim != 4 or w.shape[1] != 1 or len(w) == 0:
+        raise ValueError(f"weight: expected (out_channels, 1, kh, kw), got {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("weight: contains NaN or infinity")
+    n = len(w)
+    cols = min(8, n)
+    rows = math.ceil(n / cols)
+    fig = _figure(max(4.0, 0.9 * cols + 1.2), max(2.4, 0.9 * rows + 0.8))
+    axes = _digit_axes(fig, n, cols)
+    for i, ax in enumerate(axes[:n]):
+        scaled = w[i, 0] / (float(np.abs(w[i, 0]).max()) or 1.0)
+        im = ax.imshow(scaled, cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set_title(f"{i}", fontsize=8)
+    bar = fig.colorbar(im, ax=axes, shrink=min(0.9, 3.0 / rows), aspect=15, ticks=[-1, 0, 1])
+    bar.ax.set_yticklabels(["-max|w|", "0", "+max|w|"])
+    kh, kw = w.shape[2:]
+    fig.suptitle(title or f"First convolution's {n} filters ({kh}x{kw})")
     return _save(fig, path)
 
 
@@ -460,6 +559,59 @@ def plot_overfitting(
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_overfitting_runs(
+    runs: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    path: PathLike,
+    title: str = "Overfitting",
+) -> Path:
+    """Several runs of the overfitting study side by side on one figure, one panel each with
+    its train and validation accuracy per epoch, on one y-scale. ``runs``: (panel title,
+    train_acc, val_acc) per run; accuracies are fractions in [0, 1] (or percentages)."""
+    if not runs:
+        raise ValueError("runs: nothing to plot")
+    curves = [
+        (
+            name,
+            _as_percent(_curve(tr, "train_acc"), "train_acc"),
+            _as_percent(_curve(va, "val_acc"), "val_acc"),
+        )
+        for name, tr, va in runs
+    ]
+    for name, tr, va in curves:
+        if tr.size == 0 or tr.size != va.size:
+            raise ValueError(f"{name}: train_acc and val_acc need one value per epoch each")
+    low = min(min(tr.min(), va.min()) for _, tr, va in curves)
+    fig = _figure(5.2 * len(curves), 4.2)
+    axes = fig.subplots(1, len(curves), squeeze=False, sharey=True)[0]
+    for ax, (name, tr, va) in zip(axes, curves, strict=True):
+        epochs = np.arange(1, tr.size + 1)
+        marker = tr.size <= 40
+        ax.plot(
+            epochs, tr, "o-" if marker else "-", color=TRAIN_COLOUR, label="train", markersize=3
+        )
+        ax.plot(
+            epochs, va, "s-" if marker else "-", color=TEST_COLOUR, label="validation", markersize=3
+        )
+        ax.fill_between(
+            epochs,
+            va,
+            tr,
+            where=tr >= va,
+            color="tab:red",
+            alpha=0.12,
+            interpolate=True,
+            label=f"gap (last epoch: {tr[-1] - va[-1]:+.1f} pts)",
+        )
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    axes[0].set_ylabel("accuracy (%)")
+    axes[0].set_ylim(max(0.0, math.floor(low) - 2), 100.5)
+    fig.suptitle(title)
     return _save(fig, path)
 
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from .. import nn, optim
 from ..data import Dataset
-from ..training import Callback, evaluate, fit
+from ..training import Callback, History, evaluate, fit
+from .cnn import build_cnn
 
 __all__ = [
     "N_CLASSES",
@@ -39,7 +40,9 @@ Log = Callable[[str], None] | None
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One training run of a 784-``hidden``-10 sigmoid MLP with softmax cross-entropy.
+    """One training run of a 784-``hidden``-10 MLP (``activation``, default sigmoid), or with
+    ``model="cnn"`` of the course's small CNN (:mod:`~.cnn`; ``hidden`` and ``activation`` then
+    unused), with softmax cross-entropy.
 
     ``optimizer`` is a name in ``optim.OPTIMIZERS`` (momentum: SGD with momentum 0.9). The
     defaults are the seeds' setting: plain SGD, lr 0.5, batch 200, 10 epochs.
@@ -50,6 +53,8 @@ class RunConfig:
     lr: float = 0.5
     batch_size: int = 200
     epochs: int = 10
+    activation: str = "sigmoid"
+    model: str = "mlp"
 
     def __post_init__(self) -> None:
         for name in ("hidden", "batch_size", "epochs"):
@@ -61,6 +66,13 @@ class RunConfig:
                 f"RunConfig: unknown optimizer {self.optimizer!r}; choose one of "
                 f"{', '.join(optim.OPTIMIZERS)}"
             )
+        if self.model not in ("mlp", "cnn"):
+            raise ValueError(f"RunConfig: model must be mlp or cnn, got {self.model!r}")
+        if self.activation not in nn.ACTIVATIONS:
+            raise ValueError(
+                f"RunConfig: unknown activation {self.activation!r}; choose one of "
+                f"{', '.join(nn.ACTIVATIONS)}"
+            )
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"RunConfig: lr must be a number > 0, got {self.lr!r}")
 
@@ -69,9 +81,19 @@ class RunConfig:
         """Layer widths ``[784, hidden, 10]``."""
         return [N_INPUTS, self.hidden, N_CLASSES]
 
-    def build(self, seed: int) -> tuple[nn.MLP, optim.Optimizer]:
+    @property
+    def network(self) -> str:
+        """E.g. ``784-64-10 sigmoid`` or ``the small CNN``."""
+        if self.model == "cnn":
+            return "the small CNN"
+        return f"{'-'.join(map(str, self.sizes))} {self.activation}"
+
+    def build(self, seed: int) -> tuple[nn.Module, optim.Optimizer]:
         """The untrained network (weights drawn from ``seed``) and its optimiser."""
-        model = nn.MLP(self.sizes, activation="sigmoid", seed=seed)
+        if self.model == "cnn":
+            model: nn.Module = build_cnn(seed=seed)
+        else:
+            model = nn.MLP(self.sizes, activation=self.activation, seed=seed)
         return model, optim.make_optimizer(self.optimizer, model.parameters(), self.lr)
 
 
@@ -87,6 +109,7 @@ class RunResult:
     updates: int
     train_loss: float = math.nan
     test_loss: float = math.nan
+    history: History | None = None
 
     def row(self) -> dict[str, float | int | str]:
         """The CSV row: the settings, then the measurements (full precision)."""
@@ -126,6 +149,7 @@ def run_config(
     seed: int = 0,
     log: Log = None,
     callbacks: Sequence[Callback] = (),
+    monitor: bool = False,
 ) -> RunResult:
     """Train ``config`` on ``train`` from ``seed`` (weights and batch order); measure the
     accuracy and mean cross-entropy on all of ``train`` and ``test`` afterwards.
@@ -133,13 +157,14 @@ def run_config(
     Without ``callbacks`` nothing is evaluated while training. With them (e.g. a TensorBoard),
     the test set is also measured as it trains (before the first update and at every epoch end)
     so that they see test curves; evaluation never enters the measured time, and the accuracies
-    are the same either way."""
+    are the same either way. ``monitor`` measures the test set so without callbacks (for
+    curves); the result keeps the run's ``history``."""
     check_datasets("run_config", train=train, test=test)
     model, optimizer = config.build(seed)
     history = fit(
         model,
         train,
-        test if callbacks else None,
+        test if callbacks or monitor else None,
         nn.cross_entropy,
         optimizer,
         epochs=config.epochs,
@@ -157,6 +182,7 @@ def run_config(
         updates=history.epoch_end_iterations[-1],
         train_loss=train_loss,
         test_loss=test_loss,
+        history=history,
     )
     if log is not None:
         log(

@@ -72,13 +72,6 @@ def binary_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float
     return _precision_recall(confusion_matrix(t, p, num_classes=2))
 
 
-def _one_vs_rest(data: Dataset, digit: int) -> Dataset:
-    """``data`` relabelled: 1 for images of ``digit``, 0 for every other image."""
-    labels = (data.labels == digit).astype(np.int64)
-    name = f"{data.name} ({digit} vs rest)"
-    return Dataset(data.images, labels, name, [f"not {digit}", str(digit)])
-
-
 def train_single_neuron(
     train: Dataset,
     test: Dataset,
@@ -100,7 +93,7 @@ def train_single_neuron(
     if not 0 <= digit < len(train.classes):
         raise ValueError(f"train_single_neuron: digit must be in 0..{len(train.classes) - 1}")
     h, w = train.shape
-    pos_train, pos_test = _one_vs_rest(train, digit), _one_vs_rest(test, digit)
+    pos_train, pos_test = train.one_vs_rest(digit), test.one_vs_rest(digit)
     neuron = nn.Linear(h * w, 1, std=init_std, seed=seed)
     history = fit(
         neuron,

@@ -2,8 +2,11 @@
 changed at a time.
 
 The base is the seeds' setting (:data:`BASE_CONFIG`: 784-64-10 sigmoid, N(0, 0.1^2) weights,
-softmax cross-entropy, plain SGD, lr 0.5, batch 200, 10 epochs); each table in :data:`TABLES`
-varies one thing: the learning rate, the hidden units, the batch size x epochs, the optimiser.
+softmax cross-entropy, plain SGD, lr 0.5, batch 200, 10 epochs), or another one
+(:func:`base_config`: the optimiser, hidden units, activation, batch size); each table in
+:data:`TABLES` varies one thing: the learning rate, the hidden units, the batch size x epochs,
+the optimiser. :func:`run_curves` trains the seed-003 curve-monitoring runs
+(:data:`CURVE_RUNS`) and draws each one's loss and accuracy per epoch.
 Each run gives a :class:`~.runs.RunResult`: accuracy on the full training set after training,
 accuracy on the test set, and the wall-clock seconds of training alone (no evaluation). A
 :class:`SweepTable` prints them as Markdown (accuracies in %) and as CSV (fractions).
@@ -31,14 +34,18 @@ from .runs import Log, RunConfig, RunResult, check_datasets, percent, run_config
 __all__ = [
     "BASE_CONFIG",
     "COLUMNS",
+    "CURVE_RUNS",
     "OPTIMIZER_LR",
     "QUICK_EPOCHS",
     "QUICK_TEST",
     "QUICK_TRAIN",
     "TABLES",
     "SweepTable",
+    "base_config",
+    "curve_configs",
     "quick_subsets",
     "row_name",
+    "run_curves",
     "run_sweep",
     "table_configs",
 ]
@@ -54,8 +61,13 @@ BASE_CONFIG = RunConfig()
 LR_VALUES = (0.005, 0.05, 0.5, 2.0)
 HIDDEN_VALUES = (50, 20, 5)
 BATCH_EPOCHS = ((200, 10), (20000, 10), (20000, 100))
-#: Learning rate per optimiser in the optimiser table (momentum's and Adam's are the CLI's).
+#: The optimiser table's rows (the seeds' three) and their learning rates (momentum's and
+#: Adam's are the CLI's).
 OPTIMIZER_LR = {"sgd": 0.5, "momentum": 0.5, "adam": 0.003}
+#: The base's learning rate per optimiser (``--optimizer``).
+BASE_LR = {**OPTIMIZER_LR, "nesterov": 0.5}
+#: Seed 003's curve-monitoring runs: (batch size, epochs).
+CURVE_RUNS = ((500, 20), (30000, 20), (200, 250))
 
 #: ``--quick``: the first images of each split, and epochs per run.
 QUICK_TRAIN, QUICK_TEST, QUICK_EPOCHS = 1000, 500, 2
@@ -65,6 +77,7 @@ TITLES = {
     "hidden": "Hidden units",
     "batch": "Batch size x epochs",
     "optimizer": "Optimiser",
+    "curves": "Curve monitoring (batch size x epochs)",
 }
 #: Column names: (CSV, Markdown).
 COLUMNS = (
@@ -80,10 +93,35 @@ COLUMNS = (
 )
 
 
-def table_configs(table: str, epochs: int | None = None) -> list[RunConfig]:
-    """The runs of one sweep table (see :data:`TABLES`), each from :data:`BASE_CONFIG`.
+def base_config(
+    optimizer: str | None = None,
+    hidden: int | None = None,
+    activation: str | None = None,
+    batch_size: int | None = None,
+) -> RunConfig:
+    """:data:`BASE_CONFIG` with the settings given (an optimiser brings its
+    :data:`BASE_LR`)."""
+    changes: dict[str, object] = {}
+    if optimizer is not None:
+        if optimizer not in BASE_LR:
+            raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(BASE_LR)}")
+        changes.update(optimizer=optimizer, lr=BASE_LR[optimizer])
+    if hidden is not None:
+        changes["hidden"] = hidden
+    if activation is not None:
+        changes["activation"] = activation
+    if batch_size is not None:
+        changes["batch_size"] = batch_size
+    return replace(BASE_CONFIG, **changes)  # type: ignore[arg-type]
 
-    ``epochs`` replaces the base's 10 epochs; in the ``batch`` table, whose rows differ in
+
+def table_configs(
+    table: str, epochs: int | None = None, base: RunConfig = BASE_CONFIG
+) -> list[RunConfig]:
+    """The runs of one sweep table (see :data:`TABLES`), each from ``base`` (default
+    :data:`BASE_CONFIG`).
+
+    ``epochs`` replaces the base's epochs; in the ``batch`` table, whose rows differ in
     epochs, the rows get ``epochs`` and ``10 * epochs`` (the 10:100 ratio is kept).
     """
     if table not in TABLES:
@@ -92,15 +130,22 @@ def table_configs(table: str, epochs: int | None = None) -> list[RunConfig]:
         isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0
     ):
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    base = BASE_CONFIG if epochs is None else replace(BASE_CONFIG, epochs=epochs)
+    scale = 1.0 if epochs is None else epochs / base.epochs
+    base = base if epochs is None else replace(base, epochs=epochs)
     if table == "lr":
         return [replace(base, lr=lr) for lr in LR_VALUES]
     if table == "hidden":
         return [replace(base, hidden=h) for h in HIDDEN_VALUES]
     if table == "optimizer":
-        return [replace(base, optimizer=o, lr=OPTIMIZER_LR[o]) for o in optim.OPTIMIZERS]
-    scale = 1.0 if epochs is None else epochs / BASE_CONFIG.epochs
+        return [replace(base, optimizer=o, lr=OPTIMIZER_LR[o]) for o in OPTIMIZER_LR]
     return [replace(base, batch_size=b, epochs=max(1, round(e * scale))) for b, e in BATCH_EPOCHS]
+
+
+def curve_configs(epochs: int | None = None, base: RunConfig = BASE_CONFIG) -> list[RunConfig]:
+    """The runs of :data:`CURVE_RUNS` from ``base``; ``epochs`` replaces the first two runs' 20
+    epochs (and the third run's 250 in proportion)."""
+    scale = 1.0 if epochs is None else epochs / CURVE_RUNS[0][1]
+    return [replace(base, batch_size=b, epochs=max(1, round(e * scale))) for b, e in CURVE_RUNS]
 
 
 @dataclass
@@ -127,12 +172,14 @@ class SweepTable:
             "lr": "the learning rate",
             "hidden": "the hidden units",
             "batch": "the batch size and the epochs",
+            "curves": "the batch size and the epochs, and measures the test set every epoch",
             "optimizer": f"the optimiser (momentum {optim.MOMENTUM}; Adam betas 0.9, 0.999)",
         }.get(self.name, "one setting")
         text = (
-            f"The seeds' network 784-H-10 (sigmoid, N(0, 0.1^2) weights, softmax "
-            f"cross-entropy); base: H = {c.hidden}, {c.optimizer.upper()} lr {c.lr:g}, batch "
-            f"{c.batch_size}, {c.epochs} epochs; this table changes {varied}. Trained on "
+            f"The seeds' network 784-H-10 ({c.activation}, N(0, 0.1^2) weights, softmax "
+            f"cross-entropy); base: H = {c.hidden}, {_OPTIMIZER_NAMES.get(c.optimizer)} lr "
+            f"{c.lr:g}, batch {c.batch_size}, {c.epochs} epochs; this table changes {varied}. "
+            "Trained on "
             f"{self.train_name} ({self.n_train:,} images), seed {self.seed}. "
             f"**Train acc**: accuracy on the full training set ({self.n_train:,} images) after "
             f"training. **Test acc**: on {self.test_name} ({self.n_test:,} images). "
@@ -147,7 +194,7 @@ class SweepTable:
         ]
         if big:
             text += f" A batch of {max(big):,} >= N is the whole training set (full batch)."
-        if self.name == "batch" and partial:
+        if self.name in ("batch", "curves") and partial:
             b = max(partial)
             k = self.n_train // b
             text += (
@@ -193,15 +240,22 @@ class SweepTable:
         return md, cs
 
 
+#: The optimisers as the tables name them.
+_OPTIMIZER_NAMES = {
+    "sgd": "SGD",
+    "momentum": f"momentum {optim.MOMENTUM}",
+    "nesterov": f"Nesterov {optim.MOMENTUM}",
+    "adam": "Adam",
+}
+
+
 def _format_markdown(key: str, value: float | int | str) -> str:
     if key in ("train_acc", "test_acc"):
         return percent(value)
     if key == "train_seconds":
         return f"{value:.2f}"
     if key == "optimizer":
-        return {"sgd": "SGD", "momentum": f"momentum {optim.MOMENTUM}", "adam": "Adam"}.get(
-            value, value
-        )
+        return _OPTIMIZER_NAMES.get(str(value), str(value))
     if key == "lr":
         return f"{value:g}"
     return f"{value:,}" if isinstance(value, int) and key != "hidden" else str(value)
@@ -227,12 +281,13 @@ def quick_subsets(
 def row_name(table: str, config: RunConfig) -> str:
     """The row's name, ``<table>/<its value>``: ``lr/0.005``, ``hidden/50``, ``batch/200x10``,
     ``optimizer/adam`` (the folder of its TensorBoard run)."""
-    if table not in TABLES:
-        raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
+    if table not in (*TABLES, "curves"):
+        raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}, curves")
     value = {
         "lr": f"{config.lr:g}",
         "hidden": str(config.hidden),
         "batch": f"{config.batch_size}x{config.epochs}",
+        "curves": f"{config.batch_size}x{config.epochs}",
         "optimizer": config.optimizer,
     }[table]
     return f"{table}/{value}"
@@ -246,25 +301,78 @@ def run_sweep(
     epochs: int | None = None,
     log: Log = None,
     callbacks: RowCallbacks | None = None,
+    base: RunConfig = BASE_CONFIG,
 ) -> SweepTable:
-    """Run every configuration of ``table`` (:func:`table_configs`) and collect the results.
+    """Run every configuration of ``table`` (:func:`table_configs` from ``base``) and collect
+    the results.
 
     ``callbacks(row_name)`` gives each run's training callbacks (e.g. a TensorBoard per row;
     see :func:`~.runs.run_config`).
     """
-    configs = table_configs(table, epochs)
+    configs = table_configs(table, epochs, base)
     check_datasets("run_sweep", train=train, test=test)
     results = [
         run_config(c, train, test, seed, log, callbacks(row_name(table, c)) if callbacks else ())
         for c in configs
     ]
+    return _table(table, results, train, test, seed, base, epochs)
+
+
+def _table(
+    name: str,
+    results: list[RunResult],
+    train: Dataset,
+    test: Dataset,
+    seed: int,
+    base: RunConfig,
+    epochs: int | None,
+) -> SweepTable:
     return SweepTable(
-        table,
+        name,
         results,
         train_name=train.name,
         test_name=test.name,
         n_train=len(train),
         n_test=len(test),
         seed=seed,
-        base=BASE_CONFIG if epochs is None else replace(BASE_CONFIG, epochs=epochs),
+        base=base if epochs is None else replace(base, epochs=epochs),
     )
+
+
+def run_curves(
+    train: Dataset,
+    test: Dataset,
+    out_dir: str | os.PathLike[str],
+    seed: int = 0,
+    epochs: int | None = None,
+    log: Log = None,
+    base: RunConfig = BASE_CONFIG,
+    log_loss: bool = False,
+) -> tuple[SweepTable, list[Path]]:
+    """Seed 003's curve monitoring: train each of :func:`curve_configs` with the test set
+    measured every epoch, and draw its loss and accuracy curves as
+    ``out_dir/curves_<batch>x<epochs>.png``. A batch larger than the training set is the whole
+    set (full batch: one update per epoch), and ``log`` says so."""
+    check_datasets("run_curves", train=train, test=test)
+    from . import plots  # matplotlib: loaded only to draw
+
+    results, paths = [], []
+    for c in curve_configs(epochs, base):
+        if log is not None and c.batch_size >= len(train):
+            log(
+                f"batch {c.batch_size:,} >= the {len(train):,} training images: full batch "
+                "(one update per epoch)"
+            )
+        result = run_config(c, train, test, seed, log, monitor=True)
+        name = row_name("curves", c).replace("/", "_")
+        title = (
+            f"784-{c.hidden}-10 {c.activation}, {_OPTIMIZER_NAMES[c.optimizer]} lr {c.lr:g}, "
+            f"batch {min(c.batch_size, len(train)):,}"
+            + (" (full batch)" if c.batch_size >= len(train) else "")
+            + f", {c.epochs} epochs on {train.name}"
+        )
+        paths.append(
+            plots.plot_history(result.history, Path(out_dir) / f"{name}.png", title, log_loss)
+        )
+        results.append(result)
+    return _table("curves", results, train, test, seed, base, None), paths

@@ -3,6 +3,7 @@
 Pure numpy; nothing here imports the rest of tinygrad_edu.
 """
 
+from .augment import AugmentedLoader, shift_and_rotate
 from .datasets import (
     DATASETS,
     Dataset,
@@ -22,9 +23,11 @@ from .download import (
 )
 from .idx import IDXError, read_idx, write_idx
 from .loader import DataLoader, as_features
+from .overlap import shared_images
 
 __all__ = [
     "DATASETS",
+    "AugmentedLoader",
     "DataLoader",
     "Dataset",
     "DatasetError",
@@ -41,5 +44,7 @@ __all__ = [
     "load_mnist_sample",
     "load_png_folder",
     "read_idx",
+    "shared_images",
+    "shift_and_rotate",
     "write_idx",
 ]

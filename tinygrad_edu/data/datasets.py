@@ -157,6 +157,18 @@ class Dataset:
                     )
         return Dataset(self.images[index], self.labels[index], self.name, self.classes)
 
+    def one_vs_rest(self, digit: int) -> Dataset:
+        """The same images relabelled 1 for class ``digit`` and 0 for every other class;
+        classes ``["not K", "K"]``, name ``"<name> (K vs rest)"``."""
+        if not 0 <= digit < len(self.classes):
+            raise DatasetError(
+                f"{self.name}: class {digit} is not one of its classes 0..{len(self.classes) - 1}"
+            )
+        labels = (self.labels == digit).astype(np.int64)
+        return Dataset(
+            self.images, labels, f"{self.name} ({digit} vs rest)", ["not " + str(digit), str(digit)]
+        )
+
 
 # ----------------------------------------------------------------------------- IDX folders
 

@@ -57,6 +57,11 @@ def max_pool2d(x: Any, kernel_size: IntOrPair, stride: IntOrPair | None = None) 
     return conv_ops.MaxPool2d.apply(as_tensor(x), kernel_size=kernel_size, stride=stride)
 
 
+def _pair(p: tuple[int, int]) -> str:
+    """(h, w) as ``hxw``."""
+    return f"{p[0]}x{p[1]}"
+
+
 class Conv2d(Module):
     """2-D convolution (cross-correlation): (N, in_channels, H, W) -> (N, out_channels, Ho, Wo),
     Ho = (H + 2 ph - kh) // sh + 1.
@@ -99,13 +104,19 @@ class Conv2d(Module):
     def forward(self, x: Any) -> Tensor:
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
+    def summary_settings(self) -> str:
+        return (
+            f"{self.in_channels} -> {self.out_channels} channels, "
+            f"kernel {_pair(self.kernel_size)}, stride {_pair(self.stride)}, "
+            f"padding {_pair(self.padding)}" + ("" if self.bias is not None else ", no bias")
+        )
+
     def extra_repr(self) -> str:
-        extras = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
-        if self.stride != (1, 1):
-            extras += f", stride={self.stride}"
-        if self.padding != (0, 0):
-            extras += f", padding={self.padding}"
-        return extras + ("" if self.bias is not None else ", bias=False")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}"
+            + ("" if self.bias is not None else ", bias=False")
+        )
 
 
 class MaxPool2d(Module):
@@ -121,5 +132,8 @@ class MaxPool2d(Module):
     def forward(self, x: Any) -> Tensor:
         return max_pool2d(x, self.kernel_size, self.stride)
 
+    def summary_settings(self) -> str:
+        return f"kernel {_pair(self.kernel_size)}, stride {_pair(self.stride)}, padding 0x0"
+
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding=(0, 0)"

@@ -68,6 +68,11 @@ class Linear(Module):
             f"bias={self.bias is not None}"
         )
 
+    def summary_settings(self) -> str:
+        return f"{self.in_features} -> {self.out_features}" + (
+            "" if self.bias is not None else ", no bias"
+        )
+
 
 class Identity(Module):
     """y = x."""
@@ -82,6 +87,9 @@ class Sigmoid(Module):
     def forward(self, x: Any) -> Tensor:
         return F.sigmoid(x)
 
+    def summary_settings(self) -> str:
+        return "activation 1 / (1 + e^-x)"
+
 
 class ReLU(Module):
     """y = max(x, 0), elementwise."""
@@ -89,12 +97,18 @@ class ReLU(Module):
     def forward(self, x: Any) -> Tensor:
         return F.relu(x)
 
+    def summary_settings(self) -> str:
+        return "activation max(x, 0)"
+
 
 class Tanh(Module):
     """y = tanh x, elementwise."""
 
     def forward(self, x: Any) -> Tensor:
         return F.tanh(x)
+
+    def summary_settings(self) -> str:
+        return "activation tanh x"
 
 
 class LogSoftmax(Module):
@@ -109,6 +123,9 @@ class LogSoftmax(Module):
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
 
+    def summary_settings(self) -> str:
+        return f"axis {self.axis}"
+
 
 class Softmax(Module):
     """y = e^x_i / sum_j e^x_j along ``axis``."""
@@ -121,6 +138,9 @@ class Softmax(Module):
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
+
+    def summary_settings(self) -> str:
+        return f"axis {self.axis}"
 
 
 class Dropout(Module):
@@ -137,6 +157,9 @@ class Dropout(Module):
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
+    def summary_settings(self) -> str:
+        return f"p {self.p:g}"
+
 
 class Flatten(Module):
     """(N, d1, d2, ...) -> (N, d1 * d2 * ...): merge the axes from ``start_dim`` on."""
@@ -150,6 +173,9 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}"
+
+    def summary_settings(self) -> str:
+        return f"from axis {self.start_dim}"
 
 
 class Sequential(Module):

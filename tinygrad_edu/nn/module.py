@@ -8,7 +8,7 @@ them are walked element by element. Names are dotted paths: ``layers.0.weight``.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ import numpy as np
 from ..function import InputError, ShapeError
 from ..tensor import Tensor
 from .init import aligned_copy
+from .summary import summarize
 
 __all__ = ["Module", "Parameter", "StateDictError", "positive_int"]
 
@@ -212,6 +213,22 @@ class Module:
             np.copyto(params[name].data, arr, casting="unsafe")
 
     # ----------------------------------------------------------------- printing
+    def summary(
+        self, input_shape: int | Sequence[int], print_fn: Callable[[str], Any] | None = print
+    ) -> str:
+        """Describe the network layer by layer, like Keras's ``model.summary()``: each layer's
+        type, settings, output shape and parameter count for one input of ``input_shape`` (no
+        batch axis: ``(784,)`` or ``(1, 28, 28)``), and the total. Printed with ``print_fn``
+        (None: not printed); returned as text (:func:`tinygrad_edu.nn.summary.summarize`)."""
+        text = summarize(self, input_shape)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def summary_settings(self) -> str:
+        """The layer's settings in words for :meth:`summary` (default: :meth:`extra_repr`)."""
+        return self.extra_repr()
+
     def extra_repr(self) -> str:
         """The arguments shown inside ``Name(...)``."""
         return ""

@@ -10,9 +10,9 @@
     on_train_end (always, also when training stops with an error: close files here)
 
 Ready-made: :class:`ProgressBar`, :class:`EpochLog`, :class:`EvalEvery`,
-:class:`StopOnNonFinite`, :class:`LambdaCallback`; the run folder (metrics log, checkpoints,
-resume) is :class:`~tinygrad_edu.training.runfolder.RunFolder`. Write your own by subclassing
-:class:`Callback` and overriding the events you need.
+:class:`StopOnNonFinite`, :class:`LRDecay`, :class:`LambdaCallback`; the run folder (metrics log,
+checkpoints, resume) is :class:`~tinygrad_edu.training.runfolder.RunFolder`. Write your own by
+subclassing :class:`Callback` and overriding the events you need.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = [
     "Callback",
     "EpochLog",
     "EvalEvery",
+    "LRDecay",
     "LambdaCallback",
     "ProgressBar",
     "StopOnNonFinite",
@@ -146,6 +147,23 @@ class EvalEvery(Callback):
     def on_batch_end(self, state: TrainingState) -> None:
         if state.iteration % self.k == 0:
             state.evaluate_test()
+
+
+class LRDecay(Callback):
+    """Multiply the optimiser's learning rate by ``factor`` after every epoch:
+    lr_e = lr_0 factor^e for epoch e + 1. Put it before a RunFolder, so that the checkpoint
+    (which holds the optimiser's lr) resumes with the decayed rate."""
+
+    def __init__(self, factor: float) -> None:
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor <= 1:
+            raise ValueError(f"LRDecay: factor must lie in (0, 1], got {factor!r}")
+        self.factor = float(factor)
+
+    def config(self) -> dict[str, Any]:
+        return {"lr_decay": self.factor}
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        state.optimizer.lr = state.optimizer.lr * self.factor
 
 
 class StopOnNonFinite(Callback):

@@ -1,0 +1,144 @@
+"""``eval``: the data recorded in the model file (dataset and folder), the refusal of test images
+the model was trained on, and ``--first K`` with its figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from toy_digits import blobs
+
+from tinygrad_edu import cli
+from tinygrad_edu.data import Dataset, write_idx
+
+
+def idx_folder(folder: Path, train: Dataset, test: Dataset) -> Path:
+    """``folder`` holding ``train`` and ``test`` as MNIST's four IDX files."""
+    folder.mkdir(parents=True)
+    for prefix, split in (("train", train), ("t10k", test)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", split.images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", split.labels.astype("uint8"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Dataset]:
+    """A model trained on an IDX folder of toy digits (300 train, 100 test; trained on the
+    first 200 of its training images): (model file, data folder, training images)."""
+    root = tmp_path_factory.mktemp("eval")
+    train = blobs(300)
+    folder = idx_folder(root / "data", train, blobs(100, seed=1))
+    argv = ["train", "--data-dir", str(folder), "--train-size", "200", "--epochs", "2"]
+    assert cli.main([*argv, "--batch-size", "50", "--out", str(root / "run")]) == 0
+    return root / "run" / "model.npz", folder, train
+
+
+def test_eval_uses_the_recorded_data_folder(
+    trained: tuple[Path, Path, Dataset], capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, folder, _ = trained
+    capsys.readouterr()
+    assert cli.main(["eval", str(model)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"{model} on mnist/test from {folder} (100 test images): loss ")
+
+
+def test_eval_refuses_test_images_it_was_trained_on(
+    trained: tuple[Path, Path, Dataset], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A test split of 30 images the model was trained on and 20 past its --train-size 200 is
+    refused; with --allow-overlap it is evaluated, with a warning and the accuracy on the 20."""
+    model, _, train = trained
+    seen, unseen = train.subset(range(170, 200)), train.subset(range(200, 220))
+    mixed = Dataset(
+        np.concatenate([seen.images, unseen.images]),
+        np.concatenate([seen.labels, unseen.labels]),
+        "mixed",
+    )
+    other = idx_folder(tmp_path / "other", blobs(50, seed=7), mixed)
+    capsys.readouterr()
+    assert cli.main(["eval", str(model), "--data-dir", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1 and "30 of the 50 test images of mnist/test are among the 200" in err
+    )
+    assert "--allow-overlap" in err
+    assert cli.main(["eval", str(model), "--data-dir", str(other), "--allow-overlap"]) == 0
+    captured = capsys.readouterr()
+    assert "WARNING: 30 of the 50 test images" in captured.out and "WARNING" in captured.err
+    assert "on the 20 images it was not trained on: " in captured.out
+
+
+def test_eval_first_k_and_figure(
+    trained: tuple[Path, Path, Dataset], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, _, _ = trained
+    figure = tmp_path / "first.png"
+    capsys.readouterr()
+    assert cli.main(["eval", str(model), "--first", "3", "--figure", str(figure)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("first 3 test images:")
+    rows = lines[start + 2 : start + 5]
+    test = blobs(100, seed=1)
+    for i, row in enumerate(rows):
+        index, true, predicted, probability = row.split()[:4]
+        assert int(index) == i and true == str(test.labels[i]) and predicted in test.classes
+        assert 0 < float(probability.rstrip("%")) <= 100
+    assert lines[start + 5] == f"saved {figure}" and figure.stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--first", "0"], "argument --first: expected a positive integer, got 0"),
+        (["--figure", "f.png"], "--figure saves the images of --first K: give --first too"),
+    ],
+)
+def test_eval_bad_options(
+    trained: tuple[Path, Path, Dataset],
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    capsys.readouterr()
+    assert cli.main(["eval", str(trained[0]), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_eval_when_the_recorded_folder_is_gone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = idx_folder(tmp_path / "data", blobs(100), blobs(40, seed=1))
+    run = tmp_path / "run"
+    assert cli.main(["train", "--data-dir", str(folder), "--epochs", "1", "--out", str(run)]) == 0
+    folder.rename(tmp_path / "moved")
+    capsys.readouterr()
+    assert cli.main(["eval", str(run / "model.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "which is no longer a folder: give its new place" in err
+    assert cli.main(["eval", str(run / "model.npz"), "--data-dir", str(tmp_path / "moved")]) == 0
+
+
+def test_eval_refuses_the_offline_sample_standing_in_for_mnist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model trained on MNIST, evaluated offline without MNIST at hand: the fallback sample's
+    test digits are MNIST training images, so the evaluation is refused."""
+    from tinygrad_edu import nn
+    from tinygrad_edu.data import DatasetError, load_dataset
+    from tinygrad_edu.training import save
+
+    try:
+        load_dataset("mnist-sample")
+    except DatasetError as e:
+        pytest.skip(str(e))
+    path = save(nn.MLP([784, 10], seed=0), tmp_path / "m.npz", metadata={"dataset": "mnist"})
+    assert cli.main(["eval", str(path), "--offline"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "using the offline 5,000-digit mnist-sample instead" in err[0]
+    assert err[1].startswith("tinygrad-edu eval: error: 1000 of the 1000 test images of ")
+    assert "are among MNIST's training images, on which" in err[1]
+    assert cli.main(["eval", str(path), "--offline", "--allow-overlap"]) == 0
+    assert "WARNING: 1000 of the 1000" in capsys.readouterr().out

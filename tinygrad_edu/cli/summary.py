@@ -1,0 +1,73 @@
+"""``tinygrad-edu summary MODEL``: a saved network layer by layer, like Keras's
+``model.summary()``: each layer's type, settings, output shape and parameters, and the total;
+then what it was trained for, as the model file records it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import nn
+from .options import PROG
+from .rundata import load_model
+
+__all__ = ["add_summary_command", "input_shape", "run_summary"]
+
+#: The side of the images a convolutional model is described with (MNIST's).
+IMAGE_SIDE = 28
+
+
+def add_summary_command(subparsers: Any) -> None:
+    """Add ``summary``."""
+    p = subparsers.add_parser(
+        "summary",
+        help="describe a saved model layer by layer (like Keras's model.summary())",
+        description="Print a saved model's layers in the order they run: name, type, settings "
+        "(sizes, kernel, stride, padding, activation), output shape for one 28x28 image, "
+        "parameters; the total; and the output and training recorded in the file.",
+    )
+    p.add_argument("model", type=Path, help=f"a model.npz written by `{PROG} train`")
+    p.set_defaults(func=run_summary)
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    """Handler of ``summary``: load the model, print its table and what it was trained for."""
+    model, meta = load_model(args.model)
+    print(f"{args.model}:")
+    print(model.summary(input_shape(model), print_fn=None))
+    print(_trained_for(model, meta))
+    return 0
+
+
+def input_shape(model: nn.Module) -> tuple[int, ...]:
+    """One input's shape: (channels, 28, 28) for a convolutional model, else (in_features,)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            return (m.in_channels, IMAGE_SIDE, IMAGE_SIDE)
+        if isinstance(m, nn.Linear):
+            return (m.in_features,)
+    return (IMAGE_SIDE * IMAGE_SIDE,)
+
+
+def _trained_for(model: nn.Module, meta: Mapping[str, Any]) -> str:
+    """The output's meaning and loss, and the dataset, optimiser and accuracy recorded."""
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    outputs = linears[-1].out_features if linears else None
+    if outputs == 1:
+        digit = config.get("digit")
+        what = f"P(digit {digit})" if digit is not None else "P(class 1)"
+        line = f"Output: one logit, sigmoid = {what}; binary cross-entropy"
+    else:
+        line = f"Output: {outputs or 'class'} logits, softmax; cross-entropy"
+    if meta.get("dataset"):
+        line += f"\nTrained on: {meta['dataset']}"
+        if config.get("optimizer_name"):
+            line += f", {config['optimizer_name']} lr {config.get('lr')}"
+        if config.get("batch_size"):
+            line += f", batch {config['batch_size']}, {config.get('epochs')} epochs"
+    if isinstance(meta.get("test_accuracy"), float):
+        line += f"; test accuracy {100 * meta['test_accuracy']:.2f}%"
+    return line
