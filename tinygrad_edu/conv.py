@@ -18,6 +18,8 @@ Kernel sizes, strides and paddings are checked by :func:`as_pair`, which ``nn.Co
 
 from __future__ import annotations
 
+import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -102,6 +104,48 @@ def col2im(
     return xt.transpose(3, 0, 1, 2)
 
 
+def _conv_input_grad(w: Array, gm: Array, shape: tuple[int, ...], stride: tuple[int, int]) -> Array:
+    """col2im(W^T G): dx (N, C, H, W) of a convolution with weight w (O, C, kh, kw), from
+    G (O, Ho Wo N) = dL/dout in (O, Ho, Wo, N) order; an (N, C, H, W) view of (C, H, W, N) memory.
+
+    Why: W^T G is a (C kh kw, Ho Wo N) matrix with a short inner dimension O, too big for the
+    caches, written once and read once by col2im. Here each kernel row p gets one matmul
+    W_p^T G -> (kw, C, Ho, Wo, N) into a reused scratch array, added at once into its kw window
+    offsets. The course's second convolution, (128, 32, 12, 12) input, 64 5x5 filters, 1 thread,
+    CPU time (median of 15, interleaved): 14.4 ms against 16.4 ms for W^T G then col2im."""
+    n, c, h, width = shape
+    _, _, kh, kw = w.shape
+    (sh, sw), (ho, wo) = stride, _out_size("conv2d", shape, (kh, kw), stride)
+    rows = np.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (kh, kw, C, O): W_p^T as (kw C, O)
+    dtype = np.result_type(w, gm)
+    part = _scratch("conv2d_input_grad", (kw, c, ho, wo, n), dtype)
+    xt = np.zeros((c, h, width, n), dtype=dtype)
+    for p in range(kh):
+        np.dot(rows[p].reshape(kw * c, -1), gm, out=part.reshape(kw * c, -1))
+        for q in range(kw):
+            xt[:, p : p + sh * (ho - 1) + 1 : sh, q : q + sw * (wo - 1) + 1 : sw] += part[q]
+    return xt.transpose(3, 0, 1, 2)
+
+
+_scratch_arrays = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, ...], dtype: Any) -> Array:
+    """A C-contiguous array of ``shape`` reused from call to call (one buffer per ``name`` and
+    thread, grown when too small), for temporaries that die inside the call.
+
+    Why: a fresh multi-megabyte array is fresh memory each training step, and the page faults
+    of touching it cost: the course's CNN took about 1,500 minor page faults per step (about
+    8 ms of system time at 1 thread), against none for PyTorch, whose allocator keeps memory."""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape) * dtype.itemsize
+    buffer = getattr(_scratch_arrays, name, None)
+    if buffer is None or buffer.size < size:
+        buffer = np.empty(size, dtype=np.uint8)
+        setattr(_scratch_arrays, name, buffer)
+    return buffer[:size].view(dtype).reshape(shape)
+
+
 class Conv2d(Function):
     """out[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] xpad[n, c, i sh + p, j sw + q]
     (cross-correlation, as in PyTorch): x (N, C, H, W), w (O, C, kh, kw), optional b (O,),
@@ -142,9 +186,8 @@ class Conv2d(Function):
             dw = np.dot(gm, cols.T).reshape(ctx.w_shape)
         if len(needs) == 3 and needs[2]:
             db = gm.sum(axis=1)
-        if needs[0]:
-            dcols = np.dot(w.reshape(w.shape[0], -1).T, gm)  # W^T G (C kh kw, Ho Wo N)
-            dx = col2im(dcols, ctx.padded_shape, ctx.w_shape[2:], ctx.stride)
+        if needs[0]:  # col2im(W^T G), one kernel row at a time
+            dx = _conv_input_grad(w, gm, ctx.padded_shape, ctx.stride)
             ph, pw = ctx.padding
             if ph or pw:
                 dx = dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]
@@ -213,6 +256,8 @@ class MaxPool2d(Function):
     def backward(ctx, g: Array) -> Array:
         x, out = ctx.saved
         g = _in_layout_of(out, g)
+        if ctx.stride == ctx.kernel:  # disjoint windows, the usual pooling
+            return _max_pool_grad_blocks(x, out, g, ctx.kernel, ctx.out_hw)
         offsets = [(p, q) for p in range(ctx.kernel[0]) for q in range(ctx.kernel[1])]
         is_max = [_window(x, p, q, ctx.out_hw, ctx.stride) == out for p, q in offsets]
         count = is_max[0].astype(np.uint8 if len(offsets) < 256 else np.int64)
@@ -234,6 +279,39 @@ class MaxPool2d(Function):
         windows gathered by Index, then Max over each (ties share evenly, as here)."""
         windows = _windows(ctx.parents[0], ctx.kernel, ctx.stride)  # (N, C, Ho, Wo, kh, kw)
         return windows.reshape(*windows.shape[:4], -1).max(axis=-1)
+
+
+def _blocks(x: Array, kernel: tuple[int, int], out_hw: tuple[int, int]) -> Array:
+    """x[n, c, i kh + p, j kw + q] as (N, C, Ho, kh, Wo, kw): the disjoint windows of a pooling
+    with stride = kernel. A view, whatever x's memory layout (splitting an axis never copies)."""
+    (ho, wo), (kh, kw) = out_hw, kernel
+    return x[:, :, : ho * kh, : wo * kw].reshape(x.shape[0], x.shape[1], ho, kh, wo, kw)
+
+
+_AT_WINDOW = (slice(None), slice(None), slice(None), None, slice(None), None)  # (.., 1, .., 1)
+
+
+def _max_pool_grad_blocks(
+    x: Array, out: Array, g: Array, kernel: tuple[int, int], out_hw: tuple[int, int]
+) -> Array:
+    """dL/dx of a max-pool whose windows do not overlap (stride = kernel), ties sharing evenly:
+    dx[n, c, i kh + p, j kw + q] = [x there == out[n, c, i, j]] g[n, c, i, j] / (number of maxima).
+
+    Why: one broadcast comparison and one broadcast product over the (N, C, Ho, kh, Wo, kw) view
+    of x instead of a comparison, a product and a strided write per kernel offset. A 2x2
+    max-pool backward of (128, 32, 24, 24) float32 in (C, H, W, N) memory, 1 thread, CPU time
+    of the call (median of 15, interleaved): 4.2 ms against 6.6 ms for the general path."""
+    is_max = _blocks(x, kernel, out_hw) == out[_AT_WINDOW]  # bool, x's memory layout
+    count = is_max[:, :, :, 0, :, 0].astype(g.dtype)
+    for p in range(kernel[0]):
+        for q in range(kernel[1]):
+            if p or q:
+                count += is_max[:, :, :, p, :, q]  # k >= 1: the maximum is in its window
+    share = np.divide(g, count, out=count)  # each window's g, split evenly among its k maxima
+    covered = out_hw[0] * kernel[0] == x.shape[2] and out_hw[1] * kernel[1] == x.shape[3]
+    dx = (np.empty_like if covered else np.zeros_like)(x, dtype=g.dtype)  # x's memory layout
+    np.multiply(is_max, share[_AT_WINDOW], out=_blocks(dx, kernel, out_hw))
+    return dx
 
 
 def _windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
