@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
 
 from .function import Function, InputError, ShapeError
+from .grad_mode import is_grad_enabled
 from .ops import Scatter
 from .tensor import Tensor
 
@@ -131,21 +133,23 @@ def _conv_input_grad(w: Array, gm: Array, shape: tuple[int, ...], stride: tuple[
     return xt.transpose(3, 0, 1, 2)
 
 
-def _im2col_scratch(
-    x: Array, kernel: tuple[int, int], stride: tuple[int, int], ones: bool
+def _im2col_into(
+    x: Array, kernel: tuple[int, int], stride: tuple[int, int], ones: bool, owner: Function | None
 ) -> Array:
-    """im2col(x) in a reused scratch array, with a last row of ones if ``ones``: [X; 1], so that
-    one matmul [W b] [X; 1] = W X + b adds the bias and G [X; 1]^T = [G X^T, sum of G] gives
-    its gradient.
+    """im2col(x), with a last row of ones if ``ones``: [X; 1], so that one matmul
+    [W b] [X; 1] = W X + b adds the bias and G [X; 1]^T = [G X^T, sum of G] gives its gradient;
+    in an array that the op ``owner`` saves for backward (see :func:`_reused_array`), or in
+    scratch if none.
 
-    Why: X is the biggest array of a step (26 MB for the course's second convolution). Saving
-    the input instead and copying X again in backward (2 ms) keeps X out of the graph (33 MB
-    less per step for the course's CNN) and out of fresh memory (see :func:`_scratch`); the
-    bias row replaces a pass over the output and a sum over G: about 1.1 ms per step for the
-    course's first convolution (1 thread, CPU time, median of 15)."""
+    Why the row of ones: it replaces a pass over the output and a sum over G, about 1.1 ms per
+    step for the course's first convolution (1 thread, CPU time, median of 15)."""
     windows = _windows_view(x, kernel, stride)  # (C, kh, kw, Ho, Wo, N)
     c, kh, kw, ho, wo, n = windows.shape
-    cols = _scratch("conv2d_cols", (c * kh * kw + ones, ho * wo * n), x.dtype)
+    shape = (c * kh * kw + ones, ho * wo * n)
+    if owner is None:
+        cols = _scratch("conv2d_cols", shape, x.dtype)
+    else:
+        cols = _reused_array(shape, x.dtype, owner)
     np.copyto(cols[: c * kh * kw].reshape(windows.shape), windows)
     if ones:
         cols[-1] = 1
@@ -181,6 +185,39 @@ def _scratch(name: str, shape: tuple[int, ...], dtype: Any) -> Array:
     return buffer[:size].view(dtype).reshape(shape)
 
 
+_reusable: list[tuple[Array, weakref.ref]] = []  # (byte buffer, its owner op), at most _KEEP
+_reusable_lock = threading.Lock()
+_KEEP = 4
+
+
+def _reused_array(shape: tuple[int, ...], dtype: Any, owner: Function) -> Array:
+    """A C-contiguous array of ``shape`` that the op ``owner`` saves for backward, made in one
+    of a few kept buffers whose last owner let go of it (backward freed its saved arrays, or
+    its graph is gone), else fresh. A retained graph keeps its buffer.
+
+    Why: im2col's matrix is the biggest array of a step (26 MB for the course's second
+    convolution); fresh each step it costs page faults (about 30,000 per epoch of the course's
+    CNN, 0.3-0.5 s of system time), and making it again in backward costs 3-4 ms per step."""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape) * dtype.itemsize
+    with _reusable_lock:
+        free = [i for i, (a, ref) in enumerate(_reusable) if a.size >= size and _let_go(ref())]
+        if free:
+            i = min(free, key=lambda i: _reusable[i][0].size)
+            buffer = _reusable[i][0]
+            _reusable[i] = (buffer, weakref.ref(owner))
+        else:
+            buffer = np.empty(size, dtype=np.uint8)
+            if len(_reusable) < _KEEP:
+                _reusable.append((buffer, weakref.ref(owner)))
+    return buffer[:size].view(dtype).reshape(shape)
+
+
+def _let_go(owner: Function | None) -> bool:
+    """True once an op no longer needs what it saved: backward freed it, or the op is gone."""
+    return owner is None or owner.saved is None
+
+
 class Conv2d(Function):
     """out[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] xpad[n, c, i sh + p, j sw + q]
     (cross-correlation, as in PyTorch): x (N, C, H, W), w (O, C, kh, kw), optional b (O,),
@@ -203,21 +240,21 @@ class Conv2d(Function):
         if ph or pw:  # pad the (C, H, W, N) copy, keeping the layout
             x = np.pad(_chwn(x), ((0, 0), (ph, ph), (pw, pw), (0, 0))).transpose(3, 0, 1, 2)
         n, o = x.shape[0], w.shape[0]
-        cols = _im2col_scratch(x, kernel, stride, ones=b is not None)  # X, or [X; 1] with a bias
-        out = np.dot(_with_bias(w, b, x.dtype), cols)  # W X, or [W b] [X; 1] = W X + b
         need_x, need_w = ctx.needs_input_grad[:2]
-        ctx.save_for_backward(x if need_w else None, w if need_x else None)
+        keep = need_w and is_grad_enabled()  # X is saved for dL/dw
+        cols = _im2col_into(x, kernel, stride, b is not None, ctx if keep else None)  # [X; 1]
+        out = np.dot(_with_bias(w, b, x.dtype), cols)  # W X, or [W b] [X; 1] = W X + b
+        ctx.save_for_backward(cols if keep else None, w if need_x else None)
         ctx.padded_shape, ctx.w_shape, ctx.stride, ctx.padding = x.shape, w.shape, stride, padding
         return out.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)  # (N, O, Ho, Wo) view
 
     def backward(ctx, g: Array) -> tuple[Array | None, ...]:
-        x, w = ctx.saved
+        cols, w = ctx.saved
         needs = ctx.needs_input_grad
         need_b = len(needs) == 3 and needs[2]
         gm = _chwn(g).reshape(g.shape[1], -1)  # G (O, Ho Wo N); no copy if g is laid out so
         dx = dw = db = None
-        if needs[1]:  # G X^T, or G [X; 1]^T = [dL/dw  dL/db]; X made again from the saved x
-            cols = _im2col_scratch(x, ctx.w_shape[2:], ctx.stride, ones=need_b)
+        if needs[1]:  # G X^T, or G [X; 1]^T = [dL/dw  dL/db]
             dwb = np.dot(gm, cols.T)
             rows = math.prod(ctx.w_shape[1:])
             dw, db = dwb[:, :rows].reshape(ctx.w_shape), dwb[:, rows] if need_b else None
