@@ -12,6 +12,14 @@ col2im and pooling then stream memory instead of hopping along 5-element rows: i
 (128, 32, 12, 12) float32 batch for a 5x5 kernel takes 1.6 ms from (C, H, W, N) memory and 15 ms
 from (N, C, H, W) memory; a 2x2 max-pool of (128, 32, 24, 24) 0.7 ms against 1.4 ms.
 
+The speed tricks, each in a helper whose docstring gives its measured reason: the bias as a row
+of ones in the same matmul (:func:`_im2col_into`); im2col's matrix saved in one of a few
+buffers reused once backward has freed it (:func:`_reused_array`) and temporaries in per-thread
+scratch (:func:`_scratch`), so a training step touches no fresh memory; the input gradient one
+kernel row at a time (:func:`_conv_input_grad`, col2im fused with its matmul); a max-pool with
+disjoint windows differentiated through one broadcast view (:func:`_max_pool_grad_blocks`).
+``benchmarks/cnn_vs_torch.py`` times the course's CNN against PyTorch.
+
 Kernel sizes, strides and paddings are checked by :func:`as_pair`, which ``nn.Conv2d`` and
 ``nn.MaxPool2d`` use too: a value outside its domain (stride 0, padding -1) is an InputError.
 """
@@ -171,7 +179,8 @@ _scratch_arrays = threading.local()
 
 def _scratch(name: str, shape: tuple[int, ...], dtype: Any) -> Array:
     """A C-contiguous array of ``shape`` reused from call to call (one buffer per ``name`` and
-    thread, grown when too small), for temporaries that die inside the call.
+    thread, grown when too small, none kept above ``_KEEP_BYTES``), for temporaries that die
+    inside the call.
 
     Why: a fresh multi-megabyte array is fresh memory each training step, and the page faults
     of touching it cost: the course's CNN took about 1,500 minor page faults per step (about
@@ -181,19 +190,23 @@ def _scratch(name: str, shape: tuple[int, ...], dtype: Any) -> Array:
     buffer = getattr(_scratch_arrays, name, None)
     if buffer is None or buffer.size < size:
         buffer = np.empty(size, dtype=np.uint8)
-        setattr(_scratch_arrays, name, buffer)
+        if size <= _KEEP_BYTES:
+            setattr(_scratch_arrays, name, buffer)
     return buffer[:size].view(dtype).reshape(shape)
 
 
 _reusable: list[tuple[Array, weakref.ref]] = []  # (byte buffer, its owner op), at most _KEEP
 _reusable_lock = threading.Lock()
 _KEEP = 4
+#: Bigger buffers are not kept (an evaluation batch of 500 makes a 102 MB im2col matrix).
+_KEEP_BYTES = 64 * 2**20
 
 
 def _reused_array(shape: tuple[int, ...], dtype: Any, owner: Function) -> Array:
     """A C-contiguous array of ``shape`` that the op ``owner`` saves for backward, made in one
     of a few kept buffers whose last owner let go of it (backward freed its saved arrays, or
-    its graph is gone), else fresh. A retained graph keeps its buffer.
+    its graph is gone), else fresh. A retained graph keeps its buffer. At most ``_KEEP``
+    buffers of at most ``_KEEP_BYTES`` are kept.
 
     Why: im2col's matrix is the biggest array of a step (26 MB for the course's second
     convolution); fresh each step it costs page faults (about 30,000 per epoch of the course's
@@ -208,7 +221,7 @@ def _reused_array(shape: tuple[int, ...], dtype: Any, owner: Function) -> Array:
             _reusable[i] = (buffer, weakref.ref(owner))
         else:
             buffer = np.empty(size, dtype=np.uint8)
-            if len(_reusable) < _KEEP:
+            if len(_reusable) < _KEEP and size <= _KEEP_BYTES:
                 _reusable.append((buffer, weakref.ref(owner)))
     return buffer[:size].view(dtype).reshape(shape)
 
