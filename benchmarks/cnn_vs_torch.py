@@ -11,8 +11,8 @@ first, so a busy machine slows both alike; the table gives the median seconds pe
 ratio ours / torch within each round (median and min..max over the rounds). The load average is
 printed too: PyTorch's 2 threads slow down many-fold when another process holds a core.
 
-Before timing, one epoch of each from the same init is compared (losses and final weights):
-the two must do the same computation, to float32 rounding.
+Before timing, one epoch of each from the same init (losses and final weights) is compared with
+the same epoch of ours in float64: both must do the same computation, to float32 rounding.
 
 ``--memory`` adds peak memory: each framework trains ``--memory-epochs`` epochs in its own
 subprocess (ours never imports torch). Reported: the resident set size (RSS) just before
@@ -78,8 +78,10 @@ def build_ours() -> nn.Sequential:
 class Ours:
     """tinygrad_edu: the CNN, Adam, a bare training loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, dtype: type = np.float32) -> None:
         self.model = build_ours()
+        for p in self.model.parameters():
+            p.data = p.data.astype(dtype, copy=False)  # float32: the aligned array itself
         self.opt = Adam(self.model.parameters(), lr=LR)
 
     def epoch(self, batches: Batches) -> list[float]:
@@ -146,21 +148,34 @@ def load_batches(data_dir: Path, images: int) -> Batches:
 
 
 def check_same_work(batches: Batches, threads: int) -> None:
-    """One epoch from the same init: the losses and final weights agree to float32 rounding."""
-    ours = Ours()
+    """One epoch from the same init, ours and torch in float32 and ours in float64 (the
+    reference): the float32 losses and final weights agree with it to float32 rounding."""
+    ours, ours64 = Ours(), Ours(np.float64)
     theirs = Torch([p.copy() for p in ours.params()], threads)
-    a, b = ours.epoch(batches), theirs.epoch(batches)
-    loss_diff = max(abs(u - v) for u, v in zip(a, b, strict=True))
+    batches64 = [(x.astype(np.float64), y) for x, y in batches]
+    reference = ours64.epoch(batches64), ours64.params()
+    print(f"same work: {len(batches)} steps from one init; float32 against float64 (ours):")
+    for name, runner in (("ours", ours), ("torch", theirs)):
+        loss_diff, w_diff = _differences((runner.epoch(batches), runner.params()), reference)
+        print(
+            f"- {name}: max |loss diff| {loss_diff:.2e}, "
+            f"max weight diff / max |weight| {w_diff:.2e}"
+        )
+        if loss_diff > 1e-3 or w_diff > 1e-3:
+            raise SystemExit(f"{name} does not compute the same thing")
+
+
+def _differences(
+    run: tuple[list[float], list[np.ndarray]], reference: tuple[list[float], list[np.ndarray]]
+) -> tuple[float, float]:
+    """The largest loss difference and the largest weight difference relative to the largest
+    weight of its tensor, between two runs (losses, final weights)."""
+    loss_diff = max(abs(u - v) for u, v in zip(run[0], reference[0], strict=True))
     w_diff = max(
         float(np.max(np.abs(p - q)) / (np.max(np.abs(q)) + 1e-12))
-        for p, q in zip(ours.params(), theirs.params(), strict=True)
+        for p, q in zip(run[1], reference[1], strict=True)
     )
-    print(
-        f"same work: {len(batches)} steps from one init, max |loss diff| {loss_diff:.2e}, "
-        f"max weight diff / max |weight| {w_diff:.2e}"
-    )
-    if loss_diff > 1e-3 or w_diff > 1e-3:
-        raise SystemExit("the two networks do not compute the same thing")
+    return loss_diff, w_diff
 
 
 def time_rounds(
