@@ -132,9 +132,9 @@ def test_conv2d_skips_the_input_gradient_of_a_data_batch(monkeypatch: pytest.Mon
     b = Tensor(rng.standard_normal(4), requires_grad=True)
 
     def fail(*args: Any) -> None:
-        raise AssertionError("col2im ran although the input needs no gradient")
+        raise AssertionError("the input gradient ran although the input needs no gradient")
 
-    monkeypatch.setattr(conv_ops, "col2im", fail)
+    monkeypatch.setattr(conv_ops, "_conv_input_grad", fail)
     out = conv2d(x, w, b, stride=2, padding=1)
     (out * out).sum().backward()
     assert x.grad is None and w.grad.shape == w.shape and b.grad.shape == b.shape
@@ -179,6 +179,57 @@ def test_conv_pool_chain_gradients_match_torch() -> None:
     np.testing.assert_allclose(loss.item(), ref.item(), rtol=1e-12)
     for t, r in zip(ts, tt, strict=True):
         np.testing.assert_allclose(t.grad, r.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def course_cnn_layers(
+    x: Any, w1: Any, b1: Any, w2: Any, b2: Any, conv: Any, relu: Any, pool: Any
+) -> Any:
+    """The course's CNN's layers (conv, relu, 2x2 pool, twice; padding on the first), written
+    once for tinygrad_edu and torch; odd sides make the pools drop a row and a column."""
+    h = pool(relu(conv(x, w1, b1, 1, 1)), 2)
+    return pool(relu(conv(h, w2, b2, 1, 0)), 2)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_course_cnn_layers_match_torch_in_float64(dtype: Any) -> None:
+    """Forward and all gradients of conv-relu-pool twice (the fast paths: disjoint pooling,
+    the bias row, the row-by-row input gradient) against PyTorch in float64: to float64
+    rounding in float64, to float32 rounding in float32."""
+    rng = np.random.default_rng(3)
+    shapes = [(4, 3, 15, 13), (6, 3, 3, 3), (6,), (5, 6, 3, 2), (5,)]
+    arrays = [rng.standard_normal(s) for s in shapes]
+    g = rng.standard_normal((4, 5, 2, 2))
+    ts = [Tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    out = course_cnn_layers(*ts, conv2d, Tensor.relu, max_pool2d)
+    out.backward(g.astype(dtype))
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ref = course_cnn_layers(*tt, TF.conv2d, TF.relu, TF.max_pool2d)
+    ref.backward(torch.tensor(g))
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    assert out.dtype == dtype and all(t.grad.dtype == dtype for t in ts)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=tol, atol=tol)
+    for t, r in zip(ts, tt, strict=True):
+        scale = np.abs(r.grad.numpy()).max()
+        np.testing.assert_allclose(t.grad, r.grad.numpy(), rtol=tol, atol=tol * scale)
+
+
+def test_conv2d_saved_columns_survive_a_retained_graph() -> None:
+    """The matrix a convolution saves lives in a reused buffer: a retained graph keeps its
+    own, however many steps run meanwhile; freed graphs give theirs back (a few kept)."""
+    rng = np.random.default_rng(4)
+    w = Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    b = Tensor(rng.standard_normal(3), requires_grad=True)
+    kept = (conv2d(rng.standard_normal((2, 2, 7, 7)), w, b) ** 2).sum()
+    kept.backward(retain_graph=True)
+    first = w.grad.copy(), b.grad.copy()
+    for _ in range(6):  # other steps, each graph freed by its backward
+        (conv2d(rng.standard_normal((2, 2, 7, 7)), w, b) ** 2).sum().backward()
+    assert len(conv_ops._reusable) <= conv_ops._KEEP
+    w.grad = b.grad = None
+    kept.backward()  # the retained graph's saved columns are unchanged
+    np.testing.assert_array_equal(w.grad, first[0])
+    np.testing.assert_array_equal(b.grad, first[1])
 
 
 # --------------------------------------------------------------------------- max_pool2d

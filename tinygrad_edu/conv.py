@@ -12,17 +12,29 @@ col2im and pooling then stream memory instead of hopping along 5-element rows: i
 (128, 32, 12, 12) float32 batch for a 5x5 kernel takes 1.6 ms from (C, H, W, N) memory and 15 ms
 from (N, C, H, W) memory; a 2x2 max-pool of (128, 32, 24, 24) 0.7 ms against 1.4 ms.
 
+The speed tricks, each in a helper whose docstring gives its measured reason: the bias as a row
+of ones in the same matmul (:func:`_im2col_into`); im2col's matrix saved in one of a few
+buffers reused once backward has freed it (:func:`_reused_array`) and temporaries in per-thread
+scratch (:func:`_scratch`), so a training step touches no fresh memory; the input gradient one
+kernel row at a time (:func:`_conv_input_grad`, col2im fused with its matmul); a max-pool with
+disjoint windows differentiated through one broadcast view (:func:`_max_pool_grad_blocks`).
+``benchmarks/cnn_vs_torch.py`` times the course's CNN against PyTorch.
+
 Kernel sizes, strides and paddings are checked by :func:`as_pair`, which ``nn.Conv2d`` and
 ``nn.MaxPool2d`` use too: a value outside its domain (stride 0, padding -1) is an InputError.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+import weakref
 from typing import Any
 
 import numpy as np
 
 from .function import Function, InputError, ShapeError
+from .grad_mode import is_grad_enabled
 from .ops import Scatter
 from .tensor import Tensor
 
@@ -75,12 +87,16 @@ def _chwn(x: Array) -> Array:
 def im2col(x: Array, kernel: tuple[int, int], stride: tuple[int, int]) -> Array:
     """The windows of x (N, C, H, W) as columns: X (C kh kw, Ho Wo N) with
     X[(c, p, q), (i, j, n)] = x[n, c, i sh + p, j sw + q]; one copy out of a strided view."""
-    xt = _chwn(x)  # (C, H, W, N)
-    c, n = xt.shape[0], xt.shape[3]
-    windows = np.lib.stride_tricks.sliding_window_view(xt, kernel, axis=(1, 2))
+    windows = _windows_view(x, kernel, stride)  # (C, kh, kw, Ho, Wo, N)
+    c, kh, kw, ho, wo, n = windows.shape
+    return windows.reshape(c * kh * kw, ho * wo * n)
+
+
+def _windows_view(x: Array, kernel: tuple[int, int], stride: tuple[int, int]) -> Array:
+    """x[n, c, i sh + p, j sw + q] at [c, p, q, i, j, n]: a view of x's (C, H, W, N) copy."""
+    windows = np.lib.stride_tricks.sliding_window_view(_chwn(x), kernel, axis=(1, 2))
     windows = windows[:, :: stride[0], :: stride[1]]  # (C, Ho, Wo, N, kh, kw), a view
-    _, ho, wo, _, kh, kw = windows.shape
-    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, ho * wo * n)
+    return windows.transpose(0, 4, 5, 1, 2, 3)
 
 
 def col2im(
@@ -100,6 +116,119 @@ def col2im(
         for q in range(kw):
             xt[:, p : p + sh * (ho - 1) + 1 : sh, q : q + sw * (wo - 1) + 1 : sw] += blocks[:, p, q]
     return xt.transpose(3, 0, 1, 2)
+
+
+def _conv_input_grad(w: Array, gm: Array, shape: tuple[int, ...], stride: tuple[int, int]) -> Array:
+    """col2im(W^T G): dx (N, C, H, W) of a convolution with weight w (O, C, kh, kw), from
+    G (O, Ho Wo N) = dL/dout in (O, Ho, Wo, N) order; an (N, C, H, W) view of (C, H, W, N) memory.
+
+    Why: W^T G is a (C kh kw, Ho Wo N) matrix with a short inner dimension O, too big for the
+    caches, written once and read once by col2im. Here each kernel row p gets one matmul
+    W_p^T G -> (kw, C, Ho, Wo, N) into a reused scratch array, added at once into its kw window
+    offsets. The course's second convolution, (128, 32, 12, 12) input, 64 5x5 filters, 1 thread,
+    CPU time (median of 15, interleaved): 14.4 ms against 16.4 ms for W^T G then col2im."""
+    n, c, h, width = shape
+    _, _, kh, kw = w.shape
+    (sh, sw), (ho, wo) = stride, _out_size("conv2d", shape, (kh, kw), stride)
+    rows = np.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (kh, kw, C, O): W_p^T as (kw C, O)
+    dtype = np.result_type(w, gm)
+    part = _scratch("conv2d_input_grad", (kw, c, ho, wo, n), dtype)
+    xt = np.zeros((c, h, width, n), dtype=dtype)
+    for p in range(kh):
+        np.dot(rows[p].reshape(kw * c, -1), gm, out=part.reshape(kw * c, -1))
+        for q in range(kw):
+            xt[:, p : p + sh * (ho - 1) + 1 : sh, q : q + sw * (wo - 1) + 1 : sw] += part[q]
+    return xt.transpose(3, 0, 1, 2)
+
+
+def _im2col_into(
+    x: Array, kernel: tuple[int, int], stride: tuple[int, int], ones: bool, owner: Function | None
+) -> Array:
+    """im2col(x), with a last row of ones if ``ones``: [X; 1], so that one matmul
+    [W b] [X; 1] = W X + b adds the bias and G [X; 1]^T = [G X^T, sum of G] gives its gradient;
+    in an array that the op ``owner`` saves for backward (see :func:`_reused_array`), or in
+    scratch if none.
+
+    Why the row of ones: it replaces a pass over the output and a sum over G, about 1.1 ms per
+    step for the course's first convolution (1 thread, CPU time, median of 15)."""
+    windows = _windows_view(x, kernel, stride)  # (C, kh, kw, Ho, Wo, N)
+    c, kh, kw, ho, wo, n = windows.shape
+    shape = (c * kh * kw + ones, ho * wo * n)
+    if owner is None:
+        cols = _scratch("conv2d_cols", shape, x.dtype)
+    else:
+        cols = _reused_array(shape, x.dtype, owner)
+    np.copyto(cols[: c * kh * kw].reshape(windows.shape), windows)
+    if ones:
+        cols[-1] = 1
+    return cols
+
+
+def _with_bias(w: Array, b: Array | None, dtype: Any) -> Array:
+    """w as (O, C kh kw), or [W b] (O, C kh kw + 1) with the bias as a last column."""
+    o = w.shape[0]
+    if b is None:
+        return w.reshape(o, -1)
+    wb = np.empty((o, w[0].size + 1), dtype=np.result_type(w, dtype))
+    wb[:, :-1], wb[:, -1] = w.reshape(o, -1), b
+    return wb
+
+
+_scratch_arrays = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, ...], dtype: Any) -> Array:
+    """A C-contiguous array of ``shape`` reused from call to call (one buffer per ``name`` and
+    thread, grown when too small, none kept above ``_KEEP_BYTES``), for temporaries that die
+    inside the call.
+
+    Why: a fresh multi-megabyte array is fresh memory each training step, and the page faults
+    of touching it cost: the course's CNN took about 1,500 minor page faults per step (about
+    8 ms of system time at 1 thread), against none for PyTorch, whose allocator keeps memory."""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape) * dtype.itemsize
+    buffer = getattr(_scratch_arrays, name, None)
+    if buffer is None or buffer.size < size:
+        buffer = np.empty(size, dtype=np.uint8)
+        if size <= _KEEP_BYTES:
+            setattr(_scratch_arrays, name, buffer)
+    return buffer[:size].view(dtype).reshape(shape)
+
+
+_reusable: list[tuple[Array, weakref.ref]] = []  # (byte buffer, its owner op), at most _KEEP
+_reusable_lock = threading.Lock()
+_KEEP = 4
+#: Bigger buffers are not kept (an evaluation batch of 500 makes a 102 MB im2col matrix).
+_KEEP_BYTES = 64 * 2**20
+
+
+def _reused_array(shape: tuple[int, ...], dtype: Any, owner: Function) -> Array:
+    """A C-contiguous array of ``shape`` that the op ``owner`` saves for backward, made in one
+    of a few kept buffers whose last owner let go of it (backward freed its saved arrays, or
+    its graph is gone), else fresh. A retained graph keeps its buffer. At most ``_KEEP``
+    buffers of at most ``_KEEP_BYTES`` are kept.
+
+    Why: im2col's matrix is the biggest array of a step (26 MB for the course's second
+    convolution); fresh each step it costs page faults (about 30,000 per epoch of the course's
+    CNN, 0.3-0.5 s of system time), and making it again in backward costs 3-4 ms per step."""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape) * dtype.itemsize
+    with _reusable_lock:
+        free = [i for i, (a, ref) in enumerate(_reusable) if a.size >= size and _let_go(ref())]
+        if free:
+            i = min(free, key=lambda i: _reusable[i][0].size)
+            buffer = _reusable[i][0]
+            _reusable[i] = (buffer, weakref.ref(owner))
+        else:
+            buffer = np.empty(size, dtype=np.uint8)
+            if len(_reusable) < _KEEP and size <= _KEEP_BYTES:
+                _reusable.append((buffer, weakref.ref(owner)))
+    return buffer[:size].view(dtype).reshape(shape)
+
+
+def _let_go(owner: Function | None) -> bool:
+    """True once an op no longer needs what it saved: backward freed it, or the op is gone."""
+    return owner is None or owner.saved is None
 
 
 class Conv2d(Function):
@@ -124,27 +253,28 @@ class Conv2d(Function):
         if ph or pw:  # pad the (C, H, W, N) copy, keeping the layout
             x = np.pad(_chwn(x), ((0, 0), (ph, ph), (pw, pw), (0, 0))).transpose(3, 0, 1, 2)
         n, o = x.shape[0], w.shape[0]
-        cols = im2col(x, kernel, stride)  # X (C kh kw, Ho Wo N)
-        out = np.dot(w.reshape(o, -1), cols)  # W X (O, Ho Wo N): one BLAS matmul
-        if b is not None:
-            out += b[:, None]
         need_x, need_w = ctx.needs_input_grad[:2]
-        ctx.save_for_backward(cols if need_w else None, w if need_x else None)
+        keep = need_w and is_grad_enabled()  # X is saved for dL/dw
+        cols = _im2col_into(x, kernel, stride, b is not None, ctx if keep else None)  # [X; 1]
+        out = np.dot(_with_bias(w, b, x.dtype), cols)  # W X, or [W b] [X; 1] = W X + b
+        ctx.save_for_backward(cols if keep else None, w if need_x else None)
         ctx.padded_shape, ctx.w_shape, ctx.stride, ctx.padding = x.shape, w.shape, stride, padding
         return out.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)  # (N, O, Ho, Wo) view
 
     def backward(ctx, g: Array) -> tuple[Array | None, ...]:
         cols, w = ctx.saved
         needs = ctx.needs_input_grad
+        need_b = len(needs) == 3 and needs[2]
         gm = _chwn(g).reshape(g.shape[1], -1)  # G (O, Ho Wo N); no copy if g is laid out so
         dx = dw = db = None
-        if needs[1]:
-            dw = np.dot(gm, cols.T).reshape(ctx.w_shape)
-        if len(needs) == 3 and needs[2]:
+        if needs[1]:  # G X^T, or G [X; 1]^T = [dL/dw  dL/db]
+            dwb = np.dot(gm, cols.T)
+            rows = math.prod(ctx.w_shape[1:])
+            dw, db = dwb[:, :rows].reshape(ctx.w_shape), dwb[:, rows] if need_b else None
+        elif need_b:
             db = gm.sum(axis=1)
-        if needs[0]:
-            dcols = np.dot(w.reshape(w.shape[0], -1).T, gm)  # W^T G (C kh kw, Ho Wo N)
-            dx = col2im(dcols, ctx.padded_shape, ctx.w_shape[2:], ctx.stride)
+        if needs[0]:  # col2im(W^T G), one kernel row at a time
+            dx = _conv_input_grad(w, gm, ctx.padded_shape, ctx.stride)
             ph, pw = ctx.padding
             if ph or pw:
                 dx = dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]
@@ -213,6 +343,8 @@ class MaxPool2d(Function):
     def backward(ctx, g: Array) -> Array:
         x, out = ctx.saved
         g = _in_layout_of(out, g)
+        if ctx.stride == ctx.kernel:  # disjoint windows, the usual pooling
+            return _max_pool_grad_blocks(x, out, g, ctx.kernel, ctx.out_hw)
         offsets = [(p, q) for p in range(ctx.kernel[0]) for q in range(ctx.kernel[1])]
         is_max = [_window(x, p, q, ctx.out_hw, ctx.stride) == out for p, q in offsets]
         count = is_max[0].astype(np.uint8 if len(offsets) < 256 else np.int64)
@@ -234,6 +366,39 @@ class MaxPool2d(Function):
         windows gathered by Index, then Max over each (ties share evenly, as here)."""
         windows = _windows(ctx.parents[0], ctx.kernel, ctx.stride)  # (N, C, Ho, Wo, kh, kw)
         return windows.reshape(*windows.shape[:4], -1).max(axis=-1)
+
+
+def _blocks(x: Array, kernel: tuple[int, int], out_hw: tuple[int, int]) -> Array:
+    """x[n, c, i kh + p, j kw + q] as (N, C, Ho, kh, Wo, kw): the disjoint windows of a pooling
+    with stride = kernel. A view, whatever x's memory layout (splitting an axis never copies)."""
+    (ho, wo), (kh, kw) = out_hw, kernel
+    return x[:, :, : ho * kh, : wo * kw].reshape(x.shape[0], x.shape[1], ho, kh, wo, kw)
+
+
+_AT_WINDOW = (slice(None), slice(None), slice(None), None, slice(None), None)  # (.., 1, .., 1)
+
+
+def _max_pool_grad_blocks(
+    x: Array, out: Array, g: Array, kernel: tuple[int, int], out_hw: tuple[int, int]
+) -> Array:
+    """dL/dx of a max-pool whose windows do not overlap (stride = kernel), ties sharing evenly:
+    dx[n, c, i kh + p, j kw + q] = [x there == out[n, c, i, j]] g[n, c, i, j] / (number of maxima).
+
+    Why: one broadcast comparison and one broadcast product over the (N, C, Ho, kh, Wo, kw) view
+    of x instead of a comparison, a product and a strided write per kernel offset. A 2x2
+    max-pool backward of (128, 32, 24, 24) float32 in (C, H, W, N) memory, 1 thread, CPU time
+    of the call (median of 15, interleaved): 4.2 ms against 6.6 ms for the general path."""
+    is_max = _blocks(x, kernel, out_hw) == out[_AT_WINDOW]  # bool, x's memory layout
+    count = is_max[:, :, :, 0, :, 0].astype(g.dtype)
+    for p in range(kernel[0]):
+        for q in range(kernel[1]):
+            if p or q:
+                count += is_max[:, :, :, p, :, q]  # k >= 1: the maximum is in its window
+    share = np.divide(g, count, out=count)  # each window's g, split evenly among its k maxima
+    covered = out_hw[0] * kernel[0] == x.shape[2] and out_hw[1] * kernel[1] == x.shape[3]
+    dx = (np.empty_like if covered else np.zeros_like)(x, dtype=g.dtype)  # x's memory layout
+    np.multiply(is_max, share[_AT_WINDOW], out=_blocks(dx, kernel, out_hw))
+    return dx
 
 
 def _windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:

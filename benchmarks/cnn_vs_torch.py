@@ -1,0 +1,312 @@
+"""Seconds per epoch of the course's CNN, tinygrad_edu against PyTorch CPU, side by side.
+
+    conv 5x5x32 - relu - pool 2 - conv 5x5x64 - relu - pool 2 - fc 128 - relu - fc 10,
+    mean softmax cross-entropy, Adam (lr 2e-3), batch 128, float32, real MNIST images.
+
+Both networks start from the same weights (tinygrad_edu's seeded init, copied into torch) and see
+the same batches in the same order (drawn once, before timing, from a seeded DataLoader: data
+loading is timed for neither). A step is forward, loss, zero_grad, backward, Adam step and
+``loss.item()``. The two are timed interleaved, one epoch each per round, alternating which goes
+first, so a busy machine slows both alike; the table gives the median seconds per epoch and the
+ratio ours / torch within each round (median and min..max over the rounds). The load average is
+printed too: PyTorch's 2 threads slow down many-fold when another process holds a core.
+
+Before timing, one epoch of each from the same init (losses and final weights) is compared with
+the same epoch of ours in float64: both must do the same computation, to float32 rounding.
+
+``--memory`` adds peak memory: each framework trains ``--memory-epochs`` epochs in its own
+subprocess (ours never imports torch). Reported: the resident set size (RSS) just before
+training; the peak RSS while training (Linux's VmHWM, reset by /proc/self/clear_refs after the
+data is loaded); and ``resource.getrusage`` ``ru_maxrss``, the whole process's peak including
+loading the data set. These count everything resident (interpreter, libraries, data), not only
+numpy's or torch's allocations.
+
+    python benchmarks/cnn_vs_torch.py [--threads 1] [--rounds 7] [--images 4096] [--memory]
+        [--data-dir ../shared/data/mnist-24k]
+
+Target (issue 13): ours / torch <= 1.0 at 1 and at 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _blas import threads_from_argv
+
+threads_from_argv(sys.argv[1:])  # --threads N into OPENBLAS_NUM_THREADS before numpy loads
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tinygrad_edu import Tensor, nn  # noqa: E402
+from tinygrad_edu.data import DataLoader, load_dataset  # noqa: E402
+from tinygrad_edu.nn.conv import Conv2d, MaxPool2d  # noqa: E402
+from tinygrad_edu.optim import Adam  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist-24k"
+BATCH, LR, SEED = 128, 2e-3, 0
+Batches = list[tuple[np.ndarray, np.ndarray]]
+
+
+def build_ours() -> nn.Sequential:
+    """The course's CNN (as examples/cnn_mnist.py builds it), seeded."""
+    rng = np.random.default_rng(SEED)
+    return nn.Sequential(
+        Conv2d(1, 32, 5, rng=rng),
+        nn.ReLU(),
+        MaxPool2d(2),
+        Conv2d(32, 64, 5, rng=rng),
+        nn.ReLU(),
+        MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(1024, 128, init="he", rng=rng),
+        nn.ReLU(),
+        nn.Linear(128, 10, init="xavier", rng=rng),
+    )
+
+
+class Ours:
+    """tinygrad_edu: the CNN, Adam, a bare training loop."""
+
+    def __init__(self, dtype: type = np.float32) -> None:
+        self.model = build_ours()
+        for p in self.model.parameters():
+            p.data = p.data.astype(dtype, copy=False)  # float32: the aligned array itself
+        self.opt = Adam(self.model.parameters(), lr=LR)
+
+    def epoch(self, batches: Batches) -> list[float]:
+        model, opt, losses = self.model, self.opt, []
+        for x, y in batches:
+            loss = nn.cross_entropy(model(Tensor(x)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    def params(self) -> list[np.ndarray]:
+        return [p.data for p in self.model.parameters()]
+
+
+class Torch:
+    """The same network, init and optimiser in PyTorch (``torch.set_num_threads(threads)``)."""
+
+    def __init__(self, init: list[np.ndarray], threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+        tnn = torch.nn
+        self.model = tnn.Sequential(
+            tnn.Conv2d(1, 32, 5),
+            tnn.ReLU(),
+            tnn.MaxPool2d(2),
+            tnn.Conv2d(32, 64, 5),
+            tnn.ReLU(),
+            tnn.MaxPool2d(2),
+            tnn.Flatten(),
+            tnn.Linear(1024, 128),
+            tnn.ReLU(),
+            tnn.Linear(128, 10),
+        )
+        with torch.no_grad():
+            for t, p in zip(self.model.parameters(), init, strict=True):
+                t.copy_(torch.from_numpy(p))
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=LR)
+
+    def epoch(self, batches: Batches) -> list[float]:
+        torch, model, opt, losses = self.torch, self.model, self.opt, []
+        for x, y in batches:
+            loss = torch.nn.functional.cross_entropy(
+                model(torch.from_numpy(x)), torch.from_numpy(y)
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    def params(self) -> list[np.ndarray]:
+        return [t.detach().numpy() for t in self.model.parameters()]
+
+
+def load_batches(data_dir: Path, images: int) -> Batches:
+    """The first ``images`` training images as seeded, shuffled (128, 1, 28, 28) batches."""
+    train, _ = load_dataset("mnist", data_dir=data_dir, download=False, fallback=False)
+    loader = DataLoader(train.subset(images), BATCH, shuffle=True, seed=SEED, flatten=False)
+    return [(np.ascontiguousarray(x, np.float32), y.astype(np.int64)) for x, y in loader]
+
+
+def check_same_work(batches: Batches, threads: int) -> None:
+    """One epoch from the same init, ours and torch in float32 and ours in float64 (the
+    reference): the float32 losses and final weights agree with it to float32 rounding."""
+    ours, ours64 = Ours(), Ours(np.float64)
+    theirs = Torch([p.copy() for p in ours.params()], threads)
+    batches64 = [(x.astype(np.float64), y) for x, y in batches]
+    reference = ours64.epoch(batches64), ours64.params()
+    print(f"same work: {len(batches)} steps from one init; float32 against float64 (ours):")
+    for name, runner in (("ours", ours), ("torch", theirs)):
+        loss_diff, w_diff = _differences((runner.epoch(batches), runner.params()), reference)
+        print(
+            f"- {name}: max |loss diff| {loss_diff:.2e}, "
+            f"max weight diff / max |weight| {w_diff:.2e}"
+        )
+        if loss_diff > 1e-3 or w_diff > 1e-3:
+            raise SystemExit(f"{name} does not compute the same thing")
+
+
+def _differences(
+    run: tuple[list[float], list[np.ndarray]], reference: tuple[list[float], list[np.ndarray]]
+) -> tuple[float, float]:
+    """The largest loss difference and the largest weight difference relative to the largest
+    weight of its tensor, between two runs (losses, final weights)."""
+    loss_diff = max(abs(u - v) for u, v in zip(run[0], reference[0], strict=True))
+    w_diff = max(
+        float(np.max(np.abs(p - q)) / (np.max(np.abs(q)) + 1e-12))
+        for p, q in zip(run[1], reference[1], strict=True)
+    )
+    return loss_diff, w_diff
+
+
+def time_rounds(
+    batches: Batches, threads: int, rounds: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall-clock and CPU (all threads) seconds per epoch of each, ``rounds`` interleaved
+    rounds after one warm-up epoch each."""
+    ours = Ours()
+    runners = {"ours": ours.epoch, "torch": Torch(ours.params(), threads).epoch}
+    for run in runners.values():
+        run(batches)
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    cpu: dict[str, list[float]] = {name: [] for name in runners}
+    names = list(runners)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            runners[name](batches)
+            times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return times, cpu
+
+
+def peak_rss_child(which: str, data_dir: Path, images: int, epochs: int, threads: int) -> str:
+    """In this (sub)process: train ``which`` for ``epochs`` epochs; a line with the RSS before
+    training, the peak RSS while training and the peak of the whole process, MiB."""
+    batches = load_batches(data_dir, images)
+    runner: Any = Ours() if which == "ours" else Torch(Ours().params(), threads)
+    before = _status_mb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets the peak (VmHWM) to the current RSS: loading data is not counted
+    for _ in range(epochs):
+        runner.epoch(batches)
+    whole = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return f"{which} {before:.1f} {_status_mb('VmHWM'):.1f} {whole:.1f}"
+
+
+def _status_mb(field: str) -> float:
+    """A size field of /proc/self/status (VmRSS: resident now, VmHWM: peak), MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def peak_rss(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
+    """{name: (RSS before training, peak while training, whole process's peak)}, MiB, each
+    from a fresh subprocess."""
+    out = {}
+    for which in ("ours", "torch"):
+        cmd = [sys.executable, __file__, "--threads", str(args.threads), "--memory-child", which]
+        cmd += ["--data-dir", str(args.data_dir), "--images", str(args.images)]
+        cmd += ["--memory-epochs", str(args.memory_epochs)]
+        line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+        out[which] = tuple(float(v) for v in line[-3:])
+    return out
+
+
+def report(
+    args: argparse.Namespace, times: dict[str, list[float]], cpu: dict[str, list[float]], steps: int
+) -> None:
+    """The Markdown table: wall-clock and CPU seconds per epoch, ratios ours / torch per round."""
+    print(
+        f"\n# CNN epoch vs PyTorch {_torch_version()}: {args.images} MNIST images ({steps} steps "
+        f"of {BATCH}), {args.threads} thread(s), {args.rounds} interleaved rounds; load average "
+        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs"
+    )
+    print("| row | s/epoch (median) | min..max | CPU s/epoch | ours / torch | min..max |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, ts in times.items():
+        print(
+            f"| {name} | {statistics.median(ts):.3f} | {min(ts):.3f}..{max(ts):.3f} | "
+            f"{statistics.median(cpu[name]):.3f} | " + (_ratios(times) if name == "ours" else "1 |")
+        )
+    print(f"| ours / torch, CPU time | | | | {_ratios(cpu)}")
+
+
+def _ratios(times: dict[str, list[float]]) -> str:
+    """'median | min..max |' of ours / torch, round by round."""
+    ratios = [a / b for a, b in zip(times["ours"], times["torch"], strict=True)]
+    return f"{statistics.median(ratios):.2f} | {min(ratios):.2f}..{max(ratios):.2f} |"
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--threads", type=int, default=2, help="numpy/OpenBLAS and torch threads")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--images", type=int, default=4096, help="training images per epoch")
+    parser.add_argument("--memory", action="store_true", help="also peak RSS, in subprocesses")
+    parser.add_argument("--memory-epochs", type=int, default=2)
+    parser.add_argument("--memory-child", choices=("ours", "torch"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
+        print(f"skipped: no MNIST at {args.data_dir} (give --data-dir)")
+        return 0
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("skipped: torch is not installed")
+        return 0
+    if args.memory_child:
+        print(
+            peak_rss_child(
+                args.memory_child, args.data_dir, args.images, args.memory_epochs, args.threads
+            )
+        )
+        return 0
+    batches = load_batches(args.data_dir, args.images)
+    check_same_work(batches, args.threads)
+    times, cpu = time_rounds(batches, args.threads, args.rounds)
+    report(args, times, cpu, len(batches))
+    if args.memory:
+        print(f"\nmemory over {args.memory_epochs} epochs, each in a fresh process, MiB:")
+        print("| row | RSS before training | peak RSS while training | grown | process peak |")
+        print("|---|---:|---:|---:|---:|")
+        for name, (before, peak, whole) in peak_rss(args).items():
+            print(f"| {name} | {before:.0f} | {peak:.0f} | {peak - before:.0f} | {whole:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
