@@ -30,8 +30,7 @@ from .errors import InputError, ShapeError
 from .grad_mode import enabled as _grad_enabled
 from .grad_mode import is_grad_enabled, no_grad  # noqa: F401 (re-exported, as before)
 
-# Stamps in the order things happen (an op ran, a tensor's .data was assigned): Tensor._version
-stamps = itertools.count(1)
+stamps = itertools.count(1)  # in the order things happen: an op runs, a tensor's .data changes
 
 
 class Function:
