@@ -536,19 +536,7 @@ def plot_overfitting(
     epochs = np.arange(1, tr.size + 1)
     fig = _figure(6.4, 4.2)
     ax = fig.subplots()
-    ax.plot(epochs, tr, "o-", color=TRAIN_COLOUR, label="train", markersize=4)
-    ax.plot(epochs, va, "s-", color=TEST_COLOUR, label="validation", markersize=4)
-    gap = tr[-1] - va[-1]
-    ax.fill_between(
-        epochs,
-        va,
-        tr,
-        where=tr >= va,
-        color="tab:red",
-        alpha=0.12,
-        interpolate=True,
-        label=f"generalisation gap (last epoch: {gap:+.1f} pts)",
-    )
+    _train_and_validation(ax, epochs, tr, va, "generalisation gap", markersize=4)
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
     if ylim is not None:
@@ -560,6 +548,39 @@ def plot_overfitting(
     ax.legend(loc="best")
     ax.set_title(title)
     return _save(fig, path)
+
+
+def _train_and_validation(
+    ax: Any, epochs: np.ndarray, tr: np.ndarray, va: np.ndarray, gap: str, markersize: float
+) -> None:
+    """Train and validation accuracy (%) per epoch on ``ax``, the gap between them shaded and
+    named ``gap`` in the legend with its last value; markersize 0 draws no markers."""
+    ax.plot(
+        epochs,
+        tr,
+        "o-" if markersize else "-",
+        color=TRAIN_COLOUR,
+        label="train",
+        markersize=markersize,
+    )
+    ax.plot(
+        epochs,
+        va,
+        "s-" if markersize else "-",
+        color=TEST_COLOUR,
+        label="validation",
+        markersize=markersize,
+    )
+    ax.fill_between(
+        epochs,
+        va,
+        tr,
+        where=tr >= va,
+        color="tab:red",
+        alpha=0.12,
+        interpolate=True,
+        label=f"{gap} (last epoch: {tr[-1] - va[-1]:+.1f} pts)",
+    )
 
 
 def plot_overfitting_runs(
@@ -588,23 +609,7 @@ def plot_overfitting_runs(
     axes = fig.subplots(1, len(curves), squeeze=False, sharey=True)[0]
     for ax, (name, tr, va) in zip(axes, curves, strict=True):
         epochs = np.arange(1, tr.size + 1)
-        marker = tr.size <= 40
-        ax.plot(
-            epochs, tr, "o-" if marker else "-", color=TRAIN_COLOUR, label="train", markersize=3
-        )
-        ax.plot(
-            epochs, va, "s-" if marker else "-", color=TEST_COLOUR, label="validation", markersize=3
-        )
-        ax.fill_between(
-            epochs,
-            va,
-            tr,
-            where=tr >= va,
-            color="tab:red",
-            alpha=0.12,
-            interpolate=True,
-            label=f"gap (last epoch: {tr[-1] - va[-1]:+.1f} pts)",
-        )
+        _train_and_validation(ax, epochs, tr, va, "gap", markersize=3 if tr.size <= 40 else 0)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
