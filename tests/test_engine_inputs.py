@@ -113,6 +113,11 @@ def test_backward_copies_the_callers_gradient() -> None:
     (x * 2.0).backward(g)
     x.grad[0, 0] = 99.0
     assert g[0, 0] == 1.0
+    leaf = Tensor(np.ones(3), requires_grad=True)
+    given = Tensor(np.full(3, 2.0))
+    leaf.backward(given)  # a leaf's own backward stores the given gradient itself: a copy
+    leaf.grad[0] = 99.0
+    np.testing.assert_array_equal(given.data, [2.0, 2.0, 2.0])
 
 
 # --------------------------------------------------------------------------- versions
