@@ -411,25 +411,35 @@ def _fallback_to_sample(reason: str) -> tuple[Dataset, Dataset]:
 def _verify_cached(directory: Path, md5s: dict[str, str], name: str) -> None:
     """Every file of ``md5s`` in the cache folder ``directory`` has its MD5 (a DatasetError
     saying how to fix it otherwise); files under other names are not the cache's own."""
+    if found := _corrupt_cached(directory, md5s):
+        raise _corrupt_error(name, found)
+
+
+def _corrupt_error(name: str, found: tuple[Path, str]) -> DatasetError:
+    path, what = found
+    return DatasetError(
+        f"{name}: {what}; delete it (rm {path}) and run again with the network on to download "
+        "it afresh"
+    )
+
+
+def _corrupt_cached(directory: Path, md5s: dict[str, str]) -> tuple[Path, str] | None:
+    """The first file of ``md5s`` in ``directory`` whose MD5 differs, and the words for it."""
     for file, md5 in md5s.items():
         path = directory / file
         if path.is_file() and (got := file_md5(path)) != md5:
-            raise DatasetError(
-                f"{name}: the cached {path} is corrupt (MD5 {got}, expected {md5}); delete it "
-                f"(rm {path}) and run again with the network on to download it afresh"
-            )
+            return path, f"the cached {path} is corrupt (MD5 {got}, expected {md5})"
+    return None
 
 
 def _load_mnist_auto(download: bool, quiet: bool, fallback: bool) -> tuple[Dataset, Dataset]:
     cached, corrupt = cache_dir() / "mnist", ""
     if cached.is_dir() and not _missing_idx_files(cached):
-        try:
-            _verify_cached(cached, MNIST_MD5, "mnist")
+        if not (found := _corrupt_cached(cached, MNIST_MD5)):
             return load_mnist(cached)
-        except DatasetError as err:
-            if not download:
-                raise  # else the download below replaces the corrupt file
-            corrupt = f"; {str(err).split(';')[0].removeprefix('mnist: ')}"
+        if not download:
+            raise _corrupt_error("mnist", found)
+        corrupt = f"; {found[1]}"  # the download below replaces the corrupt file
     if not download:
         reason = f"MNIST is not in the cache ({cached}) and download is off"
         if fallback:
