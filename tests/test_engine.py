@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_edu
-from tinygrad_edu import ShapeError, Tensor, is_grad_enabled, no_grad, ops
+from tinygrad_edu import ShapeError, Tensor, is_grad_enabled, no_grad
+from tinygrad_edu.engine import ops
 from tinygrad_edu.fused import CrossEntropy
 
 
@@ -214,7 +215,7 @@ def test_tensors_that_do_not_require_grad_get_no_grad() -> None:
 
 
 class _CountingNumpy:
-    """Stands in for ``np`` inside tinygrad_edu.ops and records every matrix product.
+    """Stands in for ``np`` inside tinygrad_edu.engine.ops and records every matrix product.
 
     (An op that switched to the ``@`` operator would show zero products here, and the tests
     below would fail loudly rather than pass: they require exactly one.)"""
@@ -461,7 +462,7 @@ def test_an_untraced_backward_does_not_build_the_hooks_report(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With no hook set, backward never builds ``sent``; with one, once per non-leaf node."""
-    from tinygrad_edu import tensor as engine
+    from tinygrad_edu.engine import backprop as engine
 
     built = []
     original = engine._sent

@@ -18,8 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor
+from tinygrad_edu.engine.backprop import _toposort
 from tinygrad_edu.gradcheck import gradcheck, jacobian, numerical_jacobian
-from tinygrad_edu.tensor import _toposort
 
 TIGHT = {"rtol": 1e-12, "atol": 1e-12}  # float64 forward against numpy
 

@@ -1,8 +1,9 @@
 """tinygrad_edu: a small, honest reverse-mode autodiff framework for teaching backpropagation."""
 
 from . import gradcheck
-from .function import Function, InputError, ShapeError, is_grad_enabled, no_grad
-from .tensor import Tensor, unbroadcast
+from .engine.backprop import unbroadcast
+from .engine.function import Function, InputError, ShapeError, is_grad_enabled, no_grad
+from .engine.tensor import Tensor
 
 __all__ = [
     "Function",

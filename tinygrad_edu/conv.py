@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from .function import Function, InputError, ShapeError
-from .grad_mode import is_grad_enabled
-from .ops import Scatter
-from .tensor import Tensor
+from .engine.function import Function, InputError, ShapeError
+from .engine.grad_mode import is_grad_enabled
+from .engine.ops import Scatter
+from .engine.tensor import Tensor
 
 Array = np.ndarray
 

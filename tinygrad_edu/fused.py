@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .function import Function, InputError, ShapeError
-from .tensor import Tensor
+from .engine.function import Function, InputError, ShapeError
+from .engine.tensor import Tensor
 
 Array = np.ndarray
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .function import no_grad
-from .tensor import Tensor, backprop
+from .engine.backprop import backprop
+from .engine.function import no_grad
+from .engine.tensor import Tensor
 
 
 class GradcheckError(AssertionError):

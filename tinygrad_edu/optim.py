@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .function import ShapeError
+from .engine.function import ShapeError
+from .engine.tensor import Tensor
 from .nn.init import aligned_empty, aligned_zeros
-from .tensor import Tensor
 
 __all__ = ["MOMENTUM", "OPTIMIZERS", "SGD", "Adam", "Optimizer", "make_optimizer"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinygrad_edu import ShapeError, Tensor, function, nn
+from tinygrad_edu import ShapeError, Tensor, nn
 from tinygrad_edu.autograd import forward_ad as fwd
+from tinygrad_edu.engine import function
 
 
 def test_a_sweep_gives_the_directional_derivative() -> None:
@@ -25,7 +26,7 @@ def test_no_backward_pass_runs_and_no_graph_is_needed(monkeypatch: pytest.Monkey
     def no_backward(*args: object) -> None:
         raise AssertionError("forward mode ran a backward pass")
 
-    monkeypatch.setattr("tinygrad_edu.tensor.backprop", no_backward)
+    monkeypatch.setattr("tinygrad_edu.engine.backprop.backprop", no_backward)
     model = nn.MLP([3, 4, 2], seed=0, dtype=np.float64)
     with fwd.dual_level():
         x = fwd.make_dual(Tensor(np.ones((2, 3))), np.ones((2, 3)))

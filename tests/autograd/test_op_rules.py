@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor, nn
 from tinygrad_edu.autograd import functional as AF
+from tinygrad_edu.engine.ops import Scatter
 from tinygrad_edu.gradcheck import gradgradcheck
-from tinygrad_edu.ops import Scatter
 
 Case = tuple[Callable[..., Tensor], list[np.ndarray]]
 

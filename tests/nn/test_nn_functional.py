@@ -92,7 +92,7 @@ def test_labels_out_of_range_are_an_input_error(loss: str, reduction: str, label
 
 
 def test_functional_forms_take_tensors_as_they_are_and_wrap_the_rest() -> None:
-    from tinygrad_edu.tensor import as_tensor
+    from tinygrad_edu.engine.tensor import as_tensor
 
     assert F.as_tensor is as_tensor  # one helper, from tensor.py
     t = Tensor(np.array([1.0, -2.0]), requires_grad=True)

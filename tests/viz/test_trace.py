@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import Tensor, nn
-from tinygrad_edu import tensor as engine
+from tinygrad_edu.engine import backprop as engine
 from tinygrad_edu.viz import Trace, trace
 from tinygrad_edu.viz.examples import neuron, scalar_expression, tiny_mlp
 from tinygrad_edu.viz.trace import step_details

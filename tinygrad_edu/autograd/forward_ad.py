@@ -23,8 +23,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..function import Function, ShapeError, no_grad, set_forward_hook
-from ..tensor import Tensor
+from ..engine.function import Function, ShapeError, no_grad, set_forward_hook
+from ..engine.tensor import Tensor
 
 __all__ = ["UnpackedDualTensor", "dual_level", "make_dual", "unpack_dual"]
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..function import ShapeError
-from ..ops import Scatter
-from ..tensor import Tensor
+from ..engine.function import ShapeError
+from ..engine.ops import Scatter
+from ..engine.tensor import Tensor
 from . import forward_ad
 from .reverse import as_tuple, grad
 

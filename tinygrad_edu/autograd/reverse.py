@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..function import ShapeError
-from ..tensor import Grad, Tensor, backprop
+from ..engine.backprop import Grad, backprop
+from ..engine.function import ShapeError
+from ..engine.tensor import Tensor
 
 __all__ = ["as_tuple", "grad"]
 

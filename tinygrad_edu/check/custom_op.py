@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function, no_grad
-from ..tensor import Tensor, unbroadcast
+from ..engine.backprop import unbroadcast
+from ..engine.function import Function, no_grad
+from ..engine.tensor import Tensor
 from .diagnose import NUMERIC, Clues, Diagnosis, Tolerance, diagnose
 from .inputs import NoValidInputs, away_from_kinks, draw_valid, float_names, is_shape, leaves
 from .report import CheckReport, InputResult

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import unbroadcast
+from ..engine.backprop import unbroadcast
 
 #: Every diagnosis kind, with what it means.
 DIAGNOSES: dict[str, str] = {

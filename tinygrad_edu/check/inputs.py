@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..function import no_grad
-from ..tensor import Tensor
+from ..engine.function import no_grad
+from ..engine.tensor import Tensor
 
 Spec = Mapping[str, Any]
 #: Drawn values satisfy |x| >= KINK_MARGIN: far from the kinks of ReLU, |x| and max at 0.

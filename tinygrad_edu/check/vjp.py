@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..function import no_grad
-from ..tensor import Tensor
+from ..engine.function import no_grad
+from ..engine.tensor import Tensor
 from .diagnose import EXACT, Clues, Tolerance, diagnose
 from .inputs import away_from_kinks, draw_valid, float_names, leaves
 from .report import CheckReport, InputResult

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
-from ..function import Function
-from ..tensor import Tensor, unbroadcast
+from ..engine import ops
+from ..engine.backprop import unbroadcast
+from ..engine.function import Function
+from ..engine.tensor import Tensor
 
 Backward = Callable[[Function, np.ndarray], Any]
 

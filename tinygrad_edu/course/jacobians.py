@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..function import ShapeError
+from ..engine.function import ShapeError
 from ..nn import functional
 
 __all__ = [

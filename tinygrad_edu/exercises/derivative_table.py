@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import fused, ops
+from .. import fused
 from ..check import Diagnosis, check_vjp
 from ..check.student import call
 from ..data import DatasetError, load_dataset
-from ..function import Function
-from ..tensor import Tensor
+from ..engine import ops
+from ..engine.function import Function
+from ..engine.tensor import Tensor
 from .exercise import Exercise, Grade, Part
 from .grader import named, named_diagnosis, need
 

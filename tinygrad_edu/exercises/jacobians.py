@@ -10,8 +10,8 @@ import numpy as np
 
 from ..check import EXACT, Clues, diagnose
 from ..check.student import call
+from ..engine.tensor import Tensor
 from ..gradcheck import jacobian
-from ..tensor import Tensor
 from .exercise import Exercise, Grade, Part
 from .grader import need
 

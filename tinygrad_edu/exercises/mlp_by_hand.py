@@ -12,7 +12,7 @@ import numpy as np
 from ..check import Diagnosis, check_gradients
 from ..check.student import call
 from ..data import Dataset, DatasetError, load_dataset
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .exercise import Exercise, Grade, Part
 from .grader import compare, named, named_diagnosis, need
 

@@ -10,7 +10,7 @@ import numpy as np
 from .. import nn
 from ..check import Diagnosis, Tolerance, check_gradients
 from ..check.student import call
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .exercise import Exercise, Grade, Part
 from .grader import compare, named, named_diagnosis, need
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import conv as conv_ops
 from ..conv import as_pair
-from ..tensor import Tensor, as_tensor
+from ..engine.tensor import Tensor, as_tensor
 from .init import RngLike, aligned_copy, as_rng
 from .module import Module, Parameter, positive_int
 

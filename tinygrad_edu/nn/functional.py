@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..function import InputError, ShapeError
+from ..engine.function import InputError, ShapeError
+from ..engine.tensor import Tensor, as_tensor
 from ..fused import (
     BinaryCrossEntropy,
     BinaryCrossEntropyWithLogits,
@@ -24,7 +25,6 @@ from ..fused import (
     binary_targets,
     check_class_targets,
 )
-from ..tensor import Tensor, as_tensor
 from .init import as_rng
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor
+from ..engine.tensor import Tensor, as_tensor
 from . import functional as F
 from .init import INITS, RngLike, aligned_zeros, as_rng, init_weight
 from .module import Module, Parameter, positive_int, probability

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..function import InputError, ShapeError
-from ..tensor import Tensor
+from ..engine.function import InputError, ShapeError
+from ..engine.tensor import Tensor
 from .init import aligned_copy
 from .summary import summarize
 

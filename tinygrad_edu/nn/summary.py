@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..function import no_grad
-from ..tensor import Tensor
+from ..engine.function import no_grad
+from ..engine.tensor import Tensor
 
 #: An nn.Module: module.py imports this file, so this file does not import it.
 Module = Any

@@ -19,9 +19,9 @@ import numpy as np
 
 from .. import nn
 from ..data import DataLoader, Dataset, as_features
-from ..function import ShapeError, no_grad
+from ..engine.function import ShapeError, no_grad
+from ..engine.tensor import Tensor
 from ..nn import functional as F
-from ..tensor import Tensor
 from .metrics import predicted_labels
 
 __all__ = ["EVAL_BATCH_SIZE", "LOSSES", "as_batches", "evaluate", "predict", "resolve_loss"]

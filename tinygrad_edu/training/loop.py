@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from .. import nn
+from ..engine.tensor import Tensor
 from ..optim import Optimizer
-from ..tensor import Tensor
 from .callbacks import Callback, TrainingState
 from .evaluation import (
     EVAL_BATCH_SIZE,

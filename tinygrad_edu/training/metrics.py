@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..function import ShapeError
-from ..tensor import Tensor
+from ..engine.function import ShapeError
+from ..engine.tensor import Tensor
 
 __all__ = ["accuracy", "confusion_matrix", "predicted_labels"]
 

@@ -59,8 +59,8 @@ import numpy as np
 
 from .. import nn
 from ..data import DataLoader, Dataset
-from ..function import no_grad
-from ..tensor import Tensor
+from ..engine.function import no_grad
+from ..engine.tensor import Tensor
 from .callbacks import Callback, TrainingState
 from .evaluation import LossFn
 from .metrics import predicted_labels

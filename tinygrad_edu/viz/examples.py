@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.tensor import Tensor
 from ..fused import CrossEntropy
-from ..tensor import Tensor
 
 __all__ = ["EXAMPLES", "Example", "neuron", "scalar_expression", "seed_mlp", "tiny_mlp"]
 

@@ -29,7 +29,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .text import MAX_VALUES, shape_text, values_text
 
 __all__ = [

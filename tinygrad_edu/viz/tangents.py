@@ -27,8 +27,8 @@ import graphviz
 import numpy as np
 
 from ..autograd.forward_ad import unpack_dual
-from ..function import Function, set_forward_hook
-from ..tensor import Tensor
+from ..engine.function import Function, set_forward_hook
+from ..engine.tensor import Tensor
 from .graph import FrameStyle, GraphIndex, display_names, draw_frame, walk
 from .html import PageStep, write_page
 from .text import MAX_VALUES, shape_text, values_text

@@ -1,6 +1,6 @@
 """Record backward step by step: ``with trace() as t: loss.backward()``.
 
-The engine calls the hook installed with ``tensor.set_backward_hook`` as
+The engine calls the hook installed with ``backprop.set_backward_hook`` as
 ``hook(node, upstream, sent)`` once per step of backward (and tests one ``is None`` per node
 otherwise, so an untraced backward pays nothing more). ``node`` is the tensor being processed,
 ``upstream`` is dL/d(node), the gradient that has arrived at it, and ``sent`` holds
@@ -22,7 +22,8 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from ..tensor import BackwardHook, Tensor, set_backward_hook
+from ..engine.backprop import BackwardHook, set_backward_hook
+from ..engine.tensor import Tensor
 from .graph import FrameStyle, GraphIndex, display_names, draw_frame, walk
 from .html import PageStep, write_page
 from .text import MAX_VALUES, shape_text, values_text
