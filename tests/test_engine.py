@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import tinygrad_edu
 from tinygrad_edu import ShapeError, Tensor, is_grad_enabled, no_grad
-from tinygrad_edu.engine import ops
+from tinygrad_edu.engine import ops, speed
 from tinygrad_edu.fused import CrossEntropy
 
 
@@ -215,7 +215,8 @@ def test_tensors_that_do_not_require_grad_get_no_grad() -> None:
 
 
 class _CountingNumpy:
-    """Stands in for ``np`` inside tinygrad_edu.engine.ops and records every matrix product.
+    """Stands in for ``np`` in tinygrad_edu.engine.speed (where MatMul multiplies) and records
+    every matrix product.
 
     (An op that switched to the ``@`` operator would show zero products here, and the tests
     below would fail loudly rather than pass: they require exactly one.)"""
@@ -251,7 +252,7 @@ def test_backward_skips_the_input_gradient_of_matmul(
     w = Tensor(rng.standard_normal(w_shape), requires_grad=True)
     out = x @ w
     counter = _CountingNumpy()
-    monkeypatch.setattr(ops, "np", counter)
+    monkeypatch.setattr(speed, "np", counter)
     out.backward(np.ones(out.shape))
     monkeypatch.undo()
     assert len(counter.calls) == 1, counter.calls
@@ -270,7 +271,7 @@ def test_backward_skips_the_weight_gradient_of_matmul(monkeypatch: pytest.Monkey
     w = Tensor(rng.standard_normal((3, 4)))
     out = x @ w
     counter = _CountingNumpy()
-    monkeypatch.setattr(ops, "np", counter)
+    monkeypatch.setattr(speed, "np", counter)
     out.backward(np.ones((5, 4)))
     monkeypatch.undo()
     assert len(counter.calls) == 1, counter.calls

@@ -9,7 +9,7 @@ Jacobian-vector product of forward mode); a linear op's tangent is the op applie
 
 ``backward`` uses only operations that Tensors have too, so under ``create_graph`` the engine runs
 the same rule on Tensors and the gradient becomes a graph of its own (``_on_tensors`` marks where
-arrays and Tensors part ways). The speed helpers come last. Composites (sub, div, mean,
+arrays and Tensors part ways); the speed helpers live in ``speed.py``. Composites (sub, div,
 softmax) are built in ``tensor.py``; fused ops live in ``fused.py``, convolution in ``conv.py``.
 """
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import ShapeError, float_only
 from .function import Function
+from .speed import expand, matmul, sigmoid, sigmoid_grad
 
 Array = np.ndarray
 Grads = tuple[Any, Any]  # arrays, or Tensors under create_graph; None where none is needed
@@ -152,17 +153,16 @@ class Sigmoid(Function):
     """
 
     def forward(ctx, a: Array) -> Array:
-        with np.errstate(over="ignore"):
-            out = 1 / (1 + np.exp(-float_only("sigmoid", a)))
+        out = sigmoid(float_only("sigmoid", a))
         ctx.save_for_backward(out)
         return out
 
     def backward(ctx, g: Array) -> Array:
         (s,) = ctx.saved
-        return _sigmoid_grad(s, g)
+        return sigmoid_grad(s, g)
 
     def jvp(ctx, t: Array) -> Array:
-        return _sigmoid_grad(ctx.saved[0], t)
+        return sigmoid_grad(ctx.saved[0], t)
 
 
 class ReLU(Function):
@@ -209,10 +209,26 @@ class Sum(Function):
         return out if keepdims else np.squeeze(out, axis)
 
     def backward(ctx, g: Array) -> Array:
-        return _expand(g.reshape(ctx.kept_shape), ctx.in_shape)
+        return expand(g.reshape(ctx.kept_shape), ctx.in_shape)
 
     def jvp(ctx, t: Array, axis: Axis = None, keepdims: bool = False) -> Array:
         return t.sum(axis=axis, keepdims=keepdims)
+
+
+class Mean(Sum):
+    """out = (1/n) sum of a over ``axis``, n elements each.  d out/d a_i = 1/n: each a_i
+    receives g/n; tangent: the mean of t. (One op, not Sum then Mul: half the bookkeeping.)"""
+
+    def forward(ctx, a: Array, axis: Axis = None, keepdims: bool = False) -> Array:
+        out = Sum.forward(ctx, a, axis, keepdims)
+        ctx.scale = 1.0 / (a.size // out.size) if out.size else 1.0
+        return out * ctx.scale
+
+    def backward(ctx, g: Array) -> Array:
+        return Sum.backward(ctx, g * ctx.scale)
+
+    def jvp(ctx, t: Array, axis: Axis = None, keepdims: bool = False) -> Array:
+        return Sum.jvp(ctx, t, axis, keepdims) * ctx.scale
 
 
 class Max(Function):
@@ -325,7 +341,7 @@ class MatMul(Function):
                 " or (..., k) @ (..., k, n)"
             )
         ctx.save_for_backward(a, b)
-        return _matmul(a, b)
+        return matmul(a, b)
 
     def backward(ctx, g: Array) -> Grads:
         a, b = ctx.saved
@@ -335,13 +351,13 @@ class MatMul(Function):
             b, g = b.reshape(-1, 1), g.reshape(*g.shape, 1)
         if a.ndim == 1:
             a, g = a.reshape(1, -1), g.reshape(*g.shape[:-1], 1, g.shape[-1])
-        da = _matmul(g, b.mT) if need_a else None
-        db = _matmul(a.mT, g) if need_b else None
+        da = matmul(g, b.mT) if need_a else None
+        db = matmul(a.mT, g) if need_b else None
         return da, (db.reshape(db.shape[:-1]) if column and need_b else db)
 
     def jvp(ctx, ta: Array | None, tb: Array | None) -> Array:
         a, b = ctx.saved
-        return _add(None if ta is None else _matmul(ta, b), None if tb is None else _matmul(a, tb))
+        return _add(None if ta is None else matmul(ta, b), None if tb is None else matmul(a, tb))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -370,33 +386,8 @@ def _log(a: Any) -> Any:
     return a.log() if _on_tensors(a) else np.log(a)
 
 
-def _expand(g: Any, shape: tuple[int, ...]) -> Any:
-    """g broadcast to ``shape`` (a view of an array; for a Tensor, g + zeros(shape))."""
-    return g + np.zeros(shape, g.dtype) if _on_tensors(g) else np.broadcast_to(g, shape)
-
-
 def _scatter(a: Array, shape: tuple[int, ...], index: Any) -> Array:
+    """zeros(shape) with a added at ``index`` (np.add.at adds where an index repeats)."""
     out = np.zeros(shape, dtype=a.dtype)
     np.add.at(out, index, a)
-    return out
-
-
-# --------------------------------------------------------------------------- speed helpers
-def _matmul(a: Any, b: Any) -> Any:
-    """a @ b, through np.dot for <= 2-D: numpy's ``@`` skips BLAS when an inner dimension is 1
-    (dL/dW = x^T g at batch 1, (784, 1) (1, 64) float32: 67 us with ``@``, 9 us with np.dot).
-    Tensors (create_graph) go through the MatMul op."""
-    if type(a) is not np.ndarray or type(b) is not np.ndarray:
-        return a @ b
-    return np.dot(a, b) if a.ndim <= 2 and b.ndim <= 2 else np.matmul(a, b)
-
-
-def _sigmoid_grad(s: Any, g: Any) -> Any:
-    """(1 - s) s g with one temporary, multiplied in place: 6.4 us vs 8.4 us for the same
-    product with temporaries, (256, 64) float32. (On Tensors: the product as ops.)"""
-    if type(s) is not np.ndarray or type(g) is not np.ndarray:
-        return (1 - s) * s * g
-    out = 1 - s
-    out *= s
-    out *= g
     return out

@@ -205,7 +205,7 @@ class Tensor:
         n = math.prod(self.shape[a] for a in (range(self.ndim) if axes is None else axes))
         if n == 0:
             raise ValueError(f"mean: no elements to average over (shape {self.shape}, axis={axis})")
-        return ops.Sum.apply(self, axis=axes, keepdims=keepdims) * (1.0 / n)  # axes checked
+        return ops.Mean.apply(self, axis=axes, keepdims=keepdims)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         axis = axis if axis is None else check_axes("max", axis, self.shape)

@@ -1,0 +1,94 @@
+"""engine/speed.py: each helper computes what its plain numpy formula computes (only the route
+differs), on every shape and dtype an op can hand it, and on Tensors under create_graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import arrays, shapes
+
+from tinygrad_edu import Tensor
+from tinygrad_edu.engine import speed
+
+DTYPES = [np.float32, np.float64]
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=arrays(shapes(0, 4, 0, 5), lo=-200.0, hi=200.0), dtype=st.sampled_from(DTYPES))
+def test_sigmoid_is_the_formula_and_never_warns(a: np.ndarray, dtype: type) -> None:
+    a = a.astype(dtype)
+    with np.errstate(over="ignore"):
+        expected = 1 / (1 + np.exp(-a))
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        got = speed.sigmoid(a)
+    assert type(got) is np.ndarray and got.dtype == dtype and got.shape == a.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_sigmoid_of_a_transposed_view_and_of_a_0d_array() -> None:
+    a = np.arange(12, dtype=np.float32).reshape(3, 4).T - 5
+    np.testing.assert_array_equal(speed.sigmoid(a), 1 / (1 + np.exp(-a)))
+    assert speed.sigmoid(np.array(0.0)).shape == () and speed.sigmoid(np.array(0.0)) == 0.5
+
+
+@settings(max_examples=40, deadline=None)
+@given(s=arrays(shapes(0, 3, 0, 4), lo=0.0, hi=1.0), data=st.data())
+def test_sigmoid_grad_is_the_formula(s: np.ndarray, data: st.DataObject) -> None:
+    g = data.draw(arrays(s.shape))
+    np.testing.assert_allclose(speed.sigmoid_grad(s, g), (1 - s) * s * g, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (5,), (3, 4), (2, 3, 4), (0, 3), (70, 70), (5000,)])
+def test_expand_gives_broadcast_values_of_the_shape(shape: tuple[int, ...]) -> None:
+    """Up to speed.SMALL elements a fresh writable array, above it the broadcast view."""
+    for g in (np.array(2.5, np.float32).reshape((1,) * len(shape)), np.full(shape[-1:], 1.5)):
+        if g.ndim > len(shape):
+            continue
+        out = speed.expand(g, shape)
+        np.testing.assert_array_equal(out, np.broadcast_to(g, shape))
+        assert out.dtype == g.dtype
+        assert out.flags.writeable == (int(np.prod(shape)) <= speed.SMALL)
+
+
+def test_expand_of_a_tensor_records_ops() -> None:
+    g = Tensor(np.array([[2.0]]), requires_grad=True)
+    out = speed.expand(g, (2, 3))
+    assert isinstance(out, Tensor) and out.shape == (2, 3)
+    out.sum().backward()
+    assert g.grad.item() == 6.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=shapes(1, 3, 0, 6), dtype=st.sampled_from(DTYPES), data=st.data())
+def test_sum_rows_is_the_sum_over_the_first_axis(shape: tuple, dtype: type, data: st.DataObject):
+    g = data.draw(arrays(shape)).astype(dtype)
+    got = speed.sum_rows(g)
+    assert got.dtype == dtype and got.shape == shape[1:]
+    np.testing.assert_allclose(got, g.sum(axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_sum_rows_of_ints_and_of_a_transposed_view() -> None:
+    ints = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(speed.sum_rows(ints), ints.sum(axis=0))
+    view = np.arange(12.0).reshape(3, 4).T
+    np.testing.assert_array_equal(speed.sum_rows(view), view.sum(axis=0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=shapes(2, 2, 0, 12), dtype=st.sampled_from(DTYPES), data=st.data())
+def test_row_max_and_row_sum_are_the_row_reductions(shape: tuple, dtype: type, data) -> None:
+    a = data.draw(arrays(shape)).astype(dtype)
+    np.testing.assert_allclose(speed.row_sum(a), a.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-5)
+    if shape[1]:
+        np.testing.assert_array_equal(speed.row_max(a), a.max(axis=1, keepdims=True))
+    assert speed.row_sum(a).dtype == dtype
+
+
+def test_matmul_goes_through_dot_for_a_batch_of_one_and_matmul_for_stacks() -> None:
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((784, 1)), rng.standard_normal((1, 64))
+    np.testing.assert_allclose(speed.matmul(x, g), x @ g, rtol=1e-12)
+    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5))
+    np.testing.assert_allclose(speed.matmul(a, b), a @ b, rtol=1e-12)
