@@ -92,3 +92,11 @@ def test_matmul_goes_through_dot_for_a_batch_of_one_and_matmul_for_stacks() -> N
     np.testing.assert_allclose(speed.matmul(x, g), x @ g, rtol=1e-12)
     a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5))
     np.testing.assert_allclose(speed.matmul(a, b), a @ b, rtol=1e-12)
+
+
+def test_ones_is_a_read_only_vector_kept_for_the_next_call() -> None:
+    a = speed.ones(5, np.dtype(np.float32))
+    np.testing.assert_array_equal(a, np.ones(5, np.float32))
+    assert a.dtype == np.float32 and not a.flags.writeable
+    assert speed.ones(5, np.dtype(np.float32)) is a
+    assert speed.ones(5, np.dtype(np.float64)).dtype == np.float64

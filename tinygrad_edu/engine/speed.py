@@ -8,6 +8,7 @@ plain formula, recorded as ops.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -68,7 +69,7 @@ def sum_rows(g: Any) -> Any:
     as the product ones(N) g on BLAS, 1.7 us vs 7.5 us for ``g.sum(axis=0)`` on (256, 64)."""
     if type(g) is not np.ndarray or g.ndim != 2 or g.dtype.kind != "f":
         return g.sum(axis=0)
-    return np.dot(np.ones(g.shape[0], g.dtype), g)
+    return np.dot(ones(g.shape[0], g.dtype), g)
 
 
 def row_max(z: Array) -> Array:
@@ -81,4 +82,13 @@ def row_max(z: Array) -> Array:
 def row_sum(a: Array) -> Array:
     """sum_c a_nc as an (N, 1) column, as the product a ones(C) on BLAS: 2.7 us vs 8.1 us for
     ``a.sum(axis=1, keepdims=True)`` on (256, 10) float32."""
-    return np.dot(a, np.ones((a.shape[1], 1), a.dtype))
+    return np.dot(a, ones(a.shape[1], a.dtype)[:, None])
+
+
+@functools.lru_cache(maxsize=64)
+def ones(n: int, dtype: np.dtype) -> Array:
+    """A read-only vector of n ones, kept for the next call: 0.13 us instead of 1.1 us for
+    ``np.ones(256, np.float32)`` (the row and column sums above take one each, every step)."""
+    out = np.ones(n, dtype)
+    out.flags.writeable = False
+    return out
