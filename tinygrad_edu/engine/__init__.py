@@ -10,3 +10,7 @@ Read it in this order:
 Below them: ``grad_mode.py`` (``no_grad``, per thread) and ``errors.py`` (the engine's two errors
 and the checks of user input).
 """
+
+from .speed import keep_freed_memory
+
+keep_freed_memory()  # big arrays are reused from step to step, without page faults (speed.py)
