@@ -65,14 +65,15 @@ def test_log_softmax(data: st.DataObject) -> None:
 
 @given(data=st.data())
 def test_fused_log_softmax_equals_the_composition_of_primitives(data: st.DataObject) -> None:
-    """Same values (bit for bit: the same arithmetic) and gradient as Tensor.log_softmax."""
+    """Same values and gradient as Tensor.log_softmax, to rounding: the same formula, but the
+    fused op sums the rows of a 2-D input on BLAS (speed.row_sum), in another order."""
     shape = data.draw(S.shapes(min_dims=1), label="shape")
     axis = data.draw(S.axis(len(shape), allow_none=False), label="axis")
     x = data.draw(S.arrays(shape), label="x")
     g = data.draw(S.arrays(shape), label="upstream")
     fused, composed = Tensor(x, requires_grad=True), Tensor(x, requires_grad=True)
     out_f, out_c = LogSoftmax.apply(fused, axis=axis), composed.log_softmax(axis)
-    np.testing.assert_array_equal(out_f.data, out_c.data)
+    np.testing.assert_allclose(out_f.data, out_c.data, **TIGHT)
     out_f.backward(g)
     out_c.backward(g)
     np.testing.assert_allclose(fused.grad, composed.grad, **TIGHT)
