@@ -1,0 +1,136 @@
+"""Where the MLP step's time goes: numpy work against the engine's own (Python) overhead.
+
+Three rows train the seeds' 784-64-10 sigmoid MLP (batch 256, plain SGD, real MNIST) from the
+same weights on the same batches, each recording the minibatch loss and accuracy:
+
+- ``hand``: the step written by hand in numpy (``epoch_time.HandNumpy``);
+- ``engine calls``: exactly the numpy calls tinygrad_edu makes for that step (fused Linear,
+  Sigmoid and CrossEntropy ops, the SGD update), written out with no Tensor, graph or backward;
+- ``loop``: the public API, ``loss = F.cross_entropy(model(x), y); opt.zero_grad();
+  loss.backward(); opt.step()``.
+
+``loop - engine calls`` is what the engine's bookkeeping costs per step (making ops and tensors,
+the backward walk, the optimiser's loop); ``engine calls - hand`` is what its choice of numpy
+calls costs (negative: cheaper than by hand). Rounds are interleaved in a rotating order; the
+table gives the minimum and the median microseconds per step over the rounds.
+
+    python benchmarks/overhead_split.py [--data-dir ../shared/data/mnist-24k] [--rounds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from epoch_time import DEFAULT_MNIST, LR, HandNumpy
+
+from tinygrad_edu import Tensor, nn, optim
+from tinygrad_edu.data import DataLoader, DatasetError, load_dataset
+from tinygrad_edu.engine import speed
+
+Step = Callable[[np.ndarray, np.ndarray], float]
+
+
+class EngineCalls(HandNumpy):
+    """The numpy calls of tinygrad_edu's fused-path step, in order, without the engine."""
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:  # type: ignore[override]
+        w1, b1, w2, b2 = self.W1, self.b1, self.W2, self.b2
+        z1 = np.dot(x, w1.T)  # Linear: x W^T, then + b in place
+        z1 += b1
+        h = speed.sigmoid(z1)
+        z = np.dot(h, w2.T)
+        z += b2
+        n = z.shape[0]  # CrossEntropy: log-softmax rows, the pick of the labels
+        shifted = z - speed.row_max(z)
+        logp = shifted - np.log(speed.row_sum(np.exp(shifted)))
+        loss = np.asarray(-logp[np.arange(n), y].sum() / n, dtype=z.dtype)
+        self.accs.append(float(np.mean(z.argmax(axis=1) == y)))
+        grad = np.exp(logp)  # backward: (p - y) / N, then the two Linears and the Sigmoid
+        grad[np.arange(n), y] -= 1
+        grad *= np.ones((), z.dtype) / n
+        dh, dw2, db2 = np.dot(grad, w2), np.dot(grad.T, h), speed.sum_rows(grad)
+        dz1 = speed.sigmoid_grad(h, dh)
+        dw1, db1 = np.dot(dz1.T, x), speed.sum_rows(dz1)
+        for w, g in ((w1, dw1), (b1, db1), (w2, dw2), (b2, db2)):
+            w -= LR * g  # SGD, as optim.SGD does it
+        return float(loss)
+
+
+class Loop:
+    """The public API's plain loop."""
+
+    def __init__(self) -> None:
+        self.model = nn.MLP([784, 64, 10], activation="sigmoid", seed=0)
+        self.opt = optim.SGD(self.model.parameters(), lr=LR)
+        self.accs: list[float] = []
+
+    def params(self) -> list[np.ndarray]:
+        return [p.data for p in self.model.parameters()]
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        logits = self.model(Tensor(x))
+        loss = nn.cross_entropy(logits, y)
+        self.accs.append(float(np.mean(logits.data.argmax(axis=1) == y)))
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return float(loss.data)
+
+
+def seconds(step: Step, batches: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    start = time.perf_counter()
+    for x, y in batches:
+        step(x, y)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_MNIST)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--images", type=int, default=12000)
+    args = parser.parse_args(argv)
+    try:
+        train, _ = load_dataset("mnist", data_dir=args.data_dir, download=False)
+    except DatasetError as e:
+        print(f"overhead_split: {e} (use --data-dir)", file=sys.stderr)
+        return 2
+    batches = list(DataLoader(train.subset(args.images), 256, shuffle=True, seed=0))
+    loop = Loop()
+    rows = {"hand": HandNumpy(loop.params()), "engine calls": EngineCalls(loop.params())}
+    rows["loop"] = loop  # type: ignore[assignment]
+    x, y = batches[0]  # the same work: from the same weights, the same first loss
+    fresh, hand = Loop(), HandNumpy(loop.params())
+    hand.step(x, y)
+    first = [EngineCalls(fresh.params()).step(x, y), fresh.step(x, y)]
+    np.testing.assert_allclose(first, hand.losses[-1], rtol=1e-5)
+
+    names = list(rows)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(args.rounds):
+        for name in names[r % 3 :] + names[: r % 3]:
+            times[name].append(seconds(rows[name].step, batches) / len(batches) * 1e6)
+    print(
+        f"# one SGD step of the 784-64-10 sigmoid MLP, batch 256, {len(batches)} steps a round, "
+        f"{args.rounds} rounds"
+    )
+    print("| row | us/step (min) | us/step (median) |")
+    print("|---|---:|---:|")
+    for name in names:
+        print(f"| {name} | {min(times[name]):.0f} | {statistics.median(times[name]):.0f} |")
+    low = {name: min(t) for name, t in times.items()}
+    print(
+        f"\nengine bookkeeping (loop - engine calls): {low['loop'] - low['engine calls']:+.0f} us; "
+        f"numpy choices (engine calls - hand): {low['engine calls'] - low['hand']:+.0f} us"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
