@@ -47,8 +47,8 @@ class EngineCalls(HandNumpy):
         z = np.dot(h, w2.T)
         z += b2
         n = z.shape[0]  # CrossEntropy: log-softmax rows, the pick of the labels
-        shifted = z - speed.row_max(z)
-        logp = shifted - np.log(speed.row_sum(np.exp(shifted)))
+        shifted = z - speed.max_along(z, 1)
+        logp = shifted - np.log(speed.sum_along(np.exp(shifted), 1))
         loss = np.asarray(-logp[np.arange(n), y].sum() / n, dtype=z.dtype)
         self.accs.append(float(np.mean(z.argmax(axis=1) == y)))
         grad = np.exp(logp)  # backward: (p - y) / N, then the two Linears and the Sigmoid

@@ -66,7 +66,7 @@ def test_log_softmax(data: st.DataObject) -> None:
 @given(data=st.data())
 def test_fused_log_softmax_equals_the_composition_of_primitives(data: st.DataObject) -> None:
     """Same values and gradient as Tensor.log_softmax, to rounding: the same formula, but the
-    fused op sums the rows of a 2-D input on BLAS (speed.row_sum), in another order."""
+    fused op sums the rows of a 2-D input on BLAS (speed.sum_along), in another order."""
     shape = data.draw(S.shapes(min_dims=1), label="shape")
     axis = data.draw(S.axis(len(shape), allow_none=False), label="axis")
     x = data.draw(S.arrays(shape), label="x")

@@ -78,12 +78,25 @@ def test_sum_rows_of_ints_and_of_a_transposed_view() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(shape=shapes(2, 2, 0, 12), dtype=st.sampled_from(DTYPES), data=st.data())
-def test_row_max_and_row_sum_are_the_row_reductions(shape: tuple, dtype: type, data) -> None:
+def test_max_along_and_sum_along_rows_are_the_row_reductions(shape: tuple, dtype: type, data):
     a = data.draw(arrays(shape)).astype(dtype)
-    np.testing.assert_allclose(speed.row_sum(a), a.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-5)
-    if shape[1]:
-        np.testing.assert_array_equal(speed.row_max(a), a.max(axis=1, keepdims=True))
-    assert speed.row_sum(a).dtype == dtype
+    for axis in (1, -1):
+        got = speed.sum_along(a, axis)
+        np.testing.assert_allclose(got, a.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-5)
+        assert got.dtype == dtype
+        if shape[1]:
+            np.testing.assert_array_equal(speed.max_along(a, axis), a.max(axis=1, keepdims=True))
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=shapes(1, 3, 1, 4), data=st.data())
+def test_max_along_and_sum_along_other_axes_are_numpys(shape: tuple, data) -> None:
+    a = data.draw(arrays(shape))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    np.testing.assert_array_equal(speed.max_along(a, axis), a.max(axis=axis, keepdims=True))
+    np.testing.assert_array_equal(speed.sum_along(a, axis), a.sum(axis=axis, keepdims=True))
+    ints = np.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(speed.sum_along(ints, 1), ints.sum(axis=1, keepdims=True))
 
 
 def test_matmul_goes_through_dot_for_a_batch_of_one_and_matmul_for_stacks() -> None:

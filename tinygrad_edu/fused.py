@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .engine.function import Function, InputError, ShapeError
-from .engine.speed import row_max, row_sum, sum_rows
+from .engine.speed import max_along, sum_along, sum_rows
 from .engine.tensor import Tensor
 
 Array = np.ndarray
@@ -34,21 +34,15 @@ class LogSoftmax(Function):
     """
 
     def forward(ctx, a: Array, axis: int = -1) -> Array:
-        if _rows_of_2d(a, axis):  # the classifier's (N, C) logits: the fast reductions
-            shifted = a - row_max(a)
-            out = shifted - np.log(row_sum(np.exp(shifted)))
-        else:
-            shifted = a - a.max(axis=axis, keepdims=True)
-            out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        shifted = a - max_along(a, axis)
+        out = shifted - np.log(sum_along(np.exp(shifted), axis))
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
 
     def backward(ctx, g: Array) -> Array:
         (out,) = ctx.saved
-        if type(g) is np.ndarray and _rows_of_2d(out, ctx.axis):
-            return g - np.exp(out) * row_sum(g)
-        return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True)
+        return g - np.exp(out) * sum_along(g, ctx.axis)
 
     def jvp(ctx, t: Array, axis: int = -1) -> Array:
         """tangent: t - sum_j p_j t_j."""
@@ -69,8 +63,8 @@ class CrossEntropy(Function):
     def forward(ctx, z: Array, targets: Array | None = None) -> Array:
         t = check_class_targets("cross_entropy", z, targets)
         n = z.shape[0]
-        shifted = z - row_max(z)
-        logp = shifted - np.log(row_sum(np.exp(shifted)))
+        shifted = z - max_along(z, 1)
+        logp = shifted - np.log(sum_along(np.exp(shifted), 1))
         if t.ndim == 1:
             loss = -logp[np.arange(n), t].sum() / n
         else:
@@ -276,12 +270,6 @@ def _reduce_tensor(l: Tensor, reduction: str) -> Tensor:
 
 
 # --------------------------------------------------------------------------- speed helpers
-def _rows_of_2d(a: Array, axis: int) -> bool:
-    """True for a 2-D float array reduced along its rows (axis 1 or -1): speed.row_max and
-    speed.row_sum apply."""
-    return a.ndim == 2 and axis in (1, -1) and a.dtype.kind == "f"
-
-
 def _times_transposed(x: Array, w: Array) -> Array:
     """x W^T, with BLAS reading W transposed in place (no copy of W^T): 159 us vs 179 us with
     a contiguous copy of W^T, x (256, 784), W (64, 784) float32."""

@@ -74,17 +74,28 @@ def sum_rows(g: Any) -> Any:
     return np.dot(ones(g.shape[0], g.dtype), g)
 
 
-def row_max(z: Array) -> Array:
-    """max_c z_nc as an (N, 1) column, reduced down the columns of a transposed contiguous copy:
-    numpy reduces a short last axis (C = 10) element by element. 3.1 us vs 12.5 us for
-    ``z.max(axis=1, keepdims=True)`` on (256, 10) float32."""
-    return np.ascontiguousarray(z.T).max(axis=0)[:, None]
+def max_along(a: Any, axis: int) -> Any:
+    """max of a along ``axis``, kept as a size-1 axis. For the rows of a 2-D float array,
+    reduced down the columns of a transposed contiguous copy: numpy reduces a short last axis
+    (C = 10) element by element. 3.1 us vs 12.5 us for ``z.max(axis=1, keepdims=True)`` on
+    (256, 10) float32."""
+    if not _rows_of_2d(a, axis):
+        return a.max(axis=axis, keepdims=True)
+    return np.ascontiguousarray(a.T).max(axis=0)[:, None]
 
 
-def row_sum(a: Array) -> Array:
-    """sum_c a_nc as an (N, 1) column, as the product a ones(C) on BLAS: 2.7 us vs 8.1 us for
-    ``a.sum(axis=1, keepdims=True)`` on (256, 10) float32."""
+def sum_along(a: Any, axis: int) -> Any:
+    """sum of a along ``axis``, kept as a size-1 axis. For the rows of a 2-D float array, as the
+    product a ones(C) on BLAS: 2.7 us vs 8.1 us for ``a.sum(axis=1, keepdims=True)`` on
+    (256, 10) float32."""
+    if not _rows_of_2d(a, axis):
+        return a.sum(axis=axis, keepdims=True)
     return np.dot(a, ones(a.shape[1], a.dtype)[:, None])
+
+
+def _rows_of_2d(a: Any, axis: int) -> bool:
+    """True for a 2-D float array (not a Tensor) reduced along its rows (axis 1 or -1)."""
+    return type(a) is np.ndarray and a.ndim == 2 and axis in (1, -1) and a.dtype.kind == "f"
 
 
 @functools.lru_cache(maxsize=64)
