@@ -100,27 +100,33 @@ class HandNumpy:
 
 
 class Framework:
-    """tinygrad_edu: ``fit`` for one epoch (``use_fit``) or a bare loop."""
+    """tinygrad_edu: ``fit`` for one epoch (``use_fit``) or a bare loop of :meth:`step`."""
 
     def __init__(self, use_fit: bool) -> None:
         self.model = nn.MLP(SIZES, activation="sigmoid", seed=0)
         self.opt = optim.SGD(self.model.parameters(), lr=LR)
         self.use_fit = use_fit
+        self.losses: list[float] = []
+        self.accs: list[float] = []
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """The plain loop's step; records the loss and accuracy, as every row does."""
+        logits = self.model(Tensor(x))
+        loss = nn.cross_entropy(logits, y)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        self.losses.append(float(loss.data))
+        self.accs.append(float(np.mean(logits.data.argmax(axis=1) == y)))
+        return self.losses[-1]
 
     def epoch(self, loader: DataLoader) -> float:
         if self.use_fit:
             history = fit(self.model, loader, None, nn.cross_entropy, self.opt, epochs=1)
             return history.epoch_times[0]
-        model, opt, losses, accs = self.model, self.opt, [], []
         start = time.perf_counter()
         for x, y in loader:
-            logits = model(Tensor(x))
-            loss = nn.cross_entropy(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.data))  # the loss and accuracy, as every row records them
-            accs.append(float(np.mean(logits.data.argmax(axis=1) == y)))
+            self.step(x, y)
         return time.perf_counter() - start
 
     def params(self) -> list[np.ndarray]:

@@ -27,9 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from epoch_time import DEFAULT_MNIST, LR, HandNumpy
+from epoch_time import DEFAULT_MNIST, LR, Framework, HandNumpy
 
-from tinygrad_edu import Tensor, nn, optim
 from tinygrad_edu.data import DataLoader, DatasetError, load_dataset
 from tinygrad_edu.engine import speed
 
@@ -62,27 +61,6 @@ class EngineCalls(HandNumpy):
         return float(loss)
 
 
-class Loop:
-    """The public API's plain loop."""
-
-    def __init__(self) -> None:
-        self.model = nn.MLP([784, 64, 10], activation="sigmoid", seed=0)
-        self.opt = optim.SGD(self.model.parameters(), lr=LR)
-        self.accs: list[float] = []
-
-    def params(self) -> list[np.ndarray]:
-        return [p.data for p in self.model.parameters()]
-
-    def step(self, x: np.ndarray, y: np.ndarray) -> float:
-        logits = self.model(Tensor(x))
-        loss = nn.cross_entropy(logits, y)
-        self.accs.append(float(np.mean(logits.data.argmax(axis=1) == y)))
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        return float(loss.data)
-
-
 def seconds(step: Step, batches: list[tuple[np.ndarray, np.ndarray]]) -> float:
     start = time.perf_counter()
     for x, y in batches:
@@ -102,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"overhead_split: {e} (use --data-dir)", file=sys.stderr)
         return 2
     batches = list(DataLoader(train.subset(args.images), 256, shuffle=True, seed=0))
-    loop = Loop()
+    loop = Framework(use_fit=False)  # its step() is the public-API loop
     rows = {"hand": HandNumpy(loop.params()), "engine calls": EngineCalls(loop.params())}
     rows["loop"] = loop  # type: ignore[assignment]
     x, y = batches[0]  # the same work: from the same weights, the same first loss
-    fresh, hand = Loop(), HandNumpy(loop.params())
+    fresh, hand = Framework(use_fit=False), HandNumpy(loop.params())
     hand.step(x, y)
     first = [EngineCalls(fresh.params()).step(x, y), fresh.step(x, y)]
     np.testing.assert_allclose(first, hand.losses[-1], rtol=1e-5)
