@@ -1,20 +1,25 @@
 """Where the MLP step's time goes: numpy work against the engine's own (Python) overhead.
 
-Three rows train the seeds' 784-64-10 sigmoid MLP (batch 256, plain SGD, real MNIST) from the
-same weights on the same batches, each recording the minibatch loss and accuracy:
+Four rows train the seeds' 784-64-10 sigmoid MLP (batch 256 unless ``--batch-size``, plain SGD,
+real MNIST) from the same weights on the same batches, each recording the minibatch loss and
+accuracy:
 
 - ``hand``: the step written by hand in numpy (``epoch_time.HandNumpy``);
 - ``engine calls``: exactly the numpy calls tinygrad_edu makes for that step (fused Linear,
   Sigmoid and CrossEntropy ops, the SGD update), written out with no Tensor, graph or backward;
+- ``bare tape``: the same numpy calls recorded by a bare-bones eager autodiff (a tape of
+  backward closures, run in reverse): what recording a graph in Python costs at the least;
 - ``loop``: the public API, ``loss = F.cross_entropy(model(x), y); opt.zero_grad();
   loss.backward(); opt.step()``.
 
 ``loop - engine calls`` is what the engine's bookkeeping costs per step (making ops and tensors,
-the backward walk, the optimiser's loop); ``engine calls - hand`` is what its choice of numpy
+the backward walk, the optimiser's loop), and ``bare tape - engine calls`` the part of it that
+any eager Python autodiff pays; ``engine calls - hand`` is what its choice of numpy
 calls costs (negative: cheaper than by hand). Rounds are interleaved in a rotating order; the
 table gives the minimum and the median microseconds per step over the rounds.
 
     python benchmarks/overhead_split.py [--data-dir ../shared/data/mnist-24k] [--rounds 15]
+        [--batch-size 256] [--images 12000]
 """
 
 from __future__ import annotations
@@ -61,6 +66,82 @@ class EngineCalls(HandNumpy):
         return float(loss)
 
 
+class Node:
+    """A value on the bare tape: its array, its gradient, and how it sends the gradient back."""
+
+    __slots__ = ("back", "data", "grad")
+
+    def __init__(self, data: np.ndarray, back: Callable[[np.ndarray], None] | None = None) -> None:
+        self.data, self.back, self.grad = data, back, None
+
+    def receive(self, g: np.ndarray) -> None:
+        self.grad = g if self.grad is None else self.grad + g
+
+
+class BareTape(HandNumpy):
+    """The same numpy calls recorded by the least an eager Python autodiff can do: each op makes
+    one Node and one backward closure on a tape, and backward runs the tape in reverse. No
+    Tensor, checks, hooks, broadcasting rules, grad mode or optimiser: a floor for the engine."""
+
+    def __init__(self, params: list[np.ndarray]) -> None:
+        super().__init__(params)
+        self.nodes = [Node(w) for w in (self.W1, self.b1, self.W2, self.b2)]
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:  # type: ignore[override]
+        tape: list[Node] = []
+        w1, b1, w2, b2 = self.nodes
+        h = _sigmoid(tape, _linear(tape, Node(x), w1, b1, need_x=False))
+        z = _linear(tape, h, w2, b2, need_x=True)
+        self.accs.append(float(np.mean(z.data.argmax(axis=1) == y)))
+        loss = _cross_entropy(tape, z, y)
+        loss.grad = np.ones((), loss.data.dtype)
+        for node in reversed(tape):
+            if node.grad is not None and node.back is not None:
+                node.back(node.grad)
+        for p in self.nodes:
+            p.data -= LR * p.grad
+            p.grad = None
+        return float(loss.data)
+
+
+def _record(tape: list[Node], data: np.ndarray, back: Callable[[np.ndarray], None]) -> Node:
+    tape.append(node := Node(data, back))
+    return node
+
+
+def _linear(tape: list[Node], x: Node, w: Node, b: Node, need_x: bool) -> Node:
+    out = np.dot(x.data, w.data.T)
+    out += b.data
+
+    def back(g: np.ndarray) -> None:
+        if need_x:
+            x.receive(np.dot(g, w.data))
+        w.receive(np.dot(g.T, x.data))
+        b.receive(speed.sum_rows(g))
+
+    return _record(tape, out, back)
+
+
+def _sigmoid(tape: list[Node], a: Node) -> Node:
+    s = speed.sigmoid(a.data)
+    return _record(tape, s, lambda g: a.receive(speed.sigmoid_grad(s, g)))
+
+
+def _cross_entropy(tape: list[Node], z: Node, y: np.ndarray) -> Node:
+    n = z.data.shape[0]
+    shifted = z.data - speed.max_along(z.data, 1)
+    logp = shifted - np.log(speed.sum_along(np.exp(shifted), 1))
+    loss = np.asarray(-logp[np.arange(n), y].sum() / n, dtype=z.data.dtype)
+
+    def back(g: np.ndarray) -> None:
+        grad = np.exp(logp)
+        grad[np.arange(n), y] -= 1
+        grad *= g / n
+        z.receive(grad)
+
+    return _record(tape, loss, back)
+
+
 def seconds(step: Step, batches: list[tuple[np.ndarray, np.ndarray]]) -> float:
     start = time.perf_counter()
     for x, y in batches:
@@ -73,29 +154,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_MNIST)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--images", type=int, default=12000)
+    parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args(argv)
     try:
         train, _ = load_dataset("mnist", data_dir=args.data_dir, download=False)
     except DatasetError as e:
         print(f"overhead_split: {e} (use --data-dir)", file=sys.stderr)
         return 2
-    batches = list(DataLoader(train.subset(args.images), 256, shuffle=True, seed=0))
+    batches = list(DataLoader(train.subset(args.images), args.batch_size, shuffle=True, seed=0))
     loop = Framework(use_fit=False)  # its step() is the public-API loop
-    rows = {"hand": HandNumpy(loop.params()), "engine calls": EngineCalls(loop.params())}
-    rows["loop"] = loop  # type: ignore[assignment]
+    rows: dict[str, HandNumpy | Framework] = {
+        "hand": HandNumpy(loop.params()),
+        "engine calls": EngineCalls(loop.params()),
+        "bare tape": BareTape(loop.params()),
+        "loop": loop,
+    }
     x, y = batches[0]  # the same work: from the same weights, the same first loss
     fresh, hand = Framework(use_fit=False), HandNumpy(loop.params())
     hand.step(x, y)
-    first = [EngineCalls(fresh.params()).step(x, y), fresh.step(x, y)]
+    kinds = (EngineCalls, BareTape)
+    first = [kind(fresh.params()).step(x, y) for kind in kinds] + [fresh.step(x, y)]
     np.testing.assert_allclose(first, hand.losses[-1], rtol=1e-5)
 
     names = list(rows)
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(args.rounds):
-        for name in names[r % 3 :] + names[: r % 3]:
+        turn = r % len(names)
+        for name in names[turn:] + names[:turn]:
             times[name].append(seconds(rows[name].step, batches) / len(batches) * 1e6)
     print(
-        f"# one SGD step of the 784-64-10 sigmoid MLP, batch 256, {len(batches)} steps a round, "
+        f"# one SGD step of the 784-64-10 sigmoid MLP, batch {args.batch_size}, "
+        f"{len(batches)} steps a round, "
         f"{args.rounds} rounds"
     )
     print("| row | us/step (min) | us/step (median) |")
@@ -104,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {min(times[name]):.0f} | {statistics.median(times[name]):.0f} |")
     low = {name: min(t) for name, t in times.items()}
     print(
-        f"\nengine bookkeeping (loop - engine calls): {low['loop'] - low['engine calls']:+.0f} us; "
+        f"\nengine bookkeeping (loop - engine calls): {low['loop'] - low['engine calls']:+.0f} us, "
+        f"of which a bare tape's (bare tape - engine calls) "
+        f"{low['bare tape'] - low['engine calls']:+.0f} us; "
         f"numpy choices (engine calls - hand): {low['engine calls'] - low['hand']:+.0f} us"
     )
     return 0

@@ -21,7 +21,39 @@ def test_overhead_split_runs_and_its_rows_do_the_same_work(mnist_dir: Path, caps
     args = ["--data-dir", str(mnist_dir), "--rounds", "1", "--images", "768"]
     assert overhead_split.main(args) == 0
     out = capsys.readouterr().out
-    assert "| engine calls |" in out and "engine bookkeeping (loop - engine calls)" in out
+    assert "| engine calls |" in out and "| bare tape |" in out
+    assert "engine bookkeeping (loop - engine calls)" in out
+
+
+def test_overhead_split_takes_a_batch_size(mnist_dir: Path, capsys) -> None:
+    import overhead_split
+
+    args = ["--data-dir", str(mnist_dir), "--rounds", "1", "--images", "64", "--batch-size", "16"]
+    assert overhead_split.main(args) == 0
+    assert "batch 16, 4 steps a round" in capsys.readouterr().out
+
+
+def test_the_bare_tape_computes_the_hand_written_gradients() -> None:
+    """The floor row does the same work: after one step from the same weights, its weights
+    equal the hand-written step's."""
+    import numpy as np
+    from epoch_time import HandNumpy
+    from overhead_split import BareTape
+
+    rng = np.random.default_rng(0)
+    params = [
+        rng.standard_normal((64, 784)).astype(np.float32) * 0.05,
+        rng.standard_normal(64).astype(np.float32) * 0.05,
+        rng.standard_normal((10, 64)).astype(np.float32) * 0.05,
+        rng.standard_normal(10).astype(np.float32) * 0.05,
+    ]
+    x, y = rng.random((32, 784), dtype=np.float32), rng.integers(0, 10, 32)
+    hand, tape = HandNumpy(params), BareTape(params)
+    hand.step(x, y)
+    loss = tape.step(x, y)
+    np.testing.assert_allclose(loss, hand.losses[-1], rtol=1e-5)
+    for ours, theirs in zip(tape.params(), hand.params(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
 def test_op_overhead_runs_and_its_rows_do_the_same_work(mnist_dir: Path, capsys) -> None:
