@@ -2,8 +2,10 @@
 
 All rows do the same work per step on the same real MNIST minibatches: forward, mean softmax
 cross-entropy, backward (no gradient for the input batch), and an in-place SGD update. Rows:
-``numpy`` (by hand), ``tensor`` (Tensor ops with the fused ``CrossEntropy`` op) and
-``primitives`` (the loss from separate ops: ``-F.log_softmax(z, axis=1)[rows, y].mean()``). They
+``numpy`` (by hand), ``tensor`` (Tensor ops with the fused ``CrossEntropy`` op),
+``primitives`` (the loss from separate ops: ``-F.log_softmax(z, axis=1)[rows, y].mean()``) and
+``bare tape`` (the primitives' numpy calls on a bare tape of backward closures, ``_tape.py``:
+the floor of any eager Python autodiff, with none of the engine's checks or features). They
 are timed interleaved, round after round, in a rotating order, so a busy core slows all alike;
 the table gives the median time per step and each ratio to numpy (median and spread across
 rounds).
@@ -24,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import _tape as tape
 import numpy as np
 
 from tinygrad_edu import Tensor
@@ -118,6 +121,27 @@ class PrimitivesMLP(TensorMLP):
         return -F.log_softmax(z, axis=1)[np.arange(len(y)), y].mean()
 
 
+class TapeMLP:
+    """The primitives row's numpy calls, op for op as the engine makes them, recorded on a bare
+    tape of backward closures (``_tape.py``): what any eager Python autodiff pays at the least
+    for this step. A floor to read the primitives row against: it has no checks, broadcasting
+    rules, hooks or grad mode."""
+
+    def __init__(self) -> None:
+        self.params = [tape.Node(p) for p in init_params()]
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        ops: list[tape.Node] = []
+        w1, b1, w2, b2 = self.params
+        a1 = tape.matmul(ops, tape.Node(x), w1, need_a=False)
+        h = tape.sigmoid(ops, tape.add_row(ops, a1, b1))
+        z = tape.add_row(ops, tape.matmul(ops, h, w2, need_a=True), b2)
+        loss = tape.neg(ops, tape.mean(ops, tape.pick(ops, tape.log_softmax(ops, z), y)))
+        tape.run_backward(ops, loss)
+        tape.sgd(self.params, LR)
+        return float(loss.data)
+
+
 TARGETS = {1: 1.5, 16: 1.8, 256: 1.05}
 
 
@@ -166,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     x_all, y_all = load_images(args.data_dir, 24000)
-    kinds = {"numpy": NumpyMLP, "tensor": TensorMLP, "primitives": PrimitivesMLP}
+    kinds = {"numpy": NumpyMLP, "tensor": TensorMLP, "primitives": PrimitivesMLP, "tape": TapeMLP}
     models = {name: kind() for name, kind in kinds.items()}
     # Same start, same batches: the losses agree (a check that all do the same work).
     losses = {name: kind().step(x_all[:256], y_all[:256]) for name, kind in kinds.items()}
@@ -179,23 +203,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "| batch | numpy us/step | tensor us/step | ratio | primitives us/step | ratio "
-        "| primitives ratio min..max | target |"
+        "| primitives ratio min..max | target | bare tape us/step | ratio |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     rng = np.random.default_rng(0)
     for bs in [int(b) for b in args.batch_sizes.split(",")]:
         times = time_batch(models, x_all, y_all, bs, args.rounds, rng)
         med = {name: statistics.median(t) * 1e6 for name, t in times.items()}
         ratios = {
             name: [t / n for t, n in zip(times[name], times["numpy"], strict=True)]
-            for name in ("tensor", "primitives")
+            for name in ("tensor", "primitives", "tape")
         }
         prim = ratios["primitives"]
         print(
             f"| {bs} | {med['numpy']:.0f} | {med['tensor']:.0f} "
             f"| {statistics.median(ratios['tensor']):.2f} | {med['primitives']:.0f} "
             f"| {statistics.median(prim):.2f} | {min(prim):.2f}..{max(prim):.2f} "
-            f"| {'<= ' + str(TARGETS[bs]) if bs in TARGETS else '-'} |"
+            f"| {'<= ' + str(TARGETS[bs]) if bs in TARGETS else '-'} "
+            f"| {med['tape']:.0f} | {statistics.median(ratios['tape']):.2f} |"
         )
     return 0
 

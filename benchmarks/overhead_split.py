@@ -7,8 +7,8 @@ accuracy:
 - ``hand``: the step written by hand in numpy (``epoch_time.HandNumpy``);
 - ``engine calls``: exactly the numpy calls tinygrad_edu makes for that step (fused Linear,
   Sigmoid and CrossEntropy ops, the SGD update), written out with no Tensor, graph or backward;
-- ``bare tape``: the same numpy calls recorded by a bare-bones eager autodiff (a tape of
-  backward closures, run in reverse): what recording a graph in Python costs at the least;
+- ``bare tape``: the same numpy calls recorded by a bare-bones eager autodiff (``_tape.py``: a
+  tape of backward closures, run in reverse): what recording a graph in Python costs at the least;
 - ``loop``: the public API, ``loss = F.cross_entropy(model(x), y); opt.zero_grad();
   loss.backward(); opt.step()``.
 
@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import _tape as tape
 import numpy as np
 from epoch_time import DEFAULT_MNIST, LR, Framework, HandNumpy
 
@@ -66,80 +67,25 @@ class EngineCalls(HandNumpy):
         return float(loss)
 
 
-class Node:
-    """A value on the bare tape: its array, its gradient, and how it sends the gradient back."""
-
-    __slots__ = ("back", "data", "grad")
-
-    def __init__(self, data: np.ndarray, back: Callable[[np.ndarray], None] | None = None) -> None:
-        self.data, self.back, self.grad = data, back, None
-
-    def receive(self, g: np.ndarray) -> None:
-        self.grad = g if self.grad is None else self.grad + g
-
-
 class BareTape(HandNumpy):
-    """The same numpy calls recorded by the least an eager Python autodiff can do: each op makes
-    one Node and one backward closure on a tape, and backward runs the tape in reverse. No
-    Tensor, checks, hooks, broadcasting rules, grad mode or optimiser: a floor for the engine."""
+    """The same numpy calls recorded on a bare tape (``_tape.py``): one Node and one backward
+    closure per op, run in reverse. No Tensor, checks, hooks, broadcasting rules, grad mode or
+    optimiser: a floor for the engine."""
 
     def __init__(self, params: list[np.ndarray]) -> None:
         super().__init__(params)
-        self.nodes = [Node(w) for w in (self.W1, self.b1, self.W2, self.b2)]
+        self.nodes = [tape.Node(w) for w in (self.W1, self.b1, self.W2, self.b2)]
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:  # type: ignore[override]
-        tape: list[Node] = []
+        ops: list[tape.Node] = []
         w1, b1, w2, b2 = self.nodes
-        h = _sigmoid(tape, _linear(tape, Node(x), w1, b1, need_x=False))
-        z = _linear(tape, h, w2, b2, need_x=True)
+        h = tape.sigmoid(ops, tape.linear(ops, tape.Node(x), w1, b1, need_x=False))
+        z = tape.linear(ops, h, w2, b2, need_x=True)
         self.accs.append(float(np.mean(z.data.argmax(axis=1) == y)))
-        loss = _cross_entropy(tape, z, y)
-        loss.grad = np.ones((), loss.data.dtype)
-        for node in reversed(tape):
-            if node.grad is not None and node.back is not None:
-                node.back(node.grad)
-        for p in self.nodes:
-            p.data -= LR * p.grad
-            p.grad = None
+        loss = tape.cross_entropy(ops, z, y)
+        tape.run_backward(ops, loss)
+        tape.sgd(self.nodes, LR)
         return float(loss.data)
-
-
-def _record(tape: list[Node], data: np.ndarray, back: Callable[[np.ndarray], None]) -> Node:
-    tape.append(node := Node(data, back))
-    return node
-
-
-def _linear(tape: list[Node], x: Node, w: Node, b: Node, need_x: bool) -> Node:
-    out = np.dot(x.data, w.data.T)
-    out += b.data
-
-    def back(g: np.ndarray) -> None:
-        if need_x:
-            x.receive(np.dot(g, w.data))
-        w.receive(np.dot(g.T, x.data))
-        b.receive(speed.sum_rows(g))
-
-    return _record(tape, out, back)
-
-
-def _sigmoid(tape: list[Node], a: Node) -> Node:
-    s = speed.sigmoid(a.data)
-    return _record(tape, s, lambda g: a.receive(speed.sigmoid_grad(s, g)))
-
-
-def _cross_entropy(tape: list[Node], z: Node, y: np.ndarray) -> Node:
-    n = z.data.shape[0]
-    shifted = z.data - speed.max_along(z.data, 1)
-    logp = shifted - np.log(speed.sum_along(np.exp(shifted), 1))
-    loss = np.asarray(-logp[np.arange(n), y].sum() / n, dtype=z.data.dtype)
-
-    def back(g: np.ndarray) -> None:
-        grad = np.exp(logp)
-        grad[np.arange(n), y] -= 1
-        grad *= g / n
-        z.receive(grad)
-
-    return _record(tape, loss, back)
 
 
 def seconds(step: Step, batches: list[tuple[np.ndarray, np.ndarray]]) -> float:

@@ -69,3 +69,19 @@ def test_a_missing_data_folder_is_one_line_and_exit_2(tmp_path: Path, capsys) ->
 
     assert overhead_split.main(["--data-dir", str(tmp_path), "--rounds", "1"]) == 2
     assert "overhead_split:" in capsys.readouterr().err
+
+
+def test_the_primitives_tape_computes_the_hand_written_gradients() -> None:
+    """op_overhead's floor row does the same work: after three steps from the same weights on
+    the same batches, its weights equal the hand-written numpy step's."""
+    import numpy as np
+    from op_overhead import NumpyMLP, TapeMLP
+
+    rng = np.random.default_rng(1)
+    hand, tape = NumpyMLP(), TapeMLP()
+    for n in (1, 16, 5):
+        x, y = rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n)
+        np.testing.assert_allclose(tape.step(x, y), hand.step(x, y), rtol=1e-5)
+    hand_weights = (hand.W1, hand.b1, hand.W2, hand.b2)
+    for ours, theirs in zip((p.data for p in tape.params), hand_weights, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
