@@ -30,6 +30,7 @@ import _tape as tape
 import numpy as np
 
 from tinygrad_edu import Tensor
+from tinygrad_edu.cli.options import positive_int
 from tinygrad_edu.fused import CrossEntropy
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.nn.init import aligned_copy
@@ -178,11 +179,16 @@ def time_batch(
     return times
 
 
+def batch_sizes(text: str) -> list[int]:
+    """The batch sizes "1,16,256" as [1, 16, 256]: positive integers, comma-separated."""
+    return [positive_int(part) for part in text.split(",")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--batch-sizes", default="1,16,256")
+    parser.add_argument("--rounds", type=positive_int, default=7)
+    parser.add_argument("--batch-sizes", type=batch_sizes, default="1,16,256")
     args = parser.parse_args(argv)
     if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
         print(
@@ -207,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     rng = np.random.default_rng(0)
-    for bs in [int(b) for b in args.batch_sizes.split(",")]:
+    for bs in args.batch_sizes:
         times = time_batch(models, x_all, y_all, bs, args.rounds, rng)
         med = {name: statistics.median(t) * 1e6 for name, t in times.items()}
         ratios = {

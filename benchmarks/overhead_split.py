@@ -35,6 +35,7 @@ import _tape as tape
 import numpy as np
 from epoch_time import DEFAULT_MNIST, LR, Framework, HandNumpy
 
+from tinygrad_edu.cli.options import positive_int
 from tinygrad_edu.data import DataLoader, DatasetError, load_dataset
 from tinygrad_edu.engine import speed
 
@@ -98,9 +99,9 @@ def seconds(step: Step, batches: list[tuple[np.ndarray, np.ndarray]]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_MNIST)
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--images", type=int, default=12000)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--rounds", type=positive_int, default=15)
+    parser.add_argument("--images", type=positive_int, default=12000)
+    parser.add_argument("--batch-size", type=positive_int, default=256)
     args = parser.parse_args(argv)
     try:
         train, _ = load_dataset("mnist", data_dir=args.data_dir, download=False)
@@ -130,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             times[name].append(seconds(rows[name].step, batches) / len(batches) * 1e6)
     print(
         f"# one SGD step of the 784-64-10 sigmoid MLP, batch {args.batch_size}, "
-        f"{len(batches)} steps a round, "
-        f"{args.rounds} rounds"
+        f"{len(batches)} steps a round, {args.rounds} rounds"
     )
     print("| row | us/step (min) | us/step (median) |")
     print("|---|---:|---:|")

@@ -85,3 +85,21 @@ def test_the_primitives_tape_computes_the_hand_written_gradients() -> None:
     hand_weights = (hand.W1, hand.b1, hand.W2, hand.b2)
     for ours, theirs in zip((p.data for p in tape.params), hand_weights, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        ("overhead_split", ["--batch-size", "0"]),
+        ("overhead_split", ["--rounds", "-1"]),
+        ("op_overhead", ["--batch-sizes", "1,0"]),
+        ("op_overhead", ["--batch-sizes", "16,x"]),
+        ("op_overhead", ["--rounds", "0"]),
+    ],
+)
+def test_bad_counts_are_usage_errors(module: str, args: list[str], capsys) -> None:
+    bench = __import__(module)
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(args)
+    assert exit_.value.code == 2
+    assert "expected a positive integer" in capsys.readouterr().err
