@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from strategies import arrays, shapes
 
@@ -93,6 +93,7 @@ def test_max_along_and_sum_along_rows_are_the_row_reductions(shape: tuple, dtype
 def test_max_along_and_sum_along_other_axes_are_numpys(shape: tuple, data) -> None:
     a = data.draw(arrays(shape))
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    assume(not (len(shape) == 2 and axis in (1, -1)))  # the rows of 2-D: BLAS, the test above
     np.testing.assert_array_equal(speed.max_along(a, axis), a.max(axis=axis, keepdims=True))
     np.testing.assert_array_equal(speed.sum_along(a, axis), a.sum(axis=axis, keepdims=True))
     ints = np.arange(6).reshape(2, 3)
