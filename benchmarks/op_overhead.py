@@ -11,6 +11,7 @@ the table gives the median time per step and each ratio to numpy (median and spr
 rounds).
 
     python benchmarks/op_overhead.py [--data-dir ../shared/data/mnist-24k] [--rounds 7]
+        [--batch-sizes 1,16,256]
 
 Targets (issue: performance), for the step in primitive ops: at most 1.5x numpy at batch 1,
 1.8x at batch 16 and 1.05x at batch 256.
