@@ -69,8 +69,7 @@ def linear(tape: list[Node], x: Node, w: Node, b: Node, need_x: bool) -> Node:
 def cross_entropy(tape: list[Node], z: Node, y: np.ndarray) -> Node:
     """Mean softmax cross-entropy of logits z and labels y, as fused.CrossEntropy."""
     n = z.data.shape[0]
-    shifted = z.data - speed.max_along(z.data, 1)
-    logp = shifted - np.log(speed.sum_along(np.exp(shifted), 1))
+    logp = _log_softmax_rows(z.data)
     loss = np.asarray(-logp[np.arange(n), y].sum() / n, dtype=z.data.dtype)
 
     def back(g: np.ndarray) -> None:
@@ -80,6 +79,12 @@ def cross_entropy(tape: list[Node], z: Node, y: np.ndarray) -> Node:
         z.receive(grad)
 
     return record(tape, loss, back)
+
+
+def _log_softmax_rows(a: np.ndarray) -> np.ndarray:
+    """(a - m) - log sum e^(a - m) along the rows, m the row max, with the engine's helpers."""
+    shifted = a - speed.max_along(a, 1)
+    return shifted - np.log(speed.sum_along(np.exp(shifted), 1))
 
 
 # --------------------------------------------------------------------------- primitive ops
@@ -109,8 +114,7 @@ def add_row(tape: list[Node], a: Node, b: Node) -> Node:
 
 def log_softmax(tape: list[Node], a: Node) -> Node:
     """Along the rows, as fused.LogSoftmax."""
-    shifted = a.data - speed.max_along(a.data, 1)
-    out = shifted - np.log(speed.sum_along(np.exp(shifted), 1))
+    out = _log_softmax_rows(a.data)
     return record(tape, out, lambda g: a.receive(g - np.exp(out) * speed.sum_along(g, 1)))
 
 
