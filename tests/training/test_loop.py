@@ -27,6 +27,7 @@ from tinygrad_edu.training import (
     read_metadata,
     save,
 )
+from tinygrad_edu.training.history import plural
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,18 @@ def test_history_records_every_update_and_the_requested_evaluations() -> None:
     assert h.config["train"] == "blobs" and h.config["loss"] == "CrossEntropyLoss"
     assert len(h.epoch_train_loss()) == 3
     assert "3 epochs, 15 updates, test loss" in h.summary()
+
+
+@pytest.mark.parametrize(("n", "text"), [(0, "0 epochs"), (1, "1 epoch"), (2, "2 epochs")])
+def test_plural_says_one_epoch_and_many_epochs(n: int, text: str) -> None:
+    assert plural(n, "epoch") == text
+
+
+def test_the_summary_of_one_epoch_of_one_update_is_singular() -> None:
+    model = nn.MLP([784, 10], seed=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    h = fit(model, blobs(8), None, nn.cross_entropy, opt, epochs=1, batch_size=8, seed=0)
+    assert h.summary().startswith("1 epoch, 1 update")
 
 
 def test_train_minibatch_metrics_are_taken_before_each_update() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from .. import nn
 from ..data import Dataset
 from ..training import History, confusion_matrix, predict
+from ..training.history import plural
 from .errors import CLIError, one_line
 from .network import network_name
 
@@ -78,7 +79,9 @@ def run_title(history: History, settings: Mapping[str, Any] | None) -> str:
     if s.get("dataset"):
         parts.append(str(s["dataset"]))
     total = s.get("epochs") or history.config.get("epochs")
-    done = f"{history.epochs}/{total} epochs" if total else f"{history.epochs} epochs"
+    done = plural(history.epochs, "epoch")
+    if total:
+        done = f"{history.epochs}/{plural(total, 'epoch')}"
     return f"{', '.join(parts)}: {done}" if parts else f"Training history: {done}"
 
 

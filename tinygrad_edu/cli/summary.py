@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import nn
+from ..training.history import plural
 from .options import PROG
 from .rundata import load_model
 
@@ -67,7 +68,7 @@ def _trained_for(model: nn.Module, meta: Mapping[str, Any]) -> str:
         if config.get("optimizer_name"):
             line += f", {config['optimizer_name']} lr {config.get('lr')}"
         if config.get("batch_size"):
-            line += f", batch {config['batch_size']}, {config.get('epochs')} epochs"
+            line += f", batch {config['batch_size']}, {plural(config.get('epochs'), 'epoch')}"
     if isinstance(meta.get("test_accuracy"), float):
         line += f"; test accuracy {100 * meta['test_accuracy']:.2f}%"
     return line

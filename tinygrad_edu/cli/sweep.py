@@ -28,6 +28,7 @@ from ..course import sweeps
 from ..course.runs import N_CLASSES, RunConfig
 from ..data import Dataset
 from ..training import Callback, TensorBoard
+from ..training.history import plural
 from .errors import CLIError
 from .options import add_data_arguments, nonnegative_int, positive_int, tensorboard_folder
 from .rundata import load_data
@@ -44,7 +45,8 @@ def add_sweep_command(subparsers: Any) -> None:
         description="Train the seeds' 784-64-10 sigmoid network with one setting changed at a "
         "time and print each table as Markdown: train accuracy (the full training set, after "
         "training), test accuracy and training time. Base: "
-        f"{base.optimizer.upper()} lr {base.lr:g}, batch {base.batch_size}, {base.epochs} epochs.",
+        f"{base.optimizer.upper()} lr {base.lr:g}, batch {base.batch_size}, "
+        f"{plural(base.epochs, 'epoch')}.",
     )
     p.add_argument(
         "--table",

@@ -45,6 +45,7 @@ from ..training import (
     load_checkpoint,
     save,
 )
+from ..training.history import plural
 from .errors import CLIError, RunFailed, one_line
 from .figures import save_figures
 from .network import (
@@ -354,7 +355,7 @@ def _resumed_run(args: argparse.Namespace) -> TrainRun:
         if args.epochs < checkpoint.epoch:
             raise CLIError(
                 f"--epochs {args.epochs}: the run in {folder} has already trained "
-                f"{checkpoint.epoch} epochs"
+                f"{plural(checkpoint.epoch, 'epoch')}"
             )
         settings["epochs"] = args.epochs
     if args.data_dir is not None:  # the data may have moved
@@ -449,8 +450,8 @@ def _announce(run: TrainRun, train: Dataset, test: Dataset) -> None:
         )
     print(
         f"training {network_name(s)} on {train.name} ({len(train)} train, {len(test)} test), "
-        f"{_optimizer_text(s)}, batch {s['batch_size']}, {s['epochs']} epochs, seed {s['seed']}"
-        + (", augmented" if s["augment"] else ""),
+        f"{_optimizer_text(s)}, batch {s['batch_size']}, {plural(s['epochs'], 'epoch')}, "
+        f"seed {s['seed']}" + (", augmented" if s["augment"] else ""),
         flush=True,
     )
 

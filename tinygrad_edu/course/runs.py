@@ -19,6 +19,7 @@ import numpy as np
 from .. import nn, optim
 from ..data import Dataset
 from ..training import Callback, History, evaluate, fit
+from ..training.history import plural
 from .cnn import build_cnn
 
 __all__ = [
@@ -187,7 +188,7 @@ def run_config(
     if log is not None:
         log(
             f"hidden {config.hidden}, {config.optimizer} lr {config.lr:g}, batch "
-            f"{config.batch_size}, {config.epochs} epochs: train {100 * train_acc:.2f}% test "
-            f"{100 * test_acc:.2f}% ({result.train_seconds:.2f} s)"
+            f"{config.batch_size}, {plural(config.epochs, 'epoch')}: train "
+            f"{100 * train_acc:.2f}% test {100 * test_acc:.2f}% ({result.train_seconds:.2f} s)"
         )
     return result

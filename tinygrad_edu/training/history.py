@@ -174,15 +174,19 @@ class History:
 
     def summary(self) -> str:
         """One line: epochs, final minibatch and test metrics, total training seconds."""
-        parts = [
-            f"{self.epochs} epochs, {self.iterations[-1] + 1 if self.iterations else 0} updates"
-        ]
+        updates = self.iterations[-1] + 1 if self.iterations else 0
+        parts = [f"{plural(self.epochs, 'epoch')}, {plural(updates, 'update')}"]
         if self.test_acc:
             parts.append(
                 f"test loss {self.final_test_loss:.4f} acc {100 * self.final_test_acc:.2f}%"
             )
         parts.append(f"{sum(self.epoch_times):.2f} s training")
         return ", ".join(parts)
+
+
+def plural(n: int, noun: str) -> str:
+    """``n`` and the noun, in the plural unless n is 1: "1 epoch", "3 epochs", "0 updates"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _apply_record(h: History, r: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ from .checkpoint import (
 )
 from .evaluation import data_size
 from .files import one_line
-from .history import History
+from .history import History, plural
 from .metricslog import METRICS_FILE, MetricsWriter
 from .modelfile import describe
 
@@ -348,7 +348,7 @@ class RunFolder(Callback):
                 )
         if state.epochs < ckpt.epoch:
             raise ValueError(
-                f"{where}: it has already trained {ckpt.epoch} epochs, more than "
+                f"{where}: it has already trained {plural(ckpt.epoch, 'epoch')}, more than "
                 f"epochs={state.epochs}"
             )
         last = history.epoch_end_iterations[-1] if history.epoch_end_iterations else 0
