@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -174,6 +175,24 @@ def test_progress_line_unless_quiet(
     download_file(blob_server.url() + BLOB, tmp_path / "a", quiet=False)
     assert "downloading" in capsys.readouterr().err
     download_file(blob_server.url() + BLOB, tmp_path / "b", quiet=True)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_in_a_notebook_only(
+    blob_server: FileServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No bar on a stderr that is not a terminal (a log file), but one in a Jupyter kernel, whose
+    stderr is not a terminal either but shows it."""
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    download_file(blob_server.url() + BLOB, tmp_path / "a", quiet=False)
+    assert "B/s" not in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    download_file(blob_server.url() + BLOB, tmp_path / "b", quiet=False)
+    assert "B/s" in capsys.readouterr().err  # tqdm's rate: the bar was drawn
+    download_file(blob_server.url() + BLOB, tmp_path / "c", quiet=True)
     assert capsys.readouterr().err == ""
 
 

@@ -118,8 +118,9 @@ def file_md5(path: str | os.PathLike[str]) -> str:
 
 
 def _progress(total: int | None, name: str, quiet: bool):  # -> tqdm | None
-    """A tqdm bar on an interactive stderr, else None (also when tqdm is not installed)."""
-    if quiet or not sys.stderr.isatty():
+    """A tqdm bar on an interactive stderr or in a Jupyter notebook (whose stderr is no
+    terminal but shows the bar), else None (also when tqdm is not installed)."""
+    if quiet or not (sys.stderr.isatty() or "ipykernel" in sys.modules):
         return None
     try:
         from tqdm import tqdm
