@@ -64,6 +64,24 @@ def test_op_overhead_runs_and_its_rows_do_the_same_work(mnist_dir: Path, capsys)
     assert "| 256 |" in capsys.readouterr().out
 
 
+def test_eval_batch_runs_and_marks_each_models_default(mnist_dir: Path, capsys) -> None:
+    """Every batch size gives the same loss and accuracy (the benchmark checks), and the peak
+    memory column is filled from the subprocesses."""
+    import eval_batch
+
+    args = ["--data-dir", str(mnist_dir), "--rounds", "1", "--images", "300"]
+    assert eval_batch.main([*args, "--batch-sizes", "128,300", "--memory"]) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines()]
+    table = {
+        (r[1].strip(), r[2].strip()): r for r in rows if r[0] == "" and r[1] in (" cnn ", " mlp ")
+    }
+    assert set(table) == {("cnn", "128 (default)"), ("cnn", "300"), ("mlp", "128"), ("mlp", "300")}
+    assert all(float(r[5]) >= 0 for r in table.values())
+    with pytest.raises(SystemExit) as exit_:
+        eval_batch.main([*args, "--models", "mlp,gpt"])
+    assert exit_.value.code == 2 and "--models: unknown gpt" in capsys.readouterr().err
+
+
 def test_a_missing_data_folder_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
     import overhead_split
 
@@ -95,6 +113,8 @@ def test_the_primitives_tape_computes_the_hand_written_gradients() -> None:
         ("op_overhead", ["--batch-sizes", "1,0"]),
         ("op_overhead", ["--batch-sizes", "16,x"]),
         ("op_overhead", ["--rounds", "0"]),
+        ("eval_batch", ["--batch-sizes", "128,0"]),
+        ("eval_batch", ["--images", "0"]),
     ],
 )
 def test_bad_counts_are_usage_errors(module: str, args: list[str], capsys) -> None:

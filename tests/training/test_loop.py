@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from toy_digits import blobs
 
-from tinygrad_edu import ShapeError, nn, optim
+from tinygrad_edu import ShapeError, Tensor, nn, optim
 from tinygrad_edu.data import DataLoader, Dataset, DatasetError, load_dataset
 from tinygrad_edu.training import (
     EpochLog,
@@ -26,6 +26,11 @@ from tinygrad_edu.training import (
     predict,
     read_metadata,
     save,
+)
+from tinygrad_edu.training.evaluation import (
+    CONV_EVAL_BATCH_SIZE,
+    EVAL_BATCH_SIZE,
+    eval_batch_size,
 )
 from tinygrad_edu.training.history import plural
 
@@ -290,6 +295,51 @@ def test_evaluate_matches_a_direct_computation() -> None:
     assert acc == accuracy(logits, data.labels)
     mse = evaluate(model, data, "mse")[0]
     assert mse == pytest.approx(nn.mse_loss(logits, nn.one_hot(data.labels, 10)).item(), rel=1e-5)
+
+
+class BatchSizes(nn.Module):
+    """``model`` itself, noting the size of every batch it is called on."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model, self.sizes = model, []
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.sizes.append(len(x))
+        return self.model(x)
+
+
+def small_cnn() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 2, 5, seed=0), nn.MaxPool2d(4), nn.Flatten(), nn.Linear(72, 10, seed=0)
+    )
+
+
+def test_a_model_with_a_convolution_is_evaluated_in_smaller_batches() -> None:
+    assert eval_batch_size(nn.MLP([784, 8, 10])) == EVAL_BATCH_SIZE == 4096
+    assert eval_batch_size(small_cnn()) == CONV_EVAL_BATCH_SIZE == 128
+    assert eval_batch_size(BatchSizes(small_cnn())) == 128  # found below the top module
+    data = blobs(300)
+    cnn, mlp = BatchSizes(small_cnn()), BatchSizes(nn.MLP([784, 8, 10], seed=0))
+    loss, acc = evaluate(cnn, data)
+    assert cnn.sizes == [128, 128, 44]
+    assert (loss, acc) == pytest.approx(evaluate(cnn, data, batch_size=300), rel=1e-6)
+    evaluate(mlp, data)
+    predict(mlp, data)
+    assert mlp.sizes == [300, 300]
+    cnn.sizes.clear()
+    predict(cnn, data)
+    assert cnn.sizes == [128, 128, 44]
+    cnn.sizes.clear()
+    fit(cnn, data, data, nn.cross_entropy, optim.SGD(cnn.parameters(), 0.1), 1, 300, 0)
+    assert cnn.sizes == [128, 128, 44, 300, 128, 128, 44]  # test set, one step, test set
+
+
+def test_predict_refuses_a_batch_size_that_is_not_a_positive_integer() -> None:
+    model = nn.MLP([784, 8, 10], seed=0)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="predict: batch_size must be a positive integer"):
+            predict(model, blobs(4), batch_size=bad)
 
 
 # --------------------------------------------------------------------------- save / load

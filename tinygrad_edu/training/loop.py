@@ -15,11 +15,11 @@ from ..engine.tensor import Tensor
 from ..optim import Optimizer
 from .callbacks import Callback, TrainingState
 from .evaluation import (
-    EVAL_BATCH_SIZE,
     Data,
     LossFn,
     as_batches,
     data_name,
+    eval_batch_size,
     resolve_loss,
     takes_probabilities,
 )
@@ -49,7 +49,8 @@ def fit(
     * ``train``/``test``: a Dataset (batched with ``batch_size``, the training set reshuffled
       every epoch from ``seed``), a DataLoader (used as it is) or a pair (x, y) of arrays;
       ``test`` may be None. The test set is measured before the first update and at every epoch
-      end.
+      end, in batches of ``evaluation.eval_batch_size(model)`` (128 with a convolution, else
+      4096).
     * ``seed`` fixes the batch order and the Dropout masks: with the same seed (and the same
       initial parameters) two runs give the same numbers bit for bit.
     * ``callbacks`` are told of every event, in order (:mod:`~tinygrad_edu.training.callbacks`):
@@ -121,7 +122,7 @@ def _training_state(
     _check_arguments(model, optimizer, epochs, callbacks)
     loss_fn = resolve_loss(loss, "fit")
     batches = as_batches(train, batch_size, model, "fit", shuffle=True, seed=seed)
-    test_batches = None if test is None else as_batches(test, EVAL_BATCH_SIZE, model, "fit")
+    test_batches = None if test is None else as_batches(test, eval_batch_size(model), model, "fit")
     if seed is not None:
         _reseed_dropout(model, seed)
     config = {
