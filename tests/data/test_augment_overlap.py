@@ -8,6 +8,7 @@ import pytest
 from toy_digits import blobs
 
 from tinygrad_edu.data import AugmentedLoader, DatasetError, shared_images, shift_and_rotate
+from tinygrad_edu.data.augment import _bilinear
 
 
 def test_no_shift_no_turn_is_the_identity() -> None:
@@ -42,6 +43,40 @@ def test_a_turn_keeps_the_ink_and_moves_it() -> None:
     assert out.shape == x.shape and out.dtype == x.dtype
     np.testing.assert_allclose(out.sum(axis=(1, 2)), x.sum(axis=(1, 2)), rtol=0.03)
     assert np.abs(out - x).max() > 0.2
+
+
+def bilinear_by_the_definition(image: np.ndarray, y: float, x: float) -> float:
+    """One point, by the formula: the four pixels around (y, x), weighted by closeness; a pixel
+    outside the image is 0; (y, x) is first clipped to within one pixel of the image."""
+    h, w = image.shape
+    y, x = min(max(y, -1.0), h - 1e-6), min(max(x, -1.0), w - 1e-6)
+    y0, x0 = int(np.floor(y)), int(np.floor(x))
+    fy, fx = y - y0, x - x0
+
+    def pixel(i: int, j: int) -> float:
+        return float(image[i, j]) if 0 <= i < h and 0 <= j < w else 0.0
+
+    top = pixel(y0, x0) * (1 - fx) + pixel(y0, x0 + 1) * fx
+    bottom = pixel(y0 + 1, x0) * (1 - fx) + pixel(y0 + 1, x0 + 1) * fx
+    return top * (1 - fy) + bottom * fy
+
+
+@pytest.mark.parametrize("shape", [(3, 28, 28), (2, 5, 9)])
+def test_bilinear_sampling_is_the_formula_inside_on_the_border_and_outside(shape) -> None:
+    rng = np.random.default_rng(5)
+    images = rng.random(shape)
+    b, h, w = shape
+    y = rng.uniform(-3, h + 2, (b, h, w))  # points inside, on the border and outside
+    x = rng.uniform(-3, w + 2, (b, h, w))
+    y[0, 0, :3], x[0, 0, :3] = [0, h - 1, h - 1], [0, w - 1, 0]  # exactly on pixels
+    out = _bilinear(images, y, x)
+    want = [
+        [[bilinear_by_the_definition(images[n], y[n, i, j], x[n, i, j]) for j in range(w)]
+         for i in range(h)]
+        for n in range(b)
+    ]  # fmt: skip
+    np.testing.assert_allclose(out, want, rtol=1e-9, atol=1e-12)
+    assert out[0, 0, 0] == images[0, 0, 0] and out[0, 0, 1] == images[0, h - 1, w - 1]
 
 
 def test_augmented_loader_repeats_from_its_rng_state() -> None:
