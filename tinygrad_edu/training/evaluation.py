@@ -109,7 +109,8 @@ def _check_batch_size(who: str, batch_size: Any) -> None:
 
 def eval_batch_size(model: nn.Module) -> int:
     """How many samples to evaluate at a time: :data:`CONV_EVAL_BATCH_SIZE` (128) for a model
-    with a convolution, else :data:`EVAL_BATCH_SIZE` (4096).
+    with a convolution layer (an ``nn.Conv2d`` anywhere in it), else :data:`EVAL_BATCH_SIZE`
+    (4096).
 
     Why: a convolution's activations and im2col matrix grow with the batch (the course's CNN at
     4096 images: a 302 MB first activation and an 840 MB im2col matrix, fresh memory each
