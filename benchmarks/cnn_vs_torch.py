@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from _blas import threads_from_argv
+from _proc import reset_peak, status_mib
 
 threads_from_argv(sys.argv[1:])  # --threads N into OPENBLAS_NUM_THREADS before numpy loads
 
@@ -204,22 +205,12 @@ def peak_rss_child(which: str, data_dir: Path, images: int, epochs: int, threads
     training, the peak RSS while training and the peak of the whole process, MiB."""
     batches = load_batches(data_dir, images)
     runner: Any = Ours() if which == "ours" else Torch(Ours().params(), threads)
-    before = _status_mb("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # resets the peak (VmHWM) to the current RSS: loading data is not counted
+    before = status_mib("VmRSS")
+    reset_peak()  # loading the data is not counted
     for _ in range(epochs):
         runner.epoch(batches)
     whole = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return f"{which} {before:.1f} {_status_mb('VmHWM'):.1f} {whole:.1f}"
-
-
-def _status_mb(field: str) -> float:
-    """A size field of /proc/self/status (VmRSS: resident now, VmHWM: peak), MiB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise KeyError(field)
+    return f"{which} {before:.1f} {status_mib('VmHWM'):.1f} {whole:.1f}"
 
 
 def peak_rss(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _proc import reset_peak, status_mib
 
 from tinygrad_edu import nn
 from tinygrad_edu.cli.options import positive_int
@@ -74,19 +75,10 @@ def memory_child(spec: str, test: Dataset) -> float:
     """In this process: evaluate once; the peak resident set's growth, MiB."""
     name, size = spec.split(":")
     model = MODELS[name]()
-    before = _status_mib("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # the peak (VmHWM) starts again from the current RSS
+    before = status_mib("VmRSS")
+    reset_peak()
     evaluate(model, test, batch_size=int(size))
-    return _status_mib("VmHWM") - before
-
-
-def _status_mib(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise KeyError(field)
+    return status_mib("VmHWM") - before
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
