@@ -93,6 +93,7 @@ def test_history_records_every_update_and_the_requested_evaluations() -> None:
     assert len(h.test_loss) == len(h.test_acc) == 7
     assert len(h.epoch_times) == len(h.epoch_eval_times) == 3 and min(h.epoch_times) > 0
     assert all(0 <= a <= 1 for a in h.train_acc + h.test_acc)
+    assert {type(v) for v in h.train_loss + h.train_acc} == {float}  # Python's, not numpy's
     assert h.epochs == 3 and ends == [1, 2, 3]
     assert len(lines) == 3 and lines[-1].startswith("epoch 3/3  train loss")
     assert "test loss" in lines[-1] and lines[-1].endswith(" s")

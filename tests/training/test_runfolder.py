@@ -22,6 +22,7 @@ from tinygrad_edu import cli, nn, optim
 from tinygrad_edu.data import Dataset
 from tinygrad_edu.training import (
     Callback,
+    Checkpoint,
     CheckpointError,
     EvalEvery,
     FolderLock,
@@ -37,6 +38,8 @@ from tinygrad_edu.training import (
     load_checkpoint,
     read_metrics,
 )
+from tinygrad_edu.training.checkpoint import save_checkpoint
+from tinygrad_edu.training.files import jsonable
 from tinygrad_edu.training.metricslog import MetricsWriter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -235,6 +238,37 @@ def test_checkpoint_holds_the_state_after_each_epoch(tmp_path: Path) -> None:
     assert ckpt.info == {"k": 1} and ckpt.extra["train_size"] == 240
     assert ckpt.extra["model"]["class"] == "MLP"
     assert ckpt.metrics_offset == (tmp_path / "metrics.jsonl").stat().st_size
+
+
+def test_the_history_in_a_checkpoint_comes_back_exactly(tmp_path: Path) -> None:
+    """Its lists are stored as arrays (int64 counts, float64 values): NaN, infinities, the last
+    bits of each float and int-ness come back; a version 1 checkpoint, with the lists in its
+    JSON, still loads."""
+    history = {
+        "iterations": [0, 1, 2],
+        "train_loss": [0.1 + 0.2, float("nan"), float("inf")],
+        "train_acc": [1 / 3, 0.5, 1e-300],
+        "test_iterations": [],
+        "test_acc": [np.float64(0.25), np.float32(0.5)],  # numpy's numbers: as Python's
+        "epoch_times": [2.5],
+        "big": [2**64, 3],  # beyond int64: kept in the JSON
+        "flags": [True],
+        "config": {"model": "MLP", "sizes": [784, 10], "lr": 0.5},
+    }
+    path = save_checkpoint(tmp_path / "c.npz", Checkpoint(1, 3, 2, {}, {"state": []}, history))
+    with np.load(path) as npz:
+        assert npz["history/iterations"].dtype == np.int64
+        assert npz["history/train_loss"].dtype == np.float64
+        meta = json.loads(str(npz["__checkpoint__"]))
+    kept = {k: history[k] for k in ("big", "flags", "config")}
+    assert meta["history"] == kept and meta["version"] == 2
+    back = load_checkpoint(path).history
+    same = json.dumps(jsonable(history, nan=True), sort_keys=True)  # NaN and types included
+    assert json.dumps(back, sort_keys=True) == same
+    assert [type(v) for v in back["iterations"]] == [int] * 3
+    meta["history"], meta["version"] = jsonable(history, nan=True), 1  # version 1: in the JSON
+    np.savez(tmp_path / "v1.npz", __checkpoint__=np.array(json.dumps(meta)))
+    assert json.dumps(load_checkpoint(tmp_path / "v1.npz").history, sort_keys=True) == same
 
 
 def test_checkpoint_replacement_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -99,7 +99,7 @@ def _step(state: TrainingState, x: np.ndarray, y: np.ndarray) -> None:
     loss.backward()
     state.optimizer.step()
     hits = predicted_labels(out.data, state.probabilities) == y
-    state.loss, state.accuracy = float(loss.data), np.count_nonzero(hits) / hits.size
+    state.loss, state.accuracy = float(loss.data), int(np.count_nonzero(hits)) / hits.size
     h = state.history
     h.iterations.append(state.iteration)
     h.train_loss.append(state.loss)
