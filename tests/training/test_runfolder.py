@@ -8,12 +8,15 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from killed_runs import kill_after_first_checkpoint, train_args
 from toy_digits import blobs
 
@@ -269,6 +272,26 @@ def test_the_history_in_a_checkpoint_comes_back_exactly(tmp_path: Path) -> None:
     meta["history"], meta["version"] = jsonable(history, nan=True), 1  # version 1: in the JSON
     np.savez(tmp_path / "v1.npz", __checkpoint__=np.array(json.dumps(meta)))
     assert json.dumps(load_checkpoint(tmp_path / "v1.npz").history, sort_keys=True) == same
+
+
+numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.booleans(),
+)
+
+
+@given(st.dictionaries(st.sampled_from(["iterations", "train_loss", "x"]), st.lists(numbers)))
+@settings(deadline=None)
+def test_any_history_lists_come_back_as_the_json_would_give_them(lists) -> None:
+    """Whatever the lists hold (ints of any size, floats, NaN, bools, a mix), a checkpoint gives
+    back what the JSON of version 1 gave: the arrays only where they hold the numbers exactly."""
+    history = {**lists, "config": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        path = save_checkpoint(Path(folder) / "c.npz", Checkpoint(0, 0, 1, {}, {}, history))
+        back = load_checkpoint(path).history
+    want = json.loads(json.dumps(jsonable(history, nan=True)))
+    assert json.dumps(back, sort_keys=True) == json.dumps(want, sort_keys=True)
 
 
 def test_checkpoint_replacement_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
