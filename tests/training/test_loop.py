@@ -269,7 +269,7 @@ def test_to_dict_is_a_copy_that_shares_nothing() -> None:
     ],
 )
 def test_jsonable_lists_of_numbers(value: Any, nan: bool, want: Any) -> None:
-    """A list of plain numbers is copied whole; anything else, item by item, as before."""
+    """Lists (and tuples) become new lists of JSON-ready values; numpy's numbers, Python's."""
     out = jsonable(value, nan)
     assert out == want and out is not value
     assert [type(v) for v in out] == [type(v) for v in want]

@@ -99,20 +99,8 @@ def jsonable(value: Any, nan: bool = False) -> Any:
     if isinstance(value, Mapping):
         return {str(k): jsonable(v, nan) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        if _plain_numbers(value, nan):
-            return list(value)
         return [jsonable(v, nan) for v in value]
     return value
-
-
-def _plain_numbers(values: list[Any] | tuple[Any, ...], nan: bool) -> bool:
-    """True if ``values`` are Python ints and floats that are JSON-ready as they are (finite,
-    unless ``nan``): then the list is copied whole instead of item by item. Why: a checkpoint
-    holds the training history so far: 41 ms item by item for 30,000 updates, 3 ms whole."""
-    kinds = set(map(type, values))
-    if not kinds <= {int, float}:
-        return False
-    return nan or float not in kinds or all(map(math.isfinite, values))
 
 
 class NpzReader:
