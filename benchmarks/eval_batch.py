@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from _proc import reset_peak, status_mib
+from op_overhead import batch_sizes
 
 from tinygrad_edu import nn
 from tinygrad_edu.cli.options import positive_int
@@ -38,11 +39,6 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "cnn": lambda: build_cnn(seed=0),
     "mlp": lambda: nn.MLP([784, 64, 10], activation="sigmoid", seed=0),
 }
-
-
-def batch_sizes(text: str) -> list[int]:
-    """'128,256' -> [128, 256]; each a positive integer (else an argparse usage error)."""
-    return [positive_int(part) for part in text.split(",")]
 
 
 def time_rounds(
