@@ -137,7 +137,7 @@ def test_eval_of_a_corrupt_or_mismatched_model(
     assert cli.main(["eval", str(junk)]) == 2
     assert "is not a model file" in capsys.readouterr().err
     assert cli.main(["eval", str(tmp_path)]) == 2
-    assert "is a directory" in capsys.readouterr().err
+    assert "is a folder without model.npz" in capsys.readouterr().err
     from tinygrad_edu import nn
     from tinygrad_edu.training import save
 

@@ -44,6 +44,36 @@ def test_eval_uses_the_recorded_data_folder(
     assert first.startswith(f"{model} on mnist/test from {folder} (100 test images): loss ")
 
 
+def test_a_run_folder_stands_for_its_model(
+    trained: tuple[Path, Path, Dataset], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``eval RUN`` and ``summary RUN`` read RUN/model.npz, as ``plot RUN`` reads the run."""
+    model, _, _ = trained
+    for command, first in (("eval", f"{model} on mnist/test"), ("summary", f"{model}:")):
+        capsys.readouterr()
+        assert cli.main([command, str(model.parent)]) == 0
+        assert capsys.readouterr().out.startswith(first)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("command", ["eval", "summary", "predict"])
+def test_a_folder_without_a_model_is_refused_saying_why(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run that has not finished (a checkpoint, no model yet) is told to resume; any other
+    folder is not a model. One line, exit status 2."""
+    extra = [str(tmp_path / "digit.png")] if command == "predict" else []
+    for checkpoint, says in ((True, "train --resume"), (False, "is a folder without model.npz")):
+        folder = tmp_path / f"run-{checkpoint}"
+        folder.mkdir()
+        if checkpoint:
+            (folder / "checkpoint.npz").write_bytes(b"")
+        assert cli.main([command, str(folder), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"tinygrad-edu {command}: error: ") and err.count("\n") == 1
+        assert says in err and str(folder) in err
+
+
 def test_eval_refuses_test_images_it_was_trained_on(
     trained: tuple[Path, Path, Dataset], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from ..data import Dataset, shared_images
 from ..training import confusion_matrix, evaluate, predict
 from .errors import CLIError, one_line
-from .options import PROG, add_data_arguments, positive_int
+from .options import MODEL_HELP, PROG, add_data_arguments, model_file, positive_int
 from .rundata import check_fits, check_model_fits, dataset_to_load, load_model, load_run_data
 
 __all__ = ["add_eval_command", "format_confusion_matrix", "run_eval"]
@@ -33,7 +33,7 @@ def add_eval_command(subparsers: Any) -> None:
         "matrix (rows: true class, columns: predicted). Test images that are among the "
         "model's training images are refused (--allow-overlap: evaluated, with a warning).",
     )
-    p.add_argument("model", type=Path, help=f"a model.npz written by `{PROG} train`")
+    p.add_argument("model", type=model_file, help=MODEL_HELP)
     add_data_arguments(p, default_text="the one recorded in the model file")
     p.add_argument(
         "--allow-overlap",

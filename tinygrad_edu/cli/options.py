@@ -11,15 +11,17 @@ from pathlib import Path
 import numpy as np
 
 from ..data import DATASETS
-from ..training import TensorBoard, TensorBoardNotInstalled
+from ..training import CHECKPOINT_FILE, MODEL_FILE, TensorBoard, TensorBoardNotInstalled
 from .errors import one_line
 
 __all__ = [
+    "MODEL_HELP",
     "PROG",
     "add_data_arguments",
     "examples_epilog",
     "int_between",
     "learning_rate",
+    "model_file",
     "nonnegative_int",
     "number_between",
     "positive_int",
@@ -27,6 +29,8 @@ __all__ = [
 ]
 
 PROG = "tinygrad-edu"
+#: The help of a command's model argument (see :func:`model_file`).
+MODEL_HELP = f"a model.npz saved by `{PROG} train`, or the run folder it is in (train --out)"
 
 
 def _int_at_least(text: str, lowest: int, expected: str) -> int:
@@ -61,6 +65,24 @@ def int_between(lowest: int, highest: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def model_file(text: str) -> Path:
+    """A model file; a run folder (``train --out DIR``) stands for the model file in it."""
+    path = Path(text)
+    if not path.is_dir():
+        return path  # a missing or broken file is reported by whoever loads it
+    if (path / MODEL_FILE).is_file():
+        return path / MODEL_FILE
+    if (path / CHECKPOINT_FILE).is_file():
+        raise argparse.ArgumentTypeError(
+            f"{text} has no {MODEL_FILE} yet: its run is still training or was stopped "
+            f"(continue it with `{PROG} train --resume {text}`)"
+        )
+    raise argparse.ArgumentTypeError(
+        f"{text} is a folder without {MODEL_FILE}: expected a model file saved by "
+        f"`{PROG} train`, or the folder it saved it in (--out)"
+    )
 
 
 def learning_rate(text: str) -> float:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import nn
 from ..data import Dataset, DatasetError, DownloadError
-from ..training import METRICS_FILE, History, MetricsLogError, read_metrics
+from ..training import METRICS_FILE, MODEL_FILE, History, MetricsLogError, read_metrics
 from .errors import CLIError, one_line
 from .figures import FIGURES, save_figures
 from .options import PROG, add_data_arguments
@@ -62,7 +62,7 @@ def run_plot(args: argparse.Namespace) -> int:
         settings = {**NEW_SETTINGS, **settings}  # an older run lacks the newer settings
         check_settings(settings, f"{log_path}: the run's settings")
     model = train = test = None
-    model_path = log_path.parent / "model.npz"
+    model_path = log_path.parent / MODEL_FILE
     if model_path.exists() and not args.curves_only:
         model, train, test = _model_and_data(args, model_path, settings)
     folder = args.out or log_path.parent / "plots"

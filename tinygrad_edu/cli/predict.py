@@ -28,7 +28,7 @@ import numpy as np
 from .. import nn, training
 from ..course.preprocess import CANVAS_SIZE, ImageError, preprocess_digit
 from .errors import CLIError, one_line
-from .options import PROG, positive_int
+from .options import MODEL_HELP, model_file, positive_int
 from .rundata import load_model
 
 __all__ = ["add_predict_command", "input_path", "run_predict", "top_k"]
@@ -46,9 +46,7 @@ def add_predict_command(subparsers: Any) -> None:
             "centred by its centre of mass in 28x28. Prints the most probable classes."
         ),
     )
-    parser.add_argument(
-        "model", type=Path, metavar="MODEL", help=f"a model file saved by `{PROG} train`"
-    )
+    parser.add_argument("model", type=model_file, metavar="MODEL", help=MODEL_HELP)
     parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument(
         "--top",

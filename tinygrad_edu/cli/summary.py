@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from .. import nn
 from ..training.history import plural
-from .options import PROG
+from .options import MODEL_HELP, model_file
 from .rundata import load_model
 
 __all__ = ["add_summary_command", "input_shape", "run_summary"]
@@ -29,7 +28,7 @@ def add_summary_command(subparsers: Any) -> None:
         "(sizes, kernel, stride, padding, activation), output shape for one 28x28 image, "
         "parameters; the total; and the output and training recorded in the file.",
     )
-    p.add_argument("model", type=Path, help=f"a model.npz written by `{PROG} train`")
+    p.add_argument("model", type=model_file, help=MODEL_HELP)
     p.set_defaults(func=run_summary)
 
 

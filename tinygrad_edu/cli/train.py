@@ -24,6 +24,7 @@ from ..data import AugmentedLoader, Dataset
 from ..nn.init import INITS
 from ..training import (
     CHECKPOINT_FILE,
+    MODEL_FILE,
     Callback,
     Checkpoint,
     CheckpointError,
@@ -577,7 +578,7 @@ def _save(
         "test_accuracy": history.final_test_acc,
         "config": history.config,
     }
-    model_path = save(model, run.folder / "model.npz", metadata=metadata)
+    model_path = save(model, run.folder / MODEL_FILE, metadata=metadata)
     history.save(run.folder / "history.json")
     print(f"saved {model_path} and {run.folder / 'history.json'}")
 

@@ -26,13 +26,14 @@ from .loop import fit
 from .metrics import accuracy, confusion_matrix
 from .metricslog import METRICS_FILE, MetricsLogError, read_metrics
 from .modelfile import MODEL_FORMAT, ModelFileError, describe, load, read_metadata, save
-from .runfolder import FolderLock, RunFolder, RunFolderError, existing_run
+from .runfolder import MODEL_FILE, FolderLock, RunFolder, RunFolderError, existing_run
 from .tensorboard import TensorBoard, TensorBoardNotInstalled
 
 __all__ = [
     "CHECKPOINT_FILE",
     "LOSSES",
     "METRICS_FILE",
+    "MODEL_FILE",
     "MODEL_FORMAT",
     "Callback",
     "Checkpoint",

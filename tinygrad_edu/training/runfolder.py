@@ -56,8 +56,10 @@ __all__ = [
 RESUME_MUST_MATCH = ("model", "loss", "batch_size", "eval_every", "seed", "train", "test")
 #: The lock file of a run folder.
 LOCK_FILE = ".lock"
+#: The model file ``train`` saves in a run folder when the run ends.
+MODEL_FILE = "model.npz"
 #: The files of a run: its log and checkpoint (RunFolder), its model and history (``train``).
-RUN_FILES = (METRICS_FILE, CHECKPOINT_FILE, "model.npz", "history.json")
+RUN_FILES = (METRICS_FILE, CHECKPOINT_FILE, MODEL_FILE, "history.json")
 
 
 class RunFolderError(Exception):
