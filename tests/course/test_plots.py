@@ -3,6 +3,7 @@ inputs of the wrong shape with a ValueError naming the argument."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -167,6 +168,45 @@ def test_plot_samples_rejects(tmp_path: Path) -> None:
         plots.plot_samples(IMAGES[:0], LABELS[:0], tmp_path / "s.png")
 
 
+def test_a_grid_is_one_mosaic_with_each_image_below_its_title_band() -> None:
+    images = np.arange(5, dtype=float)[:, None, None] * np.ones((5, 3, 2))  # image i is all i
+    mosaic = plots._mosaic(images, cols=2, gap=1, band=2)
+    assert mosaic.shape == (3 * (2 + 3), 2 * 2 + 1)
+    for i in range(5):
+        row, col = divmod(i, 2)
+        top, left = row * 5 + 2, col * 3
+        cell = mosaic[top : top + 3, left : left + 2]
+        assert not cell.mask.any() and (cell == i).all()
+    assert mosaic.mask.sum() == mosaic.size - 5 * 6  # bands, gaps and the empty sixth cell
+
+
+def test_grid_images_are_scaled_each_by_its_own_range() -> None:
+    """As imshow scales an image in an Axes of its own: each to its min..max (gray digits), or
+    each by its largest |w| (templates); a constant or all-zero image stays 0."""
+    images = np.stack([np.linspace(10, 20, 4).reshape(2, 2), np.full((2, 2), 5.0)])
+    np.testing.assert_allclose(plots._each_to_unit(images)[0], [[0, 1 / 3], [2 / 3, 1]])
+    assert (plots._each_to_unit(images)[1] == 0).all()
+    w = np.stack([np.array([[-2.0, 1.0], [0.5, 0.0]]), np.zeros((2, 2))])
+    np.testing.assert_allclose(
+        plots._each_to_symmetric(w), [[[-1, 0.5], [0.25, 0]], np.zeros((2, 2))]
+    )
+
+
+def test_grid_titles_never_overlap_nor_leave_the_figure() -> None:
+    """Long class names widen the gaps between the images, not overlap their neighbours."""
+    names = ["T-shirt/top", "Ankle boot", "Trouser"] * 4
+    titles = [f"true {n}\npred {m} 99.9%" for n, m in zip(names, reversed(names), strict=True)]
+    fig, ax, _ = plots._digit_grid(IMAGES[:12], titles, 6, 1.1, lines=2)
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    width = fig.get_size_inches()[0] * fig.dpi
+    assert all(b.x0 >= 0 and b.x1 <= width for b in boxes)
+    for row in (boxes[:6], boxes[6:]):
+        assert all(a.x1 < b.x0 for a, b in pairwise(row))
+    short, _, _ = plots._digit_grid(IMAGES[:12], ["0"] * 12, 6, 1.1)
+    assert short.get_size_inches()[0] < fig.get_size_inches()[0]
+
+
 # ----------------------------------------------------------------------------- weights
 
 
@@ -176,6 +216,19 @@ def test_plot_weight_templates_hidden_units(tmp_path: Path) -> None:
     assert 800 <= w <= 1300 and 500 <= h <= 900  # 5 rows of 8
     few = plots.plot_weight_templates(weight, tmp_path / "w8.png", max_units=8)
     assert png_size(few)[1] < h
+
+
+def test_weight_templates_are_drawn_red_for_positive_and_blue_for_negative(
+    tmp_path: Path,
+) -> None:
+    """Unit 0 all positive, unit 1 all negative: each a square of about 100 x 100 pixels at the
+    ends of the colour map (each template scaled by its own largest |w|)."""
+    weight = np.stack([np.full(784, 0.3), np.full(784, -0.01)])
+    with Image.open(plots.plot_weight_templates(weight, tmp_path / "w.png")) as img:
+        rgb = np.asarray(img.convert("RGB")).astype(int)
+    red = (np.abs(rgb - [103, 0, 31]).sum(axis=-1) < 30).sum()
+    blue = (np.abs(rgb - [5, 48, 97]).sum(axis=-1) < 30).sum()
+    assert 9_000 < red < 11_000 and 9_000 < blue < 11_000
 
 
 def test_plot_weight_templates_per_class_and_tensor(tmp_path: Path) -> None:

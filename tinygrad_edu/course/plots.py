@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
+from matplotlib.textpath import text_to_path
 
 from .preprocess import DigitSteps, preprocess_steps
 
@@ -44,8 +47,8 @@ TRAIN_COLOUR, TEST_COLOUR = "tab:blue", "tab:orange"
 # ----------------------------------------------------------------------------- helpers
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -109,14 +112,117 @@ def _grid(n: int, max_cols: int) -> tuple[int, int]:
     return max(1, math.ceil(n / cols)), cols
 
 
-def _digit_axes(fig: Figure, n: int, cols: int) -> list[Any]:
+GRID_GAP = 0.1  # inches between two images of a grid, and around the grid
+GRID_TOP = 0.4  # inches above a grid for the figure's title
+GRID_BAR = 1.6  # inches right of a grid for its colour bar
+
+
+def _digit_grid(
+    images: np.ndarray,
+    titles: Sequence[str],
+    cols: int,
+    cell: float,
+    *,
+    cmap: str = "gray_r",
+    limits: tuple[float, float] | None = None,
+    colours: Sequence[str] | None = None,
+    lines: int = 1,
+    fontsize: float = 9,
+    min_width: float = 0.0,
+    bar: bool = False,
+) -> tuple[Figure, Any, Any]:
+    """A figure of ``images`` (N, h, w) in rows of ``cols``, each ``cell`` inches wide under its
+    title of ``lines`` lines, drawn as one mosaic image in one Axes: 64 weight templates in
+    0.25 s, against 2.3 s with one Axes per image and constrained layout (matplotlib's cost is
+    per Axes). ``limits`` (vmin, vmax) is shared by all; None scales each image to its own
+    min..max, as ``imshow`` does in an Axes of its own. Returns the figure, the Axes (its data
+    coordinates are the mosaic's pixels) and the image (for a colour bar)."""
+    h, w = images.shape[1:]
+    inch = cell / w  # inches per pixel
+    band = math.ceil((lines * fontsize * 1.25 / 72 + 0.06) / inch)
+    overhang = max(0.0, _widest(titles, fontsize) + 0.05 - cell)  # a title wider than its image
+    gap = math.ceil(max(GRID_GAP, overhang) / inch)
+    if limits is None:
+        images, limits = _each_to_unit(images), (0.0, 1.0)
+    mosaic = _mosaic(images, cols, gap, band)
+    width, height = mosaic.shape[1] * inch, mosaic.shape[0] * inch
+    side = GRID_GAP + overhang / 2
+    right = GRID_BAR if bar else side
+    fig = _figure(max(min_width, side + width + right), height + GRID_TOP + GRID_GAP, None)
+    fig_w, fig_h = fig.get_size_inches()
+    left = (fig_w - width - right + side) / 2
+    ax = fig.add_axes((left / fig_w, GRID_GAP / fig_h, width / fig_w, height / fig_h))
+    ax.set_axis_off()
+    image = ax.imshow(
+        mosaic, cmap=colormaps[cmap].with_extremes(bad="none"), vmin=limits[0], vmax=limits[1]
+    )
+    for i, title in enumerate(titles):
+        row, col = divmod(i, cols)
+        x, y = col * (w + gap) + (w - 1) / 2, row * (band + h) + band - 0.5 - 0.04 / inch
+        colour = colours[i] if colours is not None else "black"
+        ax.text(x, y, title, ha="center", va="bottom", fontsize=fontsize, color=colour)
+    return fig, ax, image
+
+
+def _widest(titles: Sequence[str], fontsize: float) -> float:
+    """The width in inches of the widest line of ``titles`` at ``fontsize`` (a long class name
+    widens the gaps between images, not the images)."""
+    font = FontProperties(size=fontsize)
+    lines = {line for title in titles for line in title.splitlines()}
+    return (
+        max(
+            (text_to_path.get_text_width_height_descent(t, font, ismath=False)[0] for t in lines),
+            default=0.0,
+        )
+        / 72
+    )
+
+
+def _mosaic(images: np.ndarray, cols: int, gap: int, band: int) -> np.ma.MaskedArray:
+    """``images`` (N, h, w) in rows of ``cols``, ``gap`` pixels apart, each below a band of
+    ``band`` pixels for its title; the pixels between them masked (not drawn)."""
+    n, h, w = images.shape
     rows = max(1, math.ceil(n / cols))
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_frame_on(False)
-    return list(axes)
+    out = np.full((rows * (band + h), cols * w + (cols - 1) * gap), np.nan)
+    for i, image in enumerate(images):
+        row, col = divmod(i, cols)
+        top, left = row * (band + h) + band, col * (w + gap)
+        out[top : top + h, left : left + w] = image
+    return np.ma.masked_invalid(out)
+
+
+def _each_to_unit(images: np.ndarray) -> np.ndarray:
+    """Each image scaled to [0, 1] by its own min..max (a constant image becomes 0)."""
+    images = images.astype(np.float64)
+    lo = images.min(axis=(1, 2), keepdims=True)
+    hi = images.max(axis=(1, 2), keepdims=True)
+    return (images - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+
+def _each_to_symmetric(images: np.ndarray) -> np.ndarray:
+    """Each image divided by its own largest |value|, into [-1, 1] (an all-zero image stays 0)."""
+    top = np.abs(images).max(axis=(1, 2), keepdims=True)
+    return images / np.where(top > 0, top, 1.0)
+
+
+def _grid_title(fig: Figure, title: str) -> None:
+    """The figure's title, in the band above its grid."""
+    fig.suptitle(title, y=1 - 0.08 / fig.get_figheight(), va="top")
+
+
+def _grid_colorbar(fig: Figure, ax: Any, image: Any, label: str | None) -> None:
+    """A colour bar right of the grid, ticked -max|w|, 0, +max|w| (each image scaled by its own
+    largest |w| to [-1, 1]), at most 3.6 inches high."""
+    box = ax.get_position()
+    fig_w, fig_h = fig.get_size_inches()
+    bar_h = min(0.9 * box.height * fig_h, 3.6) / fig_h
+    cax = fig.add_axes(
+        (box.x1 + 0.3 / fig_w, box.y0 + (box.height - bar_h) / 2, 0.2 / fig_w, bar_h)
+    )
+    bar = fig.colorbar(image, cax=cax, ticks=[-1, 0, 1])
+    bar.ax.set_yticklabels(["-max|w|", "0", "+max|w|"])
+    if label:
+        bar.set_label(label)
 
 
 def _as_percent(acc: np.ndarray, name: str) -> np.ndarray:
@@ -355,20 +461,15 @@ def plot_misclassified(
     wrong = np.flatnonzero(t != p)
     shown = wrong[:max_images]
     count = max(1, len(shown))
-    rows, cols = (1, count) if count <= 8 else _grid(count, 8)
-    fig = _figure(max(5.0, 1.25 * cols + 0.2), 1.45 * rows + 0.5)
-    axes = _digit_axes(fig, count, cols)
-    for ax, i in zip(axes, shown, strict=False):
-        ax.imshow(imgs[i], cmap="gray_r")
-        ax.set_title(
-            f"true {names[t[i]]}\npred {names[p[i]]}",
-            fontsize=9,
-            color="firebrick",
-            linespacing=1.1,
-        )
+    cols = count if count <= 8 else _grid(count, 8)[1]
+    titles = [f"true {names[t[i]]}\npred {names[p[i]]}" for i in shown]
+    shown_images = imgs[shown] if len(shown) else np.full((1, IMAGE_SIDE, IMAGE_SIDE), np.nan)
+    fig, ax, _ = _digit_grid(
+        shown_images, titles, cols, 1.1, colours=["firebrick"] * len(titles), lines=2, min_width=5.0
+    )
     if not len(shown):
-        axes[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
-    fig.suptitle(f"Misclassified: {len(shown)} shown of {len(wrong):,} wrong out of {n:,}")
+        ax.text(IMAGE_SIDE / 2, IMAGE_SIDE, "no misclassified images", ha="center", va="center")
+    _grid_title(fig, f"Misclassified: {len(shown)} shown of {len(wrong):,} wrong out of {n:,}")
     return _save(fig, path)
 
 
@@ -390,18 +491,10 @@ def plot_predictions(
     t, p = _labels(y_true, n, "y_true"), _labels(y_pred, n, "y_pred")
     conf = _curve(confidence, "confidence")
     names = _names(class_names, int(max(t.max(), p.max())) + 1)
-    cols = min(n, 10)
-    rows = math.ceil(n / cols)
-    fig = _figure(max(5.0, 1.25 * cols + 0.2), 1.6 * rows + 0.5)
-    for i, ax in zip(range(n), _digit_axes(fig, n, cols), strict=False):
-        ax.imshow(imgs[i], cmap="gray_r")
-        ax.set_title(
-            f"true {names[t[i]]}\npred {names[p[i]]} {100 * conf[i]:.1f}%",
-            fontsize=9,
-            color="black" if t[i] == p[i] else "firebrick",
-            linespacing=1.1,
-        )
-    fig.suptitle(title)
+    titles = [f"true {names[t[i]]}\npred {names[p[i]]} {100 * conf[i]:.1f}%" for i in range(n)]
+    colours = ["black" if t[i] == p[i] else "firebrick" for i in range(n)]
+    fig, _, _ = _digit_grid(imgs, titles, min(n, 10), 1.1, colours=colours, lines=2, min_width=5.0)
+    _grid_title(fig, title)
     return _save(fig, path)
 
 
@@ -422,13 +515,9 @@ def plot_samples(
         raise ValueError("images: no images to show")
     names = _names(class_names, int(labs.max()) + 1)
     n = min(len(imgs), max_images)
-    cols = min(n, 10)
-    rows = math.ceil(n / cols)
-    fig = _figure(1.0 * cols + 0.2, 1.2 * rows + 0.5)
-    for ax, img, lab in zip(_digit_axes(fig, n, cols), imgs[:n], labs[:n], strict=False):
-        ax.imshow(img, cmap="gray_r")
-        ax.set_title(names[lab], fontsize=9)
-    fig.suptitle(title)
+    titles = [names[lab] for lab in labs[:n]]
+    fig, _, _ = _digit_grid(imgs[:n], titles, min(n, 10), 0.9, min_width=3.0)
+    _grid_title(fig, title)
     return _save(fig, path)
 
 
@@ -464,16 +553,11 @@ def plot_weight_templates(
     names = _names(class_names, len(w)) if per_class else None
     n = min(len(w), max_units)
     cols = 5 if n == 10 else min(8, n)
-    rows = math.ceil(n / cols)
-    fig = _figure(max(4.0, 1.1 * cols + 1.2), max(2.6, 1.2 * rows + 0.6))
-    axes = _digit_axes(fig, n, cols)
-    for i, ax in enumerate(axes[:n]):
-        scaled = w[i] / (float(np.abs(w[i]).max()) or 1.0)
-        im = ax.imshow(scaled, cmap="RdBu_r", vmin=-1, vmax=1)
-        ax.set_title(f"class {names[i]}" if names else f"unit {i}", fontsize=9)
-    bar = fig.colorbar(im, ax=axes, shrink=min(0.9, 3.0 / rows), aspect=15, ticks=[-1, 0, 1])
-    bar.ax.set_yticklabels(["-max|w|", "0", "+max|w|"])
-    bar.set_label("w / max|w| (per template)")
+    titles = [f"class {names[i]}" if names else f"unit {i}" for i in range(n)]
+    fig, ax, image = _digit_grid(
+        _each_to_symmetric(w[:n]), titles, cols, 1.0, cmap="RdBu_r", limits=(-1, 1), bar=True
+    )
+    _grid_colorbar(fig, ax, image, "w / max|w| (per template)")
     shown = "" if n == len(w) else f" (first {n} of {len(w)})"
     default = (
         "Weights per class"
@@ -482,7 +566,7 @@ def plot_weight_templates(
         if len(w) == 1
         else "First-layer weights per hidden unit"
     )
-    fig.suptitle(f"{title or default}{shown}")
+    _grid_title(fig, f"{title or default}{shown}")
     return _save(fig, path)
 
 
@@ -496,18 +580,21 @@ def plot_conv_filters(weight: Any, path: PathLike, title: str | None = None) -> 
     if not np.isfinite(w).all():
         raise ValueError("weight: contains NaN or infinity")
     n = len(w)
-    cols = min(8, n)
-    rows = math.ceil(n / cols)
-    fig = _figure(max(4.0, 0.9 * cols + 1.2), max(2.4, 0.9 * rows + 0.8))
-    axes = _digit_axes(fig, n, cols)
-    for i, ax in enumerate(axes[:n]):
-        scaled = w[i, 0] / (float(np.abs(w[i, 0]).max()) or 1.0)
-        im = ax.imshow(scaled, cmap="RdBu_r", vmin=-1, vmax=1)
-        ax.set_title(f"{i}", fontsize=8)
-    bar = fig.colorbar(im, ax=axes, shrink=min(0.9, 3.0 / rows), aspect=15, ticks=[-1, 0, 1])
-    bar.ax.set_yticklabels(["-max|w|", "0", "+max|w|"])
+    titles = [str(i) for i in range(n)]
+    fig, ax, image = _digit_grid(
+        _each_to_symmetric(w[:, 0]),
+        titles,
+        min(8, n),
+        0.7,
+        cmap="RdBu_r",
+        limits=(-1, 1),
+        fontsize=8,
+        min_width=4.0,
+        bar=True,
+    )
+    _grid_colorbar(fig, ax, image, None)
     kh, kw = w.shape[2:]
-    fig.suptitle(title or f"First convolution's {n} filters ({kh}x{kw})")
+    _grid_title(fig, title or f"First convolution's {n} filters ({kh}x{kw})")
     return _save(fig, path)
 
 
