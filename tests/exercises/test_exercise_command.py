@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tinygrad_edu import cli
-from tinygrad_edu.exercises import EXERCISES
+from tinygrad_edu.exercises import EXERCISES, grader
 
 REPO = Path(__file__).resolve().parents[2]
 HEADER = "import numpy as np\n\n\n"
@@ -155,6 +157,91 @@ def test_nan_a_dying_process_and_the_wrong_number_of_arrays_are_report_lines(
     assert lines[1].startswith("cross_entropy: FAILED, crashed")
     assert lines[2].startswith("gradient: FAILED, wrong_count")
     assert "softmax_cross_entropy.py, line " in lines[0] and "softmax_cross_entropy.py" in lines[2]
+
+
+WAITS_FOR_ANOTHER_PART = """\
+import time
+
+
+def softmax(z):
+    for _ in range(400):  # 20 s: as long as cross_entropy has not run
+        if os.path.exists(MARKER):
+            break
+        time.sleep(0.05)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def cross_entropy(z, y):
+    open(MARKER, "w").close()
+    return None
+
+
+def cross_entropy_grad(z, y):
+    return None
+"""
+
+
+def test_parts_run_at_once_and_report_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """softmax waits for a file that cross_entropy writes: one after the other, softmax would
+    run out of its 5 s; at once (two or more cores, here three), it passes. Lines keep the
+    parts' order."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    marker = tmp_path / "cross_entropy_ran"
+    header = f"import os\n\nMARKER = {str(marker)!r}\n\n\n"
+    folder = student_workspace(tmp_path, capsys, header + WAITS_FOR_ANOTHER_PART)
+    status, lines, _ = run(capsys, "check", str(folder), "--timeout", "5")
+    assert status == 1 and [line.split(":")[0] for line in lines] == [
+        "softmax",
+        "cross_entropy",
+        "gradient",
+    ]
+    assert lines[0] == "softmax: passed" and marker.exists()
+
+
+LOOPS_FOREVER = """\
+import os
+
+
+def softmax(z):
+    with open(PIDS, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    while True:
+        pass
+
+
+cross_entropy = cross_entropy_grad = softmax
+"""
+
+
+def test_ctrl_c_stops_a_check_at_once_and_kills_its_parts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every part loops forever (30 s limit); SIGINT after 1.5 s: KeyboardInterrupt within a
+    few seconds, and no part's process is left running."""
+    pids = tmp_path / "pids"
+    folder = student_workspace(tmp_path, capsys, LOOPS_FOREVER.replace("PIDS", repr(str(pids))))
+    exercise = EXERCISES["softmax-cross-entropy"]
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        grader.grade_isolated(exercise, folder / "softmax_cross_entropy.py", timeout=30)
+    assert time.monotonic() - start < 8
+    started = [int(line) for line in pids.read_text().split()]
+    assert started and not any(_alive(pid) for pid in started)
+
+
+def test_an_interrupted_check_kills_the_children_still_running() -> None:
+    children = grader._Children()
+    with open(os.devnull, "wb") as out:
+        sleeper = children.start([sys.executable, "-c", "import time; time.sleep(60)"], out, {})
+        children.kill_all()
+        assert sleeper.poll() is not None, "killed and waited for"
+        with pytest.raises(KeyboardInterrupt):  # a part still waiting for a core never starts
+            children.start([sys.executable, "-c", "pass"], out, {})
 
 
 def test_a_syntax_error_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,10 +14,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -154,17 +156,73 @@ def grade_isolated(
     exercise: Exercise, path: Path, timeout: float | None = None, only: str | None = None
 ) -> list[Outcome]:
     """Every part (or part ``only``), each in a child process killed after its time limit
-    (``timeout`` overrides each part's own)."""
+    (``timeout`` overrides each part's own); as many children at once as there are cores
+    (a child spends about 0.3 s just starting Python and numpy: the derivative table's eight
+    parts took 3.3 s one after another, 1.9 s two at a time on 2 cores). The outcomes come in
+    the parts' order. Interrupted (Ctrl-C), the children still running are killed."""
     parts = [exercise.part(only)] if only else exercise.parts
-    return [_run_child(exercise, path, p, timeout or p.timeout) for p in parts]
+    children = _Children()
+    pool = ThreadPoolExecutor(min(len(parts), os.cpu_count() or 1))
+    try:
+        return list(
+            pool.map(lambda p: _run_child(exercise, path, p, timeout or p.timeout, children), parts)
+        )
+    finally:  # interrupted: kill the children first, or the pool would wait for them
+        children.kill_all()
+        pool.shutdown(cancel_futures=True)
 
 
-def _run_child(exercise: Exercise, path: Path, part: Part, limit: float) -> Outcome:
+class _Children:
+    """The child processes running now, so that an interrupted check can kill them all (each
+    runs in a session of its own, out of reach of the terminal's Ctrl-C)."""
+
+    def __init__(self) -> None:
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def start(
+        self, command: list[str], out: IO[bytes], env: dict[str, str]
+    ) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._stopped:  # interrupted while this part waited for a free core
+                raise KeyboardInterrupt
+            child = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                env=env,
+                start_new_session=True,
+            )
+            self._running.add(child)
+        return child
+
+    def kill(self, child: subprocess.Popen[bytes]) -> None:
+        """Kill ``child`` and any process it started; wait for it."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+    def done(self, child: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.discard(child)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            self._stopped, running = True, list(self._running)
+        for child in running:
+            self.kill(child)
+
+
+def _run_child(
+    exercise: Exercise, path: Path, part: Part, limit: float, children: _Children
+) -> Outcome:
     with tempfile.TemporaryDirectory() as tmp:
         result, log = Path(tmp) / "outcome.json", Path(tmp) / "output.log"
         command = [sys.executable, "-m", "tinygrad_edu.exercises.run_part"]
         command += [exercise.name, str(path), part.name, str(result)]
-        status = _run_with_limit(command, log, limit)
+        status = _run_with_limit(command, log, limit, children)
         if status is None:
             d = Diagnosis("timeout", f"{path.name} did not finish within {limit:g} s")
             return Outcome(part.name, False, d, part.hint("timeout"))
@@ -175,26 +233,19 @@ def _run_child(exercise: Exercise, path: Path, part: Part, limit: float) -> Outc
         return Outcome(part.name, False, d, part.hint("crashed"))
 
 
-def _run_with_limit(command: list[str], log: Path, limit: float) -> int | None:
+def _run_with_limit(command: list[str], log: Path, limit: float, children: _Children) -> int | None:
     """Run ``command`` (its output into ``log``) in a session of its own; its exit status, or
     None if it ran out of time (then it is killed, with any process it started)."""
     env = {**os.environ, "PYTHONPATH": _pythonpath(), "MPLBACKEND": "Agg"}
     with log.open("wb") as out:
-        child = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            env=env,
-            start_new_session=True,
-        )
+        child = children.start(command, out, env)
         try:
             return child.wait(timeout=limit)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+            children.kill(child)
             return None
+        finally:
+            children.done(child)
 
 
 def _tail(log: Path, size: int = 4096) -> str:
