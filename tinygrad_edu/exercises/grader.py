@@ -163,7 +163,7 @@ def grade_isolated(
     the parts' order. Interrupted (Ctrl-C), the children still running are killed."""
     parts = [exercise.part(only)] if only else exercise.parts
     children = _Children()
-    pool = ThreadPoolExecutor(min(len(parts), os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(min(len(parts), _cores()))
     try:
         return list(
             pool.map(lambda p: _run_child(exercise, path, p, timeout or p.timeout, children), parts)
@@ -171,6 +171,14 @@ def grade_isolated(
     finally:  # interrupted: kill the children first, or the pool would wait for them
         children.kill_all()
         pool.shutdown(cancel_futures=True)
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 class _Children:
