@@ -169,13 +169,8 @@ def _widest(titles: Sequence[str], fontsize: float) -> float:
     widens the gaps between images, not the images)."""
     font = FontProperties(size=fontsize)
     lines = {line for title in titles for line in title.splitlines()}
-    return (
-        max(
-            (text_to_path.get_text_width_height_descent(t, font, ismath=False)[0] for t in lines),
-            default=0.0,
-        )
-        / 72
-    )
+    points = [text_to_path.get_text_width_height_descent(t, font, ismath=False)[0] for t in lines]
+    return max(points, default=0.0) / 72
 
 
 def _mosaic(images: np.ndarray, cols: int, gap: int, band: int) -> np.ma.MaskedArray:
