@@ -123,3 +123,27 @@ def test_bad_counts_are_usage_errors(module: str, args: list[str], capsys) -> No
         bench.main(args)
     assert exit_.value.code == 2
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_command_waits_runs_both_commands_against_another_checkout(
+    mnist_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """One round, no warm-up, this checkout against itself under another name (as --against
+    would take a worktree of an older commit)."""
+    import command_waits
+
+    other = tmp_path / "other"
+    other.symlink_to(BENCHMARKS.parent)
+    args = ["--data-dir", str(mnist_dir), "--rounds", "1", "--epochs", "1", "--warmup", "0"]
+    args += ["--against", str(other)]
+    assert command_waits.main(args) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 4  # the header, then 2 commands x 2 checkouts
+    assert sum("| plot RUN |" in r for r in rows) == 2
+
+
+def test_command_waits_refuses_a_folder_that_is_no_checkout(tmp_path: Path) -> None:
+    import command_waits
+
+    with pytest.raises(SystemExit):
+        command_waits.main(["--against", str(tmp_path)])
