@@ -159,8 +159,8 @@ def grade_isolated(
     (``timeout`` overrides each part's own); as many children at once as there are cores
     (a child spends about 0.3 s just starting Python and numpy: ``exercise check`` of the
     derivative table's eight parts took 2.8-2.9 s one after another, 2.0-2.1 s two at a time
-    on 2 cores). The outcomes come in
-    the parts' order. Interrupted (Ctrl-C), the children still running are killed."""
+    on 2 cores). The outcomes come in the parts' order. Interrupted (Ctrl-C), the children
+    still running are killed."""
     parts = [exercise.part(only)] if only else exercise.parts
     children = _Children()
     pool = ThreadPoolExecutor(min(len(parts), _cores()))
@@ -208,9 +208,11 @@ class _Children:
         return child
 
     def kill(self, child: subprocess.Popen[bytes]) -> None:
-        """Kill ``child`` and any process it started; wait for it."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)
+        """Kill ``child`` and any process it started, unless it has ended and been waited for
+        (its process id may then belong to another process); wait for it."""
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
         child.wait()
 
     def done(self, child: subprocess.Popen[bytes]) -> None:
