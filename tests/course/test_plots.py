@@ -196,14 +196,14 @@ def test_grid_titles_never_overlap_nor_leave_the_figure() -> None:
     """Long class names widen the gaps between the images, not overlap their neighbours."""
     names = ["T-shirt/top", "Ankle boot", "Trouser"] * 4
     titles = [f"true {n}\npred {m} 99.9%" for n, m in zip(names, reversed(names), strict=True)]
-    fig, ax, _ = plots._digit_grid(IMAGES[:12], titles, 6, 1.1, "Predictions", lines=2)
+    fig, ax = plots._digit_grid(IMAGES[:12], titles, 6, 1.1, "Predictions", lines=2)
     renderer = fig.canvas.get_renderer()
     boxes = [t.get_window_extent(renderer) for t in ax.texts]
     width = fig.get_size_inches()[0] * fig.dpi
     assert all(b.x0 >= 0 and b.x1 <= width for b in boxes)
     for row in (boxes[:6], boxes[6:]):
         assert all(a.x1 < b.x0 for a, b in pairwise(row))
-    short, _, _ = plots._digit_grid(IMAGES[:12], ["0"] * 12, 6, 1.1, "Predictions")
+    short, _ = plots._digit_grid(IMAGES[:12], ["0"] * 12, 6, 1.1, "Predictions")
     assert short.get_size_inches()[0] < fig.get_size_inches()[0]
 
 
@@ -223,10 +223,17 @@ def test_a_one_image_grid_still_holds_its_title_and_colour_bar() -> None:
     ticks and label stay inside the figure, the label along the bar."""
     w = np.full((1, 28, 28), 0.5)
     title = "The output unit's weights, after 100 epochs of plain SGD"
-    fig, ax, image = plots._digit_grid(
-        w, ["unit 0"], 1, 1.0, title, limits=(-1, 1), min_height=2.6, bar=True
+    fig, ax = plots._digit_grid(
+        w,
+        ["unit 0"],
+        1,
+        1.0,
+        title,
+        limits=(-1, 1),
+        min_height=2.6,
+        bar=True,
+        bar_label="w / max|w| (per template)",
     )
-    plots._grid_colorbar(fig, ax, image, "w / max|w| (per template)")
     renderer = fig.canvas.get_renderer()
     fig.canvas.draw()
     inside = fig.bbox.padded(1)
