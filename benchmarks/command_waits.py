@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tinygrad_edu.cli.options import positive_int
+from tinygrad_edu.cli.options import nonnegative_int, positive_int
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist-24k"
@@ -82,7 +82,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=positive_int, default=3)
     parser.add_argument("--epochs", type=positive_int, default=3, help="of the run to plot")
     parser.add_argument("--against", type=Path, help="another checkout, timed side by side")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each first")
+    parser.add_argument(
+        "--warmup", type=nonnegative_int, default=1, help="untimed runs of each first"
+    )
     args = parser.parse_args(argv)
     if args.against is not None and not (args.against / "tinygrad_edu").is_dir():
         parser.error(f"--against: {args.against} is not a checkout (no tinygrad_edu/ in it)")

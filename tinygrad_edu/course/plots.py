@@ -166,11 +166,11 @@ def _digit_grid(
     image = ax.imshow(
         mosaic, cmap=colormaps[cmap].with_extremes(bad="none"), vmin=limits[0], vmax=limits[1]
     )
-    for i, title in enumerate(titles):
+    for i, caption in enumerate(titles):
         row, col = divmod(i, cols)
         x, y = col * (w + gap) + (w - 1) / 2, row * (band + h) + band - 0.5 - 0.04 / inch
         colour = colours[i] if colours is not None else "black"
-        ax.text(x, y, title, ha="center", va="bottom", fontsize=fontsize, color=colour)
+        ax.text(x, y, caption, ha="center", va="bottom", fontsize=fontsize, color=colour)
     if bar:
         _grid_colorbar(fig, ax, image, bar_label)
     return fig, ax
