@@ -19,6 +19,17 @@ Spec = Mapping[str, Any]
 KINK_MARGIN = 0.1
 
 
+def resolve_seed(seed: int | None) -> int:
+    """``seed`` itself, or for None a fresh one from the operating system's entropy: the draws
+    of a check then differ from call to call (a backward that looks its answers up in a table
+    of seed-0 draws fails), and the report keeps the seed so that a failure can be replayed."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % 2**32)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
+
+
 class NoValidInputs(ValueError):
     """The function checked is not finite at random inputs, nor at positive ones."""
 
