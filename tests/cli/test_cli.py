@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 from toy_digits import patch_load_dataset
 
-import tinygrad_edu.data as data_module
 from tinygrad_edu import cli
-from tinygrad_edu.data import DatasetError
 from tinygrad_edu.training import History, load, read_metadata
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,11 +161,7 @@ def test_commands_are_registered_from_a_list(
 
 
 def test_real_mnist_sample_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """The default network on the offline 5,000-digit sample, 3 epochs: well above chance."""
-    try:
-        data_module.load_dataset("mnist-sample")
-    except DatasetError as e:
-        pytest.skip(str(e))
+    """The default network on the bundled sample, 3 epochs: well above chance."""
     assert (
         cli.main(["train", "--dataset", "mnist-sample", "--epochs", "3", "--out", str(tmp_path)])
         == 0
@@ -175,6 +169,32 @@ def test_real_mnist_sample_training(tmp_path: Path, capsys: pytest.CaptureFixtur
     final = capsys.readouterr().out.splitlines()[-2]
     assert final.startswith("final test accuracy: ")
     assert float(final.split()[3].rstrip("%")) > 80
+
+
+def test_train_with_no_dataset_falls_back_to_the_sample_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """No --dataset and MNIST not at hand (offline, nothing cached): the bundled sample, with
+    one line saying so."""
+    argv = ["train", "--offline", "--epochs", "1", "--train-size", "500", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "using the bundled mnist-sample instead" in err
+    assert "on mnist-sample/train" in out
+    assert read_metadata(tmp_path / "model.npz")["dataset"] == "mnist-sample"  # eval reads it
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_train_dataset_mnist_that_cannot_be_had_fails_with_the_remedy(
+    tmp_path: Path, capsys: pytest.CaptureFixture, offline: bool
+) -> None:
+    """An explicit --dataset mnist never trains on the sample: status 2, one line, the remedy."""
+    argv = ["train", "--dataset", "mnist", "--epochs", "1", "--out", str(tmp_path / "run")]
+    assert cli.main([*argv, "--offline"] if offline else argv) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("tinygrad-edu train: error: mnist: ")
+    assert "--data-dir DIR" in err and "mnist-sample" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
 
 
 def run_module(*args: str) -> subprocess.CompletedProcess:

@@ -151,24 +151,19 @@ def test_eval_when_the_recorded_folder_is_gone(
     assert cli.main(["eval", str(run / "model.npz"), "--data-dir", str(tmp_path / "moved")]) == 0
 
 
-def test_eval_refuses_the_offline_sample_standing_in_for_mnist(
+def test_eval_never_stands_the_sample_in_for_mnist(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A model trained on MNIST, evaluated offline without MNIST at hand: the fallback sample's
-    test digits are MNIST training images, so the evaluation is refused."""
+    """A model trained on MNIST, evaluated offline without MNIST at hand: one line with the
+    remedy and status 2 (before, it quietly evaluated on the offline sample instead)."""
     from tinygrad_edu import nn
-    from tinygrad_edu.data import DatasetError, load_dataset
     from tinygrad_edu.training import save
 
-    try:
-        load_dataset("mnist-sample")
-    except DatasetError as e:
-        pytest.skip(str(e))
     path = save(nn.MLP([784, 10], seed=0), tmp_path / "m.npz", metadata={"dataset": "mnist"})
     assert cli.main(["eval", str(path), "--offline"]) == 2
-    err = capsys.readouterr().err.splitlines()
-    assert "using the offline 5,000-digit mnist-sample instead" in err[0]
-    assert err[1].startswith("tinygrad-edu eval: error: 1000 of the 1000 test images of ")
-    assert "are among MNIST's training images, on which" in err[1]
-    assert cli.main(["eval", str(path), "--offline", "--allow-overlap"]) == 0
-    assert "WARNING: 1000 of the 1000" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tinygrad-edu eval: error: mnist: ")
+    assert "--data-dir DIR" in err and "mnist-sample" in err
+    assert cli.main(["eval", str(path), "--dataset", "mnist-sample"]) == 0  # test digits only
+    out = capsys.readouterr().out
+    assert "on mnist-sample/test (3000 test images)" in out and "WARNING" not in out

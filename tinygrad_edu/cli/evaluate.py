@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data import Dataset, shared_images
+from ..data import Dataset, DownloadError, shared_images
 from ..training import confusion_matrix, evaluate, predict
 from .errors import CLIError, one_line
 from .options import MODEL_HELP, PROG, add_data_arguments, model_file, positive_int
@@ -134,6 +134,14 @@ def _training_source(meta: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _official_training_images(source: Mapping[str, Any]) -> bool:
+    """True when the model was trained on images of MNIST's official training set: mnist from
+    the cache or a download (no folder of the user's), or the bundled sample's training part."""
+    return source["dataset"] == "mnist-sample" or (
+        source["dataset"] == "mnist" and source["data_dir"] is None
+    )
+
+
 def _seen_in_training(
     args: argparse.Namespace,
     meta: Mapping[str, Any],
@@ -147,15 +155,13 @@ def _seen_in_training(
     if source is None:
         print(f"{PROG} eval: note: {args.model} records no training data; overlap not checked")
         return np.zeros(0, dtype=np.intp)
-    if source["dataset"] == "mnist" and test.name.startswith("mnist-sample"):
-        seen = np.arange(len(test))  # the sample's digits are MNIST training images
-        _overlap(args, seen, test, f"MNIST's training images, on which {args.model} was trained")
-        return seen
+    if _official_training_images(source) and test.name.startswith("mnist-sample/"):
+        return np.zeros(0, dtype=np.intp)  # the sample's test digits are MNIST test digits
     same = (source["dataset"], source["data_dir"]) == (where["dataset"], where["data_dir"])
     if not same:
         try:
             train, _, _ = load_run_data(source, args.offline)
-        except (CLIError, ValueError, OSError) as e:
+        except (CLIError, ValueError, OSError, DownloadError) as e:
             train = None
             reason = one_line(e)
         if train is None or not train.name.startswith(source["dataset"] + "/"):

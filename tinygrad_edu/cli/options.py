@@ -138,7 +138,7 @@ def add_data_arguments(
         choices=DATASETS,
         default=default,
         help=f"the dataset (default: {default or default_text}); mnist uses --data-dir, else "
-        "the cache, else a download, else the offline mnist-sample",
+        "the cache, else a download; mnist-sample is real MNIST bundled in the package",
     )
     parser.add_argument(
         "--data-dir",
@@ -146,7 +146,9 @@ def add_data_arguments(
         help="folder with the four IDX files (mnist, fashion-mnist) or train/ and test/ (png)",
     )
     parser.add_argument(
-        "--offline", action="store_true", help="never download (mnist falls back to mnist-sample)"
+        "--offline",
+        action="store_true",
+        help="never download (with no --dataset, train and sweep use mnist-sample instead)",
     )
 
 

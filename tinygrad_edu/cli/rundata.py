@@ -112,20 +112,25 @@ def dataset_to_load(*names: str | None) -> str:
     return name if name in DATASETS else "mnist"
 
 
-def load_data(dataset: str, data_dir: Path | None, offline: bool) -> tuple[Dataset, Dataset]:
+def load_data(
+    dataset: str, data_dir: Path | None, offline: bool, fallback: bool = False
+) -> tuple[Dataset, Dataset]:
     """``(train, test)`` of ``dataset`` from ``data_dir`` (else the cache, else a download unless
-    ``offline``)."""
+    ``offline``); with ``fallback`` (no dataset named), mnist that cannot be had becomes the
+    bundled mnist-sample, with one line on stderr."""
     if data_dir is not None and not data_dir.is_dir():
         raise CLIError(f"--data-dir {data_dir} does not exist or is not a folder")
-    return data.load_dataset(dataset, data_dir=data_dir, download=not offline)
+    return data.load_dataset(dataset, data_dir=data_dir, download=not offline, fallback=fallback)
 
 
-def load_run_data(settings: Mapping[str, Any], offline: bool) -> tuple[Dataset, Dataset, str]:
+def load_run_data(
+    settings: Mapping[str, Any], offline: bool, fallback: bool = False
+) -> tuple[Dataset, Dataset, str]:
     """``(train, test, name of the dataset used)`` for a run's settings (``dataset``,
-    ``data_dir``, ``train_size``, ``test_size``), the subsets taken. The name differs from
-    ``settings["dataset"]`` when mnist could not be had and the offline mnist-sample was used."""
+    ``data_dir``, ``train_size``, ``test_size``), the subsets taken. With ``fallback`` the name
+    is mnist-sample when mnist could not be had and the bundled sample was used instead."""
     data_dir = Path(settings["data_dir"]) if settings.get("data_dir") else None
-    train, test = load_data(settings["dataset"], data_dir, offline)
+    train, test = load_data(settings["dataset"], data_dir, offline, fallback)
     train = _first(train, settings.get("train_size"), "--train-size", "training")
     test = _first(test, settings.get("test_size"), "--test-size", "test")
     if settings.get("digit") is not None:  # one-vs-rest

