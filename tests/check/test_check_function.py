@@ -4,8 +4,9 @@ shapes and dtypes of its gradients, broadcasting, and its tangent rule."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from tinygrad_edu import Function
+from tinygrad_edu import Function, Tensor
 from tinygrad_edu.check import check_function
 
 
@@ -130,3 +131,63 @@ class NotFinite(Function):
 def test_a_forward_that_is_never_finite_is_a_diagnosis() -> None:
     report = check_function(NotFinite, {"z": (2, 2)})
     assert report.diagnosis.kind == "not_finite" and "NotFinite" in report.diagnosis.message
+
+
+class DoubleIntoG(Function):
+    """out = 2 a; its backward doubles g in place."""
+
+    def forward(ctx, a: np.ndarray) -> np.ndarray:
+        return 2 * a
+
+    def backward(ctx, g: np.ndarray) -> np.ndarray:
+        g *= 2
+        return g
+
+
+class SquareScalingItsInput(Function):
+    """out = a^2; its backward scales the saved input in place (the user's x changes)."""
+
+    def forward(ctx, a: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a)
+        return a * a
+
+    def backward(ctx, g: np.ndarray) -> np.ndarray:
+        (a,) = ctx.saved
+        a *= 2
+        return g * a
+
+
+def test_writing_into_g_is_wrong_inside_the_engine_and_named() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (DoubleIntoG.apply(x) + DoubleIntoG.apply(x)).sum().backward()  # Add: one g, both branches
+    assert not np.allclose(x.grad, 4.0)  # the engine's answer is wrong ...
+    report = check_function(DoubleIntoG, {"a": (2, 3)})
+    assert report.diagnosis.kind == "writes_upstream", str(report)  # ... and the check says why
+    assert "test_check_function.py, line" in report.diagnosis.message
+
+
+def test_scaling_a_saved_input_in_place_is_named() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    SquareScalingItsInput.apply(x).sum().backward()
+    assert np.allclose(x.data, [2.0, 4.0])  # the user's x changed
+    report = check_function(SquareScalingItsInput, {"a": (2, 3)})
+    assert report.diagnosis.kind == "writes_input", str(report)
+    assert "test_check_function.py, line" in report.diagnosis.message
+
+
+class SigmoidNoTangent(Sigmoid):
+    def jvp(ctx, t: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        (a,) = ctx.saved
+        t * a * (1 - a)  # forgot the return
+
+
+def test_a_tangent_rule_returning_none_is_named() -> None:
+    report = check_function(SigmoidNoTangent, {"z": (2, 3)})
+    assert report.first_wrong.name == "jvp"
+    assert report.diagnosis.kind == "missing" and "jvp returned None" in report.diagnosis.message
+
+
+@pytest.mark.parametrize("not_an_op", [Sigmoid(), s, int, "Sigmoid"])
+def test_something_other_than_a_function_class_is_refused(not_an_op: object) -> None:
+    with pytest.raises(TypeError, match="check_function: fn_class must be a subclass"):
+        check_function(not_an_op, {"z": (2, 3)})  # type: ignore[arg-type]

@@ -82,7 +82,10 @@ def test_a_loop_written_backward_passes() -> None:
         (lambda g, z: s(z) * (1 - s(z)), "ignores_upstream"),
         (lambda g, z: sigmoid_backward(g, s(z)), "derivative_at_output"),
         (lambda g, z: g * z * (1 - z), "output_formula_at_input"),
-        (lambda g, z: g * s(z), "wrong_derivative"),
+        (lambda g, z: g * s(z), "missing_factor"),
+        (lambda g, z: g * (1 - s(z)), "missing_factor"),
+        (lambda g, z: g * 1.0, "missing_factor"),
+        (lambda g, z: g * s(z) * (2 - s(z)), "wrong_derivative"),
         (lambda g, z: None, "missing"),
         (lambda g, z: g / 0.0, "not_finite"),
         (lambda g, z: "dz", "not_an_array"),
@@ -234,3 +237,111 @@ def test_the_derivative_at_the_output_is_named_for_a_written_out_sigmoid() -> No
 
     report = check_vjp(at_output, lambda z: 1 / (1 + (-z).exp()), {"z": (3, 5)})
     assert report.diagnosis.kind == "derivative_at_output"
+
+
+@pytest.mark.parametrize(
+    ("backward", "factor"),
+    [
+        (lambda g, z: g * s(z), "the (1 - s) factor is missing"),
+        (lambda g, z: g * (1 - s(z)), "the s factor is missing"),
+    ],
+)
+def test_a_missing_factor_of_the_sigmoids_derivative_is_named(backward: Any, factor: str) -> None:
+    report = check_vjp(backward, sigmoid, {"z": (4, 3)})
+    assert report.diagnosis.kind == "missing_factor"
+    assert report.diagnosis.message.startswith(factor), str(report)
+
+
+@pytest.mark.parametrize(
+    ("backward", "missing"),
+    [
+        (lambda g, z: g * 1.0, "the (1 - a^2) factor is missing"),
+        (lambda g, z: g * (1 - np.tanh(z)), "the square in 1 - a^2 is missing"),
+    ],
+)
+def test_a_missing_factor_of_the_tanhs_derivative_is_named(backward: Any, missing: str) -> None:
+    report = check_vjp(backward, lambda z: z.tanh(), {"z": (4, 3)})
+    assert report.diagnosis.kind == "missing_factor"
+    assert report.diagnosis.message.startswith(missing), str(report)
+
+
+def test_the_activation_mistakes_name_the_activation_involved() -> None:
+    tanh = lambda z: z.tanh()  # noqa: E731
+    at_input = check_vjp(lambda g, z: g * (1 - z * z), tanh, {"z": (4, 3)}).diagnosis
+    assert at_input.kind == "output_formula_at_input"
+    assert "tanh" in at_input.message and "1 - a^2" in at_input.message
+    assert "sigmoid" not in at_input.message and "a (1 - a)" not in at_input.message
+    at_output = check_vjp(lambda g, z: g * (1 - np.tanh(np.tanh(z)) ** 2), tanh, {"z": (4, 3)})
+    assert at_output.diagnosis.kind == "derivative_at_output"
+    assert "1 - tanh^2(z)" in at_output.diagnosis.message
+    assert "s(z)" not in at_output.diagnosis.message
+    sig = check_vjp(lambda g, z: g * z * (1 - z), sigmoid, {"z": (4, 3)}).diagnosis
+    assert "sigmoid" in sig.message and "a (1 - a)" in sig.message and "tanh" not in sig.message
+
+
+def test_swapped_arguments_are_named() -> None:
+    report = check_vjp(
+        lambda g, a, b: (g * a, g * b), lambda a, b: a * b, {"a": (3, 4), "b": (3, 4)}
+    )
+    assert report.diagnosis.kind == "swapped"
+    assert "gradient of b, not of a" in report.diagnosis.message
+
+
+def test_swapped_arguments_of_a_formula_are_named() -> None:
+    def backward(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple:
+        return g * np.exp(a), g * a * np.exp(b)  # da should be g exp(b)
+
+    report = check_vjp(backward, lambda a, b: a * b.exp(), {"a": (2, 3), "b": (2, 3)})
+    assert report.diagnosis.kind == "swapped"
+    assert "a and b exchanged" in report.diagnosis.message
+
+
+def test_swapped_gradients_are_named_in_check_gradients() -> None:
+    def by_hand(w: np.ndarray, v: np.ndarray) -> dict:
+        return {"w": w + 2 * v, "v": v}  # dL/dw = v, dL/dv = w + 2 v: exchanged
+
+    loss = lambda w, v: (w * v).sum() + (v * v).sum()  # noqa: E731
+    report = check_gradients(by_hand, loss, {"w": (3,), "v": (3,)})
+    assert report.diagnosis.kind == "swapped", str(report)
+    assert "gradient of v, not of w" in report.diagnosis.message
+
+
+def test_a_backward_writing_into_g_is_named() -> None:
+    def mul_backward(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple:
+        da = g * b
+        g *= a  # the engine gives this same g to other ops
+        return da, g
+
+    report = check_vjp(mul_backward, lambda a, b: a * b, {"a": (3, 2), "b": (3, 2)})
+    assert report.diagnosis.kind == "writes_upstream", str(report)
+    assert "test_check_vjp.py, line" in report.diagnosis.message
+
+
+def test_a_backward_writing_into_its_input_is_named() -> None:
+    def relu_backward(g: np.ndarray, z: np.ndarray) -> np.ndarray:
+        z[z <= 0] = 0
+        z[z > 0] = 1
+        return g * z
+
+    report = check_vjp(relu_backward, lambda z: z.relu(), {"z": (3, 4)})
+    assert report.diagnosis.kind == "writes_input", str(report)
+    assert "test_check_vjp.py, line" in report.diagnosis.message
+
+
+def test_writing_into_arrays_of_its_own_is_fine_and_into_a_broadcast_view_is_raised() -> None:
+    def own(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple:
+        da = np.zeros_like(a)
+        da += g * b
+        db = g.copy()
+        db *= a
+        return da, db
+
+    assert check_vjp(own, lambda a, b: a * b, {"a": (3, 2), "b": (3, 2)}).passed
+
+    def into_view(g: np.ndarray, z: np.ndarray) -> np.ndarray:
+        mask = np.broadcast_to(np.ones(1), z.shape)
+        mask[z <= 0] = 0  # numpy's broadcast views are read-only
+        return g * mask
+
+    report = check_vjp(into_view, lambda z: z.relu(), {"z": (3, 4)})
+    assert report.diagnosis.kind == "raised" and "read-only" in report.diagnosis.message

@@ -120,6 +120,17 @@ SOFTMAX = [
     Mutant(
         "softmax-cross-entropy",
         "gradient",
+        "scaled",
+        "(h - t) / N divided by N again",
+        {
+            "cross_entropy_grad": lambda z, y: (
+                (softmax_rows(z) - _onehot(y, z.shape[1])) / len(y) / len(y)
+            )
+        },
+    ),
+    Mutant(
+        "softmax-cross-entropy",
+        "gradient",
         "sign_flipped",
         "t - h",
         {"cross_entropy_grad": lambda z, y: (_onehot(y, z.shape[1]) - softmax_rows(z)) / len(y)},
@@ -179,6 +190,13 @@ NEURON = [
     Mutant(
         "single-neuron",
         "gradient",
+        "scaled",
+        "X^T (h - t) / N divided by N again",
+        {"gradient": _neuron_grad(scale_w=1 / 8)},
+    ),
+    Mutant(
+        "single-neuron",
+        "gradient",
         "wrong_derivative",
         "the squared error's h (1 - h) kept",
         {"gradient": _mse_style},
@@ -234,6 +252,7 @@ def _update_grad(variant: str) -> Callable:
         dz1 = {
             "at_output": da1 * s(a1) * (1 - s(a1)),
             "formula_at_input": da1 * z1 * (1 - z1),
+            "no_one_minus": da1 * a1,
         }.get(variant, da1 * a1 * (1 - a1))
         dW2 = np.outer(a1, dz2) if variant == "transposed" else np.outer(dz2, a1)
         grads = {"W1": np.outer(dz1, x), "b1": dz1, "W2": dW2, "b2": dz2}
@@ -250,9 +269,11 @@ def _update_params(variant: str) -> Callable:
     def update_params(self: Any, lr: float, batch_size: int) -> None:
         for k in ("W1", "b1", "W2", "b2"):
             g = getattr(self, f"{k}_grad")
-            step = {"no_mean": lr * g, "ascent": -lr * g / batch_size}.get(
-                variant, lr * g / batch_size
-            )
+            step = {
+                "no_mean": lr * g,
+                "ascent": -lr * g / batch_size,
+                "mean_twice": lr * g / batch_size / batch_size,
+            }.get(variant, lr * g / batch_size)
             setattr(self, k, getattr(self, k) - step)
         if variant != "keeps_grads":
             self.zero_grad()
@@ -292,6 +313,13 @@ MLP = [
     Mutant(
         "mlp-by-hand",
         "update_grad",
+        "missing_factor",
+        "dz1 = da1 a1, the (1 - a1) forgotten",
+        {"MLP.update_grad": _update_grad("no_one_minus")},
+    ),
+    Mutant(
+        "mlp-by-hand",
+        "update_grad",
         "raised",
         "dW2 = a1 dz2^T (numpy cannot add it)",
         {"MLP.update_grad": _update_grad("transposed")},
@@ -309,6 +337,13 @@ MLP = [
         "scaled",
         "the summed gradient, no / batch_size",
         {"MLP.update_params": _update_params("no_mean")},
+    ),
+    Mutant(
+        "mlp-by-hand",
+        "update_params",
+        "scaled",
+        "divided by batch_size twice",
+        {"MLP.update_params": _update_params("mean_twice")},
     ),
     Mutant(
         "mlp-by-hand",
@@ -339,6 +374,18 @@ def _log_softmax_elementwise(g: np.ndarray, z: np.ndarray) -> np.ndarray:
     return g - softmax_rows(z) * g
 
 
+def _mul_into_g(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple:
+    da = g * b
+    g *= a  # changes the engine's g, which other ops may hold too
+    return da, g
+
+
+def _relu_mask_in_place(g: np.ndarray, z: np.ndarray) -> np.ndarray:
+    z[z <= 0] = 0  # turns the input itself into the mask
+    z[z > 0] = 1
+    return g * z
+
+
 TABLE = [
     Mutant(
         "derivative-table",
@@ -353,6 +400,27 @@ TABLE = [
         "output_formula_at_input",
         "z (1 - z)",
         {"sigmoid_backward": lambda g, z: g * z * (1 - z)},
+    ),
+    Mutant(
+        "derivative-table",
+        "sigmoid",
+        "missing_factor",
+        "g s(z), the (1 - s) forgotten",
+        {"sigmoid_backward": lambda g, z: g * s(z)},
+    ),
+    Mutant(
+        "derivative-table",
+        "tanh",
+        "missing_factor",
+        "g (1 - tanh(z)), the square forgotten",
+        {"tanh_backward": lambda g, z: g * (1 - np.tanh(z))},
+    ),
+    Mutant(
+        "derivative-table",
+        "tanh",
+        "output_formula_at_input",
+        "1 - z^2",
+        {"tanh_backward": lambda g, z: g * (1 - z * z)},
     ),
     Mutant(
         "derivative-table",
@@ -378,9 +446,23 @@ TABLE = [
     Mutant(
         "derivative-table",
         "mul",
-        "wrong_derivative",
+        "swapped",
         "da = g a, db = g b",
         {"mul_backward": lambda g, a, b: (g * a, g * b)},
+    ),
+    Mutant(
+        "derivative-table",
+        "mul",
+        "writes_upstream",
+        "db computed in g itself (g *= a)",
+        {"mul_backward": _mul_into_g},
+    ),
+    Mutant(
+        "derivative-table",
+        "relu",
+        "writes_input",
+        "the mask written into z",
+        {"relu_backward": _relu_mask_in_place},
     ),
     Mutant(
         "derivative-table",

@@ -6,12 +6,13 @@
   differences (its gradients' number, shapes and dtypes, broadcasting, its tangent rule).
 
 Each returns a :class:`CheckReport`: ``.passed``, ``.diagnosis`` (a :class:`Diagnosis` with a
-stable ``kind`` from :data:`DIAGNOSES`, None when passed), ``.results`` per input, ``str()``,
-HTML in Jupyter and ``.plot()``.
+stable ``kind`` from :data:`DIAGNOSES`, None when passed), ``.results`` per input, ``.seed``
+(the draws vary from call to call; ``seed=report.seed`` replays them), ``str()``, HTML in
+Jupyter and ``.plot()``.
 """
 
 from .custom_op import check_function
-from .diagnose import DIAGNOSES, EXACT, NUMERIC, Clues, Diagnosis, Tolerance, diagnose
+from .diagnose import DIAGNOSES, EXACT, NUMERIC, Candidate, Clues, Diagnosis, Tolerance, diagnose
 from .report import CheckReport, InputResult
 from .vjp import check_gradients, check_vjp
 
@@ -19,6 +20,7 @@ __all__ = [
     "DIAGNOSES",
     "EXACT",
     "NUMERIC",
+    "Candidate",
     "CheckReport",
     "Clues",
     "Diagnosis",

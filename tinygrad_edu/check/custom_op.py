@@ -1,12 +1,13 @@
 """Check a user-defined op, a :class:`~tinygrad_edu.Function` subclass, against finite
 differences: its backward (the number, shapes and dtypes of the gradients it returns, and their
 values for random upstream gradients), the same with a broadcast input, and its forward-mode
-rule ``jvp`` where it defines one."""
+rule ``jvp`` where it defines one. The backward gets read-only arrays (g, what it saved, its
+inputs), so that a write in place, harmless on a copy but wrong inside the engine, is named."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,21 @@ import numpy as np
 from ..engine.backprop import unbroadcast
 from ..engine.function import Function, no_grad
 from ..engine.tensor import Tensor
-from .diagnose import NUMERIC, Clues, Diagnosis, Tolerance, diagnose
-from .inputs import NoValidInputs, away_from_kinks, draw_valid, float_names, is_shape, leaves
+from .diagnose import NUMERIC, Candidate, Clues, Diagnosis, Tolerance, diagnose
+from .inputs import (
+    NoValidInputs,
+    away_from_kinks,
+    checked_spec,
+    checked_trials,
+    draw_valid,
+    float_names,
+    is_shape,
+    leaves,
+    resolve_seed,
+)
 from .report import CheckReport, InputResult
-from .student import StudentError, as_gradients, call
+from .student import StudentError, as_gradients, call, call_backward, name_of
+from .walk import activation_message
 
 __all__ = ["check_function"]
 
@@ -28,15 +40,26 @@ def check_function(
     *,
     kwargs: Mapping[str, Any] | None = None,
     trials: int = 3,
-    seed: int = 0,
+    seed: int | None = None,
     eps: float = 1e-6,
     tol: Tolerance = NUMERIC,
     broadcast: bool = True,
 ) -> CheckReport:
     """Check ``fn_class`` (applied as ``fn_class.apply(*tensors, **kwargs)``) on ``inputs``
     (name -> shape or array, as for ``check_vjp``). With ``broadcast`` and two or more float
-    inputs, each trial also runs with the last one's leading axis dropped, if the op accepts it."""
-    spec, report = dict(inputs), CheckReport(f"check_function({fn_class.__name__})", trials=trials)
+    inputs, each trial also runs with the last one's leading axis dropped, if the op accepts it.
+    ``seed``: None for fresh draws (the report keeps the seed used)."""
+    if not (isinstance(fn_class, type) and issubclass(fn_class, Function)):
+        raise TypeError(
+            "check_function: fn_class must be a subclass of tinygrad_edu.Function (the class "
+            f"itself, not an instance or a function), got {fn_class!r:.60}"
+        )
+    spec, trials = checked_spec("check_function", inputs), checked_trials("check_function", trials)
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise TypeError(f"check_function: kwargs must be a dict, got {type(kwargs).__name__}")
+    seed = resolve_seed(seed)
+    title = f"check_function({fn_class.__name__})"
+    report = CheckReport(title, trials=trials, seed=seed)
     rng = np.random.default_rng(seed)
 
     def apply(*xs: Tensor) -> Tensor:
@@ -94,29 +117,66 @@ def _check_once(
     if not isinstance(out, Tensor) or out._ctx is None:
         raise StudentError(Diagnosis("missing", f"{fn_class.__name__}.apply recorded no op"))
     ctx, upstream = out._ctx, away_from_kinks(rng, out.shape)
+    who = f"{fn_class.__name__}.backward"
+
+    def run(g: np.ndarray, inputs_read_only: bool) -> Any:
+        if inputs_read_only:
+            return type(ctx).backward(ctx, g)
+        with _writeable(frozen):
+            return type(ctx).backward(ctx, g)
 
     def backward(g: np.ndarray) -> list[Any]:
-        answer = call(type(ctx).backward, ctx, g.copy())
-        return as_gradients(answer, names, list(spec), f"{fn_class.__name__}.backward")
+        answer = call_backward(run, g, who)
+        return as_gradients(answer, names, list(spec), who)
 
-    got = backward(upstream)
-    for i, name in enumerate(names):
-        k = list(spec).index(name)
-        sizes = tuple(a.shape[0] for a in arrays if a.ndim >= 2)
-        expected = fd_vjp(apply, arrays, k, upstream, eps)
-        clues = Clues(
-            lambda k=k, i=i: (
-                fd_vjp(apply, arrays, k, np.ones(out.shape), eps),
-                _quiet(backward, np.ones(out.shape), i),
-            ),
-            lambda k=k: {"derivative_at_output": _at_outputs(apply, arrays, k, upstream, eps)},
-            sizes,
-        )
-        g = _reduced(got[i], arrays[k].shape)
-        found = diagnose(g, expected, tol, clues) or _dtype(got[i], arrays[k])
-        report.results[name + suffix] = InputResult(name + suffix, expected, g, found)
-    if rule is not None:
-        report.results["jvp" + suffix] = _check_jvp(rule, apply, ctx, spec, arrays, rng, eps, tol)
+    with _read_only(ctx) as frozen:
+        got = backward(upstream)
+        for i, name in enumerate(names):
+            k = list(spec).index(name)
+            sizes = tuple(a.shape[0] for a in arrays if a.ndim >= 2)
+            expected = fd_vjp(apply, arrays, k, upstream, eps)
+            clues = Clues(
+                lambda k=k, i=i: (
+                    fd_vjp(apply, arrays, k, np.ones(out.shape), eps),
+                    _quiet(backward, np.ones(out.shape), i),
+                ),
+                lambda k=k: {"derivative_at_output": _at_outputs(apply, arrays, k, upstream, eps)},
+                sizes,
+            )
+            g = _reduced(got[i], arrays[k].shape)
+            found = diagnose(g, expected, tol, clues) or _dtype(got[i], arrays[k])
+            report.results[name + suffix] = InputResult(name + suffix, expected, g, found)
+        if rule is not None:
+            result = _check_jvp(rule, apply, ctx, spec, arrays, rng, eps, tol)
+            report.results["jvp" + suffix] = result
+
+
+@contextlib.contextmanager
+def _read_only(ctx: Function) -> Iterator[list[np.ndarray]]:
+    """The arrays ``ctx`` saved and its inputs' arrays read-only for the time of the block, so
+    that a backward writing into them raises (and is named); then writeable again. Yields the
+    arrays it made read-only."""
+    arrays = [*(ctx.saved or ()), *(p.data for p in ctx.parents)]
+    frozen = [a for a in arrays if isinstance(a, np.ndarray) and a.flags.writeable]
+    for a in frozen:
+        a.flags.writeable = False
+    try:
+        yield frozen
+    finally:
+        for a in reversed(frozen):
+            a.flags.writeable = True
+
+
+@contextlib.contextmanager
+def _writeable(frozen: list[np.ndarray]) -> Iterator[None]:
+    """``frozen`` writeable again for the time of the block."""
+    for a in reversed(frozen):
+        a.flags.writeable = True
+    try:
+        yield
+    finally:
+        for a in frozen:
+            a.flags.writeable = False
 
 
 def _quiet(backward: Callable[[np.ndarray], list[Any]], g: np.ndarray, i: int) -> Any:
@@ -171,14 +231,15 @@ def fd_vjp(
 
 def _at_outputs(
     apply: Callable[..., Tensor], arrays: list[np.ndarray], k: int, g: np.ndarray, eps: float
-) -> list[np.ndarray]:
+) -> list[Candidate]:
     """The VJP evaluated with input k replaced by s(x) and by tanh(x): what a derivative taken
     at the activation's output instead of its input gives."""
     found = []
-    for act in (lambda x: 1 / (1 + np.exp(-x)), np.tanh):
+    for name, act in (("sigmoid", lambda x: 1 / (1 + np.exp(-x))), ("tanh", np.tanh)):
         moved = [act(a) if i == k else a for i, a in enumerate(arrays)]
         with contextlib.suppress(StudentError):
-            found.append(fd_vjp(apply, moved, k, g, eps))
+            message = activation_message("derivative_at_output", name)
+            found.append(Candidate(fd_vjp(apply, moved, k, g, eps), message))
     return found
 
 
@@ -203,6 +264,10 @@ def _check_jvp(
     expected = (_value(apply, plus) - _value(apply, minus)) / (2 * eps)
     try:
         got = call(rule, ctx, *tangents)
+        if got is None:
+            why = "returned None: a tangent rule returns the output's tangent, J t"
+            missing = Diagnosis("missing", f"{name_of(rule)} {why}")
+            return InputResult("jvp", expected, None, missing)
         arr = np.asarray(got, dtype=np.float64)
         if arr.shape != expected.shape and np.broadcast_shapes(arr.shape, expected.shape) == (
             expected.shape

@@ -3,9 +3,11 @@
 A wrong gradient ``got`` is compared with transformations of the right one, ``expected``: its
 transpose, its negative, a constant multiple (the factor fitted by least squares), the right
 one with an all-ones upstream gradient, the gradients a student making a known mistake would
-get (from :mod:`.walk`), and, when the shapes differ, the right one with a broadcast or batch
-axis not summed. The first that matches names the mistake; :data:`DIAGNOSES` lists the names,
-stable strings to match on (``report.diagnosis.kind == "transposed"``).
+get (from :mod:`.walk`, each with its own message), those of swapped arguments (another
+input's gradient, or this one's with two inputs exchanged), and, when the shapes differ, the
+right one with a broadcast or batch axis not summed. The first that matches names the
+mistake; :data:`DIAGNOSES` lists the names, stable strings to match on
+(``report.diagnosis.kind == "transposed"``).
 """
 
 from __future__ import annotations
@@ -24,14 +26,22 @@ DIAGNOSES: dict[str, str] = {
     "transposed": "the gradient is the transpose of the right one",
     "sign_flipped": "the gradient has the wrong sign",
     "scaled": "the gradient is the right one times a constant factor, named in the message "
-    "(a factor N, the batch size: summed instead of averaged over the batch)",
+    "(N, the batch size: N times too large, summed where the mean was needed; 1/N: N times "
+    "too small, divided by N once too often)",
     "not_summed": "a broadcast or batch axis was not summed away, so the shapes differ",
     "wrong_shape": "the gradient does not have its input's shape",
     "ignores_upstream": "the incoming gradient was ignored: right only for an all-ones upstream",
-    "derivative_at_output": "the activation's derivative was evaluated at its output a = s(z) "
-    "instead of its input z",
-    "output_formula_at_input": "the derivative in terms of the output, a (1 - a), was applied "
-    "to the input z",
+    "derivative_at_output": "the activation's derivative was evaluated at its output a instead "
+    "of its input z (s'(a) for s'(z), or 1 - tanh^2(a) for 1 - tanh^2(z))",
+    "output_formula_at_input": "the derivative in terms of the output (sigmoid: a (1 - a), "
+    "tanh: 1 - a^2) was applied to the input z",
+    "missing_factor": "a factor of the local derivative is missing, named in the message (the "
+    "sigmoid's (1 - s) or s, the tanh's 1 - a^2)",
+    "swapped": "the gradient of one input is that of another: two arguments were exchanged",
+    "writes_upstream": "wrote into the incoming gradient g in place: the engine hands the same "
+    "array to other ops (Add gives it to both branches), so their gradients change",
+    "writes_input": "wrote into an input (or an array saved for backward) in place: the "
+    "caller's values change",
     "overwritten": "`=` instead of `+=`: a value used more than once kept only one of its "
     "gradient contributions",
     "wrong_count": "the wrong number of gradients was returned",
@@ -81,18 +91,31 @@ EXACT = Tolerance()  # analytic against analytic
 NUMERIC = Tolerance(rtol=1e-4, atol=1e-6)  # analytic against central differences
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """The gradient a student making a known mistake would get, and the ``message`` that names
+    the mistake in this case (the activation involved, the factor left out...)."""
+
+    values: np.ndarray
+    message: str
+
+
 @dataclass
 class Clues:
     """What else a diagnosis may compare with, each computed only when asked for.
 
     ``with_ones()``: (the right gradient, the student's) for an all-ones upstream gradient;
-    ``variants()``: mistake kind -> the gradients a student making it would get;
-    ``batch_sizes``: the leading sizes of the inputs, to name a factor N.
+    ``variants()``: mistake kind -> the gradients a student making it would get (arrays, or
+    :class:`Candidate` s with their own message);
+    ``batch_sizes``: the leading sizes of the inputs, to name a factor N;
+    ``swapped()``: across inputs, the right gradients of the other inputs of this one's shape,
+    and this input's right gradient with two inputs exchanged.
     """
 
     with_ones: Callable[[], tuple[Any, Any]] | None = None
-    variants: Callable[[], dict[str, list[np.ndarray]]] | None = None
+    variants: Callable[[], dict[str, list[np.ndarray | Candidate]]] | None = None
     batch_sizes: Sequence[int] = field(default_factory=tuple)
+    swapped: Callable[[], list[Candidate]] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +165,8 @@ def diagnose(
         return _shape_mismatch(got, expected, tol)
     if tol.close(got, expected):
         return None
-    for check in (_transposed, _sign_flipped, _ignores_upstream, _known_mistake, _scaled):
+    checks = (_transposed, _sign_flipped, _ignores_upstream, _known_mistake, _swapped, _scaled)
+    for check in checks:
         found = check(got, expected, tol, clues)
         if found is not None:
             return found
@@ -231,8 +255,18 @@ def _known_mistake(got: np.ndarray, expected: np.ndarray, tol: Tolerance, c: Clu
     if c.variants is None:
         return None
     for kind, candidates in c.variants().items():
-        if any(tol.close(got, cand) and not tol.close(cand, expected) for cand in candidates):
-            return Diagnosis(kind, DIAGNOSES[kind])
+        for cand in candidates:
+            values = cand.values if isinstance(cand, Candidate) else cand
+            if tol.close(got, values) and not tol.close(values, expected):
+                message = cand.message if isinstance(cand, Candidate) else DIAGNOSES[kind]
+                return Diagnosis(kind, message)
+    return None
+
+
+def _swapped(got: np.ndarray, expected: np.ndarray, tol: Tolerance, c: Clues) -> Any:
+    for cand in c.swapped() if c.swapped is not None else ():
+        if tol.close(got, cand.values) and not tol.close(cand.values, expected):
+            return Diagnosis("swapped", cand.message)
     return None
 
 
@@ -255,12 +289,19 @@ def _is_batch_factor(factor: float, batch_sizes: Sequence[int]) -> bool:
 
 
 def _name_factor(factor: float, batch_sizes: Sequence[int]) -> str:
-    """'scaled by 8 = N ...' for a factor that is a batch size, else the factor itself."""
+    """'scaled by 8 = N ...' for a factor that is a batch size (or 1/N), saying which way the
+    gradient is off; else the factor itself."""
     nice = Fraction(factor).limit_denominator(64)
     shown = str(nice) if abs(float(nice) - factor) < 1e-6 * abs(factor) else f"{factor:.6g}"
     for n in sorted(set(batch_sizes), reverse=True):
         if n > 1 and abs(factor - n) < 1e-6 * n:
-            return f"scaled by {n} = N, the batch size: summed instead of averaged over the batch"
+            return (
+                f"scaled by {n} = N, the batch size: {n} times too large, summed over the batch "
+                "where the mean was needed (the 1/N is missing)"
+            )
         if n > 1 and abs(factor * n - 1) < 1e-6:
-            return f"scaled by 1/{n} = 1/N: averaged over the batch where a sum was needed"
+            return (
+                f"scaled by 1/{n} = 1/N: {n} times too small, divided by N once too often "
+                "(or averaged over the batch where a sum was needed)"
+            )
     return f"scaled by a constant factor {shown}"

@@ -30,6 +30,47 @@ def resolve_seed(seed: int | None) -> int:
     return int(seed)
 
 
+def checked_spec(who: str, inputs: Any) -> dict[str, Any]:
+    """``inputs`` as a dict, refused with one message naming ``who`` (the check) where a check
+    could pass without checking anything: not a mapping, empty, an input with no elements, or
+    no input to differentiate."""
+    if not isinstance(inputs, Mapping):
+        raise TypeError(
+            f"{who}: inputs must map each input's name to a shape or an array, "
+            f"e.g. {{'z': (3, 4)}}; got {type(inputs).__name__}"
+        )
+    spec = dict(inputs)
+    if not spec:
+        raise ValueError(f"{who}: inputs is empty: name each input with its shape or array")
+    for name, value in spec.items():
+        dims = (value,) if isinstance(value, int | np.integer) else value
+        if is_shape(value) and any(n < 0 for n in dims):
+            raise ValueError(f"{who}: input {name!r} has a negative size in shape {value}")
+        if (int(np.prod(dims)) if is_shape(value) else np.size(value)) == 0:
+            raise ValueError(f"{who}: input {name!r} has no elements (shape {np.shape(value)})")
+    if not float_names(spec):
+        raise ValueError(
+            f"{who}: no input is differentiated (integer arrays never are): give a shape or "
+            "a float array"
+        )
+    return spec
+
+
+def checked_trials(who: str, trials: Any) -> int:
+    """``trials``, refused unless it is an integer >= 1 (0 trials would check nothing)."""
+    if isinstance(trials, bool) or not isinstance(trials, int | np.integer):
+        raise TypeError(f"{who}: trials must be an integer >= 1, got {trials!r}")
+    if trials < 1:
+        raise ValueError(f"{who}: trials must be at least 1, got {trials}: 0 trials check nothing")
+    return int(trials)
+
+
+def checked_callable(who: str, what: str, fn: Any) -> None:
+    """A TypeError naming ``who`` and the argument ``what`` if ``fn`` cannot be called."""
+    if not callable(fn):
+        raise TypeError(f"{who}: {what} must be a function, got {type(fn).__name__} {fn!r:.40}")
+
+
 class NoValidInputs(ValueError):
     """The function checked is not finite at random inputs, nor at positive ones."""
 

@@ -51,13 +51,15 @@ class InputResult:
 class CheckReport:
     """The result of a check: ``passed``, ``diagnosis`` (the first wrong gradient's, None when
     all are right), ``results`` (name -> :class:`InputResult`, of the first failing trial, or
-    of the last trial when all passed)."""
+    of the last trial when all passed), and ``seed``, the seed of the random draws: the same
+    check with ``seed=report.seed`` draws the same inputs again."""
 
     title: str
     results: dict[str, InputResult] = field(default_factory=dict)
     trials: int = 0
     failed_trial: int | None = None
     error: Diagnosis | None = None  # a failure before any gradient could be compared
+    seed: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -85,7 +87,8 @@ class CheckReport:
             if self.failed_trial is None
             else f" in trial {self.failed_trial + 1} of {self.trials}"
         )
-        lines = [f"{self.title}: FAILED{when}"]
+        replay = "" if self.seed is None else f" (replay with seed={self.seed})"
+        lines = [f"{self.title}: FAILED{when}{replay}"]
         lines += [f"  {r.line()}" for r in self.results.values()]
         lines.append(f"  diagnosis: {self.diagnosis}")
         return "\n".join(lines)

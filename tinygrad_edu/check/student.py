@@ -22,24 +22,92 @@ _STUDENT_CODE = (_PACKAGE / "exercises" / "stubs", _PACKAGE / "exercises" / "sol
 class StudentError(Exception):
     """The student's code failed in a way that ends the check; ``diagnosis`` says how."""
 
-    def __init__(self, diagnosis: Diagnosis) -> None:
+    def __init__(self, diagnosis: Diagnosis, error: Exception | None = None) -> None:
         super().__init__(str(diagnosis))
         self.diagnosis = diagnosis
+        self.error = error  # the student's exception, where there was one
 
 
 def name_of(fn: Any) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
-def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def call(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``; an exception becomes a StudentError ("raised", with the file
     and line where it happened in the student's code). Floating-point warnings are silenced:
     a NaN in the answer is diagnosed instead."""
+    return call_as(name_of(fn), fn, *args, **kwargs)
+
+
+def call_as(who: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """:func:`call`, its diagnosis naming the student's function ``who``."""
     try:
         with np.errstate(all="ignore"):
             return fn(*args, **kwargs)
     except Exception as e:
-        raise StudentError(diagnosis_of(e, name_of(fn))) from None
+        raise StudentError(diagnosis_of(e, who), e) from None
+
+
+def read_only(a: Any) -> Any:
+    """A read-only copy of the array ``a`` (anything else as it is): writing into it raises."""
+    if not isinstance(a, np.ndarray):
+        return a
+    copy = a.copy()
+    copy.flags.writeable = False
+    return copy
+
+
+def _wrote(error: Exception | None) -> bool:
+    """numpy's error for a write into a read-only array ('assignment destination is read-only',
+    'output array is read-only')."""
+    return isinstance(error, ValueError) and "read-only" in str(error)
+
+
+def call_backward(run: Callable[[np.ndarray, bool], Any], g: np.ndarray, who: str) -> Any:
+    """``run(g, True)``, the student's backward on a read-only copy of g with read-only inputs
+    (``run(g, False)`` gives it writeable ones). A write into g or an input is diagnosed, with
+    its file and line: ``writes_upstream`` if the call goes through once g may be written (the
+    engine hands the same g to other ops), ``writes_input`` if it does once the inputs may be;
+    a write into a read-only array of the student's own stays ``raised``."""
+    try:
+        return call_as(who, run, read_only(g), True)
+    except StudentError as e:
+        if not _wrote(e.error):
+            raise
+        first = e
+    try:
+        call_as(who, run, g.copy(), True)
+    except StudentError as again:
+        if _wrote(again.error):
+            _raise_write_into_input(run, g, who, again)
+    message = (
+        f"{who} wrote into the incoming gradient g in place{_at(first.error)}: the engine hands "
+        "the same array to other ops (Add gives it to both branches), so their gradients "
+        "change; compute a new array (g * x, not g *= x)"
+    )
+    raise StudentError(Diagnosis("writes_upstream", message))
+
+
+def _raise_write_into_input(
+    run: Callable[[np.ndarray, bool], Any], g: np.ndarray, who: str, error: StudentError
+) -> None:
+    """Raise ``writes_input`` if ``run`` goes through with writeable inputs, else ``error``."""
+    try:
+        call_as(who, run, g.copy(), False)
+    except StudentError as last:
+        if _wrote(last.error):
+            raise error from None
+    message = (
+        f"{who} wrote into an input or an array saved for backward in place{_at(error.error)}: "
+        "that changes the caller's arrays (x itself); compute a new array instead (x * 2, not "
+        "x *= 2)"
+    )
+    raise StudentError(Diagnosis("writes_input", message))
+
+
+def _at(error: Exception | None) -> str:
+    where = student_frame(error.__traceback__) if error is not None else ""
+    return f" ({where})" if where else ""
 
 
 def diagnosis_of(error: Exception, who: str) -> Diagnosis:

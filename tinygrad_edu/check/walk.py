@@ -3,7 +3,8 @@
 :func:`reference_grads` walks the graph of a reference computation backward, like the engine's
 ``backprop``, but lets a check ask "what would a student who made mistake M have got?":
 
-* ``override`` replaces an op's backward (the sigmoid's derivative taken at its output);
+* ``override`` replaces an op's backward (the sigmoid's derivative taken at its output, a
+  factor of it left out: :data:`ACTIVATION_MISTAKES`, each with the message naming it);
 * ``keep_only = (tensor, k)`` keeps only the k-th gradient contribution arriving at a tensor
   used several times (``=`` where ``+=`` was needed).
 
@@ -14,6 +15,7 @@ graph serves every variant.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -107,25 +109,95 @@ def _sigmoid_formula_at_input(ctx: Function, g: np.ndarray) -> np.ndarray:
 
 
 def _tanh_at_output(ctx: Function, g: np.ndarray) -> np.ndarray:
+    """(1 - tanh(tanh(z))^2) g: tanh' evaluated at the output."""
     t = np.tanh(np.tanh(ctx.parents[0].data))
     return g * (1 - t * t)
 
 
 def _tanh_formula_at_input(ctx: Function, g: np.ndarray) -> np.ndarray:
+    """(1 - z^2) g: the output form 1 - a^2 applied to the input z."""
     z = ctx.parents[0].data
     return g * (1 - z * z)
 
 
-#: The activation mistakes: diagnosis kind -> the op backwards that make it.
-ACTIVATION_MISTAKES: dict[str, dict[type, Backward]] = {
-    "derivative_at_output": {ops.Sigmoid: _sigmoid_at_output, ops.Tanh: _tanh_at_output},
-    "output_formula_at_input": {
-        ops.Sigmoid: _sigmoid_formula_at_input,
-        ops.Tanh: _tanh_formula_at_input,
-    },
-}
+def _times(factor: Callable[[np.ndarray], np.ndarray], activation: Callable) -> Backward:
+    """The backward g * factor(a), a = activation(z): a local derivative with a factor left out."""
+    return lambda ctx, g: g * factor(activation(ctx.parents[0].data))
 
 
-def has_op(out: Tensor, op_types: Sequence[type]) -> bool:
-    """True if some tensor below ``out`` was made by one of ``op_types``."""
-    return any(t._ctx is not None and type(t._ctx) in op_types for t in topological_order(out))
+@dataclass(frozen=True)
+class Mistake:
+    """A mistake in an activation's backward: its diagnosis ``kind``, the op, the backward a
+    student making it writes, and the message naming it for this activation."""
+
+    kind: str
+    op: type
+    backward: Backward
+    message: str
+
+
+def _derivative_at_output(name: str, formula: str, output_form: str) -> str:
+    return (
+        f"the {name}'s derivative was evaluated at its output a instead of its input z: "
+        f"its derivative is {formula} at z, or {output_form} in terms of the output a"
+    )
+
+
+def _output_formula_at_input(name: str, formula: str, output_form: str) -> str:
+    return (
+        f"the {name}'s derivative in terms of its output, {output_form}, was applied to the "
+        f"input z: use the output a, or {formula} with z"
+    )
+
+
+#: activation -> (its derivative at the input z, the same in terms of its output a)
+_FORMULAS = {"sigmoid": ("s(z) (1 - s(z))", "a (1 - a)"), "tanh": ("1 - tanh^2(z)", "1 - a^2")}
+
+
+def activation_message(kind: str, activation: str) -> str:
+    """The message of ``derivative_at_output`` or ``output_formula_at_input`` for the
+    activation ``"sigmoid"`` or ``"tanh"``."""
+    make = _derivative_at_output if kind == "derivative_at_output" else _output_formula_at_input
+    return make(activation, *_FORMULAS[activation])
+
+
+_S_PASSED = "the sigmoid's local derivative s (1 - s) is missing: g was passed through as it is"
+_T_PASSED = "the (1 - a^2) factor is missing (the tanh's local derivative): g was passed through"
+#: The mistakes made in an activation's backward, each with the op whose backward it replaces.
+ACTIVATION_MISTAKES: tuple[Mistake, ...] = (
+    *(
+        Mistake(kind, op, backward, activation_message(kind, name))
+        for kind, op, backward, name in (
+            ("derivative_at_output", ops.Sigmoid, _sigmoid_at_output, "sigmoid"),
+            ("derivative_at_output", ops.Tanh, _tanh_at_output, "tanh"),
+            ("output_formula_at_input", ops.Sigmoid, _sigmoid_formula_at_input, "sigmoid"),
+            ("output_formula_at_input", ops.Tanh, _tanh_formula_at_input, "tanh"),
+        )
+    ),
+    Mistake(
+        "missing_factor",
+        ops.Sigmoid,
+        _times(lambda s: s, _sigmoid),
+        "the (1 - s) factor is missing: the sigmoid's derivative is s (1 - s), s = s(z)",
+    ),
+    Mistake(
+        "missing_factor",
+        ops.Sigmoid,
+        _times(lambda s: 1 - s, _sigmoid),
+        "the s factor is missing: the sigmoid's derivative is s (1 - s), s = s(z)",
+    ),
+    Mistake("missing_factor", ops.Sigmoid, _times(np.ones_like, _sigmoid), _S_PASSED),
+    Mistake("missing_factor", ops.Tanh, _times(np.ones_like, np.tanh), _T_PASSED),
+    Mistake(
+        "missing_factor",
+        ops.Tanh,
+        _times(lambda a: 1 - a, np.tanh),
+        "the square in 1 - a^2 is missing (1 - a, so the (1 + a) factor is missing): "
+        "the tanh's derivative is 1 - a^2, a = tanh(z)",
+    ),
+)
+
+
+def op_types(out: Tensor) -> set[type]:
+    """The types of the ops below ``out``."""
+    return {type(t._ctx) for t in topological_order(out) if t._ctx is not None}

@@ -18,16 +18,32 @@ from ..check import Diagnosis
 
 Grade = tuple[Diagnosis | None, str]
 
-#: The hint printed after a failed part, by diagnosis kind (a part may give its own).
+#: The hint printed after a failed part, by diagnosis kind (a part may give its own). A key
+#: ``"scaled:too_large"`` or ``"scaled:too_small"`` is preferred for a ``scaled`` diagnosis
+#: whose factor is above or below 1 (see :func:`hint_keys`).
 HINTS: dict[str, str] = {
     "transposed": "check the order of the factors: dL/dW has W's shape",
     "sign_flipped": "check the sign of each term (is it h - t or t - h?)",
-    "scaled": "look for a missing or extra constant factor: a mean divides by N, a sum does not",
+    "scaled": "look for a missing or extra constant factor: a mean divides by N exactly once, "
+    "a sum does not divide",
+    "scaled:too_large": "the gradient is too large: look for a missing division (a mean "
+    "divides by N) or a term counted twice",
+    "scaled:too_small": "the gradient is too small: look for a division too many (by N twice, "
+    "or a mean where the loss is a sum)",
     "not_summed": "sum the gradient over the axis that was broadcast (the batch axis for a bias)",
     "wrong_shape": "a gradient has the shape of the value it is the gradient of",
     "ignores_upstream": "multiply the local derivative by the incoming gradient g",
-    "derivative_at_output": "s'(z) = s(z) (1 - s(z)) takes z; if you have a = s(z), use a (1 - a)",
-    "output_formula_at_input": "a (1 - a) needs the activation a = s(z), not the input z",
+    "derivative_at_output": "the derivative takes the input z: s'(z) = s(z) (1 - s(z)), "
+    "tanh'(z) = 1 - tanh^2(z); with the output a, that is a (1 - a) or 1 - a^2",
+    "output_formula_at_input": "a (1 - a) (sigmoid) and 1 - a^2 (tanh) take the output a, "
+    "not the input z",
+    "missing_factor": "write the local derivative out in full: s (1 - s) for the sigmoid, "
+    "1 - a^2 for tanh, times g",
+    "swapped": "match each gradient to its input: return them in input order, and use each "
+    "input where the formula has it, not its neighbour",
+    "writes_upstream": "do not change g in place (g *= ...): compute a new array, g * ...",
+    "writes_input": "do not change an input or a saved array in place (x *= ..., x[...] = ...): "
+    "compute a new array",
     "overwritten": "use += where a value is used more than once (or accumulated over samples)",
     "wrong_count": "return one array per input, in the order of the inputs",
     "missing": "return the result (a function without return gives None)",
@@ -93,8 +109,26 @@ class Part:
     timeout: float = 10.0
     hints: Mapping[str, str] = field(default_factory=dict)
 
-    def hint(self, kind: str) -> str:
-        return self.hints.get(kind) or HINTS.get(kind, "")
+    def hint(self, diagnosis: Diagnosis | str) -> str:
+        """The hint for a diagnosis (or a bare kind): the most specific of :func:`hint_keys`,
+        the part's own before the general :data:`HINTS`."""
+        for key in hint_keys(diagnosis):
+            found = self.hints.get(key) or HINTS.get(key)
+            if found:
+                return found
+        return ""
+
+
+def hint_keys(diagnosis: Diagnosis | str) -> list[str]:
+    """The keys a hint is looked up by, most specific first: for ``scaled`` with a factor,
+    ``"scaled:too_large"`` or ``"scaled:too_small"`` (so that a gradient divided by N twice is
+    never told to divide by N), then the kind."""
+    if isinstance(diagnosis, str):
+        return [diagnosis]
+    if diagnosis.kind == "scaled" and diagnosis.factor:
+        side = "too_large" if abs(diagnosis.factor) > 1 else "too_small"
+        return [f"scaled:{side}", "scaled"]
+    return [diagnosis.kind]
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from types import ModuleType
 
 import numpy as np
 
-from ..check import EXACT, Clues, diagnose
+from ..check import EXACT, Candidate, Clues, diagnose
 from ..check.student import call
+from ..check.walk import activation_message
 from ..engine.tensor import Tensor
 from ..gradcheck import jacobian
 from .exercise import Exercise, Grade, Part
@@ -56,13 +57,21 @@ def expected_jacobian(name: str, values: dict[str, np.ndarray]) -> np.ndarray:
     return jacobian(f, [allv[wrt]])[0]
 
 
-def _activation_mistakes(values: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
+def _activation_mistakes(values: dict[str, np.ndarray]) -> dict[str, list[Candidate]]:
+    """The sigmoid's mistakes in da1/dz1 = diag(s (1 - s)), each with its message."""
     z1 = values["W1"] @ values["x"] + values["b1"]
     s = 1 / (1 + np.exp(-z1))
     ss = 1 / (1 + np.exp(-s))
+    at_output = activation_message("derivative_at_output", "sigmoid")
+    at_input = activation_message("output_formula_at_input", "sigmoid")
+    factor = "factor is missing: the sigmoid's derivative is s (1 - s), s = s(z1)"
     return {
-        "derivative_at_output": [np.diag(ss * (1 - ss))],
-        "output_formula_at_input": [np.diag(z1 * (1 - z1))],
+        "derivative_at_output": [Candidate(np.diag(ss * (1 - ss)), at_output)],
+        "output_formula_at_input": [Candidate(np.diag(z1 * (1 - z1)), at_input)],
+        "missing_factor": [
+            Candidate(np.diag(s), f"the (1 - s) {factor}"),
+            Candidate(np.diag(1 - s), f"the s {factor}"),
+        ],
     }
 
 

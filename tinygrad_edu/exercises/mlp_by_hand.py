@@ -145,14 +145,24 @@ EXERCISE = Exercise(
             ("MLP.update_grad",),
             "W1_grad ... b2_grad += the gradients of one image",
             grade_update_grad,
-            hints={"scaled": "update_grad adds the gradient of one image: no 1/N here"},
+            hints={
+                "scaled": "update_grad adds the gradient of one image as it is, with no 1/N "
+                "(update_params divides by the batch size)",
+                "scaled:too_large": "add the gradient of each image once",
+            },
         ),
         Part(
             "update_params",
             ("MLP.update_params",),
             "W <- W - lr W_grad / batch_size",
             grade_update_params,
-            hints={"scaled": "divide the summed gradient by batch_size (and only once)"},
+            hints={
+                "scaled": "divide the summed gradient by batch_size, exactly once",
+                "scaled:too_large": "divide the summed gradient by batch_size: "
+                "W <- W - lr W_grad / batch_size",
+                "scaled:too_small": "the step is divided by batch_size once too often "
+                "(update_grad adds, with no 1/N)",
+            },
         ),
         Part("train", ("MLP",), f"train to {TARGET_ACCURACY:.0%}", grade_training, 30.0),
     ),

@@ -90,7 +90,12 @@ EXERCISE = Exercise(
             ("gradient",),
             "dL/dw = X^T (h - t) / N, dL/db by hand",
             grade_gradient,
-            hints={"scaled": "the loss is a mean: dL/dw = X^T (h - t) / N"},
+            hints={
+                "scaled": "the loss is a mean over the N images: dL/dw and dL/db each carry "
+                "exactly one factor 1/N",
+                "scaled:too_large": "the loss is a mean: divide the sums over the batch by N",
+                "scaled:too_small": "divided by N once too often: the mean brings a single 1/N",
+            },
         ),
         Part("train", ("gradient",), f"train to {TARGET_ACCURACY:.0%}", grade_training, 30.0),
     ),

@@ -72,7 +72,13 @@ EXERCISE = Exercise(
             ("cross_entropy_grad",),
             "dL/dz = (h - t) / N",
             grade_gradient,
-            hints={"scaled": "the loss is a mean over the batch: divide by N"},
+            hints={
+                "scaled": "the loss is a mean over the batch: its gradient carries exactly one "
+                "factor 1/N",
+                "scaled:too_large": "the loss is a mean over the batch: divide h - t by N",
+                "scaled:too_small": "divided by N once too often: the mean over the batch "
+                "brings a single 1/N",
+            },
         ),
     ),
 )
