@@ -307,7 +307,9 @@ def _judge(
     clues = _clues(net, replace, arrays)
     results = []
     for i, (name, t) in enumerate(zip(net.names, net.tensors, strict=True)):
-        status, diagnosis = _status(answers[name], expected[i], local[i], tol, clues(i), who)
+        status, diagnosis = _status(answers[name], expected[i], local[i], tol, clues(i))
+        if status == "missing":
+            diagnosis = Diagnosis("missing", f"{who} returned no {name!r} (absent, or None)")
         results.append(NodeResult(name, status, t.shape, expected[i], answers[name], local[i]))
         results[-1].diagnosis = diagnosis
     _inheritance(results, net, set(subs))
@@ -315,12 +317,12 @@ def _judge(
 
 
 def _status(
-    got: Any, expected: np.ndarray, local: np.ndarray, tol: Tolerance, clues: Any, who: str
+    got: Any, expected: np.ndarray, local: np.ndarray, tol: Tolerance, clues: Any
 ) -> tuple[str, Diagnosis | None]:
     """The status of one node and, unless right or inherited, its diagnosis; a wrong node is
     diagnosed against ``local``, its rule applied to the student's own upstream gradients."""
     if got is None:
-        return "missing", Diagnosis("missing", f"{who} returned no gradient for it (or None)")
+        return "missing", None
     arr = _numeric(got)
     if arr is None or not np.all(np.isfinite(arr)):
         return "wrong", diagnose(got, local, tol)
