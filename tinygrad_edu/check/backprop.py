@@ -41,7 +41,7 @@ from .inputs import draw_valid, float_names, leaves, resolve_seed
 from .student import StudentError, call, name_of
 from .walk import ACTIVATION_MISTAKES, has_op, reference_grads, reused, topological_order
 
-__all__ = ["backward_order", "check_backprop", "defined_at"]
+__all__ = ["backward_order", "check_backprop", "defined_at", "local_mistakes"]
 
 
 def check_backprop(
@@ -310,8 +310,8 @@ def _judge(
         status, diagnosis = _status(answers[name], expected[i], local[i], tol, clues(i))
         if status == "missing":
             diagnosis = Diagnosis("missing", f"{who} returned no {name!r} (absent, or None)")
-        results.append(NodeResult(name, status, t.shape, expected[i], answers[name], local[i]))
-        results[-1].diagnosis = diagnosis
+        got = answers[name]
+        results.append(NodeResult(name, status, t.shape, expected[i], got, local[i], diagnosis))
     _inheritance(results, net, set(subs))
     return results
 
@@ -361,8 +361,8 @@ def _clues(
 
     @functools.cache
     def with_ones() -> list[np.ndarray]:
-        ones = [(t, np.ones(t.shape)) for n, t in zip(net.names, net.tensors, strict=True)]
-        ones = [(t, g) for (t, g), n in zip(ones, net.names, strict=True) if n in net.intermediates]
+        pairs = zip(net.names, net.tensors, strict=True)
+        ones = [(t, np.ones(t.shape)) for n, t in pairs if n in net.intermediates]
         return reference_grads(net.loss, net.tensors, one, replace=ones)
 
     @functools.cache
