@@ -161,3 +161,16 @@ def permutations_of(draw: Any, ndim: int) -> tuple[int, ...]:
 def shape_and_axes(draw: Any, **shape_kwargs: Any) -> tuple[Shape, Any]:
     shape = draw(shapes(**shape_kwargs))
     return shape, draw(axes(len(shape)))
+
+
+# --------------------------------------------------------------------------- networks
+@st.composite
+def mlp_batches(
+    draw: Any, max_batch: int = 7, max_width: int = 6, max_classes: int = 5
+) -> tuple[int, int, int, int, np.ndarray]:
+    """(N, D, H, C, labels): a batch of N inputs of D features for a network with H hidden
+    units and C >= 2 classes, and N integer labels in [0, C)."""
+    n, d = draw(st.integers(1, max_batch)), draw(st.integers(1, max_width))
+    h, c = draw(st.integers(1, max_width)), draw(st.integers(2, max_classes))
+    labels = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    return n, d, h, c, labels

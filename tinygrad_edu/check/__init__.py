@@ -2,6 +2,8 @@
 
 * :func:`check_vjp`: a backward function against a reference forward written with our ops;
 * :func:`check_gradients`: hand-derived gradients of a scalar loss against its reference;
+* :func:`check_backprop`: a whole hand-written backward pass, node by node from the loss back,
+  pointing at the first wrong gradient (a :class:`BackpropReport`);
 * :func:`check_function`: a user-defined :class:`~tinygrad_edu.Function` against finite
   differences (its gradients' number, shapes and dtypes, broadcasting, its tangent rule).
 
@@ -11,6 +13,8 @@ stable ``kind`` from :data:`DIAGNOSES`, None when passed), ``.results`` per inpu
 Jupyter and ``.plot()``.
 """
 
+from .backprop import check_backprop
+from .backprop_report import STATUSES, BackpropReport, NodeResult
 from .custom_op import check_function
 from .diagnose import DIAGNOSES, EXACT, NUMERIC, Candidate, Clues, Diagnosis, Tolerance, diagnose
 from .report import CheckReport, InputResult
@@ -20,12 +24,16 @@ __all__ = [
     "DIAGNOSES",
     "EXACT",
     "NUMERIC",
+    "STATUSES",
+    "BackpropReport",
     "Candidate",
     "CheckReport",
     "Clues",
     "Diagnosis",
     "InputResult",
+    "NodeResult",
     "Tolerance",
+    "check_backprop",
     "check_function",
     "check_gradients",
     "check_vjp",

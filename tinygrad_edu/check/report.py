@@ -110,25 +110,68 @@ class CheckReport:
 
     def plot(self, name: str | None = None) -> Any:
         """Heatmaps of expected, got and got - expected for a 2-D gradient (the first wrong
-        one, or ``name``); returns the matplotlib figure."""
-        import matplotlib.pyplot as plt
-
+        one, or ``name``); returns the matplotlib figure (:func:`comparison_figure`)."""
         result = self.results[name] if name else (self.first_wrong or _first(self.results))
-        expected = result.expected
         got = np.asarray(result.got, dtype=np.float64) if result.got is not None else None
-        if expected is None or got is None or got.shape != expected.shape or got.ndim > 2:
-            raise ValueError(
-                f"plot: {result.name} needs a 1-D or 2-D gradient of the input's shape"
-            )
-        panels = [("expected", expected), ("got", got), ("got - expected", got - expected)]
-        fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-        for ax, (title, values) in zip(axes, panels, strict=True):
-            image = ax.imshow(np.atleast_2d(values), cmap="RdBu_r", aspect="auto")
-            ax.set_title(f"{result.name}: {title}")
-            fig.colorbar(image, ax=ax)
-        fig.suptitle(str(result.diagnosis or "right"), fontsize=9)
-        fig.tight_layout()
-        return fig
+        return comparison_figure(
+            result.name, result.expected, got, str(result.diagnosis or "right")
+        )
+
+
+#: The colour maps of :func:`comparison_figure`: values, and their difference (diverging).
+VALUES_CMAP = "viridis"
+DIFFERENCE_CMAP = "RdBu_r"
+
+
+def comparison_figure(
+    name: str, expected: np.ndarray | None, got: np.ndarray | None, caption: str
+) -> Any:
+    """Three heatmaps of a 1-D or 2-D gradient: expected, got, got - expected.
+
+    Expected and got share one colour scale [min, max] over both; the difference uses a
+    diverging map centred on 0 (limits -m, m with m = max |got - expected|); the ticks are
+    integer indices. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    if expected is None or got is None or got.shape != expected.shape or got.ndim > 2:
+        raise ValueError(f"plot: {name} needs a 1-D or 2-D gradient of the value's shape")
+    expected, got = np.atleast_2d(expected), np.atleast_2d(got)
+    low, high = _limits(np.concatenate([expected.ravel(), got.ravel()]))
+    diff = got - expected
+    m = float(np.max(np.abs(diff[np.isfinite(diff)]), initial=0.0)) or 1.0
+    panels = [
+        ("expected", expected, VALUES_CMAP, (low, high)),
+        ("got", got, VALUES_CMAP, (low, high)),
+        ("got - expected", diff, DIFFERENCE_CMAP, (-m, m)),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    for ax, (title, values, cmap, (vmin, vmax)) in zip(axes, panels, strict=True):
+        image = ax.imshow(
+            values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest"
+        )
+        ax.set_title(f"{name}: {title}")
+        _integer_ticks(ax, values.shape)
+        fig.colorbar(image, ax=ax)
+    fig.suptitle(caption, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _limits(values: np.ndarray) -> tuple[float, float]:
+    """[min, max] of the finite values, widened around a constant (the scale is never empty)."""
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if high > low:
+        return low, high
+    pad = max(abs(low), 1.0) * 0.5
+    return low - pad, high + pad
+
+
+def _integer_ticks(ax: Any, shape: tuple[int, ...]) -> None:
+    """At most about 8 ticks per axis, at integer indices, labelled as integers."""
+    for n, set_ticks in zip(shape, (ax.set_yticks, ax.set_xticks), strict=True):
+        ticks = list(range(0, n, max(1, -(-n // 8))))
+        set_ticks(ticks, [str(t) for t in ticks])
 
 
 def _first(results: dict[str, InputResult]) -> InputResult:

@@ -6,7 +6,9 @@
 * ``override`` replaces an op's backward (the sigmoid's derivative taken at its output, a
   factor of it left out: :data:`ACTIVATION_MISTAKES`, each with the message naming it);
 * ``keep_only = (tensor, k)`` keeps only the k-th gradient contribution arriving at a tensor
-  used several times (``=`` where ``+=`` was needed).
+  used several times (``=`` where ``+=`` was needed);
+* ``replace = [(tensor, g), ...]`` sends g on from a tensor in place of the total that arrived
+  there: the walk from a student's own upstream gradients (``check_backprop``).
 
 The walk leaves the graph as it found it (nothing is freed, no ``.grad`` is written), so one
 graph serves every variant.
@@ -51,10 +53,13 @@ def reference_grads(
     upstream: np.ndarray,
     override: dict[type, Backward] | None = None,
     keep_only: tuple[Tensor, int] | None = None,
+    replace: Sequence[tuple[Tensor, np.ndarray]] = (),
 ) -> list[np.ndarray]:
     """dL/dw for each w in ``wanted``, with dL/dout = ``upstream`` (float64); a wanted tensor
-    that no gradient reaches gets zeros."""
+    that no gradient reaches gets zeros. A tensor in ``replace`` reports the total that
+    arrived at it, but sends its given gradient on to its inputs."""
     arriving: dict[int, list[np.ndarray]] = {id(out): [np.asarray(upstream, dtype=np.float64)]}
+    sent = {id(t): np.asarray(g, dtype=np.float64) for t, g in replace}
     totals: dict[int, np.ndarray] = {}
     for node in reversed(topological_order(out)):
         parts = arriving.pop(id(node), [])
@@ -65,6 +70,7 @@ def reference_grads(
         g = totals[id(node)] = sum(parts[1:], parts[0])
         if node._ctx is None:
             continue
+        g = sent.get(id(node), g)
         backward = (override or {}).get(type(node._ctx), type(node._ctx).backward)
         grads = backward(node._ctx, g)
         grads = grads if isinstance(grads, tuple) else (grads,)
