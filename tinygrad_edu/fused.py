@@ -272,8 +272,7 @@ def refuse_empty_mean(who: str, shape: tuple[int, ...], reduction: str) -> None:
     loss is never NaN (0/0) or a silent 0; its sum (0) and per-element losses are fine."""
     if reduction == "mean" and 0 in shape:
         raise InputError(
-            f"{who}: an empty batch (shape {shape}) has no mean loss; use reduction='sum' or "
-            "'none'"
+            f"{who}: an empty batch (shape {shape}) has no mean loss; use reduction='sum' or 'none'"
         )
 
 

@@ -232,6 +232,26 @@ def test_plot_of_a_log_whose_records_have_the_wrong_types(
     assert error.startswith(f"{log}: ") and message in error
 
 
+@pytest.mark.parametrize("last", [False, True], ids=["inside", "last"])
+def test_plot_of_a_log_with_a_100k_deep_line(
+    last: bool, tmp_path: Path, toy_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: a RecursionError traceback. A deep line inside the log is one line naming it,
+    exit 2; as the last line it is skipped, like a line cut short by a killed writer."""
+    run = tmp_path / "run"
+    assert cli.main(train_argv(toy_dir, run, "--epochs", "1")) == 0
+    log = run / "metrics.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    lines.insert(len(lines) if last else 1, "[" * 100_000 + "\n")
+    log.write_text("".join(lines))
+    capsys.readouterr()
+    if not last:
+        assert cli.main(["plot", str(run), "--curves-only"]) == 2
+        assert one_line_error(capsys, "plot") == f"{log}: line 2 is JSON nested too deeply"
+    else:
+        assert cli.main(["plot", str(run), "--curves-only", "--out", str(tmp_path / "f")]) == 0
+
+
 def test_train_out_refuses_a_folder_holding_a_run(
     tmp_path: Path, toy_dir: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -223,6 +223,22 @@ def test_read_metrics_tolerates_a_cut_last_line(tmp_path: Path) -> None:
         read_metrics(tmp_path / "missing.jsonl")
 
 
+def test_read_metrics_and_history_load_guard_deep_json(tmp_path: Path) -> None:
+    """A 100k-deep `[` line gave a RecursionError traceback: now it is the reader's error
+    naming the line, or, as the last line, skipped like any line a killed writer cut short."""
+    log = tmp_path / "metrics.jsonl"
+    good = b'{"event": "config"}\n'
+    log.write_bytes(good + b"[" * 100_000 + b'\n{"event": "eval"}\n')
+    with pytest.raises(MetricsLogError, match=r"metrics.jsonl: line 2 is JSON nested too deeply"):
+        read_metrics(log)
+    log.write_bytes(good + b"[" * 100_000 + b"\n")
+    assert read_metrics(log) == [{"event": "config"}]
+    history = tmp_path / "history.json"
+    history.write_text("[" * 100_000)
+    with pytest.raises(ValueError, match=r"history.json: History is JSON nested too deeply"):
+        History.load(history)
+
+
 # --------------------------------------------------------------------------- checkpoints
 def test_checkpoint_holds_the_state_after_each_epoch(tmp_path: Path) -> None:
     model, opt, history = train_run(tmp_path, epochs=2, optimizer="adam", info={"k": 1})
