@@ -19,6 +19,7 @@ import json
 import math
 import os
 import secrets
+import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "one_line",
     "parse_json",
     "read_npz",
+    "why_not_writable",
 ]
 
 #: The largest JSON metadata entry read from an archive (a long run's history is a few MB).
@@ -69,6 +71,24 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any])
             raise _naming(e, path) from None  # e.g. a full disk: the file, not the temp file
         raise
     _fsync_dir(path.parent)
+
+
+def why_not_writable(folder: str | os.PathLike[str]) -> str | None:
+    """Why files cannot be written in ``folder`` (or in the folders that would be made for
+    it), in words; None if they can. Checked by making and removing an empty folder in the
+    nearest existing one (``os.access`` says yes to root on a read-only file system): nothing
+    is left behind."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".tinygrad_edu-probe-", dir=existing))
+    except OSError as e:
+        return f"cannot create a folder in {existing} ({e.strerror or one_line(e)})"
+    return None
 
 
 def _naming(error: OSError, path: Path) -> OSError:
