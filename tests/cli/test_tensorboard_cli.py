@@ -238,6 +238,25 @@ def test_sweep_writes_one_run_per_row(
         assert steps(events, "epoch") == [5]
 
 
+def test_a_sweep_whose_events_cannot_be_written_goes_on(
+    fake_data: list, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the first row's OSError ended the sweep. Now a warning line per row."""
+    from tinygrad_edu.training.tensorboard import EventFile
+
+    def full(self: EventFile, event: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(EventFile, "write", full)
+    argv = ["sweep", "--table", "lr", "--quick", "--epochs", "1", "--tensorboard", str(tmp_path)]
+    assert cli.main(argv) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 4 and all(
+        line.startswith("tinygrad-edu sweep: warning: cannot write the TensorBoard events ")
+        for line in warnings
+    )
+
+
 @pytest.fixture
 def no_tensorboard(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if the tensorboard package were not installed."""
