@@ -6,7 +6,7 @@ Each could be composed from the primitives of ``ops.py``; each is fused for a re
   by the row max) and exact to any order, but records six ops; this is one, with the closed-form
   derivative g - p sum(g).
 * ``CrossEntropy``: stability and speed. log softmax and the pick of the target class in one
-  pass, never taking log 0; its gradient is simply (p - y) / N.
+  pass, never taking log 0; its gradient is simply (p - y) / N (for target rows summing to 1).
 * ``Linear``: speed. x W^T + b in one BLAS call reading W transposed in place, and dW = g^T x
   computed straight into W's layout, instead of Transpose, MatMul and Add nodes.
 * ``BinaryCrossEntropy``: stability. log p and log(1 - p) are clamped (p = 0 or 1 is finite).
@@ -54,14 +54,17 @@ class LogSoftmax(Function):
 
 
 class CrossEntropy(Function):
-    """loss = -(1/N) sum_n sum_c y_nc log softmax(z_n)_c, from logits z of shape (N, C).
+    """loss = -(1/N) sum_n sum_c y_nc log softmax(z_n)_c, from logits z of shape (N, C), N >= 1.
 
-    ``targets`` are N integer labels (y is then one-hot) or an (N, C) array of target
-    probabilities (rows summing to 1). With p = softmax(z):  dL/dz = (p - y) / N.
+    ``targets`` are N integer labels (y is then one-hot; booleans are the classes 0 and 1) or an
+    (N, C) array y of target weights, usually probabilities. With p = softmax(z) and
+    s_n = sum_c y_nc:  dL/dz_nc = (p_nc s_n - y_nc) / N, which is (p - y) / N when every row
+    sums to 1 (labels, one-hot rows, probabilities).
     """
 
     def forward(ctx, z: Array, targets: Array | None = None) -> Array:
         t = check_class_targets("cross_entropy", z, targets)
+        refuse_empty_mean("cross_entropy", z.shape, "mean")
         n = z.shape[0]
         shifted = z - max_along(z, 1)
         logp = shifted - np.log(sum_along(np.exp(shifted), 1))
@@ -76,17 +79,20 @@ class CrossEntropy(Function):
         logp, t = ctx.saved
         n = logp.shape[0]
         grad = np.exp(logp)  # p
-        if t.ndim == 1:
+        if t.ndim == 1:  # the hot path: rows of one-hot labels sum to 1
             grad[np.arange(n), t] -= 1
         else:
+            grad *= sum_along(t, 1)  # p s: O(N C), as cheap as the loss's own t * logp
             grad -= t
         grad *= g / n
         return grad
 
     def jvp(ctx, tz: Array, targets: Any = None) -> Array:
-        """tangent: sum_nc (p - y)_nc tz_nc / N."""
+        """tangent: sum_nc (p s - y)_nc tz_nc / N."""
         logp, t = ctx.saved
-        y = t if t.ndim == 2 else np.eye(logp.shape[1], dtype=logp.dtype)[t]
+        if t.ndim == 2:
+            return ((np.exp(logp) * t.sum(axis=1, keepdims=True) - t) * tz).sum() / logp.shape[0]
+        y = np.eye(logp.shape[1], dtype=logp.dtype)[t]
         return ((np.exp(logp) - y) * tz).sum() / logp.shape[0]
 
     def composite(ctx) -> Tensor:
@@ -157,6 +163,7 @@ class BinaryCrossEntropy(Function):
 
     def forward(ctx, p: Array, targets: Any = None, reduction: str = "mean") -> Array:
         t = binary_targets("binary_cross_entropy", p, targets)
+        refuse_empty_mean("binary_cross_entropy", p.shape, reduction)
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), LOG_FLOOR)
             log_q = np.maximum(np.log1p(-p), LOG_FLOOR)
@@ -192,6 +199,7 @@ class BinaryCrossEntropyWithLogits(Function):
 
     def forward(ctx, z: Array, targets: Any = None, reduction: str = "mean") -> Array:
         t = binary_targets("binary_cross_entropy_with_logits", z, targets)
+        refuse_empty_mean("binary_cross_entropy_with_logits", z.shape, reduction)
         e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
         s = np.where(z >= 0, 1 / (1 + e), e / (1 + e))  # sigmoid(z), stable on both sides
         ctx.save_for_backward(s, t)
@@ -217,7 +225,8 @@ class BinaryCrossEntropyWithLogits(Function):
 
 # --------------------------------------------------------------------------- targets
 def check_class_targets(who: str, z: Array, targets: Any) -> Array:
-    """``targets`` for logits z (N, C): N integer labels in [0, C) or (N, C) probability rows.
+    """``targets`` for logits z (N, C): N integer labels in [0, C) (booleans as the classes 0
+    and 1, never a mask) or (N, C) rows of target weights.
 
     Raises ShapeError for shapes that do not fit, InputError for labels out of range."""
     if z.ndim != 2:
@@ -231,6 +240,8 @@ def check_class_targets(who: str, z: Array, targets: Any) -> Array:
             raise InputError(
                 f"{who}: labels must lie in [0, {c}), got range [{t.min()}, {t.max()}]"
             )
+        if t.dtype.kind == "b":
+            t = t.astype(np.intp)
     elif t.shape != z.shape:
         raise ShapeError(
             f"{who}: targets must be {n} integer labels or one-hot rows of shape "
@@ -240,14 +251,29 @@ def check_class_targets(who: str, z: Array, targets: Any) -> Array:
 
 
 def binary_targets(who: str, x: Array, targets: Any) -> Array:
-    """Targets as x's float dtype and shape: same shape, or the same number of elements (so
-    (N,) labels fit an (N, 1) output)."""
+    """Targets t in [0, 1] as x's float dtype and shape: same shape, or the same number of
+    elements (so (N,) labels fit an (N, 1) output). Raises ShapeError for a size that does not
+    fit, InputError for a target outside [0, 1] (or NaN): one min and one max, O(N)."""
     t = np.asarray(targets)
     if t.shape != x.shape:
         if t.size != x.size:
             raise ShapeError(f"{who}: targets of shape {t.shape} for input of shape {x.shape}")
         t = t.reshape(x.shape)
+    if t.size and t.dtype.kind != "b" and not (t.min() >= 0 and t.max() <= 1):
+        raise InputError(
+            f"{who}: targets must lie in [0, 1] (probabilities or labels 0 and 1), got range "
+            f"[{t.min()}, {t.max()}]"
+        )
     return t.astype(x.dtype, copy=False)
+
+
+def refuse_empty_mean(who: str, shape: tuple[int, ...], reduction: str) -> None:
+    """An empty batch has no mean loss (as ``Tensor.mean`` says): InputError for it, so that a
+    loss is never NaN (0/0) or a silent 0; its sum (0) and per-element losses are fine."""
+    if reduction == "mean" and 0 in shape:
+        raise InputError(
+            f"{who}: an empty batch (shape {shape}) has no mean loss; use reduction='sum' or 'none'"
+        )
 
 
 def _mean_scale(n: int, reduction: str) -> float:

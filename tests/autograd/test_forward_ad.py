@@ -83,3 +83,19 @@ def test_an_op_without_a_tangent_rule_says_so() -> None:
         x = fwd.make_dual(Tensor(np.array([1.0])), np.ones(1))
         with pytest.raises(NotImplementedError, match="Square has no tangent rule"):
             Square.apply(x)
+
+
+def test_nested_levels_are_refused_and_the_outer_level_keeps_its_tangents() -> None:
+    from tinygrad_edu.autograd import functional
+
+    x0 = Tensor(np.array([1.0, 2.0]))
+    with fwd.dual_level():
+        x = fwd.make_dual(x0, np.array([1.0, 0.0]))
+        with pytest.raises(RuntimeError, match=r"dual_level: .*nested"), fwd.dual_level():
+            pass
+        with pytest.raises(RuntimeError, match=r"dual_level: .*nested"):
+            functional.jvp(lambda a: a * 3.0, x0, np.ones(2))  # opens a level of its own
+        _, dy = fwd.unpack_dual(x * x)
+        np.testing.assert_allclose(dy, [2.0, 0.0])  # the outer tangents are still there
+    with fwd.dual_level():  # and a new level opens once the outer one is closed
+        assert fwd.unpack_dual(fwd.make_dual(x0, np.ones(2)) * 2.0).tangent is not None

@@ -232,6 +232,26 @@ def test_plot_of_a_log_whose_records_have_the_wrong_types(
     assert error.startswith(f"{log}: ") and message in error
 
 
+@pytest.mark.parametrize("last", [False, True], ids=["inside", "last"])
+def test_plot_of_a_log_with_a_100k_deep_line(
+    last: bool, tmp_path: Path, toy_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: a RecursionError traceback. A deep line inside the log is one line naming it,
+    exit 2; as the last line it is skipped, like a line cut short by a killed writer."""
+    run = tmp_path / "run"
+    assert cli.main(train_argv(toy_dir, run, "--epochs", "1")) == 0
+    log = run / "metrics.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    lines.insert(len(lines) if last else 1, "[" * 100_000 + "\n")
+    log.write_text("".join(lines))
+    capsys.readouterr()
+    if not last:
+        assert cli.main(["plot", str(run), "--curves-only"]) == 2
+        assert one_line_error(capsys, "plot") == f"{log}: line 2 is JSON nested too deeply"
+    else:
+        assert cli.main(["plot", str(run), "--curves-only", "--out", str(tmp_path / "f")]) == 0
+
+
 def test_train_out_refuses_a_folder_holding_a_run(
     tmp_path: Path, toy_dir: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -268,3 +288,34 @@ def test_a_second_run_in_a_locked_folder_exits_2(
         assert sorted(p.name for p in run.iterdir()) == [".lock"]
     assert cli.main(train_argv(toy_dir, run, "--epochs", "1")) == 0
     assert ".lock" not in [p.name for p in run.iterdir()]
+
+
+def test_resume_refuses_a_checkpoint_copied_from_another_run(
+    tmp_path: Path, toy_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: alice's --resume trained bob's 784-32-10 network from bob's checkpoint and cut
+    alice's log at bob's offset. Now one line and exit 2, before any data is loaded, and
+    alice's files are untouched; an old run (no run ids) is told apart by its model."""
+    alice, bob = tmp_path / "alice" / "exp", tmp_path / "bob" / "exp"
+    assert cli.main(train_argv(toy_dir, alice, "--epochs", "1", "--arch", "784,16,10")) == 0
+    assert cli.main(train_argv(toy_dir, bob, "--epochs", "1", "--arch", "784,32,10")) == 0
+    (alice / "checkpoint.npz").write_bytes((bob / "checkpoint.npz").read_bytes())
+    before = {p.name: p.read_bytes() for p in alice.iterdir()}
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(alice), "--epochs", "2"]) == 2
+    message = one_line_error(capsys, "train")
+    assert message.startswith(f"--resume {alice}: {alice / 'checkpoint.npz'} is of another run")
+    assert {p.name: p.read_bytes() for p in alice.iterdir()} == before
+
+    for run in (alice, bob):  # as written before run ids
+        lines = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
+        config = json.loads(lines[0])
+        del config["run_id"]
+        (run / "metrics.jsonl").write_text(json.dumps(config) + "\n" + "".join(lines[1:]))
+    edit_checkpoint(alice, run_id=None)
+    assert cli.main(["train", "--resume", str(alice), "--epochs", "2"]) == 2
+    assert "holds another model than the log metrics.jsonl beside it records" in one_line_error(
+        capsys, "train"
+    )
+    edit_checkpoint(bob, run_id=None)  # an old run of its own: resumes
+    assert cli.main(["train", "--resume", str(bob), "--epochs", "2"]) == 0

@@ -36,6 +36,7 @@ from tinygrad_edu.training import (
     RunFolderError,
     StopOnNonFinite,
     TrainingState,
+    check_same_run,
     fit,
     load,
     load_checkpoint,
@@ -221,6 +222,22 @@ def test_read_metrics_tolerates_a_cut_last_line(tmp_path: Path) -> None:
         read_metrics(log)
     with pytest.raises(MetricsLogError, match="no metrics log"):
         read_metrics(tmp_path / "missing.jsonl")
+
+
+def test_read_metrics_and_history_load_guard_deep_json(tmp_path: Path) -> None:
+    """A 100k-deep `[` line gave a RecursionError traceback: now it is the reader's error
+    naming the line, or, as the last line, skipped like any line a killed writer cut short."""
+    log = tmp_path / "metrics.jsonl"
+    good = b'{"event": "config"}\n'
+    log.write_bytes(good + b"[" * 100_000 + b'\n{"event": "eval"}\n')
+    with pytest.raises(MetricsLogError, match=r"metrics.jsonl: line 2 is JSON nested too deeply"):
+        read_metrics(log)
+    log.write_bytes(good + b"[" * 100_000 + b"\n")
+    assert read_metrics(log) == [{"event": "config"}]
+    history = tmp_path / "history.json"
+    history.write_text("[" * 100_000)
+    with pytest.raises(ValueError, match=r"history.json: History is JSON nested too deeply"):
+        History.load(history)
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -453,6 +470,67 @@ def test_resume_errors(tmp_path: Path) -> None:
     (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         train_run(tmp_path, 3, resume=True)
+
+
+def test_a_checkpoint_copied_from_another_run_is_refused(tmp_path: Path) -> None:
+    """Before: the copied checkpoint was resumed, its model trained, and this run's log cut at
+    the other run's offset. Each run has an id, in its log's config record and its
+    checkpoints; a copy from another run folder differs in it (runs from before run ids: in
+    the model the log records)."""
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    train_run(mine, 1)
+    train_run(other, 1)
+    run_id = read_metrics(mine)[0]["run_id"]
+    assert isinstance(run_id, str) and len(run_id) == 16
+    assert load_checkpoint(mine).run_id == run_id != load_checkpoint(other).run_id
+    log = (mine / "metrics.jsonl").read_bytes()
+    (mine / "checkpoint.npz").write_bytes((other / "checkpoint.npz").read_bytes())
+    with pytest.raises(CheckpointError, match=r"is of another run \(run id [0-9a-f]{16}\)"):
+        train_run(mine, 2, resume=True)
+    assert (mine / "metrics.jsonl").read_bytes() == log  # the log untouched
+
+    wide = tmp_path / "wide"  # another architecture, and neither side has a run id
+    model = nn.MLP([784, 32, 10], seed=0)
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    fit(model, TRAIN, TEST, "cross_entropy", opt, 1, 32, 0, [RunFolder(wide)])
+    checkpoint = load_checkpoint(wide)
+    checkpoint.run_id = None
+    save_checkpoint(mine / "checkpoint.npz", checkpoint)
+    _drop_run_id(mine / "metrics.jsonl")
+    with pytest.raises(
+        CheckpointError, match=r"\"MLP\(784-32-10, .* where the log has \"MLP\(784-16"
+    ):
+        check_same_run(mine, load_checkpoint(mine))
+
+
+def test_runs_from_before_run_ids_still_resume(tmp_path: Path) -> None:
+    """An old run (no run id in its log or checkpoint) resumes, and gets an id from then on."""
+    train_run(tmp_path, 1)
+    _drop_run_id(tmp_path / "metrics.jsonl")
+    checkpoint = load_checkpoint(tmp_path)
+    checkpoint.run_id = None
+    save_checkpoint(tmp_path / "checkpoint.npz", checkpoint)
+    train_run(tmp_path, 2, resume=True)
+    new_id = load_checkpoint(tmp_path).run_id
+    assert isinstance(new_id, str)
+    assert [r.get("run_id") for r in read_metrics(tmp_path) if r["event"] == "resume"] == [new_id]
+    with pytest.raises(CheckpointError, match=f"it is of run {new_id}, not abc"):
+        fit(*train_parts(), callbacks=[RunFolder(tmp_path, resume=True, run_id="abc")])
+
+
+def train_parts() -> tuple[Any, ...]:
+    """fit's arguments up to its callbacks for train_run's model (3 epochs)."""
+    model = nn.MLP([784, 16, 10], seed=0)
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    return model, TRAIN, TEST, "cross_entropy", opt, 3, 32, 0
+
+
+def _drop_run_id(log: Path) -> None:
+    """The log as written before run ids: its config record without one."""
+    lines = log.read_text().splitlines(keepends=True)
+    config = json.loads(lines[0])
+    del config["run_id"]
+    log.write_text(json.dumps(config) + "\n" + "".join(lines[1:]))
 
 
 # --------------------------------------------------------------------------- the command line

@@ -5,10 +5,12 @@ and what happens without the extra."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -37,7 +39,13 @@ from tinygrad_edu.training import (
     fit,
     load_checkpoint,
 )
-from tinygrad_edu.training.tensorboard import INSTALL_HINT, probe_layers
+from tinygrad_edu.training.tensorboard import (
+    INSTALL_HINT,
+    OWNER_FILE,
+    EventFile,
+    claim_log_folder,
+    probe_layers,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN, TEST = blobs(240), blobs(60, seed=1)  # 8 updates per epoch at batch 32
@@ -427,6 +435,125 @@ def test_killed_process_leaves_readable_events_and_resumes(
     assert cli.main([*args, "--out", str(straight), *tensorboard]) == 0
     capsys.readouterr()
     assert_same_events(reader, boards / "killed", boards / "straight")
+
+
+# --------------------------------------------------------------------------- damaged or full
+def record_spans(blob: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each record of an event file (uint64 length, CRC, data, CRC)."""
+    spans, at = [], 0
+    while at + 12 <= len(blob):
+        end = at + 12 + struct.unpack_from("<Q", blob, at)[0] + 4
+        spans.append((at, end))
+        at = end
+    return spans
+
+
+def damage(path: Path, index: int, undecodable: bool) -> int:
+    """Damage record ``index`` of an event file: its data made undecodable (with a CRC that
+    matches it: only decoding fails) or one bit flipped (it may decode; its CRC fails). Returns
+    the record's start."""
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    blob = bytearray(path.read_bytes())
+    start, end = record_spans(bytes(blob))[index]
+    if undecodable:
+        blob[start + 12 : end - 4] = b"\xff" * (end - start - 16)
+        blob[end - 4 : end] = struct.pack("<I", masked_crc32c(bytes(blob[start + 12 : end - 4])))
+    else:
+        blob[start + 12] ^= 1
+    path.write_bytes(bytes(blob))
+    return start
+
+
+@pytest.mark.parametrize("undecodable", [True, False], ids=["undecodable", "bit-flip"])
+def test_a_damaged_record_ends_what_a_resume_keeps(
+    reader: Any, tmp_path: Path, undecodable: bool
+) -> None:
+    """Before: a DecodeError (or a record TensorBoard stops reading at) when resuming. Now the
+    file is cut before the damaged record, said in one line, and the run goes on in it."""
+    said: list[str] = []
+    with pytest.raises(Killed):
+        run(tmp_path / "run", 3, TensorBoard(tmp_path / "tb", every=1), extra=[kill_at(13)])
+    path = event_file(tmp_path / "tb")
+    start = damage(path, 5, undecodable)  # a record of epoch 1 (before the checkpoint's step 8)
+    run(tmp_path / "run", 3, TensorBoard(tmp_path / "tb", every=1, say=said.append), resume=True)
+    assert said == [
+        f"{path}: a damaged event record at byte {start}; the events from there on are dropped"
+    ]
+    events = load(reader, tmp_path / "tb")
+    assert scalars(events, "epoch") == [(16, 2.0), (24, 3.0)]  # epoch 1's came after the damage
+    kept = [step for step, _ in scalars(events, "train/loss")]
+    assert kept == sorted(set(kept)) and kept[-16:] == list(range(8, 24))
+
+
+def test_events_that_cannot_be_written_stop_and_training_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk (simulated: the event writer raises ENOSPC from step 10 on) failed the run
+    with an OSError naming no file. Now it is said once (a RuntimeWarning by default), naming
+    the file; nothing more is written, and training, checkpoints and all, is what it would be."""
+    pytest.importorskip("tensorboard")
+    real_write = EventFile.write
+
+    def write(self: EventFile, event: Any) -> None:
+        if event.step >= 10:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(self, event)
+
+    monkeypatch.setattr(EventFile, "write", write)
+    board = TensorBoard(tmp_path / "tb", every=1)
+    with pytest.warns(RuntimeWarning) as warned:
+        model, history = run(tmp_path / "run", 3, board)
+    path = event_file(tmp_path / "tb")
+    assert [str(w.message) for w in warned] == [f"TensorBoard: {board.failure}"]
+    assert board.failure == (
+        f"cannot write the TensorBoard events {path} ({os.strerror(errno.ENOSPC)}): they stop "
+        "at update 11; training goes on"
+    )
+    plain, plain_history = run(None, 3)
+    pairs = zip(model.parameters(), plain.parameters(), strict=True)
+    assert all(np.array_equal(a.data, b.data) for a, b in pairs)
+    assert history.test_acc == plain_history.test_acc
+    assert load_checkpoint(tmp_path / "run").epoch == 3
+    assert max(e.step for e in raw_events(tmp_path / "tb")) < 10
+
+
+def test_a_log_dir_that_is_not_a_path_is_a_clear_type_error() -> None:
+    """Before: pathlib's raw "expected str, bytes or os.PathLike object, not NoneType"."""
+    for bad in (None, 3, ["logs"]):
+        with pytest.raises(
+            TypeError, match=r"TensorBoard: log_dir must be a folder's path \(a str"
+        ):
+            TensorBoard(bad)  # type: ignore[arg-type]
+
+
+def test_claim_log_folder_gives_each_run_a_folder_of_its_own(tmp_path: Path) -> None:
+    """Two runs named alike get name and name-2; a run gets its own back (resumed, even from a
+    moved run folder); a folder of another or of no known owner is never taken, except a
+    resumed older run's recorded one; ``replace`` (a new run in the same run folder) takes
+    that run folder's."""
+    logs, alice, bob = tmp_path / "logs", tmp_path / "alice" / "exp", tmp_path / "bob" / "exp"
+    a = claim_log_folder(logs, "exp", "a1", alice)
+    assert a == logs / "exp"
+    owner = json.loads((a / OWNER_FILE).read_text())
+    assert owner == {"run_id": "a1", "run_folder": str(alice.resolve())}
+    b = claim_log_folder(logs, "exp", "b1", bob)
+    assert b == logs / "exp-2"
+    assert claim_log_folder(logs, "exp", "a1", alice) == a
+    assert claim_log_folder(logs, "exp", "b1", tmp_path / "moved", prefer=b) == b
+    assert claim_log_folder(logs, "exp", "a2", alice) == logs / "exp-3"
+    assert claim_log_folder(logs, "exp", "a3", alice, replace=True) == a
+    assert json.loads((a / OWNER_FILE).read_text())["run_id"] == "a3"
+    (logs / "old").mkdir()  # an older run's folder, or another tool's: no owner file
+    assert claim_log_folder(logs, "old", "c1", tmp_path / "c") == logs / "old-2"
+    assert (
+        claim_log_folder(logs, "old", "d1", tmp_path / "old", prefer=logs / "old") == logs / "old"
+    )
+    (logs / "file").write_text("")
+    (logs / "bad").mkdir()
+    (logs / "bad" / OWNER_FILE).write_text("[" * 100_000)
+    assert claim_log_folder(logs, "file", "e1", tmp_path / "e") == logs / "file-2"
+    assert claim_log_folder(logs, "bad", "e1", tmp_path / "e") == logs / "bad-2"
 
 
 # --------------------------------------------------------------------------- the real server

@@ -28,7 +28,7 @@ from ..engine.tensor import Tensor
 
 __all__ = ["UnpackedDualTensor", "dual_level", "make_dual", "unpack_dual"]
 
-_levels: list[dict[Tensor, np.ndarray]] = []  # the tangents of each open dual level
+_levels: list[dict[Tensor, np.ndarray]] = []  # the open dual level's tangents (at most one)
 
 
 class UnpackedDualTensor(NamedTuple):
@@ -38,7 +38,16 @@ class UnpackedDualTensor(NamedTuple):
 
 @contextlib.contextmanager
 def dual_level() -> Iterator[None]:
-    """Inside it, ops compute tangents (forward mode); outside, they cost one ``is None`` test."""
+    """Inside it, ops compute tangents (forward mode); outside, they cost one ``is None`` test.
+
+    One level at a time, as in PyTorch: an inner level would hide the outer one's tangents (the
+    tangent of a tangent needs hyper-dual numbers), so opening a second one is refused."""
+    if _levels:
+        raise RuntimeError(
+            "dual_level: a dual level is already open, and nested levels are not supported "
+            "(close the outer one first; autograd.functional.jvp and jacobian(strategy="
+            "'forward-mode') open a level of their own)"
+        )
     _levels.append({})
     previous = set_forward_hook(_propagate)
     try:

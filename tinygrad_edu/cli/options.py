@@ -12,6 +12,7 @@ import numpy as np
 
 from ..data import DATASETS
 from ..training import CHECKPOINT_FILE, MODEL_FILE, TensorBoard, TensorBoardNotInstalled
+from ..training.files import why_not_writable
 from .errors import one_line
 
 __all__ = [
@@ -118,11 +119,15 @@ def number_between(
 
 
 def tensorboard_folder(text: str) -> Path:
-    """``--tensorboard DIR``: the folder, once the TensorBoard extra is known to be installed."""
+    """``--tensorboard DIR``: the folder, once the TensorBoard extra is known to be installed and
+    DIR is (or can be made) a folder to write in: checked here, before anything is created."""
     try:
         TensorBoard.check_installed()
     except TensorBoardNotInstalled as e:
         raise argparse.ArgumentTypeError(one_line(e)) from None
+    why = why_not_writable(text)
+    if why is not None:
+        raise argparse.ArgumentTypeError(f"{text}: {why}")
     return Path(text)
 
 

@@ -30,7 +30,13 @@ from ..data import Dataset
 from ..training import Callback, TensorBoard
 from ..training.history import plural
 from .errors import CLIError
-from .options import add_data_arguments, nonnegative_int, positive_int, tensorboard_folder
+from .options import (
+    PROG,
+    add_data_arguments,
+    nonnegative_int,
+    positive_int,
+    tensorboard_folder,
+)
 from .rundata import load_data
 
 __all__ = ["add_sweep_command", "run_sweep"]
@@ -183,12 +189,16 @@ def _run_curves(
 
 
 def _row_callbacks(board: Path | None) -> sweeps.RowCallbacks | None:
-    """With ``--tensorboard DIR``: a TensorBoard in ``DIR/<row name>`` for each row."""
+    """With ``--tensorboard DIR``: a TensorBoard in ``DIR/<row name>`` for each row (what goes
+    wrong with its file, e.g. a full disk, is a warning line; the sweep goes on)."""
     if board is None:
         return None
 
+    def warn(line: str) -> None:
+        print(f"{PROG} sweep: warning: {line}", file=sys.stderr, flush=True)
+
     def callbacks(row: str) -> list[Callback]:
-        return [TensorBoard(board / row)]
+        return [TensorBoard(board / row, say=warn)]
 
     return callbacks
 

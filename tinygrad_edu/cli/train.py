@@ -41,11 +41,15 @@ from ..training import (
     TensorBoard,
     TensorBoardNotInstalled,
     TrainingState,
+    check_same_run,
+    claim_log_folder,
     existing_run,
     fit,
     load_checkpoint,
+    new_run_id,
     save,
 )
+from ..training.files import why_not_writable
 from ..training.history import plural
 from .errors import CLIError, RunFailed, one_line
 from .figures import save_figures
@@ -229,9 +233,9 @@ def _add_folder_arguments(p: argparse.ArgumentParser) -> None:
         "--tensorboard",
         type=tensorboard_folder,
         metavar="DIR",
-        help="also write TensorBoard event files to DIR/<run folder name> (a resumed run goes "
-        "on writing there); view with `tensorboard --logdir DIR`. Needs pip install "
-        '"tinygrad_edu[tensorboard]"',
+        help="also write TensorBoard event files to DIR/<run folder name>, or DIR/<name>-2, -3, "
+        "... when another run has that folder (a resumed run goes on writing in its own); view "
+        'with `tensorboard --logdir DIR`. Needs pip install "tinygrad_edu[tensorboard]"',
     )
 
 
@@ -239,19 +243,19 @@ def _add_folder_arguments(p: argparse.ArgumentParser) -> None:
 @dataclass
 class TrainRun:
     """What ``train`` was asked for: the settings (JSON-ready, kept in the run folder), the run
-    folder, and the checkpoint being resumed (None for a fresh run)."""
+    folder, the checkpoint being resumed (None for a fresh run) and the run's id."""
 
     settings: dict[str, Any]
     folder: Path
     checkpoint: Checkpoint | None = None
     data_crc: dict[str, str] = field(default_factory=dict)
+    run_id: str = field(default_factory=new_run_id)
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``train``: settings -> data -> model and optimiser -> fit -> save -> figures."""
     run = _resumed_run(args) if args.resume is not None else _fresh_run(args)
-    if args.tensorboard is not None:  # kept in the settings: --resume goes on writing there
-        run.settings["tensorboard"] = str(args.tensorboard.resolve())
+    _log_folder_settings(run, args.tensorboard)
     if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
         raise CLIError(f"--plots {args.plots} exists and is not a folder")
     # no --dataset: full MNIST where it can be had, else the bundled sample (one line says so)
@@ -293,6 +297,26 @@ def _fresh_run(args: argparse.Namespace) -> TrainRun:
     settings["epochs"] = args.epochs or DEFAULT_EPOCHS
     settings["data_dir"] = str(args.data_dir.resolve()) if args.data_dir is not None else None
     return TrainRun(settings, folder)
+
+
+def _log_folder_settings(run: TrainRun, given: Path | None) -> None:
+    """``tensorboard`` (the --tensorboard DIR) and ``tensorboard_run`` (the run's own folder in
+    it, once claimed) in the settings, so that --resume goes on writing there; a resumed run's
+    remembered DIR is checked before anything is created (a given one was, by the option)."""
+    s = run.settings
+    moved = given is not None and str(given.resolve()) != s.get("tensorboard")
+    if moved:
+        s["tensorboard"] = str(given.resolve())
+        s.pop("tensorboard_run", None)  # a new DIR: a new folder in it
+    board = s.get("tensorboard")
+    if board is None:
+        return
+    if not isinstance(board, str) or not isinstance(s.get("tensorboard_run", ""), str):
+        raise CLIError(f"--resume {run.folder}: its checkpoint has a bad tensorboard folder")
+    if given is None and (why := why_not_writable(board)) is not None:
+        raise CLIError(f"--resume {run.folder}: its --tensorboard {board}: {why}")
+    if run.checkpoint is not None and not moved and "tensorboard_run" not in s:
+        s["tensorboard_run"] = str(Path(board) / run.folder.resolve().name)  # an older run's
 
 
 def _with_defaults(given: dict[str, Any]) -> dict[str, Any]:
@@ -363,7 +387,7 @@ def _resumed_run(args: argparse.Namespace) -> TrainRun:
         settings["epochs"] = args.epochs
     if args.data_dir is not None:  # the data may have moved
         settings["data_dir"] = str(args.data_dir.resolve())
-    return TrainRun(settings, folder, checkpoint)
+    return TrainRun(settings, folder, checkpoint, run_id=checkpoint.run_id or new_run_id())
 
 
 def _train_checkpoint(folder: Path, out: Path | None) -> Checkpoint:
@@ -386,6 +410,10 @@ def _train_checkpoint(folder: Path, out: Path | None) -> Checkpoint:
         checkpoint = load_checkpoint(folder)
     except CheckpointError as e:
         raise CLIError(f"--resume {folder}: corrupt checkpoint: {one_line(e)}") from None
+    try:
+        check_same_run(folder, checkpoint)
+    except CheckpointError as e:
+        raise CLIError(f"--resume {folder}: {one_line(e)}") from None
     if checkpoint.info.get("command") != "train" or not isinstance(
         checkpoint.info.get("settings"), dict
     ):
@@ -521,15 +549,11 @@ def _callbacks(
     run: TrainRun, on_end: Callable[[TrainingState], Any], overwrite: bool = False
 ) -> list[Callback]:
     """Progress bar (on a terminal), a line per epoch, extra evaluations, the stop on a
-    non-finite loss, ``on_end`` told the final state, TensorBoard event files in
-    ``<--tensorboard DIR>/<run folder name>``, and the run folder (last; its lock is held by
+    non-finite loss, ``on_end`` told the final state, TensorBoard event files in the run's own
+    folder of ``--tensorboard DIR``, and the run folder (last; its lock is held by
     :func:`run_train`)."""
     eval_every = run.settings["eval_every"]
-    board = run.settings.get("tensorboard")
-    try:
-        boards = [TensorBoard(Path(board) / run.folder.resolve().name)] if board else []
-    except TensorBoardNotInstalled as e:  # a resumed run that had --tensorboard
-        raise CLIError(one_line(e)) from None
+    boards = _tensorboard(run, overwrite)
     return [
         *([ProgressBar()] if sys.stderr.isatty() else []),
         EpochLog(lambda line: print(line, flush=True)),
@@ -544,8 +568,38 @@ def _callbacks(
             info={"command": "train", "settings": run.settings, "data": run.data_crc},
             overwrite=overwrite,
             lock=False,
+            run_id=run.run_id,
         ),
     ]
+
+
+def _tensorboard(run: TrainRun, overwrite: bool) -> list[Callback]:
+    """A TensorBoard writing to the run's own folder of ``--tensorboard DIR``: ``DIR/<run folder
+    name>``, or ``-2``, ``-3``, ... when another run owns it (:func:`claim_log_folder`); a
+    resumed run's recorded folder, taken back. Its problems are one warning line each."""
+    board = run.settings.get("tensorboard")
+    if not board:
+        return []
+    try:
+        TensorBoard.check_installed()  # a resumed run that had --tensorboard
+        folder = claim_log_folder(
+            board,
+            run.folder.resolve().name,
+            run.run_id,
+            run.folder,
+            prefer=run.settings.get("tensorboard_run"),
+            replace=overwrite,
+        )
+    except TensorBoardNotInstalled as e:
+        raise CLIError(one_line(e)) from None
+    except OSError as e:
+        raise CLIError(f"--tensorboard {board}: {one_line(e)}") from None
+    run.settings["tensorboard_run"] = str(folder)
+    return [TensorBoard(folder, say=_warn)]
+
+
+def _warn(line: str) -> None:
+    print(f"{PROG} train: warning: {line}", file=sys.stderr, flush=True)
 
 
 def _save(

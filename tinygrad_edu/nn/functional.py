@@ -24,6 +24,7 @@ from ..fused import (
     LogSoftmax,
     binary_targets,
     check_class_targets,
+    refuse_empty_mean,
 )
 from .init import as_rng
 
@@ -62,7 +63,9 @@ def _check_reduction(who: str, reduction: str) -> None:
         )
 
 
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
+def _reduce(loss: Tensor, reduction: str, who: str) -> Tensor:
+    """The per-element losses, reduced (the mean of none refused, naming the loss ``who``)."""
+    refuse_empty_mean(who, loss.shape, reduction)
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -144,20 +147,22 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarra
 def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy from logits z (N, C): l_n = -sum_c y_nc log softmax(z_n)_c.
 
-    ``targets``: N integer labels (y one-hot) or (N, C) rows of target probabilities. Fused and
-    stable (``fused.CrossEntropy``): for the mean, dL/dz = (softmax(z) - y) / N. Labels out of
-    range raise InputError, for every reduction.
+    ``targets``: N integer labels (y one-hot; booleans are the classes 0 and 1) or (N, C) rows
+    of target probabilities. Fused and stable (``fused.CrossEntropy``): for the mean,
+    dL/dz = (softmax(z) s - y) / N with s the row sums of y (1 for labels and probabilities).
+    Labels out of range raise InputError, for every reduction, and so does the mean of an empty
+    batch.
     """
     _check_reduction("cross_entropy", reduction)
     z = as_tensor(logits)
     t = _array(targets)
-    if reduction == "mean":
-        return CrossEntropy.apply(z, targets=t)
-    if reduction == "sum":
-        return CrossEntropy.apply(z, targets=t) * float(z.shape[0])
+    if reduction == "mean" or (reduction == "sum" and z.ndim == 2 and z.shape[0]):
+        loss = CrossEntropy.apply(z, targets=t)
+        return loss if reduction == "mean" else loss * float(z.shape[0])
     t = check_class_targets("cross_entropy", z.data, t)
     y = one_hot(t, z.shape[1], z.dtype) if t.ndim == 1 else t
-    return -(log_softmax(z, axis=1) * y).sum(axis=1)
+    per_sample = -(log_softmax(z, axis=1) * y).sum(axis=1)
+    return per_sample.sum() if reduction == "sum" else per_sample
 
 
 def nll_loss(log_probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
@@ -176,7 +181,7 @@ def nll_loss(log_probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
         raise InputError(
             f"nll_loss: labels must lie in [0, {a.shape[1]}), got range [{t.min()}, {t.max()}]"
         )
-    return _reduce(-a[np.arange(a.shape[0]), t], reduction)
+    return _reduce(-a[np.arange(a.shape[0]), t], reduction, "nll_loss")
 
 
 # --------------------------------------------------------------------------- regression
@@ -191,7 +196,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
             f"them equal, e.g. one_hot(labels, C) for (N, C) outputs)"
         )
     d = x - y
-    return _reduce(d * d, reduction)
+    return _reduce(d * d, reduction, "mse_loss")
 
 
 # --------------------------------------------------------------------------- binary losses

@@ -26,8 +26,16 @@ from .loop import fit
 from .metrics import accuracy, confusion_matrix
 from .metricslog import METRICS_FILE, MetricsLogError, read_metrics
 from .modelfile import MODEL_FORMAT, ModelFileError, describe, load, read_metadata, save
-from .runfolder import MODEL_FILE, FolderLock, RunFolder, RunFolderError, existing_run
-from .tensorboard import TensorBoard, TensorBoardNotInstalled
+from .runfolder import (
+    MODEL_FILE,
+    FolderLock,
+    RunFolder,
+    RunFolderError,
+    check_same_run,
+    existing_run,
+    new_run_id,
+)
+from .tensorboard import TensorBoard, TensorBoardNotInstalled, claim_log_folder
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -54,6 +62,8 @@ __all__ = [
     "TensorBoardNotInstalled",
     "TrainingState",
     "accuracy",
+    "check_same_run",
+    "claim_log_folder",
     "confusion_matrix",
     "describe",
     "evaluate",
@@ -61,6 +71,7 @@ __all__ = [
     "fit",
     "load",
     "load_checkpoint",
+    "new_run_id",
     "predict",
     "read_metadata",
     "read_metrics",

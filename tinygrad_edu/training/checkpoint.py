@@ -47,7 +47,8 @@ class Checkpoint:
     ``loader_rng`` / ``dropout_rngs``: numpy bit-generator states of the training batch order
     and of each Dropout layer; ``metrics_offset``: the metrics log's size in bytes when the
     checkpoint was taken; ``info``: what the caller asked to keep (the CLI's arguments);
-    ``extra``: anything else (data sizes, the model's description, ...).
+    ``extra``: anything else (data sizes, the model's description, ...); ``run_id``: the run's
+    identity, also in its metrics log (None in checkpoints written before there were any).
     """
 
     epoch: int
@@ -61,6 +62,7 @@ class Checkpoint:
     metrics_offset: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
 
 
 def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Path:
@@ -95,6 +97,7 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Pat
         "metrics_offset": checkpoint.metrics_offset,
         "info": checkpoint.info,
         "extra": checkpoint.extra,
+        "run_id": checkpoint.run_id,
     }
     # NaN stays NaN here (Python's json reads it back): the history must round-trip exactly
     text = json.dumps(jsonable(meta, nan=True))
@@ -135,6 +138,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         offset = meta.get("metrics_offset")
         if offset is not None:
             offset = _count(meta, "metrics_offset")
+        run_id = meta.get("run_id")
+        if run_id is not None and not isinstance(run_id, str):
+            raise ValueError(f"run_id must be a string, got {run_id!r}")
         return Checkpoint(
             **counts,
             model_state=model_state,
@@ -145,6 +151,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             metrics_offset=offset,
             info=dict(meta.get("info") or {}),
             extra=dict(meta.get("extra") or {}),
+            run_id=run_id,
         )
     except (KeyError, TypeError, ValueError, IndexError) as e:
         if isinstance(e, CheckpointError):

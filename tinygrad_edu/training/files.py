@@ -6,7 +6,9 @@ Files are created with mode 0666 minus the user's umask (as ``open`` does; not t
 is named ``.<name>.<pid>.<random>.tmp``: one left by a killed process is removed by the next
 write to the same file. An archive is read one entry at a time, each entry's shape and dtype
 first checked against the bytes it holds (:class:`NpzReader`), so a file declaring sizes it
-does not hold is refused before anything is allocated.
+does not hold is refused before anything is allocated. JSON read from a file goes through
+:func:`parse_json`, which turns every way the text can be bad (not JSON, not UTF-8, nested
+deeper than Python's parser goes) into the caller's error naming the file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import math
 import os
 import secrets
+import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -32,7 +35,9 @@ __all__ = [
     "atomic_write",
     "jsonable",
     "one_line",
+    "parse_json",
     "read_npz",
+    "why_not_writable",
 ]
 
 #: The largest JSON metadata entry read from an archive (a long run's history is a few MB).
@@ -68,6 +73,24 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any])
     _fsync_dir(path.parent)
 
 
+def why_not_writable(folder: str | os.PathLike[str]) -> str | None:
+    """Why files cannot be written in ``folder`` (or in the folders that would be made for
+    it), in words; None if they can. Checked by making and removing an empty folder in the
+    nearest existing one (``os.access`` says yes to root on a read-only file system): nothing
+    is left behind."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".tinygrad_edu-probe-", dir=existing))
+    except OSError as e:
+        return f"cannot create a folder in {existing} ({e.strerror or one_line(e)})"
+    return None
+
+
 def _naming(error: OSError, path: Path) -> OSError:
     """``error`` (an OSError with an errno) about ``path`` rather than a temp file."""
     return type(error)(error.errno, error.strerror, str(path))
@@ -81,6 +104,21 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def parse_json(text: str | bytes, error: type[Exception], where: str) -> Any:
+    """The JSON value in ``text`` (read from a file the user may have edited or broken).
+
+    Invalid JSON, bytes that are not UTF-8, and nesting too deep for Python's parser (a 100k-deep
+    ``[``: a RecursionError, which no caller expects) raise ``error`` with a one-line message
+    beginning with ``where`` (the file, and the line or entry): ``<where> is not valid JSON
+    (...)`` or ``<where> is JSON nested too deeply``."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise error(f"{where} is JSON nested too deeply") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise error(f"{where} is not valid JSON ({one_line(e)})") from None
 
 
 def jsonable(value: Any, nan: bool = False) -> Any:
@@ -184,12 +222,8 @@ class NpzReader:
         shape, dtype = self.entries[key]
         if shape != () or dtype.kind != "U" or dtype.itemsize > 4 * MAX_METADATA_BYTES:
             raise self._fail(f"has a malformed {key} entry ({dtype} {shape})")
-        try:
-            meta = json.loads(str(self.read(key)))
-        except json.JSONDecodeError as e:
-            raise self._fail(f"has corrupt {what} metadata ({e})") from None
-        except RecursionError:
-            raise self._fail(f"has {what} metadata nested too deeply") from None
+        where = f"{self.prefix}{self.path}: its {what} metadata"
+        meta = parse_json(str(self.read(key)), self.error, where)
         if not isinstance(meta, dict) or meta.get("format") != fmt:
             found = meta.get("format") if isinstance(meta, dict) else None
             raise self._fail(f"is not a tinygrad_edu {what} (format {found!r})")

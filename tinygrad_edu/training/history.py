@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .files import atomic_write
+from .files import atomic_write, parse_json
 from .metricslog import MetricsLogError, read_metrics
 
 __all__ = ["History"]
@@ -136,10 +136,7 @@ class History:
     @classmethod
     def from_json(cls, text: str) -> History:
         """Inverse of :meth:`to_json`."""
-        try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"History: not valid JSON ({e})") from None
+        return cls.from_dict(parse_json(text, ValueError, "History"))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write JSON to ``path`` atomically (temp file + rename)."""

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .files import jsonable
+from .files import jsonable, parse_json
 
 __all__ = ["METRICS_FILE", "MetricsLogError", "MetricsWriter", "read_metrics"]
 
@@ -95,8 +95,8 @@ def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The records of a metrics log (a ``metrics.jsonl`` file or a run folder holding one).
 
     A last line without its newline or that is not valid JSON (a writer killed mid-line) is
-    skipped; an invalid line before it raises :class:`MetricsLogError` naming the line. Raises
-    MetricsLogError for a missing or empty log.
+    skipped; an invalid line before it (not JSON, not UTF-8, nested too deeply) raises
+    :class:`MetricsLogError` naming the line. Raises MetricsLogError for a missing or empty log.
     """
     path = Path(path)
     if path.is_dir():
@@ -115,11 +115,11 @@ def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             continue
         last = number == last_number
         try:
-            record = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = parse_json(raw, MetricsLogError, f"{path}: line {number}")
+        except MetricsLogError:
             if last:
                 break  # cut short by a killed writer
-            raise MetricsLogError(f"{path}: line {number} is not valid JSON") from None
+            raise
         if not isinstance(record, dict) or "event" not in record:
             if last:
                 break

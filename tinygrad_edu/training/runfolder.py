@@ -9,13 +9,17 @@ bit that of an uninterrupted run (the timings aside).
 
 A folder holds one run: a new run refuses a folder that holds one unless told to ``overwrite``
 it, and a :class:`FolderLock` (``path/.lock``) stops two runs from writing to one folder at
-once. A run that fails (a non-finite loss or parameters) keeps its last good checkpoint.
+once. A run that fails (a non-finite loss or parameters) keeps its last good checkpoint. Each
+run gets a run id, written in its log's ``config`` record and in every checkpoint, so that a
+checkpoint copied in from another run folder is refused on resume (:func:`check_same_run`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -32,9 +36,9 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .evaluation import data_size
-from .files import one_line
+from .files import one_line, parse_json
 from .history import History, plural
-from .metricslog import METRICS_FILE, MetricsWriter
+from .metricslog import METRICS_FILE, MetricsLogError, MetricsWriter
 from .modelfile import describe
 
 try:  # the lock: flock where there is fcntl (Linux, macOS), msvcrt's locking on Windows
@@ -49,7 +53,9 @@ __all__ = [
     "FolderLock",
     "RunFolder",
     "RunFolderError",
+    "check_same_run",
     "existing_run",
+    "new_run_id",
 ]
 
 #: History.config entries that must match when a run is resumed.
@@ -135,6 +141,56 @@ def existing_run(folder: str | os.PathLike[str]) -> list[str]:
     return [name for name in RUN_FILES if (Path(folder) / name).exists()]
 
 
+def new_run_id() -> str:
+    """A fresh run id: 16 random hex digits."""
+    return secrets.token_hex(8)
+
+
+def check_same_run(folder: str | os.PathLike[str], checkpoint: Checkpoint) -> None:
+    """Refuse (:class:`CheckpointError`) a checkpoint that is not of the run whose metrics log is
+    in ``folder`` (one copied in from another run folder): another run id, or another model
+    than the log's ``config`` record says (``repr`` of the model, e.g. its layer sizes).
+    Resuming it would train that other model and cut this log at the other run's offset. What
+    either side does not record (a run from before run ids, a log without its config record)
+    is not compared."""
+    record = _config_record(Path(folder) / METRICS_FILE)
+    where = f"{Path(folder) / CHECKPOINT_FILE}"
+    logged_id, saved_id = record.get("run_id"), checkpoint.run_id
+    if isinstance(logged_id, str) and saved_id is not None and logged_id != saved_id:
+        raise CheckpointError(
+            f"{where} is of another run (run id {saved_id}) than the log {METRICS_FILE} beside "
+            f"it (run id {logged_id}): was it copied from another run folder?"
+        )
+    config, history_config = record.get("config"), checkpoint.history.get("config")
+    logged = config.get("model") if isinstance(config, dict) else None
+    saved = history_config.get("model") if isinstance(history_config, dict) else None
+    if isinstance(logged, str) and isinstance(saved, str) and logged != saved:
+        here, there = _first_difference(saved, logged)
+        raise CheckpointError(
+            f"{where} holds another model than the log {METRICS_FILE} beside it records "
+            f"({here} where the log has {there}): was it copied from another run folder?"
+        )
+
+
+def _first_difference(a: str, b: str) -> tuple[str, str]:
+    """The first line where two models' reprs differ, from each, stripped and shortened."""
+    lines = itertools.zip_longest(a.splitlines(), b.splitlines(), fillvalue="(nothing)")
+    x, y = next((x, y) for x, y in lines if x != y)
+    return _brief(x.strip()), _brief(y.strip())
+
+
+def _config_record(log: Path) -> dict[str, Any]:
+    """The first record of a metrics log if it is its ``config`` record, else {} (no log, or an
+    unreadable first line: nothing to compare)."""
+    try:
+        with open(log, "rb") as f:
+            line = f.readline(1 << 20)
+        record = parse_json(line, MetricsLogError, f"{log}: line 1")
+    except (OSError, MetricsLogError):
+        return {}
+    return record if isinstance(record, dict) and record.get("event") == "config" else {}
+
+
 class RunFolder(Callback):
     """Record the run in ``folder``: the metrics log as it trains and a checkpoint per epoch.
 
@@ -148,9 +204,11 @@ class RunFolder(Callback):
     and call ``fit`` with the same data, loss, batch size, seed and callbacks' settings; the
     checkpoint is loaded into them, the log is cut back to where the checkpoint was taken, and
     training goes on up to ``epochs``. Raises FileNotFoundError without a checkpoint and
-    :class:`CheckpointError` when it is corrupt or does not fit. ``info`` (JSON-ready) is kept in
-    the log and the checkpoint. Put it last in ``callbacks``, so that its checkpoint sees what
-    the others change at an epoch's end (e.g. a learning-rate decay).
+    :class:`CheckpointError` when it is corrupt, does not fit, or is of another run than the
+    log beside it (:func:`check_same_run`). ``info`` (JSON-ready) is kept in the log and the
+    checkpoint. ``run_id``: the run's id (default: a new one for a new run; a resumed run keeps
+    its checkpoint's, and one given must equal it). Put it last in ``callbacks``, so that its
+    checkpoint sees what the others change at an epoch's end (e.g. a learning-rate decay).
     """
 
     def __init__(
@@ -160,6 +218,7 @@ class RunFolder(Callback):
         info: dict[str, Any] | None = None,
         overwrite: bool = False,
         lock: bool = True,
+        run_id: str | None = None,
     ) -> None:
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
@@ -167,6 +226,7 @@ class RunFolder(Callback):
         if resume and overwrite:
             raise ValueError("RunFolder: resume and overwrite exclude each other")
         self.resume, self.info, self.overwrite = resume, dict(info or {}), overwrite
+        self.run_id = run_id
         self.lock = FolderLock(self.folder) if lock else None
         self.writer: MetricsWriter | None = None
         self.sizes: dict[str, int | None] = {}
@@ -244,8 +304,10 @@ class RunFolder(Callback):
         for name in old:
             (self.folder / name).unlink()
         self.writer = MetricsWriter(self.folder / METRICS_FILE)
+        self.run_id = self.run_id or new_run_id()
         self._write(
             "config",
+            run_id=self.run_id,
             epochs=state.epochs,
             **self.sizes,
             batches_per_epoch=len(state.batches),
@@ -297,6 +359,7 @@ class RunFolder(Callback):
             metrics_offset=self.writer.offset,
             info=self.info,
             extra={**self.sizes, "model": description},
+            run_id=self.run_id,
         )
         save_checkpoint(self.checkpoint_path, checkpoint)
 
@@ -306,6 +369,13 @@ class RunFolder(Callback):
         history so far replaces ``state.history`` (its config from the checkpoint)."""
         ckpt = load_checkpoint(self.checkpoint_path)
         where = f"resume from {self.checkpoint_path}"
+        try:
+            check_same_run(self.folder, ckpt)
+        except CheckpointError as e:
+            raise CheckpointError(f"resume: {e}") from None
+        if self.run_id is not None and ckpt.run_id is not None and self.run_id != ckpt.run_id:
+            raise CheckpointError(f"{where}: it is of run {ckpt.run_id}, not {self.run_id}")
+        self.run_id = ckpt.run_id or self.run_id or new_run_id()  # an older run gets one now
         history = self._checked_history(ckpt, state, where)
         try:
             state.model.load_state_dict(ckpt.model_state)
@@ -323,6 +393,7 @@ class RunFolder(Callback):
         self.writer = MetricsWriter(log, truncate_at=offset)
         self._write(
             "resume",
+            run_id=self.run_id,
             epoch=ckpt.epoch,
             iteration=ckpt.iteration,
             epochs=state.epochs,

@@ -32,7 +32,15 @@ run (at iteration 0) removes the folder's older ``*.tinygrad_edu`` event files. 
 :class:`~tinygrad_edu.training.runfolder.RunFolder` checkpoint (it starts at the checkpoint's
 iteration c) keeps the file up to the ``epoch`` record of step c, drops what was written after
 it (the work it repeats) and continues the same file, renamed so that a running TensorBoard
-reads it again: no step appears twice. Put the callback before ``RunFolder``.
+reads it again: no step appears twice. Put the callback before ``RunFolder``. A record that
+does not check out (its CRC-32C or its decoding: a damaged file) ends what is kept there, and
+``say`` is told in one line. When the events cannot be written (a full disk, a folder gone),
+``say`` is told once, naming the file, and the callback writes nothing more: training goes on,
+so the run's checkpoints and model are kept.
+
+Two runs must not share a folder (the second would remove the first's file):
+:func:`claim_log_folder` gives a run a folder of its own, ``<name>``, else ``<name>-2``, ...,
+recording its owner in the folder's :data:`OWNER_FILE`, and gives a resumed run its folder back.
 
 The writer is optional: ``pip install "tinygrad_edu[tensorboard]"`` installs the tensorboard
 package, whose own event protos and record writer write the files (about 0.15 s to import, and
@@ -42,14 +50,18 @@ raises :class:`TensorBoardNotInstalled`, an ImportError that says what to instal
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import itertools
+import json
 import math
 import os
 import socket
 import struct
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -63,13 +75,16 @@ from ..engine.function import no_grad
 from ..engine.tensor import Tensor
 from .callbacks import Callback, TrainingState
 from .evaluation import LossFn
+from .files import atomic_write, one_line, parse_json
 from .metrics import predicted_labels
 
 __all__ = [
     "INSTALL_HINT",
+    "OWNER_FILE",
     "LayerProbe",
     "TensorBoard",
     "TensorBoardNotInstalled",
+    "claim_log_folder",
     "probe_layers",
 ]
 
@@ -80,6 +95,9 @@ SUFFIX = ".tinygrad_edu"
 SATURATION = {"sigmoid": 4.0, "tanh": 2.0}
 HISTOGRAM_BINS = 30  # what TensorBoard's histogram view shows
 FLUSH_SECONDS = 5.0
+#: The file of a log folder that says which run owns it (JSON: ``run_id``, ``run_folder``).
+OWNER_FILE = ".tinygrad_edu_run.json"
+Say = Callable[[str], object]
 
 
 class TensorBoardNotInstalled(ImportError):
@@ -90,8 +108,10 @@ def writer_modules() -> SimpleNamespace:
     """TensorBoard's own event protos and record writer (imported on first use only: about
     0.15 s), or :class:`TensorBoardNotInstalled`."""
     try:
+        from google.protobuf.message import DecodeError
         from tensorboard.compat.proto.event_pb2 import Event
         from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
+        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
         from tensorboard.summary.writer.record_writer import RecordWriter
     except ImportError as e:
         why = "" if e.name == "tensorboard" else f" ({e})"  # installed, but broken
@@ -99,32 +119,46 @@ def writer_modules() -> SimpleNamespace:
             f"TensorBoard event files need the tensorboard extra: {INSTALL_HINT}{why}"
         ) from e
     return SimpleNamespace(
-        Event=Event, Summary=Summary, HistogramProto=HistogramProto, RecordWriter=RecordWriter
+        Event=Event,
+        Summary=Summary,
+        HistogramProto=HistogramProto,
+        RecordWriter=RecordWriter,
+        DecodeError=DecodeError,
+        masked_crc32c=masked_crc32c,
     )
 
 
 # ----------------------------------------------------------------------------- event files
-def _records(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(end offset, data) of each complete record of an event file (a TFRecord: uint64 length,
-    its masked CRC-32C, the data, the data's CRC); stops at a record cut short by a killed
+def _records(blob: bytes, crc: Callable[[bytes], int]) -> Iterator[tuple[int, int, bytes | None]]:
+    """(start, end offset, data) of each complete record of an event file (a TFRecord: uint64
+    length, its masked CRC-32C ``crc``, the data, the data's CRC); data None for a record whose
+    CRCs do not match (damaged: the last one yielded). Stops at a record cut short by a killed
     writer."""
-    blob = path.read_bytes()
     at = 0
     while at + 12 <= len(blob):
         (length,) = struct.unpack_from("<Q", blob, at)
+        (length_crc,) = struct.unpack_from("<I", blob, at + 8)
+        if crc(blob[at : at + 8]) != length_crc:
+            yield at, at, None  # the length itself is damaged: nothing after it can be found
+            return
         end = at + 12 + length + 4
         if end > len(blob):
             return
-        yield end, blob[at + 12 : at + 12 + length]
+        data = blob[at + 12 : end - 4]
+        if crc(data) != struct.unpack_from("<I", blob, end - 4)[0]:
+            yield at, end, None
+            return
+        yield at, end, data
         at = end
 
 
 class EventFile:
     """The one event file of a run folder, opened for a new run (``start=0``) or continued after
-    the ``epoch`` record of step ``start`` (see the module's docstring)."""
+    the ``epoch`` record of step ``start`` (see the module's docstring); ``say`` is told of a
+    damaged record dropped."""
 
-    def __init__(self, folder: Path, start: int, tb: SimpleNamespace) -> None:
-        self.tb = tb
+    def __init__(self, folder: Path, start: int, tb: SimpleNamespace, say: Say) -> None:
+        self.tb, self.say = tb, say
         folder.mkdir(parents=True, exist_ok=True)
         old = sorted(folder.glob(f"events.out.tfevents.*{SUFFIX}"))
         keep = old.pop() if old and start > 0 else None
@@ -149,16 +183,32 @@ class EventFile:
     def _cut(self, path: Path, step: int) -> int:
         """Where to cut a killed run's file resumed at ``step``: after its ``epoch`` record of
         that step; without one (the callback came after RunFolder), before the first record of a
-        later or equal step."""
+        later or equal step; and at the latest before a damaged record (said in one line)."""
+        blob = path.read_bytes()
         first_after = None
-        for end, data in _records(path):
-            event = self.tb.Event.FromString(data)
+        for at, end, data in _records(blob, self.tb.masked_crc32c):
+            event = self._decoded(data)
+            if event is None:
+                self.say(
+                    f"{path}: a damaged event record at byte {at}; the events from there on are "
+                    "dropped"
+                )
+                return first_after if first_after is not None else at
             tags = [v.tag for v in event.summary.value]
             if event.step == step and tags == ["epoch"]:
                 return end
             if first_after is None and event.step >= step and tags:
-                first_after = end - len(data) - 16
-        return first_after if first_after is not None else path.stat().st_size
+                first_after = at
+        return first_after if first_after is not None else len(blob)
+
+    def _decoded(self, data: bytes | None) -> Any:
+        """The Event in a record's data (None for a damaged record)."""
+        if data is None:
+            return None
+        try:
+            return self.tb.Event.FromString(data)
+        except self.tb.DecodeError:
+            return None
 
     def write(self, event: Any) -> None:
         self.records.write(event.SerializeToString())
@@ -173,6 +223,11 @@ class EventFile:
         if not self.file.closed:
             self.flush(sync=True)
             self.file.close()
+
+    def abandon(self) -> None:
+        """Close after a failed write, dropping what could not be written."""
+        with contextlib.suppress(OSError):
+            self.file.close()  # it tries to flush again, but closes the file whatever happens
 
 
 # ----------------------------------------------------------------------------- the probe
@@ -277,7 +332,9 @@ class TensorBoard(Callback):
     ``every`` updates, test scalars at every evaluation, per-layer histograms and gradient
     health every ``histogram_freq`` epochs (0: never) on a probe of ``probe_size`` training
     inputs, and at the end up to ``max_images`` weight templates and misclassified test digits.
-    See the module's docstring for the tags and the files."""
+    ``say(line)`` is told of what goes wrong with the file (default: a RuntimeWarning); after a
+    failed write, ``failure`` holds that line. See the module's docstring for the tags and the
+    files."""
 
     def __init__(
         self,
@@ -286,7 +343,13 @@ class TensorBoard(Callback):
         every: int = 10,
         probe_size: int = 256,
         max_images: int = 64,
+        say: Say | None = None,
     ) -> None:
+        if not isinstance(log_dir, str | os.PathLike):
+            raise TypeError(
+                f"TensorBoard: log_dir must be a folder's path (a str or os.PathLike), got "
+                f"{type(log_dir).__name__} {log_dir!r}"
+            )
         self.tb = writer_modules()
         for name, value, least in (
             ("histogram_freq", histogram_freq, 0),
@@ -303,7 +366,9 @@ class TensorBoard(Callback):
             raise NotADirectoryError(f"TensorBoard: {self.log_dir} exists and is not a folder")
         self.histogram_freq, self.every = histogram_freq, every
         self.probe_size, self.max_images = probe_size, max_images
+        self.say: Say = say if say is not None else _warn
         self.events: EventFile | None = None
+        self.failure: str | None = None
         self._probe: tuple[np.ndarray, np.ndarray] | None = None
         self._in_epoch = False
 
@@ -320,7 +385,7 @@ class TensorBoard(Callback):
         h = state.history
         values = {"test/loss": h.test_loss[-1], "test/accuracy": h.test_acc[-1]}
         self._scalars(state, h.test_iterations[-1], values)
-        self._file(state).flush()
+        self._flush(state)
 
     def on_epoch_begin(self, state: TrainingState) -> None:
         self._file(state)
@@ -339,7 +404,7 @@ class TensorBoard(Callback):
         if self.histogram_freq and state.epoch % self.histogram_freq == 0:
             self._layer_summaries(state)
         self._scalars(state, state.iteration, {"epoch": state.epoch})  # last: the resume mark
-        self._file(state).flush()
+        self._flush(state)
         self._in_epoch = False
 
     def on_train_end(self, state: TrainingState) -> None:
@@ -353,31 +418,64 @@ class TensorBoard(Callback):
                 self._end_images(state)
         finally:
             if self.events is not None:
-                self.events.close()
+                try:
+                    self.events.close()
+                except OSError as e:
+                    self._failed(e, state, self.events.path)
                 self.events = None
             self._in_epoch = False
 
     # ----------------------------------------------------------------- writing
-    def _file(self, state: TrainingState) -> EventFile:
-        if self.events is None:
-            self.events = EventFile(self.log_dir, state.iteration, self.tb)
+    def _file(self, state: TrainingState) -> EventFile | None:
+        """The event file, opened at the first event; None once writing has failed."""
+        if self.events is None and self.failure is None:
+            try:
+                self.events = EventFile(self.log_dir, state.iteration, self.tb, self.say)
+            except OSError as e:
+                self._failed(e, state, self.log_dir)
         return self.events
+
+    def _write(self, state: TrainingState, step: int, summary: Any) -> None:
+        """One event at ``step`` (flushed if the last flush is older than FLUSH_SECONDS)."""
+        events = self._file(state)
+        if events is None:
+            return
+        try:
+            events.write(self.tb.Event(wall_time=time.time(), step=step, summary=summary))
+            if time.monotonic() - events.flushed > FLUSH_SECONDS:
+                events.flush()
+        except OSError as e:
+            self._failed(e, state, events.path)
+
+    def _flush(self, state: TrainingState) -> None:
+        events = self._file(state)
+        if events is not None:
+            try:
+                events.flush()
+            except OSError as e:
+                self._failed(e, state, events.path)
+
+    def _failed(self, error: OSError, state: TrainingState, path: Path) -> None:
+        """Writing failed (a full disk, say): tell ``say`` once, naming the file; write no more."""
+        reason = error.strerror or one_line(error)
+        self.failure = (
+            f"cannot write the TensorBoard events {error.filename or path} ({reason}): they stop "
+            f"at update {state.iteration}; training goes on"
+        )
+        if self.events is not None:
+            self.events.abandon()
+            self.events = None
+        self.say(self.failure)
 
     def _scalars(self, state: TrainingState, step: int, values: dict[str, float]) -> None:
         s = self.tb.Summary
         summary = s(value=[s.Value(tag=t, simple_value=float(v)) for t, v in values.items()])
-        events = self._file(state)
-        events.write(self.tb.Event(wall_time=time.time(), step=step, summary=summary))
-        if time.monotonic() - events.flushed > FLUSH_SECONDS:
-            events.flush()
+        self._write(state, step, summary)
 
     def _summaries(self, state: TrainingState, step: int, values: list[Any]) -> None:
         """One event of summary values (histograms, images) at ``step``."""
         if values:
-            summary = self.tb.Summary(value=values)
-            self._file(state).write(
-                self.tb.Event(wall_time=time.time(), step=step, summary=summary)
-            )
+            self._write(state, step, self.tb.Summary(value=values))
 
     def _histogram(self, tag: str, values: np.ndarray | None) -> list[Any]:
         """A histogram of the finite values in :data:`HISTOGRAM_BINS` equal bins (none if there
@@ -461,6 +559,60 @@ class TensorBoard(Callback):
             if wrong is not None:
                 images.append(("images/misclassified", misclassified_figure(*wrong)))
         self._summaries(state, state.iteration, [self._image(tag, rgb) for tag, rgb in images])
+
+
+def _warn(line: str) -> None:
+    """The default ``say`` of :class:`TensorBoard`: a RuntimeWarning."""
+    warnings.warn(f"TensorBoard: {line}", RuntimeWarning, stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- log folders
+def claim_log_folder(
+    parent: str | os.PathLike[str],
+    name: str,
+    run_id: str,
+    run_folder: str | os.PathLike[str],
+    prefer: str | os.PathLike[str] | None = None,
+    replace: bool = False,
+) -> Path:
+    """A log folder for the run ``run_id`` (kept in ``run_folder``) alone: ``prefer`` if given,
+    else ``parent/name``, else ``parent/name-2``, ``-3``, ...: the first that is new (created
+    here), or whose :data:`OWNER_FILE` names this run, or with ``replace`` (a new run replacing
+    the old one in the same run folder) names ``run_folder``. ``prefer`` (a resumed run's
+    recorded folder) is also taken when it has no owner file (written before there were any).
+    Any other folder, a foreign run's or one of unknown owner, is never used, so a run never
+    removes another's events. The owner file is (re)written for this run."""
+    parent, run_folder = Path(parent), str(Path(run_folder).resolve())
+    tried = [Path(prefer)] if prefer is not None else []
+    tried += [parent / name, *(parent / f"{name}-{k}" for k in range(2, 1000))]
+    for folder in tried:
+        try:
+            folder.mkdir(parents=True)
+        except FileExistsError:
+            owner = _owner(folder)
+            ours = owner is not None and (
+                owner.get("run_id") == run_id or (replace and owner.get("run_folder") == run_folder)
+            )
+            if not (ours or (owner is None and folder == tried[0] and prefer is not None)):
+                continue
+        text = json.dumps({"run_id": run_id, "run_folder": run_folder}) + "\n"
+        atomic_write(folder / OWNER_FILE, lambda f, text=text: f.write(text.encode()))
+        return folder
+    raise FileExistsError(errno.EEXIST, "no free log folder (name-2 to name-999 are taken)", name)
+
+
+def _owner(folder: Path) -> dict[str, Any] | None:
+    """What ``folder``'s owner file says (None without one; {} when it is unreadable, or when
+    ``folder`` is not a folder: an owner that is never this run)."""
+    if not folder.is_dir():
+        return {}
+    try:
+        owner = parse_json((folder / OWNER_FILE).read_bytes(), ValueError, str(folder))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    return owner if isinstance(owner, dict) else {}
 
 
 def _side(n: int) -> int | None:
