@@ -121,7 +121,7 @@ def cross_entropy_grad(z, y):
 def test_an_endless_loop_an_exception_and_none_are_report_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pidfile = tmp_path / "sleeper.pid"
+    pidfile = tmp_path / "ws" / "sleeper.pid"  # in the workspace: the only place it may write
     folder = student_workspace(tmp_path, capsys, f"PIDFILE = {str(pidfile)!r}\n\n\n" + BUGGY_1)
     start = time.monotonic()
     status, lines, _ = run(capsys, "check", str(folder), "--timeout", "3")
@@ -189,7 +189,7 @@ def test_parts_run_at_once_and_report_in_order(
     run out of its 5 s; at once (two or more cores, here three), it passes. Lines keep the
     parts' order."""
     monkeypatch.setattr(grader, "_cores", lambda: 3)
-    marker = tmp_path / "cross_entropy_ran"
+    marker = tmp_path / "ws" / "cross_entropy_ran"
     header = f"import os\n\nMARKER = {str(marker)!r}\n\n\n"
     folder = student_workspace(tmp_path, capsys, header + WAITS_FOR_ANOTHER_PART)
     status, lines, _ = run(capsys, "check", str(folder), "--timeout", "5")
@@ -221,7 +221,7 @@ def test_ctrl_c_stops_a_check_at_once_and_kills_its_parts(
 ) -> None:
     """Every part loops forever (30 s limit); SIGINT after 1.5 s: KeyboardInterrupt within a
     few seconds, and no part's process is left running."""
-    pids = tmp_path / "pids"
+    pids = tmp_path / "ws" / "pids"
     folder = student_workspace(tmp_path, capsys, LOOPS_FOREVER.replace("PIDS", repr(str(pids))))
     exercise = EXERCISES["softmax-cross-entropy"]
     timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
@@ -234,14 +234,19 @@ def test_ctrl_c_stops_a_check_at_once_and_kills_its_parts(
     assert started and not any(_alive(pid) for pid in started)
 
 
-def test_an_interrupted_check_kills_the_children_still_running() -> None:
-    children = grader._Children()
-    with open(os.devnull, "wb") as out:
-        sleeper = children.start([sys.executable, "-c", "import time; time.sleep(60)"], out, {})
-        children.kill_all()
-        assert sleeper.poll() is not None, "killed and waited for"
-        with pytest.raises(KeyboardInterrupt):  # a part still waiting for a core never starts
-            children.start([sys.executable, "-c", "pass"], out, {})
+def test_an_interrupted_check_kills_the_children_still_running(tmp_path: Path) -> None:
+    """stop() kills a part's child at once; a part still waiting for a core never starts."""
+    (tmp_path / "student.py").write_text("import time\n\n\ndef wait():\n    time.sleep(60)\n")
+    runner = grader._Runner(EXERCISES["softmax-cross-entropy"], tmp_path / "student.py", 60)
+    with runner._session(60) as session:
+        threading.Timer(0.5, runner.stop).start()
+        start = time.monotonic()
+        with pytest.raises(grader.PartEnded):
+            session.module().wait()
+        assert time.monotonic() - start < 5
+        assert session._process.poll() is not None, "killed and waited for"
+    with pytest.raises(KeyboardInterrupt), runner._session(60):
+        pass
 
 
 def test_a_syntax_error_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

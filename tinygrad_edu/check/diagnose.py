@@ -57,6 +57,7 @@ DIAGNOSES: dict[str, str] = {
     "wrong_value": "a forward value (not a gradient) is wrong",
     "unstable": "right for moderate inputs, but overflows (NaN or inf) for large ones",
     "not_trained": "the network trained with the student's code did not reach its accuracy",
+    "not_run": "the part was not run: a part it needs failed, or its data is missing",
 }
 
 

@@ -9,9 +9,14 @@ part passes, 1 when any fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from ..exercises import EXERCISES, get_exercise
+from ..exercises.integrity import GraderChanged
 from ..exercises.workspace import WorkspaceError, grade_workspace, start_workspace
 from .errors import CLIError
 from .options import PROG
@@ -76,13 +81,34 @@ def run_start(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Handler of ``exercise check``: 0 when every part passes, 1 when any fails."""
+    """Handler of ``exercise check``: 0 when every part passes, 1 when any fails or did not
+    run. SIGTERM and SIGHUP stop it as Ctrl-C does: every part's processes are killed."""
     if args.timeout is not None and not args.timeout > 0:
         raise CLIError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     try:
-        outcomes = grade_workspace(args.dir, timeout=args.timeout)
-    except WorkspaceError as e:
+        with stop_on_signals():
+            outcomes = grade_workspace(args.dir, timeout=args.timeout)
+    except (WorkspaceError, GraderChanged) as e:
         raise CLIError(str(e)) from None
     for outcome in outcomes:
         print(outcome.line(), flush=True)
     return 0 if all(o.passed for o in outcomes) else 1
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While inside: SIGTERM and SIGHUP raise KeyboardInterrupt, as Ctrl-C does, so that the
+    grader kills its parts before the command ends (main thread only: elsewhere, nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    before = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)

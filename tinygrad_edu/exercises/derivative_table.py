@@ -23,6 +23,11 @@ from .grader import named, named_diagnosis, need
 
 #: The test accuracy of the MLP trained briefly with the student's derivatives.
 TARGET_ACCURACY = 0.80
+#: The training images it is trained on (the first of the bundled sample): each backward step
+#: sends its arrays to the student's sandboxed code and back.
+TRAIN_IMAGES = 4000
+#: The parts whose backward rules the training uses.
+TRAINED_WITH = ("mul", "sigmoid", "sum", "matmul", "log_softmax")
 
 
 def _vjp(name: str, forward: Callable[..., Tensor], inputs: dict) -> Callable[[ModuleType], Grade]:
@@ -81,7 +86,8 @@ def grade_training(module: ModuleType) -> Grade:
     try:
         train, test = load_dataset("mnist-sample")
     except DatasetError as e:
-        return None, f"skipped: {e}"
+        return Diagnosis("not_run", f"the bundled MNIST sample cannot be read: {e}"), ""
+    train = train.subset(TRAIN_IMAGES)
     rng = np.random.default_rng(0)
     shapes = ((784, 64), (64,), (64, 10), (10,))
     params = [Tensor(rng.normal(0, 0.1, s) if len(s) == 2 else np.zeros(s), True) for s in shapes]
@@ -122,10 +128,11 @@ EXERCISE = Exercise(
         _part("log_softmax", "out = log softmax(z)", lambda z: z.log_softmax(), {"z": (3, 4)}),
         Part(
             "train",
-            ("all of them",),
+            tuple(f"{name}_backward" for name in TRAINED_WITH),
             f"an MLP trains to {TARGET_ACCURACY:.0%}",
             grade_training,
             30.0,
+            needs=TRAINED_WITH,
         ),
     ),
 )

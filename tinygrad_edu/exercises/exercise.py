@@ -57,6 +57,7 @@ HINTS: dict[str, str] = {
     "wrong_value": "compare your formula with the one in the docstring",
     "wrong_derivative": "derive it again, one chain-rule step at a time; check the worst element",
     "not_trained": "the gradients above must pass before the network can learn",
+    "not_run": "make the parts it needs pass first",
 }
 
 
@@ -70,10 +71,17 @@ class Outcome:
     hint: str = ""
     note: str = ""
 
+    @property
+    def ran(self) -> bool:
+        """False for a part that was not run (a part it needs failed, or its data is missing)."""
+        return self.diagnosis is None or self.diagnosis.kind != "not_run"
+
     def line(self) -> str:
         note = f" ({self.note})" if self.note else ""
         if self.passed:
             return f"{self.part}: passed{note}"
+        if not self.ran:
+            return f"{self.part}: not run ({self.diagnosis.message}){note}"
         hint = f" -- hint: {self.hint}" if self.hint else ""
         return f"{self.part}: FAILED, {self.diagnosis}{note}{hint}"
 
@@ -100,7 +108,9 @@ class Outcome:
 @dataclass(frozen=True)
 class Part:
     """One graded part: ``functions`` the student writes for it, what it asks (one line),
-    ``grade(module) -> (diagnosis, note)``, its time limit in seconds and its own hints."""
+    ``grade(module) -> (diagnosis, note)``, its time limit in seconds, its own hints, and the
+    parts it ``needs`` (a training part needs the gradients it trains with: it is not run
+    unless they pass)."""
 
     name: str
     functions: tuple[str, ...]
@@ -108,6 +118,7 @@ class Part:
     grade: Callable[[ModuleType], Grade]
     timeout: float = 10.0
     hints: Mapping[str, str] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
 
     def hint(self, diagnosis: Diagnosis | str) -> str:
         """The hint for a diagnosis (or a bare kind): the most specific of :func:`hint_keys`,

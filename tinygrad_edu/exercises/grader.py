@@ -1,6 +1,11 @@
-"""Grade a student's file, part by part: in this process (:func:`grade_part`, for tests and the
-mutation library) or each part in its own process with a time limit (:func:`grade_isolated`,
-for ``tinygrad-edu exercise check``), so that an endless loop or a crash is one report line.
+"""Grade a student's file, part by part.
+
+:func:`grade_isolated` (``tinygrad-edu exercise check``) is the trusted grader: the student's
+code runs in a sandboxed child per part (:mod:`.remote`, :mod:`.sandbox`) that only calls the
+student's functions and hands back arrays, while this process draws the inputs, computes the
+expected values, compares, diagnoses and writes the verdict, so that an endless loop, a crash or
+a hostile file is one report line and never a pass. :func:`grade_part` grades a module already
+imported in this process: for trusted code (the reference solutions, the mutation library).
 """
 
 from __future__ import annotations
@@ -8,25 +13,24 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import inspect
-import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..check import CheckReport, Diagnosis, Tolerance, diagnose
 from ..check.diagnose import EXACT, Clues
 from ..check.student import StudentError, diagnosis_of, student_frame
 from .exercise import Exercise, Outcome, Part
+from .integrity import verify_installation
+from .remote import PartCrashed, PartEnded, PartTimeout, Session, StudentException, where_defined
 
 __all__ = [
     "compare",
@@ -37,8 +41,6 @@ __all__ = [
     "named",
     "need",
 ]
-
-_PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
 
 def load_student(path: str | Path) -> ModuleType:
@@ -115,12 +117,12 @@ def grade_part(part: Part, module: ModuleType) -> Outcome:
         diagnosis, note = diagnosis_of(e, "the code"), ""
     if diagnosis is None:
         return Outcome(part.name, True, note=note)
-    located = ".py, line " in diagnosis.message or diagnosis.kind == "not_trained"
+    located = ".py, line " in diagnosis.message or diagnosis.kind in ("not_trained", "not_run")
     if not located:  # no traceback: point at the student's function itself
         where = defined_at(module, part.functions)
         message = f"{diagnosis.message} ({where})" if where else diagnosis.message
         diagnosis = Diagnosis(diagnosis.kind, message, diagnosis.factor)
-    return Outcome(part.name, False, diagnosis, part.hint(diagnosis.kind), note)
+    return Outcome(part.name, False, diagnosis, part.hint(diagnosis), note)
 
 
 def defined_at(module: ModuleType, names: tuple[str, ...]) -> str:
@@ -128,6 +130,8 @@ def defined_at(module: ModuleType, names: tuple[str, ...]) -> str:
     for name in names:
         try:
             fn = need(module, name)
+            if where := where_defined(fn):
+                return f"{where}: {name}"
             file = inspect.getsourcefile(fn)  # type: ignore[arg-type]
             _, line = inspect.getsourcelines(fn)  # type: ignore[arg-type]
         except (StudentError, TypeError, OSError):
@@ -142,35 +146,27 @@ def grade_module(exercise: Exercise, module: ModuleType) -> list[Outcome]:
     return [grade_part(p, module) for p in exercise.parts]
 
 
-def grade_in_process(exercise: Exercise, path: Path, part: str) -> Outcome:
-    """One part of the student's file at ``path``, in this process."""
-    p = exercise.part(part)
-    try:
-        module = load_student(path)
-    except StudentError as e:
-        return Outcome(p.name, False, e.diagnosis, p.hint(e.diagnosis.kind))
-    return grade_part(p, module)
-
-
 def grade_isolated(
     exercise: Exercise, path: Path, timeout: float | None = None, only: str | None = None
 ) -> list[Outcome]:
-    """Every part (or part ``only``), each in a child process killed after its time limit
-    (``timeout`` overrides each part's own); as many children at once as there are cores
-    (a child spends about 0.3 s just starting Python and numpy: ``exercise check`` of the
-    derivative table's eight parts took 2.8-2.9 s one after another, 2.0-2.1 s two at a time
-    on 2 cores). The outcomes come in the parts' order. Interrupted (Ctrl-C), the children
-    still running are killed."""
-    parts = [exercise.part(only)] if only else exercise.parts
-    children = _Children()
-    pool = ThreadPoolExecutor(min(len(parts), _cores()))
-    try:
-        return list(
-            pool.map(lambda p: _run_child(exercise, path, p, timeout or p.timeout, children), parts)
-        )
-    finally:  # interrupted: kill the children first, or the pool would wait for them
-        children.kill_all()
-        pool.shutdown(cancel_futures=True)
+    """Every part (or part ``only``) of the student's file at ``path``, each with the student's
+    code in a sandboxed child of its own (:mod:`.remote`) and the grading here; ``timeout``
+    overrides each part's own time limit. First the grader's own files are checked
+    (:func:`~.integrity.verify_installation`). A part that needs others (training on the
+    student's gradients) runs once they pass, else it is "not run"; ``only`` grades the parts
+    it needs too. As many children at once as the cores this process may run on; the outcomes
+    come in the parts' order. Interrupted (Ctrl-C, SIGTERM), every child is killed."""
+    verify_installation()
+    wanted = [exercise.part(only)] if only else list(exercise.parts)
+    outcomes = _Runner(exercise, Path(path), timeout).run(_with_needs(exercise, wanted))
+    return [outcomes[p.name] for p in wanted]
+
+
+def _with_needs(exercise: Exercise, parts: list[Part]) -> list[Part]:
+    """``parts`` and the parts they need, in the exercise's order."""
+    names = {p.name for p in parts}
+    names |= {n for p in parts for n in p.needs}
+    return [p for p in exercise.parts if p.name in names]
 
 
 def _cores() -> int:
@@ -181,91 +177,95 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-class _Children:
-    """The child processes running now, so that an interrupted check can kill them all (each
-    runs in a session of its own, out of reach of the terminal's Ctrl-C)."""
+class _Runner:
+    """The parts of one student's file, graded in threads, each with a child of its own (a
+    child spends about 0.1 s starting; the derivative table's parts take 0.1-1.5 s each)."""
 
-    def __init__(self) -> None:
-        self._running: set[subprocess.Popen[bytes]] = set()
-        self._lock = threading.Lock()
-        self._stopped = False
+    def __init__(self, exercise: Exercise, path: Path, timeout: float | None) -> None:
+        self.exercise, self.path, self.timeout = exercise, path, timeout
+        self.sessions: set[Session] = set()
+        self.lock = threading.Lock()
+        self.stopped = False
 
-    def start(
-        self, command: list[str], out: IO[bytes], env: dict[str, str]
-    ) -> subprocess.Popen[bytes]:
-        with self._lock:
-            if self._stopped:  # interrupted while this part waited for a free core
-                raise KeyboardInterrupt
-            child = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                env=env,
-                start_new_session=True,
-            )
-            self._running.add(child)
-        return child
-
-    def kill(self, child: subprocess.Popen[bytes]) -> None:
-        """Kill ``child`` and any process it started, unless it has ended and been waited for
-        (its process id may then belong to another process); wait for it."""
-        if child.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)
-        child.wait()
-
-    def done(self, child: subprocess.Popen[bytes]) -> None:
-        with self._lock:
-            self._running.discard(child)
-
-    def kill_all(self) -> None:
-        with self._lock:
-            self._stopped, running = True, list(self._running)
-        for child in running:
-            self.kill(child)
-
-
-def _run_child(
-    exercise: Exercise, path: Path, part: Part, limit: float, children: _Children
-) -> Outcome:
-    with tempfile.TemporaryDirectory() as tmp:
-        result, log = Path(tmp) / "outcome.json", Path(tmp) / "output.log"
-        command = [sys.executable, "-m", "tinygrad_edu.exercises.run_part"]
-        command += [exercise.name, str(path), part.name, str(result)]
-        status = _run_with_limit(command, log, limit, children)
-        if status is None:
-            d = Diagnosis("timeout", f"{path.name} did not finish within {limit:g} s")
-            return Outcome(part.name, False, d, part.hint("timeout"))
-        if result.exists():
-            return Outcome.from_json(json.loads(result.read_text()))
-        last = (_tail(log).strip().splitlines() or [f"exit status {status}"])[-1]
-        d = Diagnosis("crashed", f"running {path.name} ended the process: {last}")
-        return Outcome(part.name, False, d, part.hint("crashed"))
-
-
-def _run_with_limit(command: list[str], log: Path, limit: float, children: _Children) -> int | None:
-    """Run ``command`` (its output into ``log``) in a session of its own; its exit status, or
-    None if it ran out of time (then it is killed, with any process it started)."""
-    env = {**os.environ, "PYTHONPATH": _pythonpath(), "MPLBACKEND": "Agg"}
-    with log.open("wb") as out:
-        child = children.start(command, out, env)
+    def run(self, parts: list[Part]) -> dict[str, Outcome]:
+        """Grade ``parts``: those that need none first, then those whose needs passed."""
+        outcomes: dict[str, Outcome] = {}
+        pool = ThreadPoolExecutor(min(len(parts), _cores()))
+        blas = one_blas_thread()
         try:
-            return child.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            children.kill(child)
-            return None
+            first = [p for p in parts if not p.needs]
+            outcomes.update(zip([p.name for p in first], pool.map(self.grade, first), strict=True))
+            later = [p for p in parts if p.needs]
+            waiting = {p.name: _failed_needs(p, outcomes) for p in later}
+            runnable = [p for p in later if not waiting[p.name]]
+            graded = pool.map(self.grade, runnable)
+            outcomes.update(zip([p.name for p in runnable], graded, strict=True))
+        finally:  # interrupted: kill the children first, or the pool would wait for them
+            self.stop()
+            pool.shutdown(cancel_futures=True)
+            blas.restore_original_limits()
+        for part in later:
+            if waiting[part.name]:
+                outcomes[part.name] = _not_run(part, f"needs {', '.join(waiting[part.name])}")
+        return outcomes
+
+    def grade(self, part: Part) -> Outcome:
+        """One part: a fresh child with the student's file loaded, graded here."""
+        limit = self.timeout or part.timeout
+        try:
+            with self._session(limit) as session:
+                return grade_part(part, session.module())
+        except StudentException as e:  # importing the student's file failed
+            d = diagnosis_of(e, self.path.name)
+            return Outcome(part.name, False, d, part.hint(d))
+        except PartEnded as e:
+            return _ended(part, e, self.path, limit)
+
+    @contextlib.contextmanager
+    def _session(self, limit: float) -> Iterator[Session]:
+        with self.lock:
+            if self.stopped:  # interrupted while this part waited for a free core
+                raise KeyboardInterrupt
+        session = Session(self.path, limit)
+        with self.lock:
+            self.sessions.add(session)
+        try:
+            yield session
         finally:
-            children.done(child)
+            session.close()
+            with self.lock:
+                self.sessions.discard(session)
+
+    def stop(self) -> None:
+        """Kill every child still running (after an interrupt; a no-op when all ended)."""
+        with self.lock:
+            self.stopped, running = True, list(self.sessions)
+        for session in running:
+            session.kill()
 
 
-def _tail(log: Path, size: int = 4096) -> str:
-    """The last ``size`` bytes of the child's output."""
-    with log.open("rb") as f:
-        f.seek(max(0, log.stat().st_size - size))
-        return f.read().decode("utf-8", "replace")
+def one_blas_thread() -> threadpool_limits:
+    """BLAS on one thread while grading (undone by ``restore_original_limits()``): the parts'
+    arrays are small and run in threads of their own, and OpenBLAS's threads waiting for a busy
+    core made the derivative table's training part 2.8 times slower (3.1 s against 8.5 s for
+    the whole check beside other work: ``OPENBLAS_NUM_THREADS=1`` against 2)."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
-def _pythonpath() -> str:
-    old = os.environ.get("PYTHONPATH")
-    return str(_PACKAGE_PARENT) + (os.pathsep + old if old else "")
+def _failed_needs(part: Part, outcomes: dict[str, Outcome]) -> list[str]:
+    return [n for n in part.needs if not outcomes[n].passed]
+
+
+def _not_run(part: Part, why: str) -> Outcome:
+    return Outcome(part.name, False, Diagnosis("not_run", why), part.hint("not_run"))
+
+
+def _ended(part: Part, ended: PartEnded, path: Path, limit: float) -> Outcome:
+    if isinstance(ended, PartTimeout):
+        d = Diagnosis("timeout", f"{path.name} did not finish within {limit:g} s")
+        return Outcome(part.name, False, d, part.hint("timeout"))
+    assert isinstance(ended, PartCrashed)
+    last = (ended.output.strip().splitlines() or [""])[-1][:300]
+    printed = f"; its last output: {last}" if last else ""
+    d = Diagnosis("crashed", f"running {path.name} ended the process: {ended.reason}{printed}")
+    return Outcome(part.name, False, d, part.hint("crashed"))

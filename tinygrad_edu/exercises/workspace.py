@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..training.files import parse_json
 from .exercise import Exercise, Outcome
 from .grader import grade_isolated
 
@@ -31,43 +32,86 @@ def template(exercise: Exercise, solution: bool = False) -> Path:
 def start_workspace(
     exercise: Exercise, folder: str | Path, solution: bool = False, force: bool = False
 ) -> list[Path]:
-    """Write the workspace of ``exercise`` into ``folder``; returns the files written. An
-    existing student file is kept unless ``force``."""
+    """Write the workspace of ``exercise`` into ``folder``; returns the files written. A file
+    already there (the student's, README.md, exercise.json, the test file) is kept unless
+    ``force``; a folder that holds another exercise's workspace is refused even then."""
     folder = Path(folder)
-    student = folder / f"{exercise.module}.py"
-    if student.exists() and not force:
-        raise WorkspaceError(f"{student} exists; pass --force to overwrite it")
-    folder.mkdir(parents=True, exist_ok=True)
+    metadata = {"exercise": exercise.name, "file": f"{exercise.module}.py"}
     files = {
-        student: template(exercise, solution).read_text(),
+        folder / f"{exercise.module}.py": template(exercise, solution).read_text(),
         folder / "README.md": readme(exercise),
         folder / f"test_{exercise.module}.py": tests(exercise),
-        folder / METADATA: json.dumps({"exercise": exercise.name, "file": student.name}) + "\n",
+        folder / METADATA: json.dumps(metadata) + "\n",
     }
+    _refuse_other_exercise(folder, exercise)
+    there = [path.name for path in files if path.exists()]
+    if there and not force:
+        them = "it" if len(there) == 1 else "them"
+        raise WorkspaceError(
+            f"{folder} already holds {', '.join(there)}; pass --force to overwrite {them}"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
     for path, text in files.items():
         path.write_text(text)
     return list(files)
 
 
+def _refuse_other_exercise(folder: Path, exercise: Exercise) -> None:
+    """A WorkspaceError if ``folder`` is the workspace of an exercise other than ``exercise``."""
+    if not (folder / METADATA).exists():
+        return
+    try:
+        other, _ = read_workspace(folder)
+    except WorkspaceError:
+        other = None
+    if other is None or other.name != exercise.name:
+        name = f"the exercise {other.name}" if other else f"an unreadable {METADATA}"
+        raise WorkspaceError(f"{folder} holds {name}; start {exercise.name} in a folder of its own")
+
+
 def read_workspace(folder: str | Path) -> tuple[Exercise, Path]:
-    """(the exercise, the student's file) of a workspace."""
+    """(the exercise, the student's file) of a workspace. ``exercise.json`` is the student's to
+    edit, so it is read as untrusted: its ``"file"`` must be a plain file name in the folder."""
     from . import get_exercise
 
     meta = Path(folder) / METADATA
     try:
-        data = json.loads(meta.read_text())
-        exercise = get_exercise(data["exercise"])
+        text = meta.read_bytes()[: 1 << 16]
     except FileNotFoundError:
         raise WorkspaceError(
             f"{folder} is not an exercise workspace (no {METADATA}); "
             "create one with: tinygrad-edu exercise start NAME DIR"
         ) from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise WorkspaceError(f"{meta}: not a valid workspace description ({e})") from None
-    path = Path(folder) / data.get("file", f"{exercise.module}.py")
-    if not path.exists():
+    except OSError as e:
+        raise WorkspaceError(f"{meta}: cannot read it ({e.strerror})") from None
+    data = parse_json(text, WorkspaceError, str(meta))
+    if not isinstance(data, dict) or not isinstance(data.get("exercise"), str):
+        raise WorkspaceError(f'{meta}: not a workspace description (no "exercise" name)')
+    try:
+        exercise = get_exercise(data["exercise"])
+    except KeyError as e:
+        raise WorkspaceError(f"{meta}: {e.args[0]}") from None
+    path = Path(folder) / _plain_file_name(data.get("file", f"{exercise.module}.py"), meta)
+    if not path.is_file():
         raise WorkspaceError(f"{path} is missing: the workspace has no student file")
     return exercise, path
+
+
+def _plain_file_name(name: object, meta: Path) -> str:
+    """``name`` if it names a Python file directly in the workspace (no folder, no ``..``)."""
+    plain = (
+        isinstance(name, str)
+        and name.endswith(".py")
+        and not name.startswith(".")
+        and Path(name).name == name
+        and not any(c in name for c in "\\/\x00:")
+    )
+    if not plain:
+        shown = json.dumps(name)[:60] if isinstance(name, str) else type(name).__name__
+        raise WorkspaceError(
+            f'{meta}: "file" must be the name of a .py file in the workspace, got {shown}'
+        )
+    return name  # type: ignore[return-value]
 
 
 def grade_workspace(folder: str | Path, timeout: float | None = None) -> list[Outcome]:
