@@ -558,7 +558,82 @@ JACOBIANS = [
     ),
 ]
 
-MUTANTS: list[Mutant] = SOFTMAX + NEURON + MLP + TABLE + JACOBIANS
+
+# --------------------------------------------------------------------------- mlp-backward
+def _backward(change: str) -> Callable:
+    """The right whole backward pass of mlp-backward with one mistake (``change``); the first
+    wrong gradient it must be reported at is in the mutant's message check."""
+
+    def backward(X: Any, W1: Any, b1: Any, W2: Any, b2: Any, y: Any) -> dict:
+        n = len(y)
+        h = s(X @ W1.T + b1)
+        dz2 = softmax_rows(h @ W2.T + b2) - _onehot(y, W2.shape[0])
+        dz2 = dz2 if change == "no 1/N" else dz2 / n
+        dh = dz2 @ (W2.T if change == "dh with W2^T" else W2)
+        a = s(h) if change == "at output" else h
+        dz1 = dh * a * (1 - a)
+        grads = {
+            "z2": dz2,
+            "W2": dz2.T @ h,
+            "b2": dz2.sum(axis=0, keepdims=change == "keepdims"),
+            "h": dh,
+            "z1": dz1,
+            "W1": X.T @ dz1 if change == "W1 transposed" else dz1.T @ X,
+            "b1": dz1.sum(axis=0),
+        }
+        if change == "b1 left out":
+            del grads["b1"]
+        return grads
+
+    return backward
+
+
+MLP_BACKWARD = [
+    Mutant(
+        "mlp-backward",
+        "backward",
+        "scaled",
+        "dL/dz2 without 1/N",
+        {"backward": _backward("no 1/N")},
+    ),
+    Mutant(
+        "mlp-backward",
+        "backward",
+        "wrong_shape",
+        "dL/db2 with keepdims",
+        {"backward": _backward("keepdims")},
+    ),
+    Mutant(
+        "mlp-backward",
+        "backward",
+        "derivative_at_output",
+        "the sigmoid's derivative at its output",
+        {"backward": _backward("at output")},
+    ),
+    Mutant(
+        "mlp-backward",
+        "backward",
+        "transposed",
+        "dL/dW1 transposed",
+        {"backward": _backward("W1 transposed")},
+    ),
+    Mutant(
+        "mlp-backward",
+        "backward",
+        "missing",
+        "dL/db1 left out",
+        {"backward": _backward("b1 left out")},
+    ),
+    Mutant(
+        "mlp-backward",
+        "backward",
+        "raised",
+        "W2^T where W2 belongs",
+        {"backward": _backward("dh with W2^T")},
+    ),
+]
+
+MUTANTS: list[Mutant] = SOFTMAX + NEURON + MLP + MLP_BACKWARD + TABLE + JACOBIANS
 
 
 def catch_rate(mutants: list[Mutant] = MUTANTS) -> tuple[int, int, int, list[str]]:

@@ -266,3 +266,23 @@ def test_the_workspace_tests_run_with_pytest(
     done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "5 passed" in done.stdout
+
+
+def test_mlp_backward_lists_every_gradient_from_the_loss_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole backward pass: the first wrong gradient named in the part's line, then one
+    line per gradient in backward order with its status; training is not run."""
+    folder = tmp_path / "ws"
+    run(capsys, "start", "mlp-backward", str(folder), "--solution")
+    code = (folder / "mlp_backward.py").read_text()
+    (folder / "mlp_backward.py").write_text(code.replace("    dz2 /= n\n", ""))
+    status, lines, _ = run(capsys, "check", str(folder))
+    assert status == 1 and lines[0] == "forward: passed"
+    assert lines[1].startswith("backward: FAILED, scaled: the first wrong gradient is dL/dz2")
+    nodes = [line.split()[0] for line in lines[2:9]]
+    assert nodes == ["z2", "W2", "b2", "h", "z1", "W1", "b1"]
+    statuses = [line.split(")")[1].split()[0] for line in lines[2:9]]
+    assert statuses == ["wrong"] + ["inherited"] * 6 and lines[2].endswith("<- first wrong")
+    assert "z2 is the first wrong gradient" in lines[9]
+    assert lines[-1] == "train: not run (needs backward)"

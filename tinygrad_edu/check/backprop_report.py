@@ -136,6 +136,11 @@ class BackpropReport:
     def __repr__(self) -> str:
         return str(self)
 
+    def node_lines(self) -> list[str]:
+        """One line per gradient in backward order (the first wrong one marked), then which
+        nodes only inherit its error: the report without its title and replay line."""
+        return self._lines() + ([] if self.passed else self._summary())
+
     def _lines(self) -> list[str]:
         width = max((len(n.name) for n in self.nodes), default=0)
         shape_width = max((len(str(n.shape)) for n in self.nodes), default=0)

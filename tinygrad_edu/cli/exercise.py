@@ -91,7 +91,7 @@ def run_check(args: argparse.Namespace) -> int:
     except (WorkspaceError, GraderChanged) as e:
         raise CLIError(str(e)) from None
     for outcome in outcomes:
-        print(outcome.line(), flush=True)
+        print("\n".join(outcome.lines()), flush=True)
     return 0 if all(o.passed for o in outcomes) else 1
 
 

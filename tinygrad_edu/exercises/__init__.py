@@ -7,7 +7,14 @@ name. :data:`EXERCISES` lists them in course order; docs/workbench.md says how t
 
 from __future__ import annotations
 
-from . import derivative_table, jacobians, mlp_by_hand, single_neuron, softmax_cross_entropy
+from . import (
+    derivative_table,
+    jacobians,
+    mlp_backward,
+    mlp_by_hand,
+    single_neuron,
+    softmax_cross_entropy,
+)
 from .exercise import HINTS, Exercise, Outcome, Part
 from .grader import grade_isolated, grade_module, grade_part, load_student
 from .workspace import grade_workspace, read_workspace, start_workspace
@@ -36,6 +43,7 @@ EXERCISES: dict[str, Exercise] = {
         softmax_cross_entropy.EXERCISE,
         single_neuron.EXERCISE,
         mlp_by_hand.EXERCISE,
+        mlp_backward.EXERCISE,
         jacobians.EXERCISE,
     )
 }

@@ -16,7 +16,9 @@ from types import ModuleType
 
 from ..check import Diagnosis
 
-Grade = tuple[Diagnosis | None, str]
+#: What a part's grade returns: (diagnosis or None, note), or with the lines that detail it
+#: (check_backprop's gradients, one a line) as a third item.
+Grade = tuple[Diagnosis | None, str] | tuple[Diagnosis | None, str, list[str]]
 
 #: The hint printed after a failed part, by diagnosis kind (a part may give its own). A key
 #: ``"scaled:too_large"`` or ``"scaled:too_small"`` is preferred for a ``scaled`` diagnosis
@@ -63,13 +65,15 @@ HINTS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Outcome:
-    """The grade of one part: passed, or the diagnosis and a hint; a note (accuracy...)."""
+    """The grade of one part: passed, or the diagnosis and a hint; a note (accuracy...); the
+    lines that detail it (each gradient of a whole backward pass, printed under its line)."""
 
     part: str
     passed: bool
     diagnosis: Diagnosis | None = None
     hint: str = ""
     note: str = ""
+    details: tuple[str, ...] = ()
 
     @property
     def ran(self) -> bool:
@@ -84,6 +88,10 @@ class Outcome:
             return f"{self.part}: not run ({self.diagnosis.message}){note}"
         hint = f" -- hint: {self.hint}" if self.hint else ""
         return f"{self.part}: FAILED, {self.diagnosis}{note}{hint}"
+
+    def lines(self) -> list[str]:
+        """Its line, then its details, indented."""
+        return [self.line(), *(f"    {d.strip()}" for d in self.details)]
 
     def to_json(self) -> dict:
         d = self.diagnosis

@@ -109,20 +109,22 @@ def compare(
 
 def grade_part(part: Part, module: ModuleType) -> Outcome:
     """Grade one part on an imported module: the student's bugs become the outcome."""
+    details: tuple[str, ...] = ()
     try:
-        diagnosis, note = part.grade(module)
+        diagnosis, note, *more = part.grade(module)
+        details = tuple(more[0]) if more else ()
     except StudentError as e:
         diagnosis, note = e.diagnosis, ""
     except Exception as e:  # the student's answer broke the grading itself
         diagnosis, note = diagnosis_of(e, "the code"), ""
     if diagnosis is None:
-        return Outcome(part.name, True, note=note)
+        return Outcome(part.name, True, note=note, details=details)
     located = ".py, line " in diagnosis.message or diagnosis.kind in ("not_trained", "not_run")
     if not located:  # no traceback: point at the student's function itself
         where = defined_at(module, part.functions)
         message = f"{diagnosis.message} ({where})" if where else diagnosis.message
         diagnosis = Diagnosis(diagnosis.kind, message, diagnosis.factor)
-    return Outcome(part.name, False, diagnosis, part.hint(diagnosis), note)
+    return Outcome(part.name, False, diagnosis, part.hint(diagnosis), note, details)
 
 
 def defined_at(module: ModuleType, names: tuple[str, ...]) -> str:
