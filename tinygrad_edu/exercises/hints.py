@@ -74,6 +74,7 @@ class HintState:
         return cls(str(choice), dict(counts))  # type: ignore[arg-type]
 
     def to_json(self) -> dict[str, object]:
+        """The fields of ``exercise.json`` that hold this state."""
         return {"hints": self.choice, "hints_shown": dict(self.shown)}
 
     def count(self, part: Part) -> int:
