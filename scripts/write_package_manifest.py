@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package
 
-from tinygrad_edu.exercises.integrity import MANIFEST, manifest_text, package_digests  # noqa: E402
+from tinygrad_edu.exercises.integrity import MANIFEST, manifest_text, package_digests
 
 
 def main() -> int:

@@ -47,7 +47,7 @@ def test_start_writes_a_workspace_and_check_grades_it(
         "exercise.json",
     }
     stub = (folder / "softmax_cross_entropy.py").read_text()
-    assert "(N, C)" in stub and "h - t" in stub and "NotImplementedError" in stub
+    assert "(N, C)" in stub and "dL/dz" in stub and "NotImplementedError" in stub
     assert json.loads((folder / "exercise.json").read_text())["exercise"] == (
         "softmax-cross-entropy"
     )

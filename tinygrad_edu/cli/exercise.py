@@ -1,9 +1,11 @@
-"""``tinygrad-edu exercise list | start NAME DIR | check DIR``: the course's exercises.
+"""``tinygrad-edu exercise list | start NAME DIR | check DIR | hint DIR PART``: the course's
+exercises.
 
 ``list`` prints one exercise a line, name first; ``start`` writes a student's workspace (stubs,
-README, tests; ``--solution`` the reference solution instead); ``check`` grades a workspace,
-one line per part, each part in its own process with a time limit: exit status 0 when every
-part passes, 1 when any fails.
+README, tests; ``--solution`` the reference solution instead; ``--hints none|some|all`` how many
+hint levels it shows); ``check`` grades a workspace, one line per part, each part in its own
+process with a time limit: exit status 0 when every part passes, 1 when any fails; ``hint``
+prints a part's next hint level and records it in the workspace.
 """
 
 from __future__ import annotations
@@ -16,24 +18,26 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..exercises import EXERCISES, get_exercise
+from ..exercises.hints import CHOICES, DEFAULT
 from ..exercises.integrity import GraderChanged
-from ..exercises.workspace import WorkspaceError, grade_workspace, start_workspace
+from ..exercises.workspace import WorkspaceError, grade_workspace, reveal_hint, start_workspace
 from .errors import CLIError
 from .options import PROG
 
-__all__ = ["add_exercise_command", "run_check", "run_list", "run_start"]
+__all__ = ["add_exercise_command", "run_check", "run_hint", "run_list", "run_start"]
 
 
 def add_exercise_command(subparsers: Any) -> None:
-    """Add ``exercise`` with its subcommands ``list``, ``start`` and ``check``."""
+    """Add ``exercise`` with its subcommands ``list``, ``start``, ``check`` and ``hint``."""
     p = subparsers.add_parser(
         "exercise",
         help="the course's exercises: list them, start one in a folder, check your work",
         description="Derive gradients by hand and check them: each exercise is a Python file "
-        "of stubs whose docstrings give the maths and the shapes.",
+        "of stubs whose docstrings give the task and the shapes, with hints in levels.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"examples:\n  {PROG} exercise list\n  {PROG} exercise start "
-        f"softmax-cross-entropy ex1\n  {PROG} exercise check ex1",
+        f"softmax-cross-entropy ex1\n  {PROG} exercise check ex1\n  "
+        f"{PROG} exercise hint ex1 gradient",
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="one exercise a line, name first").set_defaults(func=run_list)
@@ -44,6 +48,14 @@ def add_exercise_command(subparsers: Any) -> None:
         "--solution", action="store_true", help="write the reference solution (for teachers)"
     )
     start.add_argument("--force", action="store_true", help="overwrite an existing file")
+    start.add_argument(
+        "--hints",
+        choices=CHOICES,
+        default=DEFAULT,
+        help="the hint levels the workspace shows: none (and check names mistakes without a "
+        "hint), some (each part's first level in the README, the next ones by exercise hint; "
+        "the default) or all (every level in the README)",
+    )
     start.set_defaults(func=run_start)
     check = actions.add_parser("check", help="grade the workspace in DIR, one line per part")
     check.add_argument("dir", metavar="DIR", help="a folder written by exercise start")
@@ -51,6 +63,10 @@ def add_exercise_command(subparsers: Any) -> None:
         "--timeout", type=float, default=None, help="seconds per part (default: each part's own)"
     )
     check.set_defaults(func=run_check)
+    hint = actions.add_parser("hint", help="print the next hint of a part, one level at a time")
+    hint.add_argument("dir", metavar="DIR", help="a folder written by exercise start")
+    hint.add_argument("part", metavar="PART", help="the part (as exercise check names it)")
+    hint.set_defaults(func=run_hint)
     for action in {id(a): a for a in actions.choices.values()}.values():  # `check DIR --debug`
         action.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
@@ -69,7 +85,9 @@ def run_start(args: argparse.Namespace) -> int:
     """Handler of ``exercise start``."""
     try:
         exercise = get_exercise(args.name)
-        files = start_workspace(exercise, args.dir, solution=args.solution, force=args.force)
+        files = start_workspace(
+            exercise, args.dir, solution=args.solution, force=args.force, hints=args.hints
+        )
     except KeyError as e:
         raise CLIError(e.args[0]) from None
     except WorkspaceError as e:
@@ -93,6 +111,16 @@ def run_check(args: argparse.Namespace) -> int:
     for outcome in outcomes:
         print("\n".join(outcome.lines()), flush=True)
     return 0 if all(o.passed for o in outcomes) else 1
+
+
+def run_hint(args: argparse.Namespace) -> int:
+    """Handler of ``exercise hint``: the part's next hint level, recorded as shown."""
+    try:
+        part, level, text = reveal_hint(args.dir, args.part)
+    except WorkspaceError as e:
+        raise CLIError(str(e)) from None
+    print(f"{part.name}, hint {level} of {len(part.hint_levels)}: {text}")
+    return 0
 
 
 @contextlib.contextmanager

@@ -107,8 +107,81 @@ def grade_training(module: ModuleType) -> Grade:
     return None, note
 
 
+#: Each part's hints, from a nudge to the result nearly spelled out.
+HINT_LEVELS: dict[str, tuple[str, ...]] = {
+    "mul": (
+        "out[i] depends only on a[i] and b[i], at the same position: the backward works "
+        "element by element, with no sum.",
+        "Treat b as a constant and differentiate a * b with respect to a; then the other way "
+        "round. Each local derivative is multiplied by the incoming g, elementwise.",
+        "The two inputs trade places: the gradient for a is g times the other factor b, the "
+        "gradient for b is g times a. Return both, in input order, as a tuple.",
+    ),
+    "sigmoid": (
+        "Write s(z) = (1 + e^-z)^-1 and use the chain rule: the derivative can be written "
+        "with s itself.",
+        "d/dz (1 + e^-z)^-1 = e^-z / (1 + e^-z)^2. Split it into 1 / (1 + e^-z) times "
+        "e^-z / (1 + e^-z) and write the second factor with s. It is taken at the input z.",
+        "Compute s = 1 / (1 + np.exp(-z)) from z itself (not s of s), then return g times s "
+        "times (1 minus s).",
+    ),
+    "relu": (
+        "ReLU is piecewise linear: on each side of 0 its slope is a constant.",
+        "The slope is 1 for positive z and 0 for negative z (the check draws z away from 0). "
+        "Multiply g by the slope, element by element.",
+        "Keep g where z is positive and put 0 elsewhere: g * (z > 0), or np.where.",
+    ),
+    "tanh": (
+        "tanh = sinh / cosh: the quotient rule gives a derivative you can write with tanh itself.",
+        "(cosh^2 - sinh^2) / cosh^2: divide both terms by cosh^2. Evaluate it at the input z "
+        "and multiply by g.",
+        "With t = np.tanh(z) computed from z, return g times (1 minus t squared).",
+    ),
+    "sum": (
+        "If one element of a changes by a small e, which elements of out change, and by how much?",
+        "Each a element is added, with weight 1, into exactly one out element: its gradient is "
+        "that out element's g. g lacks the summed axis, so put it back (with size 1) and "
+        "broadcast it to a's shape.",
+        "np.expand_dims(g, axis) (not for axis None, where g is one number), then "
+        "np.broadcast_to(..., a.shape).copy(); or np.ones_like(a) times it.",
+    ),
+    "matmul": (
+        "Let the shapes lead: the gradient for a is (N, K) and the one for b is (K, M), each "
+        "made from g (N, M) and the other input.",
+        "With out_nm = sum_k a_nk b_km, a_nk enters only row n of out, with weight b_km: sum "
+        "g_nm b_km over m. Likewise b_km enters only column m, with weight a_nk: sum over n.",
+        "Both sums are matrix products: g times b transposed for a, a transposed times g for b "
+        "(check each shape).",
+    ),
+    "log_softmax": (
+        "Take one row: out_i = z_i - log sum_j e^z_j. Every out_i depends on every z_j "
+        "through the second term.",
+        "d out_i / d z_j is 1 when i == j (else 0), minus the softmax p_j of z. The backward "
+        "sums g_i times it over i: split the sum into its two terms.",
+        "The result is g minus p times the row sums of g, with p = softmax(z) along the last "
+        "axis (computed stably) and the sums kept as a column (keepdims=True) to broadcast.",
+    ),
+    "train": (
+        "Nothing new to write: an MLP whose ops use your mul, sigmoid, sum, matmul and "
+        "log_softmax backward trains on real digits, once those parts pass.",
+        "They pass but it does not learn? Look for what holds only for the checks' small "
+        "(3, 4) arrays: a hard-coded shape, or axis 1 where the last axis is meant. It trains "
+        "on batches of 32 images of 784 pixels.",
+    ),
+}
+
+
 def _part(name: str, op: str, forward: Callable[..., Tensor], inputs: dict) -> Part:
-    return Part(name, (f"{name}_backward",), op, _vjp(f"{name}_backward", forward, inputs))
+    grade = _vjp(f"{name}_backward", forward, inputs)
+    return Part(name, (f"{name}_backward",), op, grade, hint_levels=HINT_LEVELS[name])
+
+
+def _task(op: str, inputs: str) -> str:
+    """The part's task: "out = a * b: dL/da and dL/db from g = dL/dout, ..."."""
+    names = inputs.split(", ")
+    grads = " and ".join(f"dL/d{n}" for n in names)
+    shapes = "each of its input's shape" if len(names) > 1 else f"of {names[0]}'s shape"
+    return f"{op}: {grads} from g = dL/dout, {shapes}"
 
 
 EXERCISE = Exercise(
@@ -119,20 +192,34 @@ EXERCISE = Exercise(
     "MatMul and LogSoftmax. Each is checked against the engine with random upstream "
     "gradients; then an MLP whose ops use your backward rules is trained on real digits.",
     parts=(
-        _part("mul", "out = a * b", lambda a, b: a * b, {"a": (3, 4), "b": (3, 4)}),
-        _part("sigmoid", "out = s(z)", lambda z: z.sigmoid(), {"z": (3, 4)}),
-        _part("relu", "out = max(z, 0)", lambda z: z.relu(), {"z": (3, 4)}),
-        _part("tanh", "out = tanh(z)", lambda z: z.tanh(), {"z": (3, 4)}),
-        Part("sum", ("sum_backward",), "out = a.sum(axis)", grade_sum),
-        _part("matmul", "out = a @ b", lambda a, b: a @ b, {"a": (3, 4), "b": (4, 2)}),
-        _part("log_softmax", "out = log softmax(z)", lambda z: z.log_softmax(), {"z": (3, 4)}),
+        _part("mul", _task("out = a * b", "a, b"), lambda a, b: a * b, {"a": (3, 4), "b": (3, 4)}),
+        _part("sigmoid", _task("out = s(z)", "z"), lambda z: z.sigmoid(), {"z": (3, 4)}),
+        _part("relu", _task("out = max(z, 0)", "z"), lambda z: z.relu(), {"z": (3, 4)}),
+        _part("tanh", _task("out = tanh(z)", "z"), lambda z: z.tanh(), {"z": (3, 4)}),
+        Part(
+            "sum",
+            ("sum_backward",),
+            _task("out = a.sum(axis)", "a"),
+            grade_sum,
+            hint_levels=HINT_LEVELS["sum"],
+        ),
+        _part(
+            "matmul", _task("out = a @ b", "a, b"), lambda a, b: a @ b, {"a": (3, 4), "b": (4, 2)}
+        ),
+        _part(
+            "log_softmax",
+            _task("out = log softmax(z), along the last axis", "z"),
+            lambda z: z.log_softmax(),
+            {"z": (3, 4)},
+        ),
         Part(
             "train",
             tuple(f"{name}_backward" for name in TRAINED_WITH),
-            f"an MLP trains to {TARGET_ACCURACY:.0%}",
+            f"an MLP whose ops use your backward trains to {TARGET_ACCURACY:.0%}",
             grade_training,
             30.0,
             needs=TRAINED_WITH,
+            hint_levels=HINT_LEVELS["train"],
         ),
     ),
 )

@@ -115,10 +115,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Part:
-    """One graded part: ``functions`` the student writes for it, what it asks (one line),
-    ``grade(module) -> (diagnosis, note)``, its time limit in seconds, its own hints, and the
-    parts it ``needs`` (a training part needs the gradients it trains with: it is not run
-    unless they pass)."""
+    """One graded part: ``functions`` the student writes for it, what it asks (one line: the
+    task and the shapes, never the result), ``grade(module) -> (diagnosis, note)``, its time
+    limit in seconds, its own hints by diagnosis, the parts it ``needs`` (a training part needs
+    the gradients it trains with: it is not run unless they pass), and its ``hint_levels``:
+    hints in order, from a nudge through the method to the result nearly spelled out (how
+    many a workspace shows: :mod:`.hints`)."""
 
     name: str
     functions: tuple[str, ...]
@@ -127,6 +129,7 @@ class Part:
     timeout: float = 10.0
     hints: Mapping[str, str] = field(default_factory=dict)
     needs: tuple[str, ...] = ()
+    hint_levels: tuple[str, ...] = ()
 
     def hint(self, diagnosis: Diagnosis | str) -> str:
         """The hint for a diagnosis (or a bare kind): the most specific of :func:`hint_keys`,

@@ -102,6 +102,45 @@ def _shape(name: str) -> str:
     return f"{name.replace('_', '/')}, ({rows}, {cols})"
 
 
+#: Each part's hints, from a nudge to the result nearly spelled out.
+HINT_LEVELS: dict[str, tuple[str, ...]] = {
+    "da2_db2": (
+        "b2 enters only through z2 = W2 a1 + b2, and d z2 / d b2 is the identity: this is the "
+        "Jacobian of softmax alone.",
+        "Differentiate a2_i = e^z2_i / sum_k e^z2_k by z2_j with the quotient rule, once for "
+        "i == j and once for i != j; write both results with a2 only.",
+        "The diagonal holds a2_i (1 - a2_i) and the rest -a2_i a2_j: the diagonal matrix of a2 "
+        "minus the outer product of a2 with itself.",
+    ),
+    "da2_dW2": (
+        "The chain rule with Jacobians is a matrix product: (d a2 / d z2) times (d z2 / d W2), "
+        "(n_out, n_out) times (n_out, n_out * n_hidden).",
+        "z2_i = sum_k W2[i, k] a1_k + b2_i: d z2_i / d W2[j, k] is a1_k when i == j, else 0. "
+        "Row by row, W2[j, k] is column j * n_hidden + k.",
+        "d z2 / d W2 is block diagonal, row i holding a1 in the columns of W2's row i: "
+        "np.kron(np.eye(n_out), a1[None, :]). Multiply the softmax Jacobian (da2_db2) by it.",
+    ),
+    "da2_da1": (
+        "The chain rule again, through z2: the softmax Jacobian, then d z2 / d a1.",
+        "z2 = W2 a1 + b2 is linear in a1, and the Jacobian of a linear map is its matrix: "
+        "d z2_i / d a1_k = W2[i, k].",
+        "The softmax Jacobian (your da2_db2) times W2: (n_out, n_out) @ (n_out, n_hidden).",
+    ),
+    "da1_dz1": (
+        "a1 = s(z1) elementwise: a1_i depends on z1_i alone, so all but the diagonal is 0.",
+        "The diagonal holds the sigmoid's derivative at each z1_i, which can be written with "
+        "a1 = s(z1) itself.",
+        "np.diag of a1 times (1 - a1), with z1 = W1 x + b1 and a1 = s(z1) computed first.",
+    ),
+    "dz1_dW1": (
+        "z1_i = sum_k W1[i, k] x_k + b1_i: which elements of W1 does z1_i depend on?",
+        "d z1_i / d W1[j, k] is x_k when i == j and 0 otherwise; row by row, W1[j, k] is "
+        "column j * n_in + k.",
+        "Row i is zero except for x in columns i * n_in to (i + 1) * n_in - 1: "
+        "np.kron(np.eye(n_hidden), x[None, :]), or two loops filling it in.",
+    ),
+}
+
 EXERCISE = Exercise(
     name="jacobians",
     title="The Jacobians of the seeds' MLP, as matrices",
@@ -109,5 +148,8 @@ EXERCISE = Exercise(
     summary="Write out the Jacobians the handout asks for, da2/db2, da2/dW2, da2/da1, da1/dz1 "
     "and dz1/dW1, as explicit matrices for one image; each is compared with the engine's "
     "gradcheck.jacobian.",
-    parts=tuple(Part(name, (name,), _shape(name), grade(name)) for name in JACOBIANS),
+    parts=tuple(
+        Part(name, (name,), _shape(name), grade(name), hint_levels=HINT_LEVELS[name])
+        for name in JACOBIANS
+    ),
 )

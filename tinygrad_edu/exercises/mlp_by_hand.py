@@ -135,6 +135,38 @@ def grade_training(module: ModuleType) -> Grade:
     return None, note
 
 
+#: Each part's hints, from a nudge to the result nearly spelled out.
+HINT_LEVELS: dict[str, tuple[str, ...]] = {
+    "forward": (
+        "One line of numpy per formula, in order: W1 @ x is (n_hidden,), W2 @ a1 is (n_out,).",
+        "For a2, exponentiate z2 minus its largest element (softmax does not change, and e^z "
+        "never overflows), divide by the sum, and return the tuple (z1, a1, z2, a2).",
+    ),
+    "update_grad": (
+        "Go backwards one value at a time: z2, then W2 and b2, then a1, z1, then W1 and b1. "
+        "Each gradient has the shape of its value, and each step uses the one before.",
+        "dL/dz2 is softmax followed by minus the log of the label's entry: the one-row case of "
+        "softmax-cross-entropy. A layer z = W a + b sends back the outer product of dL/dz with "
+        "a to W, dL/dz itself to b, and W transposed times dL/dz to a. Through the sigmoid, "
+        "multiply elementwise by its derivative, written with a1. Add each to its _grad (+=).",
+        "dz2 is a2 with 1 subtracted at index y; W2_grad += np.outer(dz2, a1); b2_grad += "
+        "dz2; dz1 is (W2.T @ dz2) times a1 times (1 - a1), elementwise; W1_grad += "
+        "np.outer(dz1, x); b1_grad += dz1.",
+    ),
+    "update_params": (
+        "The _grad arrays hold sums over the batch: the step uses their mean.",
+        "For each of W1, b1, W2 and b2, subtract lr times its _grad divided by batch_size; "
+        "then call self.zero_grad().",
+    ),
+    "train": (
+        "Nothing new to write: once forward, update_grad and update_params pass, the check "
+        "trains your network for one epoch of real digits.",
+        "Those pass but this does not? Look for what holds only for the check's small 5-4-3 "
+        "network: a hard-coded size, or a forward that overflows for 784 pixels (subtract the "
+        "max before exp).",
+    ),
+}
+
 EXERCISE = Exercise(
     name="mlp-by-hand",
     title="The seeds' MLP by hand: forward, update_grad, update_params",
@@ -144,12 +176,19 @@ EXERCISE = Exercise(
     "and accumulate them over a batch (update_grad), and take a gradient step "
     "(update_params). The check then trains it on real digits.",
     parts=(
-        Part("forward", ("MLP.forward",), "(z1, a1, z2, a2) of one image", grade_forward),
+        Part(
+            "forward",
+            ("MLP.forward",),
+            "(z1, a1, z2, a2) of one image",
+            grade_forward,
+            hint_levels=HINT_LEVELS["forward"],
+        ),
         Part(
             "update_grad",
             ("MLP.update_grad",),
             "W1_grad ... b2_grad += the gradients of one image",
             grade_update_grad,
+            hint_levels=HINT_LEVELS["update_grad"],
             hints={
                 "scaled": "update_grad adds the gradient of one image as it is, with no 1/N "
                 "(update_params divides by the batch size)",
@@ -159,8 +198,9 @@ EXERCISE = Exercise(
         Part(
             "update_params",
             ("MLP.update_params",),
-            "W <- W - lr W_grad / batch_size",
+            "one gradient-descent step with the batch's mean gradient, then zero the gradients",
             grade_update_params,
+            hint_levels=HINT_LEVELS["update_params"],
             hints={
                 "scaled": "divide the summed gradient by batch_size, exactly once",
                 "scaled:too_large": "divide the summed gradient by batch_size: "
@@ -176,6 +216,7 @@ EXERCISE = Exercise(
             grade_training,
             30.0,
             needs=("forward", "update_grad", "update_params"),
+            hint_levels=HINT_LEVELS["train"],
         ),
     ),
 )

@@ -78,6 +78,37 @@ def grade_training(module: ModuleType) -> Grade:
     return None, note
 
 
+#: Each part's hints, from a nudge to the result nearly spelled out.
+HINT_LEVELS: dict[str, tuple[str, ...]] = {
+    "predict": (
+        "X w is one number per image: the product of the (N, D) matrix and the (D,) vector.",
+        "Add b to each of those numbers and apply the sigmoid 1 / (1 + np.exp(-z)) to each.",
+    ),
+    "loss": (
+        "Each image gives one term, with t_n choosing which of the two logs counts; numpy "
+        "computes all N terms at once.",
+        "With h = predict(w, b, X): the mean of t log h + (1 - t) log(1 - h) over the batch, "
+        "with a minus sign in front, returned as a float.",
+    ),
+    "gradient": (
+        "Start with one image: L_n depends on w only through z_n = x_n . w + b, and on z_n "
+        "only through h_n.",
+        "Chain rule: dL_n/dw = dL_n/dh_n times dh_n/dz_n times dz_n/dw. Take dL_n/dh_n from "
+        "the loss, write the sigmoid's derivative with h_n, note dz_n/dw = x_n and dz_n/db = "
+        "1; multiply and simplify: a factor cancels. Then average over the images.",
+        "For one image the product simplifies to the error (h_n - t_n) times x_n (times 1 for "
+        "b). Averaged: X transposed times the vector of errors, divided by N, and the mean "
+        "error for b; one matrix product does every image at once.",
+    ),
+    "train": (
+        "Nothing new to write: once gradient passes, the check trains the neuron with it, "
+        "0 against the rest, on real digits.",
+        "gradient passes but this does not? Look for what holds only for the check's small "
+        "batch of 8 images of 5 pixels: a hard-coded size, or a dL/db that is not a single "
+        "number. It trains on batches of 50 images of 784 pixels.",
+    ),
+}
+
 EXERCISE = Exercise(
     name="single-neuron",
     title="One sigmoid neuron: 0 against the rest, dL/dw by hand",
@@ -86,13 +117,26 @@ EXERCISE = Exercise(
     "prediction and loss, derive dL/dw and dL/db by hand; the check then trains it to tell "
     "0 from the other digits.",
     parts=(
-        Part("predict", ("predict",), "h = s(X w + b)", grade_predict),
-        Part("loss", ("loss",), "the mean binary cross-entropy", grade_loss),
+        Part(
+            "predict",
+            ("predict",),
+            "h = s(X w + b), (N,)",
+            grade_predict,
+            hint_levels=HINT_LEVELS["predict"],
+        ),
+        Part(
+            "loss",
+            ("loss",),
+            "the mean binary cross-entropy, a number",
+            grade_loss,
+            hint_levels=HINT_LEVELS["loss"],
+        ),
         Part(
             "gradient",
             ("gradient",),
-            "dL/dw = X^T (h - t) / N, dL/db by hand",
+            "(dL/dw, dL/db) of the mean loss, shapes (D,) and ()",
             grade_gradient,
+            hint_levels=HINT_LEVELS["gradient"],
             hints={
                 "scaled": "the loss is a mean over the N images: dL/dw and dL/db each carry "
                 "exactly one factor 1/N",
@@ -107,6 +151,7 @@ EXERCISE = Exercise(
             grade_training,
             30.0,
             needs=("gradient",),
+            hint_levels=HINT_LEVELS["train"],
         ),
     ),
 )

@@ -1,5 +1,5 @@
 """Exercise ``softmax-cross-entropy``: softmax and the mean cross-entropy, both stable, and the
-gradient (h - t) / N, checked against ``nn.cross_entropy``."""
+gradient dL/dz, checked against ``nn.cross_entropy``."""
 
 from __future__ import annotations
 
@@ -58,20 +58,64 @@ def grade_gradient(module: ModuleType) -> Grade:
     return _stable(fn, z, y, expected=zt.grad)
 
 
+#: Each part's hints, from a nudge to the result nearly spelled out.
+HINT_LEVELS: dict[str, tuple[str, ...]] = {
+    "softmax": (
+        "Each row is normalised on its own: exponentiate, then divide by the row's sum. In "
+        "float64, e^z overflows to inf once z passes about 709.",
+        "softmax does not change when one number m is subtracted from every logit of a row: "
+        "e^-m comes out of the numerator and the denominator alike. Choose m so that no "
+        "exponent is positive.",
+        "Subtract each row's maximum (z.max(axis=1, keepdims=True)), exponentiate, and divide "
+        "by the row sums, also taken with keepdims=True so that the shapes broadcast.",
+    ),
+    "cross_entropy": (
+        "Only the probability of each row's own label counts: pick one entry per row "
+        "(z[np.arange(N), y] picks the logits), take minus its log, then average over rows.",
+        "Never take the log of a softmax: a small probability rounds to 0 and its log is "
+        "-inf. Work with logs throughout: log softmax(z)_c = z_c - log sum_k e^z_k, with the "
+        "row max subtracted inside the exponentials and added back outside the log.",
+        "With m_n the row max: log h[n, c] = (z[n, c] - m_n) - log sum_k e^(z[n, k] - m_n). "
+        "Return minus the mean over n of log h[n, y_n], as a float.",
+    ),
+    "gradient": (
+        "Differentiate the loss of one row first; the mean over the batch comes last.",
+        "One row's loss is L_n = -z[n, y_n] + log sum_k e^z[n, k]. Differentiate both terms by "
+        "z[n, c]: the first only matters when c is the label, the second gives a softmax. "
+        "No other row depends on z[n, :].",
+        "Row n of the gradient is softmax(z[n]) minus the one-hot row of y_n (np.eye(C)[y] "
+        "makes them all), and the mean over the batch adds one factor 1/N; shape (N, C), with "
+        "the stable softmax.",
+    ),
+}
+
 EXERCISE = Exercise(
     name="softmax-cross-entropy",
-    title="Softmax cross-entropy, stable, and its gradient h - t",
+    title="Softmax cross-entropy, stable, and its gradient",
     module="softmax_cross_entropy",
     summary="Write softmax and the mean cross-entropy of a batch of logits so that neither "
-    "overflows (subtract the row max), then derive the gradient dL/dz = (h - t) / N.",
+    "overflows for large logits, then derive the gradient dL/dz of the loss by hand.",
     parts=(
-        Part("softmax", ("softmax",), "h = softmax(z) per row, stable", grade_softmax),
-        Part("cross_entropy", ("cross_entropy",), "the mean loss, stable", grade_cross_entropy),
+        Part(
+            "softmax",
+            ("softmax",),
+            "h = softmax(z) per row, (N, C) -> (N, C), finite for large z",
+            grade_softmax,
+            hint_levels=HINT_LEVELS["softmax"],
+        ),
+        Part(
+            "cross_entropy",
+            ("cross_entropy",),
+            "the mean loss over the batch, a number, finite for large z",
+            grade_cross_entropy,
+            hint_levels=HINT_LEVELS["cross_entropy"],
+        ),
         Part(
             "gradient",
             ("cross_entropy_grad",),
-            "dL/dz = (h - t) / N",
+            "dL/dz of the mean loss, (N, C)",
             grade_gradient,
+            hint_levels=HINT_LEVELS["gradient"],
             hints={
                 "scaled": "the loss is a mean over the batch: its gradient carries exactly one "
                 "factor 1/N",

@@ -10,7 +10,8 @@ column per element of v, a matrix v flattened row by row (element W[j, k] is col
 j * n_cols + k). Each function gets (x, W1, b1, W2, b2) and returns its Jacobian.
 
 Check your work with ``tinygrad-edu exercise check .``: each is compared with the engine's
-``gradcheck.jacobian``.
+``gradcheck.jacobian``. Stuck on a part, ask for its next hint with
+``tinygrad-edu exercise hint . PART``.
 """
 
 import numpy as np
@@ -28,35 +29,33 @@ def forward(x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: n
 def da2_db2(
     x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
 ) -> np.ndarray:
-    """d a2 / d b2, (n_out, n_out). Since d z2 / d b2 = I, this is the softmax Jacobian
-    d a2_i / d z2_j = a2_i (delta_ij - a2_j)."""
+    """d a2 / d b2, (n_out, n_out): row i, column j holds d a2_i / d b2_j."""
     raise NotImplementedError("da2_db2")
 
 
 def da2_dW2(
     x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
 ) -> np.ndarray:
-    """d a2 / d W2, (n_out, n_out * n_hidden): d z2_i / d W2[j, k] = delta_ij a1_k, then the
-    softmax Jacobian in front (the chain rule is a matrix product)."""
+    """d a2 / d W2, (n_out, n_out * n_hidden): column j * n_hidden + k is W2[j, k]."""
     raise NotImplementedError("da2_dW2")
 
 
 def da2_da1(
     x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
 ) -> np.ndarray:
-    """d a2 / d a1, (n_out, n_hidden): the softmax Jacobian times d z2 / d a1 = W2."""
+    """d a2 / d a1, (n_out, n_hidden), a1 taken as the variable (z2 = W2 a1 + b2)."""
     raise NotImplementedError("da2_da1")
 
 
 def da1_dz1(
     x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
 ) -> np.ndarray:
-    """d a1 / d z1, (n_hidden, n_hidden): diagonal, s'(z1) = s(z1) (1 - s(z1))."""
+    """d a1 / d z1, (n_hidden, n_hidden), at z1 = W1 x + b1."""
     raise NotImplementedError("da1_dz1")
 
 
 def dz1_dW1(
     x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
 ) -> np.ndarray:
-    """d z1 / d W1, (n_hidden, n_hidden * n_in): d z1_i / d W1[j, k] = delta_ij x_k."""
+    """d z1 / d W1, (n_hidden, n_hidden * n_in): column j * n_in + k is W1[j, k]."""
     raise NotImplementedError("dz1_dW1")

@@ -11,7 +11,8 @@ that after a batch of images they hold the sum over the batch; ``update_params``
 one gradient-descent step with the batch's mean gradient. Once right, the check trains the
 network on real digits.
 
-Check your work with ``tinygrad-edu exercise check .`` in this folder.
+Check your work with ``tinygrad-edu exercise check .`` in this folder; stuck on a part, ask
+for its next hint with ``tinygrad-edu exercise hint . PART``.
 """
 
 import numpy as np
@@ -44,7 +45,7 @@ class MLP:
     def forward(self, x: np.ndarray) -> tuple:
         """(z1, a1, z2, a2) for one image x (n_in,): shapes (n_hidden,) twice, (n_out,) twice.
 
-        a2 = softmax(z2) = e^z2 / sum(e^z2); subtract max(z2) first so that it never overflows.
+        a2 = softmax(z2) = e^z2 / sum(e^z2), which must stay finite for large z2.
         """
         raise NotImplementedError("forward")
 
@@ -52,15 +53,17 @@ class MLP:
         """Add the gradients of L = -log a2[y] for one image to W1_grad, b1_grad, W2_grad and
         b2_grad (+=: they accumulate over a batch).
 
-        Derive them one step at a time, with t the one-hot vector of y:
-            dL/dz2 = a2 - t                  (n_out,)
-            dL/dW2 = ?   (n_out, n_hidden)   dL/db2 = ?   (n_out,)
-            dL/da1 = ?   (n_hidden,)         dL/dz1 = ?   (n_hidden,)  [s'(z) = s(z)(1 - s(z))]
-            dL/dW1 = ?   (n_hidden, n_in)    dL/db1 = ?   (n_hidden,)
+        Derive them one step at a time, from the loss back to the input, each from the one
+        before; each has the shape of its value:
+            dL/dz2 (n_out,)
+            dL/dW2 (n_out, n_hidden)    dL/db2 (n_out,)
+            dL/da1 (n_hidden,)          dL/dz1 (n_hidden,)
+            dL/dW1 (n_hidden, n_in)     dL/db1 (n_hidden,)
         """
         raise NotImplementedError("update_grad")
 
     def update_params(self, lr: float, batch_size: int) -> None:
-        """One step with the batch's mean gradient, W <- W - lr * W_grad / batch_size for W1,
-        b1, W2 and b2; then reset the gradients to zero for the next batch."""
+        """One gradient-descent step with learning rate lr for W1, b1, W2 and b2, along the
+        batch's mean gradient (W1_grad ... b2_grad hold sums over batch_size images); then reset
+        the gradients to zero for the next batch."""
         raise NotImplementedError("update_params")

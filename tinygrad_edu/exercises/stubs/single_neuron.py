@@ -6,9 +6,10 @@ t_n = 1 for a 0 and 0 otherwise, weights w (D,) and a bias b (a number):
     h = s(X w + b),  s(z) = 1 / (1 + e^-z)                              (N,)
     L = -(1/N) sum_n [t_n log h_n + (1 - t_n) log(1 - h_n)]            a number
 
-Derive dL/dw (D,) and dL/db (a number) and fill in the three functions with numpy.
+Derive dL/dw (D,) and dL/db (a number) by hand, and fill in the three functions with numpy.
 Check your work with ``tinygrad-edu exercise check .`` in this folder; once the gradient is
-right, the check trains the neuron on real digits with it.
+right, the check trains the neuron on real digits with it. Stuck on a part, ask for its next
+hint with ``tinygrad-edu exercise hint . PART``.
 """
 
 import numpy as np
@@ -25,9 +26,6 @@ def loss(w: np.ndarray, b: float, X: np.ndarray, t: np.ndarray) -> float:
 
 
 def gradient(w: np.ndarray, b: float, X: np.ndarray, t: np.ndarray) -> tuple:
-    """(dL/dw, dL/db): shapes (D,) and () (a number).
-
-    Chain rule for one image: dL_n/dh_n, times dh_n/dz_n = s'(z_n) = h_n (1 - h_n), times
-    dz_n/dw = x_n; much cancels. The mean over the batch divides by N.
-    """
+    """(dL/dw, dL/db), the gradient of the mean loss L above: shapes (D,) and () (a number),
+    for w (D,), b a number, X (N, D) and t (N,)."""
     raise NotImplementedError("gradient")

@@ -1,13 +1,13 @@
-"""Softmax cross-entropy, stable, and its gradient h - t.
+"""Softmax cross-entropy, stable, and its gradient.
 
-For a batch of N rows of logits z (N, C) and integer labels y (N,):
+For a batch of N rows of logits z (N, C) and integer labels y (N,), each in 0 .. C - 1:
 
     h = softmax(z),  h[n, c] = e^z[n, c] / sum_k e^z[n, k]            (N, C)
     L = -(1/N) sum_n log h[n, y_n]                                     a number
-    dL/dz = (h - t) / N,   t[n, c] = 1 if c == y_n else 0 (one-hot)    (N, C)
 
-Fill in the three functions with numpy. Check your work with
-``tinygrad-edu exercise check .`` (or ``python -m pytest``) in this folder.
+Fill in the three functions with numpy; the third is dL/dz, which you derive by hand. Check
+your work with ``tinygrad-edu exercise check .`` (or ``python -m pytest``) in this folder;
+stuck on a part, ask for its next hint with ``tinygrad-edu exercise hint . PART``.
 """
 
 import numpy as np
@@ -16,8 +16,8 @@ import numpy as np
 def softmax(z: np.ndarray) -> np.ndarray:
     """h = softmax(z) row by row, z (N, C) -> h (N, C), each row summing to 1.
 
-    Stable: e^z overflows for z > 709 (float64), but softmax(z) = softmax(z - m) for any m
-    per row, so subtract each row's maximum first. The check tries z + 1000.
+    It must stay finite for large logits: e^z overflows for z > 709 (float64), and the check
+    also tries z + 1000.
     """
     raise NotImplementedError("softmax")
 
@@ -25,16 +25,14 @@ def softmax(z: np.ndarray) -> np.ndarray:
 def cross_entropy(z: np.ndarray, y: np.ndarray) -> float:
     """L = -(1/N) sum_n log softmax(z)[n, y_n]: the mean over the batch, z (N, C), y (N,).
 
-    Stable: log softmax(z)[n, c] = (z[n, c] - m_n) - log sum_k e^(z[n, k] - m_n), with m_n the
-    row max; never take the log of a probability that rounded to 0.
+    Returns a number, finite for large logits too (the check tries z + 1000).
     """
     raise NotImplementedError("cross_entropy")
 
 
 def cross_entropy_grad(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dL/dz = (h - t) / N with h = softmax(z) and t the one-hot rows of y: shape (N, C).
+    """dL/dz, the gradient of the mean loss L above: z (N, C), y (N,) -> (N, C).
 
-    Derive it: for one row, L_n = -z[n, y_n] + log sum_k e^z[n, k], so
-    dL_n/dz[n, c] = -t[n, c] + h[n, c]; the mean over the batch divides by N.
+    Finite for large logits too (the check tries z + 1000).
     """
     raise NotImplementedError("cross_entropy_grad")
