@@ -44,6 +44,12 @@ RESULTS: dict[str, dict[str, list[str]]] = {
                           "lr / batch_size"],
         "train": [],
     },
+    "mlp-backward": {
+        "forward": [],
+        "backward": ["dz2 /= n", "dh = dz2 @ W2", 'dh * v["h"] * (1 - v["h"])', "dz2.T @ v[",
+                     "dz1.T @ X", "(p - t) / N"],
+        "train": [],
+    },
     "jacobians": {
         "da2_db2": ["a2_i (delta_ij - a2_j)", "diag(a2) - a2 a2^T", "np.outer(a2, a2)"],
         "da2_dW2": ["delta_ij a1_k", "(I kron a1^T)", "np.kron(da2_db2"],

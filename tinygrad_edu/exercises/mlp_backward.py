@@ -31,6 +31,36 @@ TARGET_ACCURACY = 0.85
 TRAIN_IMAGES, BATCH, LR = 10_000, 100, 2.0
 
 
+#: Each part's hints, a level at a time (``tinygrad-edu exercise hint DIR PART``).
+HINT_LEVELS: dict[str, tuple[str, ...]] = {
+    "forward": (
+        "One line of numpy per formula, batch in the rows: X @ W1.T is (N, H), h @ W2.T is (N, C).",
+        "For the loss, take log softmax row by row without overflow: subtract each row's "
+        "largest logit before exp, then the log of the sum; pick each row's label entry with "
+        "fancy indexing and average over the batch.",
+    ),
+    "backward": (
+        "Start at the loss and go back one value at a time: z2, then W2 and b2, then h, z1, "
+        "then W1 and b1. Each gradient has the shape of its value, and each uses the one just "
+        "after it in the network.",
+        "dL/dz2: softmax then minus the log of the label's entry, averaged over N rows (so "
+        "every row of dL/dz2 carries a 1/N). A layer z = a W^T + b sends back dL/dz^T a to W, "
+        "dL/dz summed over the batch to b, and dL/dz W to a. Through the sigmoid, multiply "
+        "elementwise by its derivative, written with h.",
+        "dz2 = (p - t) / N with t the one-hot labels (np.eye(C)[y]); dW2 = dz2.T @ h; db2 = "
+        "dz2.sum(axis=0); dh = dz2 @ W2; dz1 = dh * h * (1 - h); dW1 = dz1.T @ X; db1 = "
+        "dz1.sum(axis=0).",
+    ),
+    "train": (
+        "Nothing new to write: once forward and backward pass, the check trains the network "
+        "with your gradients on real digits.",
+        "They pass but this does not? Look for what holds only for the check's small 6-5-4-3 "
+        "batch: a hard-coded size, a loop over a fixed number of rows, or an exp that "
+        "overflows for 784 pixels.",
+    ),
+}
+
+
 def reference_forward(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, y: Any) -> dict:
     """The network with tinygrad_edu ops, its values named as the student names them."""
     z1 = X @ W1.T + b1
@@ -131,12 +161,19 @@ EXERCISE = Exercise(
     "one and says which later ones only inherit its error; then it trains the network with "
     "your gradients on real digits.",
     parts=(
-        Part("forward", ("forward",), "z1, h, z2 and the loss of a batch", grade_forward),
+        Part(
+            "forward",
+            ("forward",),
+            "z1, h, z2 and the loss of a batch",
+            grade_forward,
+            hint_levels=HINT_LEVELS["forward"],
+        ),
         Part(
             "backward",
             ("backward",),
-            "dL/dz2, dL/dW2, dL/db2, dL/dh, dL/dz1, dL/dW1, dL/db1",
+            "dL/dz2, dL/dW2, dL/db2, dL/dh, dL/dz1, dL/dW1, dL/db1, each of its value's shape",
             grade_backward,
+            hint_levels=HINT_LEVELS["backward"],
         ),
         Part(
             "train",
@@ -145,6 +182,7 @@ EXERCISE = Exercise(
             grade_training,
             30.0,
             needs=("forward", "backward"),
+            hint_levels=HINT_LEVELS["train"],
         ),
     ),
 )
