@@ -1,31 +1,49 @@
-"""``tinygrad-edu exercise list | start NAME DIR | check DIR``: the course's exercises.
+"""``tinygrad-edu exercise list | start NAME DIR | check DIR | report DIR...``: the course's
+exercises.
 
 ``list`` prints one exercise a line, name first; ``start`` writes a student's workspace (stubs,
 README, tests; ``--solution`` the reference solution instead); ``check`` grades a workspace,
 one line per part, each part in its own process with a time limit: exit status 0 when every
-part passes, 1 when any fails.
+part passes, 1 when any fails (``--json FILE`` also writes the outcome); ``report`` grades a
+class, one workspace per student, and prints each part's pass rate, mistakes and failing
+students (``--csv``, ``--html``: :mod:`~tinygrad_edu.exercises.classreport`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 from ..exercises import EXERCISES, get_exercise
+from ..exercises.classpage import html_page
+from ..exercises.classreport import csv_text, grade_class, outcome_json, summary_text, write_text
 from ..exercises.integrity import GraderChanged
-from ..exercises.workspace import WorkspaceError, grade_workspace, start_workspace
+from ..exercises.workspace import (
+    WorkspaceError,
+    grade_workspace,
+    read_workspace,
+    start_workspace,
+)
 from .errors import CLIError
-from .options import PROG
+from .options import PROG, output_file
 
-__all__ = ["add_exercise_command", "run_check", "run_list", "run_start"]
+__all__ = [
+    "add_exercise_command",
+    "add_report_action",
+    "run_check",
+    "run_list",
+    "run_report",
+    "run_start",
+]
 
 
 def add_exercise_command(subparsers: Any) -> None:
-    """Add ``exercise`` with its subcommands ``list``, ``start`` and ``check``."""
+    """Add ``exercise`` with its subcommands ``list``, ``start``, ``check`` and ``report``."""
     p = subparsers.add_parser(
         "exercise",
         help="the course's exercises: list them, start one in a folder, check your work",
@@ -33,7 +51,8 @@ def add_exercise_command(subparsers: Any) -> None:
         "of stubs whose docstrings give the maths and the shapes.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"examples:\n  {PROG} exercise list\n  {PROG} exercise start "
-        f"softmax-cross-entropy ex1\n  {PROG} exercise check ex1",
+        f"softmax-cross-entropy ex1\n  {PROG} exercise check ex1\n  {PROG} exercise report "
+        "class/* --csv class.csv --html class.html",
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="one exercise a line, name first").set_defaults(func=run_list)
@@ -50,7 +69,15 @@ def add_exercise_command(subparsers: Any) -> None:
     check.add_argument(
         "--timeout", type=float, default=None, help="seconds per part (default: each part's own)"
     )
+    check.add_argument(
+        "--json",
+        metavar="FILE",
+        type=output_file,
+        help='also write the outcome to FILE: {"exercise", "passed", "parts": [{"part", '
+        '"passed", "diagnosis", "message"}]}',
+    )
     check.set_defaults(func=run_check)
+    add_report_action(actions)
     for action in {id(a): a for a in actions.choices.values()}.values():  # `check DIR --debug`
         action.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
@@ -87,12 +114,60 @@ def run_check(args: argparse.Namespace) -> int:
         raise CLIError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     try:
         with stop_on_signals():
+            exercise = read_workspace(args.dir)[0]
             outcomes = grade_workspace(args.dir, timeout=args.timeout)
     except (WorkspaceError, GraderChanged) as e:
         raise CLIError(str(e)) from None
     for outcome in outcomes:
         print(outcome.line(), flush=True)
+    if getattr(args, "json", None) is not None:
+        write_text(args.json, json.dumps(outcome_json(exercise.name, outcomes), indent=1) + "\n")
     return 0 if all(o.passed for o in outcomes) else 1
+
+
+def add_report_action(actions: Any) -> None:
+    """Add ``exercise report DIR... [--csv FILE] [--html FILE] [--timeout S]``."""
+    report = actions.add_parser(
+        "report",
+        help="grade a class: many students' workspaces, one DIR each (for teachers)",
+        description="Grade every workspace (one student each, named by its folder) and print, "
+        "per exercise and part, the pass rate, the most frequent mistake kinds and the students "
+        "still failing; a broken workspace is one line and never stops the report.",
+    )
+    report.add_argument("dirs", metavar="DIR", nargs="+", help="a student's workspace")
+    report.add_argument(
+        "--csv",
+        metavar="FILE",
+        type=output_file,
+        help="write student,exercise,part,passed,diagnosis rows to FILE",
+    )
+    report.add_argument(
+        "--html", metavar="FILE", type=output_file, help="write the class dashboard to FILE"
+    )
+    report.add_argument(
+        "--timeout", type=float, default=None, help="seconds per part (default: each part's own)"
+    )
+    report.set_defaults(func=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Handler of ``exercise report``: 0 once the report is written (whatever the students'
+    results); 2 for a user's error. SIGTERM and SIGHUP stop it as Ctrl-C does."""
+    if args.timeout is not None and not args.timeout > 0:
+        raise CLIError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.csv is not None and args.html is not None and args.csv.resolve() == args.html.resolve():
+        raise CLIError(f"--csv and --html name the same file {args.csv}")
+    try:
+        with stop_on_signals():
+            report = grade_class(args.dirs, timeout=args.timeout)
+    except GraderChanged as e:
+        raise CLIError(str(e)) from None
+    print(summary_text(report), end="", flush=True)
+    if args.csv is not None:
+        write_text(args.csv, csv_text(report))
+    if args.html is not None:
+        write_text(args.html, html_page(report))
+    return 0
 
 
 @contextlib.contextmanager
