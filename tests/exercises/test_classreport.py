@@ -128,6 +128,17 @@ def test_the_csv_has_one_row_per_student_exercise_and_part_sorted() -> None:
     assert text == csv_text(class_report(reversed(a_class())))  # the order given: no matter
 
 
+def test_the_printed_report_has_no_control_characters_from_students() -> None:
+    students = [
+        StudentResult("a\x1b[2Jb", "", broken="x.py raised ValueError: \x1b]0;owned\x07\nline"),
+        sce("c\rd", failed("gradient", "scaled")),
+        sce("e\x1b[31m", solution_imports=("s.py, line 1: import tinygrad_edu.exercises",)),
+    ]
+    text = summary_text(class_report(students))
+    assert "\x1b" not in text and "\r" not in text and "\x07" not in text
+    assert "  ab: x.py raised ValueError:  line\n" in text and "still failing: cd\n" in text
+
+
 def test_a_name_with_a_comma_or_quote_is_one_csv_field() -> None:
     text = csv_text(class_report([sce('o"neil, jr')]))
     assert list(csv.reader(io.StringIO(text)))[1][0] == 'o"neil, jr'
@@ -250,6 +261,24 @@ def test_imports_of_the_solutions_are_found_without_running_the_file(code: str) 
 )
 def test_other_imports_and_mere_mentions_are_not_flagged(code: str) -> None:
     assert solution_imports(code) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "package", "flagged"),
+    [
+        ("..exercises", "tinygrad_edu.check", True),
+        ("..exercises.solutions", "tinygrad_edu.check", True),
+        ("...exercises", "tinygrad_edu.check", False),
+        (".solutions", "tinygrad_edu.exercises", True),
+        (".", "tinygrad_edu.exercises", True),
+        (".check", "tinygrad_edu", False),
+    ],
+)
+def test_relative_names_are_resolved_as_import_module_does(
+    name: str, package: str, flagged: bool
+) -> None:
+    code = f"import importlib\nm = importlib.import_module({name!r}, package={package!r})"
+    assert bool(solution_imports(code)) == flagged
 
 
 def test_each_place_is_listed_in_line_order() -> None:

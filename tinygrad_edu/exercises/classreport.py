@@ -28,6 +28,7 @@ from ..check import Diagnosis
 from ..training.files import atomic_write, parse_json
 from .exercise import Exercise, Outcome
 from .grader import grade_many
+from .remote import clean_output
 from .workspace import METADATA, WorkspaceError, read_workspace
 
 __all__ = [
@@ -224,12 +225,18 @@ def summary_text(report: ClassReport) -> str:
     broken = [s for s in report.students if s.broken]
     if broken:
         lines += ["", f"broken workspaces ({len(broken)}):"]
-        lines += [f"  {_who(s)}: {s.broken}" for s in broken]
+        lines += [f"  {_who(s)}: {_plain(s.broken)}" for s in broken]
     cheats = [s for s in report.students if s.solution_imports]
     if cheats:
         lines += ["", f"imports the reference solutions ({SOLUTIONS_PACKAGE}) ({len(cheats)}):"]
-        lines += [f"  {s.name}: {where}" for s in cheats for where in s.solution_imports]
+        lines += [f"  {_plain(s.name)}: {_plain(w)}" for s in cheats for w in s.solution_imports]
     return "\n".join(lines) + "\n"
+
+
+def _plain(text: str) -> str:
+    """``text`` on one line, without terminal escape codes or other control characters: what a
+    student chose (a folder name, an exception's message) cannot move the teacher's cursor."""
+    return clean_output(text).replace("\n", " ").replace("\t", " ")
 
 
 def _part_lines(stats: PartStats) -> list[str]:
@@ -239,12 +246,13 @@ def _part_lines(stats: PartStats) -> list[str]:
     if stats.not_run:
         lines.append(f"    not run: {stats.not_run}")
     if stats.failing:
-        lines.append("    still failing: " + ", ".join(stats.failing))
+        lines.append("    still failing: " + ", ".join(map(_plain, stats.failing)))
     return lines
 
 
 def _who(student: StudentResult) -> str:
-    return f"{student.name} ({student.exercise})" if student.exercise else student.name
+    name = _plain(student.name)
+    return f"{name} ({student.exercise})" if student.exercise else name
 
 
 def _count(n: int, noun: str) -> str:
@@ -313,11 +321,19 @@ def _imports_solutions(node: ast.AST) -> bool:
         return False
     strings = [a.value if isinstance(a, ast.Constant) else None for a in node.args]
     strings += [k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)]
-    name = strings[0]
-    if isinstance(name, str) and name.startswith(".") and isinstance(_at(strings, 1), str):
-        name = f"{strings[1]}.{name.lstrip('.')}"  # import_module(".exercises", "tinygrad_edu")
+    name, package = strings[0], _at(strings, 1)
+    if isinstance(name, str) and name.startswith(".") and isinstance(package, str):
+        name = _absolute(name, package)  # import_module(".exercises", "tinygrad_edu")
     fromlist = [a for a in _lists(node) if a == sub]
     return _is_solutions(name) or (name == top and bool(fromlist))
+
+
+def _absolute(name: str, package: str) -> str:
+    """A relative module name made absolute, as ``importlib.import_module`` does."""
+    rest = name.lstrip(".")
+    up = len(name) - len(rest) - 1
+    base = package.split(".")[: len(package.split(".")) - up] if up else package.split(".")
+    return ".".join([*base, rest] if rest else base)
 
 
 def _at(values: list[object], i: int) -> object:
