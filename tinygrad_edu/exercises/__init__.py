@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import derivative_table, jacobians, mlp_by_hand, single_neuron, softmax_cross_entropy
 from .exercise import HINTS, Exercise, Outcome, Part
-from .grader import grade_isolated, grade_module, grade_part, load_student
+from .grader import grade_isolated, grade_many, grade_module, grade_part, load_student
 from .workspace import grade_workspace, read_workspace, start_workspace
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Part",
     "get_exercise",
     "grade_isolated",
+    "grade_many",
     "grade_module",
     "grade_part",
     "grade_workspace",

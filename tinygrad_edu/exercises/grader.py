@@ -169,7 +169,8 @@ def grade_isolated(
 class FileGrade:
     """The grade of one student's file in :func:`grade_many`: every part's outcome, in the
     exercise's order, and ``unloadable``, the diagnosis (``raised``, ``timeout``, ``crashed``)
-    when no part got past importing the file (every outcome then carries it)."""
+    when no part got past importing the file (every part that ran failed with it; the parts
+    that need them are not run)."""
 
     outcomes: list[Outcome]
     unloadable: Diagnosis | None = None
@@ -198,13 +199,17 @@ def grade_many(
             )
     finally:  # after the pool: the coordinators waiting for cancelled parts end
         coordinators.shutdown(cancel_futures=True)
-    return [
-        FileGrade(
-            [outcomes[p.name] for p in r.exercise.parts],
-            None if r.loaded_any else r.unloadable,
-        )
-        for r, outcomes in zip(runners, graded, strict=True)
-    ]
+    grades = []
+    for runner, outcomes in zip(runners, graded, strict=True):
+        in_order = [outcomes[p.name] for p in runner.exercise.parts]
+        grades.append(FileGrade(in_order, None if runner.loaded_any else _first_failure(in_order)))
+    return grades
+
+
+def _first_failure(outcomes: list[Outcome]) -> Diagnosis | None:
+    """The diagnosis of the first part that ran (in the exercise's order, not the order the
+    parts ended in: the same on every run)."""
+    return next((o.diagnosis for o in outcomes if o.ran and o.diagnosis), None)
 
 
 def _with_needs(exercise: Exercise, parts: list[Part]) -> list[Part]:
