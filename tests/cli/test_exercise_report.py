@@ -215,15 +215,16 @@ def test_user_errors_are_one_line_before_anything_is_graded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "file").write_text("")
-    for argv in (
-        [],
-        ["ws", "--timeout", "0"],
-        ["ws", "--csv", str(tmp_path)],
-        ["ws", "--html", str(tmp_path / "file" / "page.html")],
-        ["ws", "--csv", str(tmp_path / "x"), "--html", str(tmp_path / "x")],
+    for argv, error in (
+        ([], "the following arguments are required: DIR"),
+        (["ws", "--timeout", "0"], "--timeout must be a positive number of seconds, got 0.0"),
+        (["ws", "--csv", str(tmp_path)], f"{tmp_path} is a folder: expected a file name"),
+        (["ws", "--html", str(tmp_path / "file" / "p.html")], "file is a file, not a folder"),
+        (["ws", "--csv", str(tmp_path / "x"), "--html", str(tmp_path / "x")], "the same file"),
     ):
         assert cli.main(["exercise", "report", *argv]) == 2
-        assert capsys.readouterr().err.count("\n") == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and error in err, err
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the sandbox's Linux pieces")
@@ -298,4 +299,6 @@ def test_check_json_refuses_a_folder_before_grading(
     folder = workspace(tmp_path / "ws", code="while True:\n    pass\n")
     start = time.monotonic()
     assert cli.main(["exercise", "check", str(folder), "--json", str(tmp_path)]) == 2
-    assert time.monotonic() - start < 5 and capsys.readouterr().err.count("\n") == 1
+    err = capsys.readouterr().err
+    assert time.monotonic() - start < 5 and err.count("\n") == 1
+    assert f"--json: {tmp_path} is a folder: expected a file name" in err
