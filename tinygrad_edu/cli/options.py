@@ -25,6 +25,7 @@ __all__ = [
     "model_file",
     "nonnegative_int",
     "number_between",
+    "output_file",
     "positive_int",
     "tensorboard_folder",
 ]
@@ -129,6 +130,18 @@ def tensorboard_folder(text: str) -> Path:
     if why is not None:
         raise argparse.ArgumentTypeError(f"{text}: {why}")
     return Path(text)
+
+
+def output_file(text: str) -> Path:
+    """A file the command will write (a report, a JSON outcome): not a folder, and in a folder
+    that is (or can be made) writable, checked before any work is done."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder: expected a file name")
+    why = why_not_writable(path.parent)
+    if why is not None:
+        raise argparse.ArgumentTypeError(f"{text}: {why}")
+    return path
 
 
 def add_data_arguments(

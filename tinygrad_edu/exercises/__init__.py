@@ -16,7 +16,7 @@ from . import (
     softmax_cross_entropy,
 )
 from .exercise import HINTS, Exercise, Outcome, Part
-from .grader import grade_isolated, grade_module, grade_part, load_student
+from .grader import grade_isolated, grade_many, grade_module, grade_part, load_student
 from .workspace import grade_workspace, read_workspace, start_workspace
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Part",
     "get_exercise",
     "grade_isolated",
+    "grade_many",
     "grade_module",
     "grade_part",
     "grade_workspace",

@@ -16,8 +16,9 @@ import inspect
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,8 +34,10 @@ from .integrity import verify_installation
 from .remote import PartCrashed, PartEnded, PartTimeout, Session, StudentException, where_defined
 
 __all__ = [
+    "FileGrade",
     "compare",
     "grade_isolated",
+    "grade_many",
     "grade_module",
     "grade_part",
     "load_student",
@@ -164,6 +167,53 @@ def grade_isolated(
     return [outcomes[p.name] for p in wanted]
 
 
+@dataclass(frozen=True)
+class FileGrade:
+    """The grade of one student's file in :func:`grade_many`: every part's outcome, in the
+    exercise's order, and ``unloadable``, the diagnosis (``raised``, ``timeout``, ``crashed``)
+    when no part got past importing the file (every part that ran failed with it; the parts
+    that need them are not run)."""
+
+    outcomes: list[Outcome]
+    unloadable: Diagnosis | None = None
+
+
+def grade_many(
+    files: Sequence[tuple[Exercise, Path]], timeout: float | None = None
+) -> list[FileGrade]:
+    """Every part of each ``(exercise, student file)``, as :func:`grade_isolated` grades one
+    (each part in its own sandboxed child, under its time limit; a part that needs others once
+    they pass), all on one pool of as many children at once as there are cores: a class of 30
+    costs about the sum of its parts divided by the cores, not 30 checks one after the other.
+    A file whose import fails is not imported again for its parts not yet started: they get the
+    same diagnosis. The grades come in the order of ``files``. Interrupted, every child is
+    killed."""
+    verify_installation()
+    if not files:
+        return []
+    children = _Children()
+    runners = [_Runner(e, Path(p), timeout, children, give_up=True) for e, p in files]
+    coordinators = ThreadPoolExecutor(min(len(runners), 4 * _cores()))  # they only wait
+    try:
+        with _grading(_cores(), children) as pool:
+            graded = list(
+                coordinators.map(lambda r: r.run_on(pool, list(r.exercise.parts)), runners)
+            )
+    finally:  # after the pool: the coordinators waiting for cancelled parts end
+        coordinators.shutdown(cancel_futures=True)
+    grades = []
+    for runner, outcomes in zip(runners, graded, strict=True):
+        in_order = [outcomes[p.name] for p in runner.exercise.parts]
+        grades.append(FileGrade(in_order, None if runner.loaded_any else _first_failure(in_order)))
+    return grades
+
+
+def _first_failure(outcomes: list[Outcome]) -> Diagnosis | None:
+    """The diagnosis of the first part that ran (in the exercise's order, not the order the
+    parts ended in: the same on every run)."""
+    return next((o.diagnosis for o in outcomes if o.ran and o.diagnosis), None)
+
+
 def _with_needs(exercise: Exercise, parts: list[Part]) -> list[Part]:
     """``parts`` and the parts they need, in the exercise's order."""
     names = {p.name for p in parts}
@@ -179,33 +229,95 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-class _Runner:
-    """The parts of one student's file, graded in threads, each with a child of its own (a
-    child spends about 0.1 s starting; the derivative table's parts take 0.1-1.5 s each)."""
+class _Children:
+    """The sandboxed children running now, killed together when grading is interrupted."""
 
-    def __init__(self, exercise: Exercise, path: Path, timeout: float | None) -> None:
-        self.exercise, self.path, self.timeout = exercise, path, timeout
+    def __init__(self) -> None:
         self.sessions: set[Session] = set()
         self.lock = threading.Lock()
         self.stopped = False
 
-    def run(self, parts: list[Part]) -> dict[str, Outcome]:
-        """Grade ``parts``: those that need none first, then those whose needs passed."""
-        outcomes: dict[str, Outcome] = {}
-        pool = ThreadPoolExecutor(min(len(parts), _cores()))
-        blas = one_blas_thread()
+    @contextlib.contextmanager
+    def session(self, path: Path, limit: float) -> Iterator[Session]:
+        with self.lock:
+            if self.stopped:  # interrupted while this part waited for a free core
+                raise KeyboardInterrupt
+        started: list[Session] = []
         try:
-            first = [p for p in parts if not p.needs]
-            outcomes.update(zip([p.name for p in first], pool.map(self.grade, first), strict=True))
-            later = [p for p in parts if p.needs]
-            waiting = {p.name: _failed_needs(p, outcomes) for p in later}
-            runnable = [p for p in later if not waiting[p.name]]
-            graded = pool.map(self.grade, runnable)
-            outcomes.update(zip([p.name for p in runnable], graded, strict=True))
-        finally:  # interrupted: kill the children first, or the pool would wait for them
-            self.stop()
-            pool.shutdown(cancel_futures=True)
-            blas.restore_original_limits()
+            session = Session(path, limit, started=lambda s: self._add(s, started))
+            yield session
+        finally:
+            for session in started:
+                session.close()
+                with self.lock:
+                    self.sessions.discard(session)
+
+    def _add(self, session: Session, started: list[Session]) -> None:
+        """Known from its start, so that :meth:`stop` kills a child still importing the file."""
+        started.append(session)
+        with self.lock:
+            self.sessions.add(session)
+            if self.stopped:
+                raise KeyboardInterrupt
+
+    def stop(self) -> None:
+        """Kill every child still running (after an interrupt; a no-op when all ended)."""
+        with self.lock:
+            self.stopped, running = True, list(self.sessions)
+        for session in running:
+            session.kill()
+
+
+@contextlib.contextmanager
+def _grading(workers: int, children: _Children) -> Iterator[ThreadPoolExecutor]:
+    """A pool of ``workers`` threads with BLAS on one thread; at the end, interrupted or not,
+    the children still running are killed first, or the pool would wait for them."""
+    pool = ThreadPoolExecutor(workers)
+    blas = one_blas_thread()
+    try:
+        yield pool
+    finally:
+        children.stop()
+        pool.shutdown(cancel_futures=True)
+        blas.restore_original_limits()
+
+
+class _Runner:
+    """The parts of one student's file, graded in threads, each with a child of its own (a
+    child spends about 0.1 s starting; the derivative table's parts take 0.1-1.5 s each).
+    With ``give_up``, once the file fails to import, its parts not yet started are not run
+    again but get that diagnosis (:func:`grade_many`)."""
+
+    def __init__(
+        self,
+        exercise: Exercise,
+        path: Path,
+        timeout: float | None,
+        children: _Children | None = None,
+        give_up: bool = False,
+    ) -> None:
+        self.exercise, self.path, self.timeout = exercise, path, timeout
+        self.children = children or _Children()
+        self.give_up = give_up
+        self.unloadable: Diagnosis | None = None  # why the file did not import
+        self.loaded_any = False  # some part's child imported it
+
+    def run(self, parts: list[Part]) -> dict[str, Outcome]:
+        """Grade ``parts`` on a pool of their own (as many threads as cores, at most)."""
+        with _grading(min(len(parts), _cores()), self.children) as pool:
+            return self.run_on(pool, parts)
+
+    def run_on(self, pool: Executor, parts: list[Part]) -> dict[str, Outcome]:
+        """Grade ``parts`` on ``pool``: those that need none first, then those whose needs
+        passed."""
+        outcomes: dict[str, Outcome] = {}
+        first = [p for p in parts if not p.needs]
+        outcomes.update(zip([p.name for p in first], pool.map(self.grade, first), strict=True))
+        later = [p for p in parts if p.needs]
+        waiting = {p.name: _failed_needs(p, outcomes) for p in later}
+        runnable = [p for p in later if not waiting[p.name]]
+        graded = pool.map(self.grade, runnable)
+        outcomes.update(zip([p.name for p in runnable], graded, strict=True))
         for part in later:
             if waiting[part.name]:
                 outcomes[part.name] = _not_run(part, f"needs {', '.join(waiting[part.name])}")
@@ -214,36 +326,29 @@ class _Runner:
     def grade(self, part: Part) -> Outcome:
         """One part: a fresh child with the student's file loaded, graded here."""
         limit = self.timeout or part.timeout
+        if self.give_up and self.unloadable is not None:
+            return self._not_loaded(part, self.unloadable)
+        loaded = False
         try:
             with self._session(limit) as session:
+                loaded = self.loaded_any = True
                 return grade_part(part, session.module())
         except StudentException as e:  # importing the student's file failed
-            d = diagnosis_of(e, self.path.name)
-            return Outcome(part.name, False, d, part.hint(d))
-        except PartEnded as e:
-            return _ended(part, e, self.path, limit)
+            return self._not_loaded(part, diagnosis_of(e, self.path.name))
+        except PartEnded as e:  # its child timed out or ended, maybe while importing the file
+            outcome = _ended(part, e, self.path, limit)
+            return outcome if loaded else self._not_loaded(part, outcome.diagnosis)
 
-    @contextlib.contextmanager
-    def _session(self, limit: float) -> Iterator[Session]:
-        with self.lock:
-            if self.stopped:  # interrupted while this part waited for a free core
-                raise KeyboardInterrupt
-        session = Session(self.path, limit)
-        with self.lock:
-            self.sessions.add(session)
-        try:
-            yield session
-        finally:
-            session.close()
-            with self.lock:
-                self.sessions.discard(session)
+    def _not_loaded(self, part: Part, why: Diagnosis) -> Outcome:
+        self.unloadable = self.unloadable or why
+        return Outcome(part.name, False, why, part.hint(why))
+
+    def _session(self, limit: float) -> contextlib.AbstractContextManager[Session]:
+        return self.children.session(self.path, limit)
 
     def stop(self) -> None:
         """Kill every child still running (after an interrupt; a no-op when all ended)."""
-        with self.lock:
-            self.stopped, running = True, list(self.sessions)
-        for session in running:
-            session.kill()
+        self.children.stop()
 
 
 def one_blas_thread() -> threadpool_limits:

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -113,18 +114,34 @@ class Session:
     """One sandboxed child for one part, from start to kill: its requests, its deadline (the
     part's time limit, counted from the start) and the end of its printed output."""
 
-    def __init__(self, file: Path, seconds: float, limits: SandboxLimits = SandboxLimits()):
+    def __init__(
+        self,
+        file: Path,
+        seconds: float,
+        limits: SandboxLimits = SandboxLimits(),
+        started: Callable[[Session], object] | None = None,
+    ):
+        """Start the child and have it import ``file``; ``started(self)`` is called as soon as
+        the child runs, before the import (so that an import that never ends can be killed).
+        If the import fails, the child is ended before the exception leaves."""
         self.file = Path(file).resolve()
         self.seconds, self.limits = seconds, limits
         self.ends = time.monotonic() + seconds
         self.sandbox = ""  # what the platform allowed, as the child says
         self._tail = bytearray()
+        self._closed = False
         self._scratch = Path(tempfile.mkdtemp(prefix="tinygrad-edu-part-"))
         self._process, self._requests, self._answers = self._start()
         self._reader = threading.Thread(target=self._keep_output, daemon=True)
         self._reader.start()
-        self.sandbox = self.request("hello")
-        self.request("load")
+        try:
+            if started is not None:
+                started(self)
+            self.sandbox = self.request("hello")
+            self.request("load")
+        except BaseException:  # else the child would wait for requests until this process ends
+            self.close()
+            raise
 
     def _start(self) -> tuple[subprocess.Popen[bytes], int, int]:
         requests_in, requests_out = os.pipe()
@@ -244,7 +261,11 @@ class Session:
                 self._process.wait()
 
     def close(self) -> None:
-        """The part is over: close the requests (the child ends), kill whatever is left."""
+        """The part is over: close the requests (the child ends), kill whatever is left. Once:
+        a second call does nothing (its file descriptors may belong to another child by then)."""
+        if self._closed:
+            return
+        self._closed = True
         with contextlib.suppress(OSError):
             os.close(self._requests)
         with contextlib.suppress(subprocess.TimeoutExpired):
