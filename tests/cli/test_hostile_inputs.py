@@ -152,7 +152,7 @@ def test_memory_and_validation_errors_are_one_line(
     def too_big(**kwargs: object) -> None:
         raise MemoryError("Unable to allocate 292. GiB for an array")
 
-    monkeypatch.setattr(graph, "seed_mlp", too_big)
+    monkeypatch.setattr(graph, "build", too_big)
     assert cli.main(["graph"]) == 2
     assert one_line_error(capsys, "graph") == (
         "not enough memory (Unable to allocate 292. GiB for an array)"

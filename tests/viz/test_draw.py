@@ -17,9 +17,11 @@ from tinygrad_edu.viz import (
     draw,
     draw_frame,
     render,
+    trace,
     walk,
 )
-from tinygrad_edu.viz.graph import HIGHLIGHT, RECEIVED
+from tinygrad_edu.viz.examples import EXAMPLES, build, tiny_mlp
+from tinygrad_edu.viz.graph import HIGHLIGHT, RECEIVED, choose_rankdir, graph_size
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot not on PATH")
 
@@ -58,7 +60,7 @@ def tiny_model(seed: int = 0):
 
 def test_one_node_per_tensor_and_op_with_indexed_edges():
     *_, out = expression()
-    g = draw(out)
+    g = draw(out, rankdir="LR")
     assert isinstance(g, graphviz.Digraph)
     ids = nodes(g)
     tensors = [k for k in ids if k.startswith("t")]
@@ -77,7 +79,7 @@ def test_one_node_per_tensor_and_op_with_indexed_edges():
 
 def test_a_plus_a_has_two_edges_in_argument_order():
     a = Tensor([1.0, 2.0], requires_grad=True, name="a")
-    g = draw(a + a)
+    g = draw(a + a, rankdir="LR")
     assert edges(g) == [("t0", "op1", "label=0"), ("t0", "op1", "label=1"), ("op1", "t1", "")]
 
 
@@ -157,12 +159,13 @@ def test_max_nodes_guard_has_a_clear_message():
 
 def test_model_clusters_and_parameter_names():
     model, _, loss = tiny_model()
-    src = draw(loss, model=model).source
-    assert 'label="layers.0: Linear"' in src and 'label="layers.2: Linear"' in src
+    src = draw(loss, model=model, rankdir="LR").source
+    assert 'label="layers.0: Linear (layer1)"' in src
+    assert 'label="layers.2: Linear (layer2)"' in src
     assert "label=MLP" in src
     assert 'label="layers.0.weight  (3, 4)"' in src
     # the parameters sit inside their Linear's cluster; the loss and input are outside the MLP
-    linear0 = re.search(r'subgraph cluster_\d+ \{[^{}]*label="layers.0: Linear".*?\}', src, re.S)
+    linear0 = re.search(r'subgraph cluster_\d+ \{[^{}]*label="layers.0: Linear.*?\}', src, re.S)
     assert "layers.0.weight" in linear0.group(0) and "layers.0.bias" in linear0.group(0)
     mlp_start = src.index("label=MLP")
     assert src.index('label="x  (5, 4)"') < mlp_start
@@ -190,8 +193,8 @@ def test_model_with_plain_matmul_layers():
 
     net = Net()
     out = net(Tensor(np.ones((1, 3)))).sum()
-    src = draw(out, model=net).source
-    first = re.search(r'subgraph cluster_\d+ \{[^{}]*label="first: Layer".*?\}', src, re.S)
+    src = draw(out, model=net, rankdir="LR").source
+    first = re.search(r'subgraph cluster_\d+ \{[^{}]*label="first: Layer.*?\}', src, re.S)
     assert "Transpose" in first.group(0) and "MatMul" in first.group(0)
     assert "first.W" in first.group(0)
 
@@ -202,7 +205,7 @@ def test_collapse_module_draws_each_linear_as_one_box():
     ids = nodes(g)
     boxes = {k: v for k, v in ids.items() if "box3d" in v}
     assert len(boxes) == 2
-    assert r"layers.0: Linear\nweight (3, 4)\nbias (3,)" in boxes["m0"]
+    assert r"layers.0: Linear (layer1)\nweight (3, 4)\nbias (3,)" in boxes["m0"]
     assert "label=Linear" not in g.source and "weight  (" not in g.source
     assert ("m0", "t3", "") in edges(g)  # the Linear's output is still drawn
     assert len(ids) < len(nodes(draw(loss, model=model)))
@@ -292,7 +295,7 @@ def test_collapsing_a_model_that_is_itself_the_innermost_module() -> None:
     declared = set(re.findall(r"^\s*(\w+) \[", source, re.M))
     edges = re.findall(r"^\s*(\w+) -> (\w+)", source, re.M)
     assert edges and all(a in declared and b in declared for a, b in edges), source
-    assert 'm0 [label="Layer\\nW (3, 2)"' in source
+    assert 'm0 [label="Layer (layer1)\\nW (3, 2)"' in source
 
 
 def test_a_drawing_shows_in_jupyter_without_graphviz(tmp_path, monkeypatch) -> None:
@@ -306,3 +309,95 @@ def test_a_drawing_shows_in_jupyter_without_graphviz(tmp_path, monkeypatch) -> N
     shown = g._repr_mimebundle_()
     assert list(shown) == ["text/plain"]
     assert shown["text/plain"].startswith(g.source) and "install graphviz" in shown["text/plain"]
+
+
+def test_a_models_tensors_are_named_by_their_role():
+    """draw() of a model names what the model does not: its input x, each layer's output
+    layer<k>.z and activation layer<k>.a (layer k: the k-th module with parameters), the loss."""
+    model = nn.MLP([4, 3, 2], activation="sigmoid", seed=0)
+    x = Tensor(np.ones((5, 4), np.float32))  # no names anywhere
+    loss = nn.cross_entropy(model(x), np.array([0, 1, 1, 0, 1]))
+    labels = {label(v).split("  ")[0] for v in nodes(draw(loss, model=model)).values()}
+    assert {"x", "layer1.z", "layer1.a", "layer2.z", "loss"} <= labels
+    assert not any(re.fullmatch(r"t\d+", n) for n in labels)
+    relu = nn.MLP([4, 3, 3, 2], activation="relu", seed=0)
+    labels = [label(v) for v in nodes(draw(relu(x).sum(), model=relu)).values()]
+    assert "layer3.z  (5, 2)" in labels and "layer2.a  (5, 3)" in labels
+    # the trace uses the same names
+    loss = nn.cross_entropy(model(x), np.array([0, 1, 1, 0, 1]))
+    with trace(model=model) as t:
+        loss.backward()
+    assert [s.name for s in t.steps[:3]] == ["loss", "layer2.z", "layer1.a"]
+
+
+def test_given_and_own_names_win_over_roles_and_constants_show_their_value():
+    model = nn.MLP([4, 3, 2], seed=0)
+    x = Tensor(np.ones((1, 4), np.float32), name="image")
+    h = model.layers[1](model.layers[0](x))
+    out = (model.layers[2](h) * 2.0).sum()
+    src = draw(out, model=model, names={"hidden": h}).source
+    assert 'label="image  (1, 4)"' in src and 'label="hidden  (1, 3)"' in src
+    assert "layer1.a" not in src and "layer1.z" in src
+    with trace(model=model) as t:
+        out.backward()
+    assert t.steps[1].describe().startswith("t9 = Mul(layer2.z, 2)")
+
+
+def test_top_to_bottom_puts_each_op_beside_its_tensor():
+    *_, out = expression()
+    src = draw(out, rankdir="TB").source
+    pairs = re.findall(r"subgraph cluster_pair\d+ \{[^{}]*\{\s*rank=same\s+(op\d+)\s+(t\d+)", src)
+    assert len(pairs) == 4 and all(op[2:] == t[1:] for op, t in pairs)
+    # and each op's output under its first argument: out = ((a*b + 1) * x).sum() reads down
+    assert re.findall(r"(t\d+) -> (t\d+) \[style=invis weight=8\]", src) == [
+        ("t0", "t2"),
+        ("t2", "t4"),
+        ("t4", "t6"),
+        ("t6", "t7"),
+    ]
+    assert "rank=same" not in draw(out, rankdir="LR").source
+
+
+def test_a_long_title_is_wrapped_between_clauses():
+    ex = tiny_mlp()
+    src = draw(ex.loss, title=ex.title).source
+    title = re.search(r'label="(a 2-3-2[^"]*)"', src).group(1).split("\\n")
+    assert len(title) == 2 and all(len(line) <= 64 for line in title)
+    assert title[1].startswith("h = sigmoid(z1)")
+
+
+def test_auto_rankdir_keeps_every_example_near_square():
+    """The direction is chosen from the laid-out sizes (estimated without dot): every example,
+    with and without its values, is between 1:2 and 2:1."""
+    for name in EXAMPLES:
+        ex = build(name, batch=8)
+        for show in (False, True):
+            g = draw(ex.loss, model=ex.model, show_data=show, title=ex.title)
+            w, h = graph_size(g)
+            assert 0.5 <= w / h <= 2, (name, show, w, h)
+    *_, out = expression()
+    assert choose_rankdir(lambda d: draw(out, rankdir=d)) in ("LR", "TB")
+
+
+def png_size(path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+@needs_dot
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_every_example_can_be_projected(name, tmp_path):
+    """At 1280x720 each example's PNG, all values and gradients shown, is between 1:2 and 2:1
+    and shown at 60 % of its size or more (tiny-mlp was 3028x343: 9:1, at 42 %)."""
+    ex = build(name, batch=8)
+    with trace(model=ex.model) as t:
+        ex.loss.backward()
+    g = t.draw(show_data=True, title=ex.title)
+    w, h = png_size(render(g, tmp_path / f"{name}.png"))
+    assert 0.5 <= w / h <= 2, (w, h)
+    assert min(1280 / w, 720 / h) >= 0.6, (w, h)
+    svg = render(g, tmp_path / f"{name}.svg").read_text()
+    assert "grad" in svg and ex.title.split()[0] in svg
+    forced = draw(ex.loss, model=ex.model, rankdir="LR")
+    assert "rankdir=LR" in forced.source and "rank=same" not in forced.source

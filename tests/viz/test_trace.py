@@ -34,7 +34,8 @@ def test_steps_record_node_op_upstream_and_sent_grads():
     assert a_step.is_leaf and a_step.sent == () and float(a_step.upstream) == -2.0
     assert a_step.upstream == ex.tensors["a"].grad
     assert e.describe() == "e = Mul(a, b): dL/de arrives, sends dL/da, dL/db"
-    assert a_step.describe() == "a is a leaf: dL/da is added to a.grad"
+    assert t.steps[3].describe() == "b is a leaf: dL/db is added to b.grad"
+    assert a_step.describe() == "a is a leaf: dL/da, the sum of its 2 paths, is added to a.grad"
     assert "d out/da = b" in e.local_derivative()
 
 
@@ -154,29 +155,27 @@ def test_table_lists_every_step():
     with big:
         (Tensor(np.arange(10.0), requires_grad=True, name="v") * 2.0).sum().backward()
     assert "mean=2 std=0 min=2 max=2" in big.table()
+    with trace() as t:
+        scalar_expression().loss.backward()
+    assert re.search(r"^\s+5  a \(\)\s+leaf\s+4 \+ \(-6\) = -2\s+-> a\.grad$", t.table(), re.M)
 
 
 def test_step_details_say_what_arrives_and_what_is_sent_where():
     ex = scalar_expression()  # L = (a*b + c) * a, a=2, b=-3, c=10
     with trace() as t:
         ex.loss.backward()
-    lines = step_details(t.steps[0]).splitlines()
-    assert lines[0] == "arrives   dL/dL () = 1"
-    assert lines[1].startswith("rule      ") and "d out/da = b" in lines[1]  # Mul's rule
-    assert lines[-2:] == [
-        "sends     dL/dd () = 2   (argument 0)",
-        "          dL/da () = 4   (argument 1)",
-    ]
-    assert step_details(t.steps[-1]) == "arrives   dL/da () = -2\nleaf      a.grad += dL/da"
+    assert step_details(t.steps[-1]) == (
+        "arrives   dL/da = (via L) + (via e) = 4 + (-6) = -2\nleaf      a.grad += dL/da"
+    )
     mlp = tiny_mlp()
     with trace() as t:
         mlp.loss.backward()
     matmul = t.steps[5]  # t3 = MatMul(x, W1^T) sends a (2, 3) gradient to W1^T
     *_, first, second = step_details(matmul).splitlines()
-    assert first.startswith("sends     dL/dW1^T (2, 3) = [[")
-    assert second.endswith("]]   (argument 1)")
+    assert first.endswith("= [[-0.04846, 0.07118, -0.02081],")
+    assert second.endswith("[-0.02052, 0.03015, -0.008815]]")
     assert second.index("[") == first.index("[[") + 1  # the matrix's rows are aligned
-    assert "dL/dW1^T (2, 3) = mean=" in step_details(matmul, max_values=2)
+    assert "mean=" in step_details(matmul, max_values=2)
 
 
 def test_frames_highlight_the_current_node_and_show_known_gradients():
@@ -217,3 +216,91 @@ def test_repeated_backward_on_one_graph_gives_separate_passes():
     assert t.steps[6].name == "L" and float(ex.tensors["a"].grad) == -4.0
     frames = t.frames()
     assert len(frames) == 12 and "grad so far" in frames[6].source  # grads restart per pass
+
+
+def test_each_step_is_the_chain_rule_with_the_tensors_names_and_numbers():
+    ex = scalar_expression()  # L = (a*b + c) * a, a=2, b=-3, c=10
+    with trace() as t:
+        ex.loss.backward()
+    assert step_details(t.steps[0]).splitlines() == [
+        "arrives   dL/dL = 1",
+        "forward   L = d · a = 4 · 2 = 8",
+        "sends     dL/dd = dL/dL · a = 1 · 2 = 2",
+        "          dL/da = dL/dL · d = 1 · 4 = 4   (path 1 of 2 into a)",
+    ]
+    assert step_details(t.steps[1]).splitlines()[1:] == [
+        "forward   d = e + c = -6 + 10 = 4",
+        "sends     dL/de = dL/dd = 2",
+        "          dL/dc = dL/dd = 2",
+    ]
+    assert step_details(t.steps[2]).splitlines()[2:] == [
+        "sends     dL/da = dL/de · b = 2 · (-3) = -6   (path 2 of 2 into a)",
+        "          dL/db = dL/de · a = 2 · 2 = 4",
+    ]
+    # where the two paths meet, their sum, each path named by the tensor it came back from
+    assert step_details(t.steps[5]).splitlines()[0] == (
+        "arrives   dL/da = (via L) + (via e) = 4 + (-6) = -2"
+    )
+    assert "tangent" not in "\n".join(map(step_details, t.steps))
+
+
+def test_trace_steps_record_the_paths_that_meet():
+    ex = scalar_expression()
+    with trace() as t:
+        ex.loss.backward()
+    a_step = t.steps[5]
+    assert [(p.step, p.via, p.arg, float(p.grad)) for p in a_step.arrivals] == [
+        (0, "L", 1, 4.0),
+        (2, "e", 0, -6.0),
+    ]
+    assert sum(p.grad for p in a_step.arrivals) == a_step.upstream
+    assert [(s.name, s.path, s.paths) for s in t.steps[0].sent] == [("d", 1, 1), ("a", 1, 2)]
+    assert [(s.name, s.path, s.paths) for s in t.steps[2].sent] == [("a", 2, 2), ("b", 1, 1)]
+    assert t.steps[0].arrivals == () and len(t.steps[1].arrivals) == 1
+    frame = t.frames()[5].source  # both edges out of a, in orange: the two paths summed
+    assert re.search(r't0 -> op2 \[label=0 color="#ff7f0e".*style=dashed', frame)
+    assert re.search(r't0 -> op5 \[label=1 color="#ff7f0e".*style=dashed', frame)
+    assert "#ff7f0e" not in re.sub(r".*\[label=.*\\l.*\n", "", t.frames()[0].source)
+
+
+def test_matrices_are_written_with_their_shapes():
+    ex = tiny_mlp()
+    with trace() as t:
+        ex.loss.backward()
+    matmul = step_details(t.steps[2]).splitlines()  # t9 = MatMul(h, W2^T)
+    assert matmul[1] == "forward   t9 (1, 2) = h @ W2^T   [(1, 3) @ (3, 2)]"
+    assert matmul[2] == "sends     dL/dh (1, 3) = dL/dt9 @ (W2^T)^T   [(1, 2) @ (3, 2)^T]"
+    assert matmul[3].strip() == "= [[-0.319, 0.4537, -0.1732]]"
+    assert matmul[3].index("=") == matmul[2].index("=")  # the value under the formula
+    add = step_details(t.steps[4]).splitlines()  # z1 = Add(t3, b1), b1 broadcast over rows
+    assert add[1] == "forward   z1 (1, 3) = t3 + b1, elementwise"
+    assert add[4] == "          dL/db1 (3,) = dL/dz1 (1, 3), summed to (3,): b1 was broadcast"
+    sigmoid = step_details(t.steps[3]).splitlines()
+    assert sigmoid[2] == "sends     dL/dz1 (1, 3) = dL/dh · h · (1 - h), elementwise"
+
+
+def test_a_sum_of_arrays_is_written_term_by_term():
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    h = x * 3.0
+    h.name = "h"
+    with trace() as t:
+        (h * h + h).sum().backward()
+    h_step = next(s for s in t.steps if s.name == "h")
+    assert step_details(h_step).splitlines()[:3] == [
+        "arrives   dL/dh (2,) = (via t4, argument 1) + (via t3, argument 0) + (via t3, argument 1)",
+        "                     = [1, 1] + [3, 6] + [3, 6]",
+        "                     = [7, 13]",
+    ]
+
+
+def test_an_op_without_a_rule_shows_its_docstring_as_plain_text():
+    p = Tensor(np.array([0.2, 0.9]), requires_grad=True, name="p")
+    loss = nn.functional.binary_cross_entropy(p, np.array([0.0, 1.0]))
+    loss.name = "loss"
+    with trace() as t:
+        loss.backward()
+    lines = step_details(t.steps[0]).splitlines()
+    assert lines[1].startswith("rule      l = -(t log p + (1 - t) log(1 - p))")
+    assert lines[2] == "          (p = p, g = dL/dloss)"  # the docstring's letters
+    assert lines[-1].startswith("sends     dL/dp (2,) = [") and "(argument 0)" in lines[-1]
+    assert "tangent" not in "\n".join(lines) and "``" not in "\n".join(lines)

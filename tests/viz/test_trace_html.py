@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tinygrad_edu.viz import trace
-from tinygrad_edu.viz.examples import tiny_mlp
+from tinygrad_edu.viz.examples import scalar_expression, tiny_mlp
 from tinygrad_edu.viz.html import PageStep, write_page
 
 CHROMIUM = next(
@@ -82,8 +82,9 @@ def test_page_is_self_contained(page, mlp_trace):
         assert url.startswith(("http://www.w3.org/", "https://www.w3.org/")), url
     assert "default-src 'none'" in text
     assert "Step 5: t3 = MatMul(x, W1^T)" in text
-    assert "dL/dW1^T (2, 3) = [[" in text  # the values sent, on the step's panel
-    assert "d out/da = 1, d out/db = 1" in text  # the op's derivative rule (Add's docstring)
+    assert "dL/dW1^T (2, 3) = x^T @ dL/dt3" in text  # the chain rule sent, on the step's panel
+    assert "= [[-0.04846, 0.07118, -0.02081]," in text  # with its values
+    assert "dL/db1 (3,) = dL/dz1 (1, 3), summed to (3,): b1 was broadcast" in text
 
 
 def test_page_without_graphviz_shows_dot_text(mlp_trace, tmp_path, monkeypatch):
@@ -160,3 +161,22 @@ def test_keys_and_fragment_step_through_frames_in_chromium(page, tmp_path, fragm
     dom = chromium(tmp_path, "--dump-dom", copy.as_uri() + fragment)
     assert visible_step(dom) == (step, [step])
     assert f'id="counter">step {step} of 11<' in dom
+
+
+def test_page_writes_the_sum_where_paths_meet_and_every_value(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # frames as DOT text: no dot needed
+    ex = scalar_expression()
+    with trace() as t:
+        ex.loss.backward()
+    text = t.to_html(tmp_path / "expr.html").read_text()
+    assert "arrives   dL/da = (via L) + (via e) = 4 + (-6) = -2" in text
+    assert "Step 5: a is a leaf: dL/da, the sum of its 2 paths, is added to a.grad" in text
+    assert "forward   L = d · a = 4 · 2 = 8" in text and "tangent" not in text
+    # the tiny MLP's unnamed intermediates show their data and their gradient on the page
+    mlp = tiny_mlp()
+    with trace() as t:
+        mlp.loss.backward()
+    last = t.to_html(tmp_path / "mlp.html").read_text().split('<section class="frame"')[-1]
+    assert re.search(r"t3  \(1, 3\)\\ldata \[\[0.4362, .*\\lgrad \[\[-0.07607, ", last)
+    assert "rankdir=TB" in last
+    assert "rankdir=LR" in t.to_html(tmp_path / "lr.html", rankdir="LR").read_text()

@@ -6,23 +6,17 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..viz.examples import Example, neuron, scalar_expression, seed_mlp, tiny_mlp
+from ..viz.examples import EXAMPLES, MAX_BATCH, build
 from ..viz.graph import GraphTooLargeError, draw, render
+from ..viz.trace import trace
 from .errors import CLIError
 from .options import PROG, examples_epilog, int_between, nonnegative_int
 
-__all__ = ["EXAMPLES", "add_graph_command", "run_graph"]
+__all__ = ["EXAMPLES", "RANKDIRS", "add_graph_command", "run_graph"]
 
-#: The largest ``--batch`` (the mlp example's input is ``--batch`` x 784 floats: 31 MB here).
-MAX_BATCH = 10_000
 FORMATS = ("svg", "png", "pdf", "dot")
-#: The ``--example`` choices.
-EXAMPLES = {
-    "mlp": "the seeds' MLP 784-64-10 on one minibatch, with its loss",
-    "expression": "the scalar expression L = (a*b + c) * a",
-    "neuron": "one sigmoid neuron with a squared error",
-    "tiny-mlp": "a 2-3-2 sigmoid MLP on one sample",
-}
+#: The ``--rankdir`` choices: auto picks LR or TB to fit a projector (see viz.choose_rankdir).
+RANKDIRS = ("auto", "LR", "TB")
 
 
 def add_graph_command(subparsers: Any) -> None:
@@ -34,12 +28,12 @@ def add_graph_command(subparsers: Any) -> None:
         "Without graphviz's dot program the DOT text is written instead.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=examples_epilog(
-            EXAMPLES,
+            {name: what for name, (what, _) in EXAMPLES.items()},
             f"{PROG} graph -o mlp.svg",
             f"{PROG} graph --example expression --show-grad -o expr.png",
         ),
     )
-    p.add_argument("--example", choices=list(EXAMPLES), default="mlp")
+    p.add_argument("--example", choices=list(EXAMPLES), default="mlp", help="default: mlp")
     p.add_argument("-o", "--output", default="graph.svg", help="file to write (default: graph.svg)")
     p.add_argument("--format", choices=FORMATS, help="default: from the file's suffix")
     p.add_argument(
@@ -54,9 +48,19 @@ def add_graph_command(subparsers: Any) -> None:
     p.add_argument(
         "--show-data", action="store_true", help="show values (or statistics) of each tensor"
     )
-    p.add_argument("--show-grad", action="store_true", help="run backward and show gradients")
+    p.add_argument(
+        "--show-grad",
+        action="store_true",
+        help="run backward and show every tensor's gradient (intermediate ones too)",
+    )
     p.add_argument("--collapse", action="store_true", help="draw each module as one box")
-    p.add_argument("--rankdir", choices=["LR", "TB"], default="LR", help="layout direction")
+    p.add_argument(
+        "--rankdir",
+        choices=RANKDIRS,
+        default="auto",
+        help="layout direction: LR (left to right), TB (top to bottom, each op beside its "
+        "result), or auto (default): the one that fits a 1280x720 projector, between 1:2 and 2:1",
+    )
     p.set_defaults(func=run_graph)
 
 
@@ -68,31 +72,24 @@ def run_graph(args: argparse.Namespace) -> int:
             f"-o {args.output}: cannot tell the format from .{suffix}; name the file .svg, "
             ".png, .pdf or .dot, or pass --format"
         )
-    ex = _example(args)
-    if args.show_grad:
-        ex.loss.backward()
+    ex = build(name=args.example, seed=args.seed, batch=args.batch)
     if args.collapse and ex.model is None:
         raise CLIError(f"--collapse needs a model; the {args.example} example has none")
+    options = dict(
+        show_data=args.show_data,
+        rankdir=args.rankdir,
+        collapse="module" if args.collapse else None,
+        title=ex.title,
+    )
     try:
-        g = draw(
-            ex.loss,
-            model=ex.model,
-            show_data=args.show_data,
-            show_grad=args.show_grad,
-            rankdir=args.rankdir,
-            collapse="module" if args.collapse else None,
-            title=ex.title,
-        )
+        if args.show_grad:  # traced, so that intermediate tensors show their gradients too
+            with trace(model=ex.model) as t:
+                ex.loss.backward()
+            g = t.draw(**options)
+        else:
+            g = draw(ex.loss, model=ex.model, **options)
     except GraphTooLargeError as e:
         raise CLIError(str(e)) from None
     path = render(g, args.output, format=args.format)
     print(f"wrote {path} ({ex.title})")
     return 0
-
-
-def _example(args: argparse.Namespace) -> Example:
-    if args.example == "mlp":
-        return seed_mlp(batch=args.batch, seed=args.seed)
-    if args.example == "tiny-mlp":
-        return tiny_mlp(seed=args.seed)
-    return neuron() if args.example == "neuron" else scalar_expression()

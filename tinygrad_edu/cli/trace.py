@@ -7,21 +7,17 @@ import argparse
 import sys
 from typing import Any
 
-from ..viz.examples import Example, neuron, scalar_expression, tiny_mlp
+from ..viz.examples import EXAMPLES, MAX_BATCH, build
 from ..viz.text import values_text
 from ..viz.trace import Trace, step_details, trace
-from .options import examples_epilog, int_between, nonnegative_int
+from .options import PROG, examples_epilog, int_between, nonnegative_int
 
 __all__ = ["EXAMPLES", "add_trace_command", "run_trace"]
 
 #: The largest ``--values`` (the examples' tensors are far smaller).
 MAX_VALUES = 10_000
-#: The ``--example`` choices.
-EXAMPLES = {
-    "neuron": "one sigmoid neuron with a squared error",
-    "mlp": "a 2-3-2 sigmoid MLP on one sample, with cross-entropy",
-    "expression": "the scalar expression L = (a*b + c) * a",
-}
+#: The ``--rankdir`` choices of the page's graphs, as for ``graph``.
+RANKDIRS = ("auto", "LR", "TB")
 
 
 def add_trace_command(subparsers: Any) -> None:
@@ -29,16 +25,34 @@ def add_trace_command(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "trace",
         help="print every step of backward for a tiny network",
-        description="Run forward and backward on a tiny example and print, for each step of "
-        "backward, the tensor, its op, the gradient arriving at it, the op's derivative rule and "
-        "the gradients it sends to its inputs (--table: one row per step).",
+        description="Run forward and backward on an example and print, for each step of "
+        "backward, the chain rule with the tensors' names and numbers: the gradient arriving at "
+        "a tensor (the sum of its paths where several meet), the op that made it, and the "
+        "gradient it sends to each input (--table: one row per step). The examples are those of "
+        "`graph`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=examples_epilog(EXAMPLES),
+        epilog=examples_epilog(
+            {name: what for name, (what, _) in EXAMPLES.items()},
+            f"{PROG} trace --example expression",
+            f"{PROG} trace --example tiny-mlp --html trace.html",
+        ),
     )
-    p.add_argument("--example", choices=list(EXAMPLES), default="neuron")
+    p.add_argument("--example", choices=list(EXAMPLES), default="neuron", help="default: neuron")
     p.add_argument("--html", metavar="FILE", help="also write a page to step through backward")
     p.add_argument(
-        "--seed", type=nonnegative_int, default=0, help="random seed of the mlp's weights"
+        "--seed", type=nonnegative_int, default=0, help="random seed of the MLPs' weights and data"
+    )
+    p.add_argument(
+        "--batch",
+        type=int_between(1, MAX_BATCH),
+        default=256,
+        help=f"minibatch size of the mlp example (1..{MAX_BATCH}; default 256)",
+    )
+    p.add_argument(
+        "--rankdir",
+        choices=RANKDIRS,
+        default="auto",
+        help="layout direction of the --html page's graphs (as for `graph`; default auto)",
     )
     p.add_argument(
         "--values",
@@ -55,11 +69,11 @@ def add_trace_command(subparsers: Any) -> None:
 
 def run_trace(args: argparse.Namespace) -> int:
     """Handler of ``trace``: forward, then backward traced and printed step by step."""
-    ex = _example(args)
+    ex = build(name=args.example, seed=args.seed, batch=args.batch)
     print(ex.title)
-    print(f"forward: {ex.loss.name} = {ex.loss.item():.6g}")
-    with trace() as t:
+    with trace(model=ex.model) as t:
         ex.loss.backward()
+    print(f"forward: {t.name_of(ex.loss)} = {ex.loss.item():.6g}")
     print()
     if args.table:
         print(t.table(max_values=args.values))
@@ -71,15 +85,9 @@ def run_trace(args: argparse.Namespace) -> int:
         if s.is_leaf:
             print(f"  dL/d{s.name} = {values_text(s.upstream, args.values, oneline=True)}")
     if args.html:
-        path = t.to_html(args.html, title=f"Backward through {ex.title}")
+        path = t.to_html(args.html, title=f"Backward through {ex.title}", rankdir=args.rankdir)
         print(f"\nwrote {path}: open it in a browser and step with the arrow keys")
     return 0
-
-
-def _example(args: argparse.Namespace) -> Example:
-    if args.example == "mlp":
-        return tiny_mlp(seed=args.seed)
-    return neuron() if args.example == "neuron" else scalar_expression()
 
 
 def _print_steps(t: Trace, max_values: int, pause: bool) -> None:

@@ -2,7 +2,8 @@
 
 Each function builds a fresh graph and returns an :class:`Example` whose ``loss`` has not been
 backpropagated yet. The tiny MLP uses the names of ``tinygrad_edu.jacobians`` and
-``docs/backprop.md`` (x, W1, b1, z1, h, W2, b2, z2, loss).
+``docs/backprop.md`` (x, W1, b1, z1, h, W2, b2, z2, loss). :data:`EXAMPLES` names them for
+``tinygrad-edu graph`` and ``tinygrad-edu trace`` alike, and :func:`build` makes one by name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ import numpy as np
 from ..engine.tensor import Tensor
 from ..fused import CrossEntropy
 
-__all__ = ["EXAMPLES", "Example", "neuron", "scalar_expression", "seed_mlp", "tiny_mlp"]
+__all__ = [
+    "EXAMPLES",
+    "MAX_BATCH",
+    "Example",
+    "build",
+    "neuron",
+    "scalar_expression",
+    "seed_mlp",
+    "tiny_mlp",
+]
 
 
 @dataclass
@@ -102,10 +112,10 @@ def seed_mlp(batch: int = 256, seed: int = 0) -> Example:
 
     model = nn.MLP([784, 64, 10], activation="sigmoid", seed=seed)
     rng = np.random.default_rng(seed)
-    x = Tensor(rng.random((batch, 784), dtype=np.float32), name="x")
+    x = Tensor(rng.random((batch, 784), dtype=np.float32))
     y = rng.integers(0, 10, size=batch)
-    logits = _named(model(x), "logits")
-    loss = _named(nn.cross_entropy(logits, y), "loss")
+    logits = model(x)  # drawn and traced with the names of their roles: layer2.z, ...
+    loss = nn.cross_entropy(logits, y)
     return Example(
         loss,
         f"the seeds' MLP 784-64-10 (sigmoid) on a minibatch of {batch}",
@@ -114,10 +124,25 @@ def seed_mlp(batch: int = 256, seed: int = 0) -> Example:
     )
 
 
-#: Examples by the name the CLI uses.
-EXAMPLES: dict[str, Callable[[], Example]] = {
-    "mlp": seed_mlp,
-    "tiny-mlp": tiny_mlp,
-    "neuron": neuron,
-    "expression": scalar_expression,
+#: The largest minibatch of the mlp example (its input is ``batch`` x 784 floats: 31 MB here).
+MAX_BATCH = 10_000
+
+#: Examples by the name ``graph --example`` and ``trace --example`` use: (what it is, builder).
+EXAMPLES: dict[str, tuple[str, Callable[..., Example]]] = {
+    "expression": ("the scalar expression L = (a*b + c) * a", scalar_expression),
+    "neuron": ("one sigmoid neuron with a squared error", neuron),
+    "tiny-mlp": ("the seeds' MLP shrunk to 2-3-2, on one sample, with cross-entropy", tiny_mlp),
+    "mlp": ("the seeds' MLP 784-64-10 on one minibatch, with cross-entropy", seed_mlp),
 }
+
+
+def build(name: str, seed: int = 0, batch: int = 256) -> Example:
+    """The example called ``name`` in :data:`EXAMPLES`; ``seed`` draws the MLPs' weights and
+    data, ``batch`` is the size of the mlp's minibatch."""
+    if name not in EXAMPLES:
+        raise ValueError(f"examples: no example {name!r}; choose one of {', '.join(EXAMPLES)}")
+    if name == "mlp":
+        return seed_mlp(batch=batch, seed=seed)
+    if name == "tiny-mlp":
+        return tiny_mlp(seed=seed)
+    return EXAMPLES[name][1]()

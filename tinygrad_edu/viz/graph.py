@@ -19,8 +19,10 @@ same graph built twice gives the same DOT text. :func:`render` writes the pictur
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +44,15 @@ __all__ = [
     "Graph",
     "GraphIndex",
     "GraphTooLargeError",
+    "choose_rankdir",
     "display_names",
     "draw",
     "draw_frame",
+    "graph_size",
     "render",
+    "role_names",
     "walk",
+    "wrap_title",
 ]
 
 #: Fill colour of each tensor role. A *parameter* is a leaf that requires grad (what training
@@ -66,6 +72,9 @@ MODULE_COLOR = "#b9d7ff"
 HIGHLIGHT = "#d62728"
 RECEIVED = "#ff7f0e"
 FONT = "Helvetica"
+
+#: A caption is wrapped into lines of at most this many characters.
+TITLE_WIDTH = 64
 
 #: Guard against drawing graphs too big to read (and too slow to lay out).
 DEFAULT_MAX_NODES = 400
@@ -187,9 +196,76 @@ def _names(
 def display_names(
     index: GraphIndex, model: Any = None, names: Mapping[Any, Any] | None = None
 ) -> list[str]:
-    """Names for every tensor of the walk: given or own name, else ``t<i>``."""
-    found = _names(index, _named_parameters(model), names)
-    return [n if n is not None else f"t{i}" for i, n in enumerate(found)]
+    """Names for every tensor of the walk, by position: given in ``names``, the tensor's own,
+    the model's dotted parameter name, its role in the model (:func:`role_names`), a constant's
+    value (``-1``), else ``t<i>``."""
+    params = _named_parameters(model)
+    modules = _assign_modules(index, model, params) if model is not None else None
+    return _labels(index, params, names, modules)
+
+
+def _labels(
+    index: GraphIndex,
+    params: list[tuple[str, Tensor]],
+    names: Mapping[Any, Any] | None,
+    modules: _Modules | None,
+) -> list[str]:
+    found = _names(index, params, names)
+    if modules is not None:
+        for i, name in _role_names(index, modules).items():
+            found[i] = found[i] or name
+    for i, t in enumerate(index.tensors):
+        if found[i] is None:
+            constant = role(t) == "constant"
+            found[i] = values_text(t.data, oneline=True) if constant else f"t{i}"
+    return [n or "" for n in found]
+
+
+#: Ops whose output, right after a layer, is that layer's activation ``layer<k>.a``.
+ACTIVATION_OPS = ("Sigmoid", "ReLU", "Tanh")
+
+
+def role_names(index: GraphIndex, model: Any) -> dict[int, str]:
+    """Names by role in ``model``, by position in the walk: ``x`` for the data the model reads
+    (``x0``, ``x1`` for several), ``loss`` for a scalar root, ``layer<k>.z`` for the output of
+    the k-th module that holds parameters (in the model's order: ``layers.0`` of an MLP is
+    layer 1, ``layers.2`` layer 2) and ``layer<k>.a`` for an activation (:data:`ACTIVATION_OPS`)
+    applied to it outside any layer. Which op ran in which module is inferred as for the
+    clusters of :func:`draw`."""
+    params = _named_parameters(model)
+    return _role_names(index, _assign_modules(index, model, params))
+
+
+def _role_names(index: GraphIndex, modules: _Modules) -> dict[int, str]:
+    tensors, cluster = index.tensors, modules.cluster
+    found: dict[int, str] = {}
+    root = len(index) - 1
+    if tensors[root].data.ndim == 0:
+        found[root] = "loss"
+    layers = modules.layers
+    for k, path in enumerate(layers, start=1):
+        outputs = [
+            i
+            for i, t in enumerate(tensors)
+            if t._ctx is not None
+            and cluster[i] == path
+            and (i == root or any(cluster[j] != path for j, _ in index.consumers[i]))
+        ]
+        for n, i in enumerate(outputs):
+            tag = f"#{n + 1}" if n else ""
+            found.setdefault(i, f"layer{k}.z{tag}")
+            for j, _ in index.consumers[i]:
+                op = tensors[j]._ctx
+                if op is not None and op.op_name in ACTIVATION_OPS and cluster[j] not in layers:
+                    found.setdefault(j, f"layer{k}.a{tag}")
+    data = [
+        i
+        for i, t in enumerate(tensors)
+        if role(t) == "input" and any(cluster[j] is not None for j, _ in index.consumers[i])
+    ]
+    for n, i in enumerate(data):
+        found.setdefault(i, "x" if len(data) == 1 else f"x{n}")
+    return found
 
 
 # --------------------------------------------------------------------------- modules
@@ -218,7 +294,22 @@ class _Modules:
 
     kinds: dict[str, str]  # module path -> class name ("" is the model)
     parent: dict[str, str | None]  # module path -> path of the module containing it
+    owner: dict[int, str] = field(default_factory=dict)  # id(parameter) -> its module's path
     cluster: list[str | None] = field(default_factory=list)  # by position; None: outside
+
+    @property
+    def layers(self) -> list[str]:
+        """The modules that hold parameters themselves (a Linear, not the MLP around it), in
+        the model's order: layer 1, layer 2, ..."""
+        held = set(self.owner.values())
+        return [p for p in self.kinds if p in held]
+
+    def title(self, path: str) -> str:
+        """A module's caption: ``layers.0: Linear (layer1)``, or its class for the model."""
+        kind = self.kinds.get(path, "?")
+        text = f"{path}: {kind}" if path else kind
+        layers = self.layers
+        return f"{text} (layer{layers.index(path) + 1})" if path in layers else text
 
     def chain(self, path: str) -> list[str]:
         """The module at ``path`` and every module containing it."""
@@ -251,7 +342,11 @@ def _module_tree(model: Any, params: list[tuple[str, Tensor]]) -> _Modules:
     for path in kinds:
         containing = [q for q in kinds if q != path and _within(path, q)]
         parent[path] = max(containing, key=len) if containing else None
-    return _Modules(kinds, parent)
+    owner = {}
+    for name, p in params:
+        containing = [q for q in kinds if q == "" or name.startswith(q + ".")]
+        owner[id(p)] = max(containing, key=len) if containing else ""
+    return _Modules(kinds, parent, owner)
 
 
 def _assign_modules(index: GraphIndex, model: Any, params: list[tuple[str, Tensor]]) -> _Modules:
@@ -266,7 +361,7 @@ def _assign_modules(index: GraphIndex, model: Any, params: list[tuple[str, Tenso
        downstream of it (the sigmoid between two Linear layers lies in the MLP around them).
     """
     modules = _module_tree(model, params)
-    direct = _direct_modules(index, modules, params)
+    direct = _direct_modules(index, modules)
     n = len(index)
     upstream = _modules_along(range(n), index.parents, modules, direct)
     downstream = _modules_along(
@@ -282,15 +377,10 @@ def _assign_modules(index: GraphIndex, model: Any, params: list[tuple[str, Tenso
     return modules
 
 
-def _direct_modules(
-    index: GraphIndex, modules: _Modules, params: list[tuple[str, Tensor]]
-) -> list[str | None]:
+def _direct_modules(index: GraphIndex, modules: _Modules) -> list[str | None]:
     """Rules 1 and 2 by position: a parameter's module; an op's, from the first input that is a
     parameter or is computed from one module's parameters alone; None for the rest."""
-    owner = {}
-    for name, p in params:
-        containing = [q for q in modules.kinds if q == "" or name.startswith(q + ".")]
-        owner[id(p)] = max(containing, key=len) if containing else ""
+    owner = modules.owner
     n = len(index)
     direct: list[str | None] = [None] * n
     derived: list[str | None] = [None] * n  # computed from one module's parameters alone
@@ -380,6 +470,9 @@ class FrameStyle:
       (:data:`RECEIVED`);
     * ``sent_args``: the argument positions of the current op that were sent a gradient; their
       edges into the op are drawn in red;
+    * ``arrived``: the edges ``(j, arg)`` (into the op that made tensor j, from its argument
+      ``arg``) along which the gradients summed at the current tensor came back, drawn in
+      orange: one per path;
     * ``title``: the frame's caption (else the ``title`` given to :func:`draw_frame`);
     * ``value_name``: what the values in ``grads`` are called in the nodes (``"tangent"`` for a
       forward-mode sweep).
@@ -389,6 +482,7 @@ class FrameStyle:
     current: int | None = None
     received: set[int] = field(default_factory=set)
     sent_args: set[int] = field(default_factory=set)
+    arrived: set[tuple[int, int]] = field(default_factory=set)
     title: str | None = None
     value_name: str = "grad"
 
@@ -426,7 +520,7 @@ def draw(
     names: Mapping[Any, Any] | None = None,
     show_data: bool = False,
     show_grad: bool = False,
-    rankdir: str = "LR",
+    rankdir: str = "auto",
     collapse: str | None = None,
     max_nodes: int | None = DEFAULT_MAX_NODES,
     max_values: int = MAX_VALUES,
@@ -438,8 +532,14 @@ def draw(
       and each module becomes a labelled cluster around its parameters and ops.
     * ``names``: extra names, ``{"h": h}`` (or ``{h: "h"}``); a tensor's own ``.name`` is used too.
     * ``show_data`` / ``show_grad``: add the values (tensors of at most ``max_values``
-      elements) or ``mean, std, min, max`` (larger ones) of ``.data`` / ``.grad``.
-    * ``rankdir``: ``"LR"`` (data flows left to right) or ``"TB"`` (top to bottom).
+      elements) or ``mean, std, min, max`` (larger ones) of ``.data`` / ``.grad``. Only leaves
+      and tensors that ``retain_grad()`` keep a ``.grad``; ``Trace.draw()`` shows every
+      gradient of a traced backward.
+    * ``rankdir``: ``"LR"`` (data flows left to right, ops between tensors), ``"TB"`` (top to
+      bottom, the main chain of tensors in one column, each op beside the tensor it makes), or
+      ``"auto"``: the one whose picture fits a 1280x720 projector best among those between
+      1:2 and 2:1 (:func:`choose_rankdir`).
+    * ``model`` also names the tensors it leaves unnamed by their role (:func:`role_names`).
     * ``collapse="module"``: draw each innermost module (e.g. a Linear) as one node.
     * ``max_nodes``: refuse (GraphTooLargeError) to draw more nodes than this; None: no limit.
 
@@ -469,7 +569,8 @@ def draw_frame(
     model: Any = None,
     names: Mapping[Any, Any] | None = None,
     show_data: bool = False,
-    rankdir: str = "LR",
+    rankdir: str = "auto",
+    collapse: str | None = None,
     max_nodes: int | None = DEFAULT_MAX_NODES,
     max_values: int = MAX_VALUES,
     title: str | None = None,
@@ -481,7 +582,7 @@ def draw_frame(
     the gradient ``frame.grads`` holds for it (none if it holds none), whatever ``.grad`` says.
     The other arguments are those of :func:`draw`.
     """
-    _check_options(rankdir, None, model)
+    _check_options(rankdir, collapse, model)
     return _build(
         index,
         frame,
@@ -490,7 +591,7 @@ def draw_frame(
         show_data=show_data,
         show_grad=False,
         rankdir=rankdir,
-        collapse=None,
+        collapse=collapse,
         max_nodes=max_nodes,
         max_values=max_values,
         title=frame.title or title,
@@ -499,8 +600,8 @@ def draw_frame(
 
 def _check_options(rankdir: str, collapse: str | None, model: Any) -> None:
     """Raise ValueError for a ``rankdir`` or ``collapse`` that draw does not know."""
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"draw: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw: rankdir must be 'auto', 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     if collapse not in _COLLAPSE_MODES:
         raise ValueError(f"draw: collapse must be None or 'module', got {collapse!r}")
     if collapse == "module" and model is None:
@@ -525,12 +626,80 @@ def _build(
     nodes (cluster by cluster) and the edges (in data-flow order)."""
     layout = _layout(index, model, names, collapse)
     _check_size(layout, max_nodes, model is not None, collapse)
-    g = _digraph(rankdir, title)
     groups = _tensor_nodes(layout, frame, show_data, show_grad, max_values)
     _add_box_nodes(groups, layout)
-    _emit_groups(g, groups, layout.modules)
-    _emit_edges(g, layout, frame)
-    return g
+
+    def graph(direction: str) -> Graph:
+        g = _digraph(direction, title)
+        beside = direction in ("TB", "BT")
+        _emit_groups(g, groups, layout.modules, beside=beside)
+        _emit_edges(g, layout, frame)
+        if beside and layout.modules is None:  # a model's clusters give the layout already
+            _emit_spine(g, layout)
+        return g
+
+    return graph(choose_rankdir(graph) if rankdir == "auto" else rankdir)
+
+
+# --------------------------------------------------------------------------- direction
+RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
+#: The screen a drawing should fit: a projector's 1280x720 pixels, in inches at 96 dpi.
+PROJECTOR = (1280 / 96, 720 / 96)
+#: The widest and the tallest aspect ratio (width / height) ``rankdir="auto"`` aims for.
+ASPECT_RANGE = (0.5, 2.0)
+#: Beyond this many nodes ``rankdir="auto"`` estimates the sizes instead of laying out twice.
+MEASURE_NODES = 150
+
+
+def choose_rankdir(graph: Callable[[str], graphviz.Digraph]) -> str:
+    """``"LR"`` or ``"TB"``, for the picture ``graph(direction)``: each is laid out by ``dot``
+    (estimated where ``dot`` is missing or the graph is large), and among the directions whose
+    aspect ratio lies in :data:`ASPECT_RANGE` (all, if none does) the one that can be shown
+    largest on a :data:`PROJECTOR` wins; LR on a tie."""
+    sizes = {d: graph_size(graph(d)) for d in ("LR", "TB")}
+    low, high = ASPECT_RANGE
+    fitting = [d for d, (w, h) in sizes.items() if low <= w / h <= high] or list(sizes)
+
+    def scale(d: str) -> float:
+        w, h = sizes[d]
+        return min(PROJECTOR[0] / w, PROJECTOR[1] / h)
+
+    return max(fitting, key=lambda d: (round(scale(d), 3), d == "LR"))
+
+
+def graph_size(graph: graphviz.Digraph) -> tuple[float, float]:
+    """(width, height) in inches of the laid-out ``graph``: from ``dot -Tplain``, or estimated
+    from its ranks where ``dot`` is missing or the graph has over :data:`MEASURE_NODES` nodes."""
+    source = graph.source
+    nodes = set(re.findall(r"^\s*(\w+) \[", source, re.M)) - {"graph", "node", "edge"}
+    if len(nodes) <= MEASURE_NODES and shutil.which("dot") is not None:
+        try:
+            first = graph.pipe(format="plain").decode().split("\n", 1)[0].split()
+            return float(first[2]), float(first[3])
+        except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, IndexError):
+            pass
+    return _estimated_size(source, nodes)
+
+
+def _estimated_size(source: str, nodes: set[str]) -> tuple[float, float]:
+    """A rough layout: ranks along the longest path, the nodes spread evenly across them;
+    with ops beside their tensors (``rank=same``), each pair shares a rank."""
+    edges = re.findall(r"^\s*(\w+) -> (\w+)", source, re.M)
+    beside = "rank=same" in source
+    depth = dict.fromkeys(nodes, 0)
+    for _ in range(len(nodes)):  # relax: edges come in data-flow order, so this ends early
+        changed = False
+        for a, b in edges:
+            step = 0 if beside and a.startswith("op") and b == "t" + a[2:] else 1
+            if depth.get(b, 0) < depth.get(a, 0) + step:
+                depth[b], changed = depth.get(a, 0) + step, True
+        if not changed:
+            break
+    ranks = max(depth.values(), default=0) + 1
+    across = max(1.0, len(nodes) / ranks)
+    if "rankdir=LR" in source or "rankdir=RL" in source:
+        return ranks * 1.6, across * 0.8
+    return across * 1.6, ranks * 0.8
 
 
 # --------------------------------------------------------------------------- layout
@@ -579,9 +748,8 @@ def _layout(
 ) -> _Layout:
     """Name the tensors, place them in the model's modules, and collapse modules on request."""
     params = _named_parameters(model)
-    found = _names(index, params, names)
-    labels = [n if n is not None else f"t{i}" for i, n in enumerate(found)]
     modules = _assign_modules(index, model, params) if model is not None else None
+    labels = _labels(index, params, names, modules)
     layout = _Layout(index, labels, modules)
     if collapse == "module" and modules is not None:
         _collapse_modules(layout, modules)
@@ -654,14 +822,28 @@ class Graph(graphviz.Digraph):
 
 
 def _digraph(rankdir: str, title: str | None) -> Graph:
-    """An empty graph with the fonts, spacing and caption of every drawing."""
+    """An empty graph with the fonts, spacing and caption of every drawing (a long caption in
+    lines of at most :data:`TITLE_WIDTH` characters)."""
     g = Graph(name="computation_graph")
     g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.25", ranksep="0.35")
     g.attr("node", fontname=FONT, fontsize="11")
-    g.attr("edge", fontname=FONT, fontsize="9", color="#555555")
+    g.attr("edge", fontname=FONT, fontsize="10", color="#555555")
     if title:
-        g.attr(label=_escape(title), labelloc="t", fontsize="13")
+        g.attr(label=_escape(wrap_title(title)), labelloc="t", fontsize="13")
     return g
+
+
+def wrap_title(title: str, width: int = TITLE_WIDTH) -> str:
+    """``title`` in lines of at most ``width`` characters, broken after a ``:`` or ``,`` where
+    possible (``h = sigmoid(z1)`` stays on one line), else between words."""
+    pieces = [p for p in re.split(r"(?<=[:,]) ", title) if p]
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + 1 + len(piece) <= width:
+            lines[-1] += " " + piece
+        else:
+            lines += textwrap.wrap(piece, width) or [piece]
+    return "\n".join(lines)
 
 
 def _tensor_nodes(
@@ -705,7 +887,7 @@ def _tensor_attrs(label: str, name: str, kind: str) -> dict[str, str]:
         "tooltip": f"{name}: {kind}",
     }
     if kind == "constant":
-        attrs["fontsize"] = "9"
+        attrs["fontsize"] = "10"
     return attrs
 
 
@@ -725,7 +907,7 @@ def _op_attrs(t: Tensor, current: bool) -> dict[str, str]:
         "shape": "ellipse",
         "style": "filled",
         "fillcolor": OP_COLOR,
-        "fontsize": "10",
+        "fontsize": "11",
     }
     if current:
         attrs.update(color=HIGHLIGHT, penwidth="3")
@@ -741,8 +923,7 @@ def _add_box_nodes(groups: _Groups, layout: _Layout) -> None:
             for i in sorted(layout.boxes[path])
             if layout.index.tensors[i]._ctx is None
         ]
-        kind = layout.modules.kinds.get(path, "?")
-        text = "\n".join([f"{path}: {kind}" if path else kind, *plist])  # "" is the model
+        text = "\n".join([layout.modules.title(path), *plist])  # "" is the model
         attrs = {
             "label": _escape(text),
             "shape": "box3d",
@@ -752,10 +933,12 @@ def _add_box_nodes(groups: _Groups, layout: _Layout) -> None:
         groups.setdefault(_parent_cluster(path, layout.modules), []).append((box_id, attrs))
 
 
-def _emit_groups(g: graphviz.Digraph, groups: _Groups, modules: _Modules | None) -> None:
-    """Top-level nodes, then one nested cluster per module that has something in it."""
-    for node_id, attrs in groups.get(None, []):
-        g.node(node_id, **attrs)
+def _emit_groups(
+    g: graphviz.Digraph, groups: _Groups, modules: _Modules | None, beside: bool = False
+) -> None:
+    """Top-level nodes, then one nested cluster per module that has something in it; with
+    ``beside``, each op on the rank of the tensor it makes."""
+    _emit_nodes(g, groups.get(None, []), beside)
     if modules is None:
         return
     paths = list(modules.kinds)  # named_modules order: each module before the ones it holds
@@ -764,17 +947,15 @@ def _emit_groups(g: graphviz.Digraph, groups: _Groups, modules: _Modules | None)
 
     def emit(parent: graphviz.Digraph, path: str) -> None:
         with parent.subgraph(name=f"cluster_{cluster_ids[path]}") as c:
-            kind = modules.kinds[path]
             c.attr(
-                label=f"{path}: {kind}" if path else kind,
+                label=modules.title(path),
                 style="rounded,dashed",
                 color="#4a78b5",
                 fontcolor="#4a78b5",
                 fontsize="11",
                 labeljust="l",
             )
-            for node_id, attrs in groups.get(path, []):
-                c.node(node_id, **attrs)
+            _emit_nodes(c, groups.get(path, []), beside)
             for child in paths:
                 if child in has_content and modules.parent[child] == path:
                     emit(c, child)
@@ -782,6 +963,22 @@ def _emit_groups(g: graphviz.Digraph, groups: _Groups, modules: _Modules | None)
     for path in paths:
         if path in has_content and modules.parent[path] is None:
             emit(g, path)
+
+
+def _emit_nodes(g: graphviz.Digraph, nodes: list[tuple[str, dict[str, str]]], beside: bool) -> None:
+    """The nodes of one cluster; with ``beside``, each op ``op<i>`` and its tensor ``t<i>`` side
+    by side in one rank, in a borderless cluster of their own (``cluster_pair<i>``), so that no
+    other node comes between them."""
+    for node_id, attrs in nodes:
+        g.node(node_id, **attrs)
+    for node_id, _ in nodes if beside else []:
+        if node_id.startswith("op"):
+            with g.subgraph(name=f"cluster_pair{node_id[2:]}") as pair:
+                pair.attr(peripheries="0", label="", margin="4")
+                with pair.subgraph() as row:
+                    row.attr(rank="same")
+                    row.node(node_id)
+                    row.node("t" + node_id[2:])
 
 
 def _emit_edges(g: graphviz.Digraph, layout: _Layout, frame: FrameStyle | None) -> None:
@@ -804,11 +1001,24 @@ def _emit_edges(g: graphviz.Digraph, layout: _Layout, frame: FrameStyle | None) 
             g.edge(f"op{i}", f"t{i}")
 
 
+def _emit_spine(g: graphviz.Digraph, layout: _Layout) -> None:
+    """Drawn top to bottom, keep each op's output under its first argument (an invisible,
+    heavy edge): the main chain of tensors reads down one column, each op beside the tensor it
+    makes, instead of a staircase drifting sideways by an op per row."""
+    for i, t in enumerate(layout.index.tensors):
+        if t._ctx is not None and i not in layout.hidden and i not in layout.outputs:
+            first = layout.index.parents(i)[:1]
+            for p in first:
+                g.edge(layout.node_id(p), f"t{i}", style="invis", weight="8")
+
+
 def _arg_edge_attrs(i: int, arg: int, frame: FrameStyle | None) -> dict[str, str]:
     """The edge into op i from its argument ``arg``: red when the current step sent it a grad."""
     attrs = {"label": str(arg)}
     if frame is not None and frame.current == i and arg in frame.sent_args:
         attrs.update(color=HIGHLIGHT, penwidth="2", fontcolor=HIGHLIGHT)
+    elif frame is not None and (i, arg) in frame.arrived:
+        attrs.update(color=RECEIVED, penwidth="2", fontcolor=RECEIVED, style="dashed")
     return attrs
 
 

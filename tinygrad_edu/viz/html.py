@@ -7,7 +7,8 @@ frames in one call); a small inline script shows one section at a time. Nothing 
 the network: no external scripts, styles, fonts or images, and a Content-Security-Policy that
 forbids them.
 
-Navigation: the Next/Prev buttons, the arrow keys (also PageUp/PageDown, Home/End). The URL
+Navigation: the Next/Prev buttons, the arrow keys (also PageUp/PageDown, Home/End). The graph
+fills the window below the step's text and scrolls to put the current node in its middle. The URL
 fragment ``#step=3`` opens step 3 and follows the current step, which is also always in
 ``<body data-step="...">``.
 """
@@ -82,10 +83,10 @@ button:disabled { opacity: 0.4; cursor: default; }
 main { padding: 0.8em 1em; }
 section h2 { font-size: 1em; margin: 0 0 0.4em 0; }
 pre { background: #fff; border: 1px solid #e3e3e3; border-radius: 4px; padding: 0.5em 0.7em;
-      font-size: 0.85em; overflow-x: auto; margin: 0 0 0.6em 0; }
+      font-size: 0.95em; overflow-x: auto; margin: 0 0 0.6em 0; }
 .graph { background: #fff; border: 1px solid #e3e3e3; border-radius: 4px; padding: 0.3em;
-         overflow-x: auto; }
-.graph.fit svg { max-width: 100%; height: auto; }
+         overflow: auto; }
+.graph.fit svg { max-width: 100%; max-height: 100%; height: auto; }
 #fit.on { background: #dde8f7; }
 .legend { display: flex; flex-wrap: wrap; gap: 0.3em 1em; font-size: 0.85em; margin-top: 0.8em; }
 .swatch { display: inline-block; width: 0.9em; height: 0.9em; border: 1px solid #888;
@@ -112,13 +113,16 @@ _JS = """
     buttons.first.disabled = buttons.prev.disabled = i === 0;
     buttons.next.disabled = buttons.last.disabled = i === frames.length - 1;
     var node = frames[i].getAttribute("data-node");
+    var pane = frames[i].querySelector(".graph");
+    var top = pane.getBoundingClientRect().top;
+    pane.style.maxHeight = Math.max(240, window.innerHeight - top - 16) + "px";
     var titles = frames[i].querySelectorAll("g.node > title");
     for (var t = 0; t < titles.length; t++) {
       if (titles[t].textContent === node) {
         var box = titles[t].parentNode.getBoundingClientRect();
-        var pane = frames[i].querySelector(".graph");
-        var left = pane.getBoundingClientRect().left;
-        pane.scrollLeft += box.left - left - pane.clientWidth / 2 + box.width / 2;
+        var at = pane.getBoundingClientRect();
+        pane.scrollLeft += box.left - at.left - pane.clientWidth / 2 + box.width / 2;
+        pane.scrollTop += box.top - at.top - pane.clientHeight / 2 + box.height / 2;
         break;
       }
     }
@@ -151,6 +155,7 @@ _JS = """
     show(current);
   });
   window.addEventListener("hashchange", function () { show(fromHash()); });
+  window.addEventListener("resize", function () { show(current); });
   show(fromHash());
 })();
 """
@@ -245,6 +250,9 @@ def _legend() -> str:
         "current step</span>"
         f'<span><span class="swatch" style="border:2px solid {RECEIVED}"></span>'
         "just received a gradient</span>"
+        f'<span><span class="swatch" style="border:none; border-top:2px dashed {RECEIVED}; '
+        'height:0; vertical-align:0.2em"></span>a path the current gradient came back along'
+        "</span>"
     )
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from ..autograd.forward_ad import unpack_dual
 from ..engine.function import Function, set_forward_hook
 from ..engine.tensor import Tensor
-from .graph import FrameStyle, GraphIndex, display_names, draw_frame, walk
+from .graph import FrameStyle, GraphIndex, choose_rankdir, display_names, draw_frame, walk
 from .html import PageStep, write_page
 from .text import MAX_VALUES, shape_text, values_text
 
@@ -137,14 +137,14 @@ class TangentTrace:
         return self.table()
 
     def frames(
-        self, show_data: bool = False, rankdir: str = "LR", titles: bool = True
+        self, show_data: bool = False, rankdir: str = "auto", titles: bool = True
     ) -> list[graphviz.Digraph]:
         """One graph per step: the op's output in red, its inputs with a tangent in orange, and
         every tangent known so far in the nodes."""
         index, labels = self._graph()
         names = dict(zip(index.tensors, labels, strict=True))
         known = {index.index(p): (t, False) for p, t in self._seeds.items() if p in index}
-        frames = []
+        styles = []
         for s in self.steps:
             known[index.index(s.node)] = (s.tangent, False)
             style = FrameStyle(
@@ -161,10 +161,16 @@ class TangentTrace:
                 else None,
                 value_name="tangent",
             )
-            frames.append(
-                draw_frame(index, style, names=self.names, show_data=show_data, rankdir=rankdir)
+            styles.append(style)
+
+        def frame(style: FrameStyle, direction: str) -> graphviz.Digraph:
+            return draw_frame(
+                index, style, names=self.names, show_data=show_data, rankdir=direction
             )
-        return frames
+
+        if rankdir == "auto" and styles:  # one direction for the whole sweep
+            rankdir = choose_rankdir(lambda d: frame(styles[-1], d))
+        return [frame(style, rankdir) for style in styles]
 
     def to_html(
         self, path: str | os.PathLike[str], title: str | None = None, show_data: bool = True
