@@ -146,11 +146,11 @@ def _first_derivative(f: Callable[..., Tensor], v: np.ndarray, i: int) -> Callab
         if not all(x.requires_grad for x in xs):  # finite differences: fresh leaves
             xs = tuple(Tensor(x.data, requires_grad=True) for x in xs)
         out = f(*xs)
-        found: dict[Tensor, Any] = dict.fromkeys(xs)
+        wanted: dict[Tensor, Any] = dict.fromkeys(xs)
         if out.requires_grad:
             seed = Tensor(np.array(v, dtype=out.dtype))
-            backprop({out: seed}, True, True, found=found)
-        g = found[xs[i]]
+            backprop({out: seed}, True, True, collect=wanted)
+        g = wanted[xs[i]]
         return Tensor(np.zeros(xs[i].shape, xs[i].dtype)) if g is None else g
 
     return first

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import ops
-from ..engine.backprop import unbroadcast
+from ..engine.backprop import topological_sort, unbroadcast
 from ..engine.function import Function
 from ..engine.tensor import Tensor
 
@@ -31,20 +31,8 @@ Backward = Callable[[Function, np.ndarray], Any]
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
-    """The tensors that require grad below ``root``, each after its parents."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            if node._ctx is not None:
-                stack.extend((p, False) for p in node._ctx.parents if p.requires_grad)
-    return order
+    """The tensors that require grad below ``root``, each after its parents, in backward's order."""
+    return topological_sort([root])
 
 
 def reference_grads(
