@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .engine.errors import check_bias
 from .engine.function import Function, InputError, ShapeError
 from .engine.grad_mode import is_grad_enabled
 from .engine.memory import reused_array, scratch
@@ -237,10 +238,7 @@ def _check_conv2d_shapes(x: Array, w: Array, b: Array | None) -> None:
             f"conv2d: input {x.shape} has {x.shape[1]} channels but weight {w.shape} "
             f"expects {w.shape[1]} (weight is (out_channels, in_channels, kh, kw))"
         )
-    if b is not None and b.shape != (w.shape[0],):
-        raise ShapeError(
-            f"conv2d: bias must have shape ({w.shape[0]},) for weight {w.shape}, got {b.shape}"
-        )
+    check_bias("conv2d", b, w)
 
 
 class MaxPool2d(Function):

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .engine.errors import check_bias
 from .engine.function import Function, InputError, ShapeError
 from .engine.speed import max_along, sum_along, sum_rows
 from .engine.tensor import Tensor
@@ -117,10 +118,7 @@ class Linear(Function):
                 f"linear: input of shape {x.shape} does not fit weight of shape {w.shape} "
                 f"(expected (..., {w.shape[1] if w.ndim == 2 else '?'}))"
             )
-        if b is not None and b.shape != (w.shape[0],):
-            raise ShapeError(
-                f"linear: bias of shape {b.shape} for weight {w.shape}: expected ({w.shape[0]},)"
-            )
+        check_bias("linear", b, w)
         out = _times_transposed(x, w)
         if b is not None:
             out += b
