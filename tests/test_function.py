@@ -78,7 +78,10 @@ def test_the_softplus_computing_its_sigmoid_in_backward_has_the_right_second_der
 
 @pytest.mark.parametrize(
     ("op", "says"),
-    [(SoftplusSavingSigmoid, "saved a float array"), (SoftplusKeepingSigmoid, "keeps in ctx.s")],
+    [
+        (SoftplusSavingSigmoid, "saved a float array of shape (5,) computed in forward"),
+        (SoftplusKeepingSigmoid, "keeps a float array of shape (5,) in ctx.s"),
+    ],
 )
 def test_a_value_computed_in_forward_is_refused_naming_the_op_and_the_fix(
     op: type[Function], says: str
@@ -86,7 +89,7 @@ def test_a_value_computed_in_forward_is_refused_naming_the_op_and_the_fix(
     with pytest.raises(RuntimeError) as error:
         second_derivative(op, X)
     message = str(error.value)
-    assert f"{op.__name__} {says}" in message and "shape (5,)" in message
+    assert f"{op.__name__} {says}" in message
     assert "ctx.save_for_backward(a, out)" in message and "rule_math" in message
 
 

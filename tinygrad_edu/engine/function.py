@@ -67,7 +67,8 @@ class Function:
             by_id.setdefault(id(p._data), []).insert(0, p)
         for name, value in vars(ctx).items():
             if name != "saved":
-                _refuse_derived(ctx, value, f"keeps in ctx.{name}")
+                where = f"keeps a float array of shape {{}} in ctx.{name}, not saved"
+                _refuse_derived(ctx, value, where)
         return tuple(_by_role(ctx, by_id.get(id(a)), a) for a in ctx.saved or ())
 
     def forward(ctx, *arrays: np.ndarray, **kwargs: Any) -> np.ndarray:
@@ -114,16 +115,16 @@ def _as_0d(ctx: Function, scalar: Any) -> np.ndarray:
 def _by_role(ctx: Function, tensors: list[Tensor] | None, a: Any) -> Any:
     """The input or output tensor whose array ``a`` is; else ``a``, if it is a constant."""
     if not tensors:
-        _refuse_derived(ctx, a, "saved")
+        where = "saved a float array of shape {} computed in forward, neither input nor output"
+        _refuse_derived(ctx, a, where)
         return a
     return tensors.pop(0) if len(tensors) > 1 else tensors[0]
 
 
-def _refuse_derived(ctx: Function, value: Any, how: str) -> None:
+def _refuse_derived(ctx: Function, value: Any, where: str) -> None:
     if isinstance(value, np.ndarray | np.floating) and value.dtype.kind in "fc":
         raise RuntimeError(
-            f"backward(create_graph=True): {ctx.op_name} {how} a float array of shape "
-            f"{np.shape(value)} that forward computed, neither an input nor the output: as a "
+            f"backward(create_graph=True): {ctx.op_name} {where.format(np.shape(value))}: as a "
             "constant it would make the second derivative wrong. Save only the inputs and the "
             "output (ctx.save_for_backward(a, out)) and compute the rest in backward from them, "
             "with operations Tensors have too (tinygrad_edu.rule_math: exp, log, sigmoid...)"
