@@ -99,7 +99,10 @@ class Op:
     saved: object = ()
 
 
-def test_a_saved_buffer_is_reused_only_once_its_owner_no_longer_needs_it() -> None:
+def test_a_saved_buffer_is_reused_only_once_its_owner_no_longer_needs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(memory, "_reusable", [])  # a pool of its own: no other test's buffers
     first = Op()
     a = memory.reused_array((64, 64), np.float64, first)
     second = Op()
