@@ -196,20 +196,17 @@ def test_tangent_rule_is_the_transpose_of_backward(name: str, data: st.DataObjec
     assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-9)
 
 
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck], ids=["first", "second"])
 @pytest.mark.parametrize("name", list(CASES))
 @settings(max_examples=8)
 @given(data=st.data())
-def test_second_derivatives_match_finite_differences(name: str, data: st.DataObject) -> None:
+def test_derivatives_match_finite_differences(
+    name: str, check: Callable[..., bool], data: st.DataObject
+) -> None:
+    """First derivatives (gradcheck) and second ones (gradgradcheck: the backward run on Tensors
+    under create_graph, differentiated again) against central differences."""
     f, inputs = data.draw(CASES[name][0], label="case")
-    assert gradgradcheck(f, inputs, atol=1e-4 if name in SLOW else 1e-5)
-
-
-@pytest.mark.parametrize("name", list(CASES))
-@settings(max_examples=8)
-@given(data=st.data())
-def test_first_derivatives_match_finite_differences(name: str, data: st.DataObject) -> None:
-    f, inputs = data.draw(CASES[name][0], label="case")
-    assert gradcheck(f, inputs, atol=1e-4 if name in SLOW else 1e-5)
+    assert check(f, inputs, atol=1e-4 if name in SLOW else 1e-5)
 
 
 @pytest.mark.parametrize("name", list(CASES))
