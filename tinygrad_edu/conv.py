@@ -9,8 +9,8 @@ col2im: scatter each column of W^T G back to its window, *adding* where windows 
 
 Memory layout: the ops keep images as (C, H, W, N) in memory (N fastest) behind an (N, C, H, W)
 view, so each kernel offset of every window is a long contiguous run (ho, wo, n): im2col,
-col2im and pooling then stream memory instead of hopping along 5-element rows (faster
-faster for the course's CNN: ``benchmarks/speed_helpers.py``).
+col2im and pooling then stream memory instead of hopping along 5-element rows (faster for the
+course's CNN: ``benchmarks/speed_helpers.py``).
 
 The speed tricks, each in a helper whose docstring gives its reason (the figures:
 ``benchmarks/speed_helpers.py``; the whole CNN against PyTorch: ``benchmarks/cnn_vs_torch.py``):
