@@ -51,6 +51,7 @@ sys.path.insert(0, str(REPO))
 
 from tinygrad_edu import Tensor, nn  # noqa: E402
 from tinygrad_edu.data import DataLoader, load_dataset  # noqa: E402
+from tinygrad_edu.engine.memory import keep_freed_memory  # noqa: E402
 from tinygrad_edu.nn.conv import Conv2d, MaxPool2d  # noqa: E402
 from tinygrad_edu.optim import Adam  # noqa: E402
 
@@ -271,6 +272,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()  # as fit and the command line do (tinygrad_edu.engine.memory)
     if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
         print(f"skipped: no MNIST at {args.data_dir} (give --data-dir)")
         return 0

@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from tinygrad_edu import Tensor, nn, optim  # noqa: E402
 from tinygrad_edu.data import DataLoader, Dataset, DatasetError, load_dataset  # noqa: E402
+from tinygrad_edu.engine.memory import keep_freed_memory  # noqa: E402
 from tinygrad_edu.nn.init import aligned_copy  # noqa: E402
 from tinygrad_edu.training import fit  # noqa: E402
 
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--profile", action="store_true", help="pyinstrument one fit epoch")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as fit and the command line do (tinygrad_edu.engine.memory)
 
     train = load_train(args.data_dir)
     check_same_work(train)

@@ -30,6 +30,7 @@ from tinygrad_edu import nn
 from tinygrad_edu.cli.options import positive_int
 from tinygrad_edu.course.cnn import build_cnn
 from tinygrad_edu.data import Dataset, load_dataset
+from tinygrad_edu.engine.memory import keep_freed_memory
 from tinygrad_edu.training import evaluate
 from tinygrad_edu.training.evaluation import eval_batch_size
 
@@ -95,6 +96,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()  # as fit and the command line do (tinygrad_edu.engine.memory)
     if not (args.data_dir / "t10k-images-idx3-ubyte.gz").exists():
         print(f"eval_batch: no MNIST at {args.data_dir} (give --data-dir)", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ import numpy as np
 
 from tinygrad_edu import Tensor
 from tinygrad_edu.cli.options import positive_int
+from tinygrad_edu.engine.memory import keep_freed_memory
 from tinygrad_edu.fused import CrossEntropy
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.nn.init import aligned_copy
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=positive_int, default=7)
     parser.add_argument("--batch-sizes", type=batch_sizes, default="1,16,256")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as fit and the command line do (tinygrad_edu.engine.memory)
     if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
         print(
             f"op_overhead: no MNIST IDX files in {args.data_dir} (use --data-dir)", file=sys.stderr

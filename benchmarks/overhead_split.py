@@ -38,6 +38,7 @@ from epoch_time import DEFAULT_MNIST, LR, Framework, HandNumpy
 from tinygrad_edu.cli.options import positive_int
 from tinygrad_edu.data import DataLoader, DatasetError, load_dataset
 from tinygrad_edu.engine import speed
+from tinygrad_edu.engine.memory import keep_freed_memory
 
 Step = Callable[[np.ndarray, np.ndarray], float]
 
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=positive_int, default=12000)
     parser.add_argument("--batch-size", type=positive_int, default=256)
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as fit and the command line do (tinygrad_edu.engine.memory)
     try:
         train, _ = load_dataset("mnist", data_dir=args.data_dir, download=False)
     except DatasetError as e:

@@ -147,3 +147,13 @@ def test_command_waits_refuses_a_folder_that_is_no_checkout(tmp_path: Path) -> N
 
     with pytest.raises(SystemExit):
         command_waits.main(["--against", str(tmp_path)])
+
+
+def test_speed_helpers_runs_and_both_routes_of_each_row_agree(capsys) -> None:
+    import speed_helpers
+
+    assert speed_helpers.main(["--rounds", "1", "--target-ms", "0.1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and " us" not in line]
+    assert len(rows) >= 18  # 16 helpers, 2 allocators
+    assert "| sum_rows |" in out and "| keep_freed_memory() " in out

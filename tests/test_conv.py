@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import InputError, ShapeError, Tensor
 from tinygrad_edu import conv as conv_ops
+from tinygrad_edu.engine import memory
 from tinygrad_edu.gradcheck import gradcheck
 from tinygrad_edu.nn.conv import Conv2d, MaxPool2d, conv2d, max_pool2d
 
@@ -134,7 +135,7 @@ def test_conv2d_skips_the_input_gradient_of_a_data_batch(monkeypatch: pytest.Mon
     def fail(*args: Any) -> None:
         raise AssertionError("the input gradient ran although the input needs no gradient")
 
-    monkeypatch.setattr(conv_ops, "_conv_input_grad", fail)
+    monkeypatch.setattr(conv_ops, "conv_input_grad", fail)
     out = conv2d(x, w, b, stride=2, padding=1)
     (out * out).sum().backward()
     assert x.grad is None and w.grad.shape == w.shape and b.grad.shape == b.shape
@@ -225,7 +226,7 @@ def test_conv2d_saved_columns_survive_a_retained_graph() -> None:
     first = w.grad.copy(), b.grad.copy()
     for _ in range(6):  # other steps, each graph freed by its backward
         (conv2d(rng.standard_normal((2, 2, 7, 7)), w, b) ** 2).sum().backward()
-    assert len(conv_ops._reusable) <= conv_ops._KEEP
+    assert memory.kept_buffers() <= memory.KEEP_BUFFERS
     w.grad = b.grad = None
     kept.backward()  # the retained graph's saved columns are unchanged
     np.testing.assert_array_equal(w.grad, first[0])

@@ -466,8 +466,8 @@ def test_an_untraced_backward_does_not_build_the_hooks_report(
     from tinygrad_edu.engine import backprop as engine
 
     built = []
-    original = engine._sent
-    monkeypatch.setattr(engine, "_sent", lambda *a: built.append(a) or original(*a))
+    original = engine._grads_to_inputs
+    monkeypatch.setattr(engine, "_grads_to_inputs", lambda *a: built.append(a) or original(*a))
     x = leaf([1.0, 2.0])
     (x * 3.0 + x).sum().backward()
     assert built == []

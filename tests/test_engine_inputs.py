@@ -3,14 +3,16 @@ tensor saved for backward, then changed through .data, is refused (the version c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from tinygrad_edu import InputError, ShapeError, Tensor
+from tinygrad_edu import InputError, ShapeError, Tensor, nn
 from tinygrad_edu.gradcheck import gradcheck
 from tinygrad_edu.nn import MLP, Dropout
+from tinygrad_edu.nn import functional as F
 from tinygrad_edu.optim import SGD
 
 
@@ -105,6 +107,29 @@ def test_clear_one_line_messages(call: Callable[[], object], error: type, messag
     with pytest.raises(error, match=message) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "op", "weight"),
+    [
+        (
+            lambda b: F.linear(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 3))), b),
+            "linear",
+            "(4, 3)",
+        ),
+        (
+            lambda b: nn.conv2d(Tensor(np.ones((1, 1, 3, 3))), Tensor(np.ones((4, 1, 2, 2))), b),
+            "conv2d",
+            "(4, 1, 2, 2)",
+        ),
+    ],
+)
+def test_a_bias_of_the_wrong_shape_is_named_alike_by_linear_and_conv2d(
+    call: Callable[[Tensor], Tensor], op: str, weight: str
+) -> None:
+    message = f"{op}: bias must have shape (4,) for weight {weight}, got (3,)"
+    with pytest.raises(ShapeError, match=re.escape(message)):
+        call(Tensor(np.ones(3)))
 
 
 def test_backward_copies_the_callers_gradient() -> None:

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor
-from tinygrad_edu.engine.backprop import _toposort
+from tinygrad_edu.engine.backprop import topological_sort
 from tinygrad_edu.gradcheck import gradcheck, jacobian, numerical_jacobian
 
 TIGHT = {"rtol": 1e-12, "atol": 1e-12}  # float64 forward against numpy
@@ -439,7 +439,7 @@ def test_log_softmax_is_composed_of_primitives_with_the_max_as_a_constant() -> N
     op and no Max in the graph (so it can be differentiated again), and the gradient is exact."""
     x = Tensor(np.array([[0.5, -1.0, 2.0], [3.0, 3.0, -2.0]]), requires_grad=True)
     out = x.log_softmax(axis=1)
-    ops_used = {t.op for t in _toposort([out]) if t.op}
+    ops_used = {t.op for t in topological_sort([out]) if t.op}
     assert ops_used <= {"Add", "Neg", "Exp", "Sum", "Log"}, ops_used
     g = np.arange(6.0).reshape(2, 3)
     out.backward(g)

@@ -108,29 +108,9 @@ def test_matmul_goes_through_dot_for_a_batch_of_one_and_matmul_for_stacks() -> N
     np.testing.assert_allclose(speed.matmul(a, b), a @ b, rtol=1e-12)
 
 
-def test_ones_is_a_read_only_vector_kept_for_the_next_call() -> None:
-    a = speed.ones(5, np.dtype(np.float32))
+def test_cached_ones_is_a_read_only_vector_kept_for_the_next_call() -> None:
+    a = speed.cached_ones(5, np.dtype(np.float32))
     np.testing.assert_array_equal(a, np.ones(5, np.float32))
     assert a.dtype == np.float32 and not a.flags.writeable
-    assert speed.ones(5, np.dtype(np.float32)) is a
-    assert speed.ones(5, np.dtype(np.float64)).dtype == np.float64
-
-
-def test_freed_memory_is_reused_without_page_faults() -> None:
-    """The engine's import asked glibc to keep freed memory: allocating and touching the same
-    40 MB again and again faults no fresh pages after the first time (glibc's defaults: about
-    10,000 faults for these 20 reuses)."""
-    if not speed.keep_freed_memory():
-        pytest.skip("not Linux with glibc: mallopt is not available, nothing was changed")
-    import resource
-
-    def touch() -> None:
-        a = np.empty(40 * 2**20, np.uint8)
-        a.fill(1)
-
-    touch()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(20):
-        touch()
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    assert faults < 200, f"{faults} page faults for 20 reuses of 40 MB (10,240 pages each if fresh)"
+    assert speed.cached_ones(5, np.dtype(np.float32)) is a
+    assert speed.cached_ones(5, np.dtype(np.float64)).dtype == np.float64

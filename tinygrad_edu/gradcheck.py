@@ -4,7 +4,8 @@ For f: R^n -> R^m the Jacobian J has J[i, j] = d f_i / d x_j, one row per output
 column per input element (both flattened in C order).
 
 * :func:`numerical_jacobian` estimates column j by central differences,
-  ``(f(x + eps e_j) - f(x - eps e_j)) / (2 eps)``, with error O(eps^2).
+  ``(f(x + eps e_j) - f(x - eps e_j)) / (2 eps)``, with error O(eps^2)
+  (:func:`central_differences`, the one loop of finite differences, for any f of arrays).
 * :func:`jacobian` gets row i exactly from one backward pass with the one-hot upstream
   gradient e_i: backward computes the vector-Jacobian product ``e_i^T J``.
 * :func:`gradcheck` compares the two; run it in float64, where eps = 1e-6 is meaningful.
@@ -49,26 +50,38 @@ def _output(f: Callable[..., Tensor], xs: list[Tensor]) -> Tensor:
     return out
 
 
+def central_differences(
+    f: Callable[[list[np.ndarray]], Any], arrays: Sequence[np.ndarray], k: int, eps: float = 1e-6
+) -> np.ndarray:
+    """d f / d x_k: column j is ``(f(x + eps e_j) - f(x - eps e_j)) / (2 eps)``, e_j the j-th
+    element of ``x_k = arrays[k]`` (C order): a float64 (f's size, x_k's size) array.
+
+    ``f`` takes the list of arrays (copies of ``arrays``, x_k perturbed in place) and returns
+    an array or a number."""
+    xs = [np.array(a, copy=True, order="C") for a in arrays]
+    flat = xs[k].reshape(-1)  # a view: perturbing it perturbs x_k
+    columns = []
+    for j in range(flat.size):
+        orig = flat[j]
+        flat[j] = orig + eps
+        plus = np.array(f(xs), dtype=np.float64).reshape(-1)
+        flat[j] = orig - eps
+        minus = np.array(f(xs), dtype=np.float64).reshape(-1)
+        flat[j] = orig
+        columns.append((plus - minus) / (2 * eps))
+    return np.stack(columns, axis=1) if columns else np.zeros((np.size(f(xs)), 0))
+
+
 def numerical_jacobian(
     f: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-6
 ) -> list[np.ndarray]:
     """Central-difference Jacobians of f at ``inputs``: one (out.size, x.size) array per input."""
-    xs = _leaves(inputs, requires_grad=False)  # f may still take gradients inside (gradgradcheck)
-    out_size = _output(f, xs).data.size
-    jacobians = []
-    for x in xs:
-        jac = np.zeros((out_size, x.data.size), dtype=np.float64)
-        flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
-        for j in range(flat.size):
-            orig = flat[j]
-            flat[j] = orig + eps
-            plus = np.array(_output(f, xs).data, dtype=np.float64).reshape(-1)
-            flat[j] = orig - eps
-            minus = np.array(_output(f, xs).data, dtype=np.float64).reshape(-1)
-            flat[j] = orig
-            jac[:, j] = (plus - minus) / (2 * eps)
-        jacobians.append(jac)
-    return jacobians
+    arrays = [x.data for x in _leaves(inputs, requires_grad=False)]
+
+    def value(xs: list[np.ndarray]) -> np.ndarray:  # f may still take gradients inside
+        return _output(f, [Tensor(x, dtype=x.dtype) for x in xs]).data
+
+    return [central_differences(value, arrays, k, eps) for k in range(len(arrays))]
 
 
 def jacobian(f: Callable[..., Tensor], inputs: Sequence[Any]) -> list[np.ndarray]:
@@ -146,11 +159,11 @@ def _first_derivative(f: Callable[..., Tensor], v: np.ndarray, i: int) -> Callab
         if not all(x.requires_grad for x in xs):  # finite differences: fresh leaves
             xs = tuple(Tensor(x.data, requires_grad=True) for x in xs)
         out = f(*xs)
-        found: dict[Tensor, Any] = dict.fromkeys(xs)
+        wanted: dict[Tensor, Any] = dict.fromkeys(xs)
         if out.requires_grad:
             seed = Tensor(np.array(v, dtype=out.dtype))
-            backprop({out: seed}, True, True, found=found)
-        g = found[xs[i]]
+            backprop({out: seed}, True, True, collect=wanted)
+        g = wanted[xs[i]]
         return Tensor(np.zeros(xs[i].shape, xs[i].dtype)) if g is None else g
 
     return first

@@ -252,9 +252,8 @@ class SGD(Optimizer):
         if self.momentum:
             b = self._momentum(i, w, g)  # b <- g, then b <- momentum b + (1 - dampening) g
             g = _plus_scaled(g, self.momentum, b, self._work(i, w, "tmp")) if self.nesterov else b
-        # w <- w - lr g, lr g in a numpy temporary: measured alone, as fast as a preallocated work
-        # array (18.2 vs 18.1 us for the 784-64-10 MLP's four parameters); an earlier
-        # measurement in the training loop found the fresh temporary faster (25 vs 32 us)
+        # w <- w - lr g, lr g in a numpy temporary: no faster through a preallocated work array
+        # for the MLP's parameters (benchmarks/speed_helpers.py, "SGD" row)
         w -= self.lr * g
 
     def _momentum(self, i: int, w: np.ndarray, g: np.ndarray) -> np.ndarray:

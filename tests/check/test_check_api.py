@@ -23,8 +23,9 @@ def sigmoid_backward(g: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 class Sigmoid(Function):
     def forward(ctx, z: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(s(z))
-        return s(z)
+        out = s(z)
+        ctx.save_for_backward(out)  # the output itself: its backward can be differentiated again
+        return out
 
     def backward(ctx, g: np.ndarray) -> np.ndarray:
         (a,) = ctx.saved

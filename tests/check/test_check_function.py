@@ -1,12 +1,12 @@
 """check_function: a user-defined op's backward against finite differences, the number,
-shapes and dtypes of its gradients, broadcasting, and its tangent rule."""
+shapes and dtypes of its gradients, broadcasting, its tangent rule and its second derivative."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tinygrad_edu import Function, Tensor
+from tinygrad_edu import Function, Tensor, rule_math
 from tinygrad_edu.check import check_function
 
 
@@ -86,7 +86,7 @@ class Power(Function):
 def test_a_right_op_with_a_tangent_rule_passes() -> None:
     report = check_function(Sigmoid, {"z": (3, 4)})
     assert report.passed, str(report)
-    assert set(report.results) == {"z", "jvp"}
+    assert set(report.results) == {"z", "jvp", "z (second order)"}
 
 
 def test_the_derivative_taken_at_the_output_is_named() -> None:
@@ -191,3 +191,78 @@ def test_a_tangent_rule_returning_none_is_named() -> None:
 def test_something_other_than_a_function_class_is_refused(not_an_op: object) -> None:
     with pytest.raises(TypeError, match="check_function: fn_class must be a subclass"):
         check_function(not_an_op, {"z": (2, 3)})  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- second derivatives
+class Softplus(Function):
+    """out = log(1 + e^z), its backward written once for arrays and Tensors."""
+
+    def forward(ctx, z: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(z)
+        return np.logaddexp(0, z)
+
+    def backward(ctx, g: np.ndarray) -> np.ndarray:
+        (z,) = ctx.saved
+        return g * rule_math.sigmoid(z)
+
+
+class SoftplusSavingSigmoid(Softplus):
+    """Saves s(z), a value computed in forward: right once, refused under create_graph."""
+
+    def forward(ctx, z: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(s(z))
+        return np.logaddexp(0, z)
+
+    def backward(ctx, g: np.ndarray) -> np.ndarray:
+        (sz,) = ctx.saved
+        return g * sz
+
+
+class SoftplusInNumpy(Softplus):
+    """Its backward calls numpy on what it saved: right once, cannot run on Tensors."""
+
+    def backward(ctx, g: np.ndarray) -> np.ndarray:
+        (z,) = ctx.saved
+        return g * s(z)
+
+
+class SoftplusWithConstantSlope(Softplus):
+    """Its backward takes z's values as a constant: right once, second derivative 0."""
+
+    def backward(ctx, g: np.ndarray) -> np.ndarray:
+        (z,) = ctx.saved
+        return g * s(rule_math.values(z))
+
+
+def test_a_backward_written_with_rule_math_has_the_right_second_derivative() -> None:
+    report = check_function(Softplus, {"z": (3, 4)})
+    assert report.passed, str(report)
+    assert report.results["z (second order)"].passed
+
+
+@pytest.mark.parametrize(
+    ("op", "says"),
+    [
+        (SoftplusSavingSigmoid, "SoftplusSavingSigmoid saved a float array"),
+        (SoftplusInNumpy, "raised TypeError"),
+        (SoftplusWithConstantSlope, "second derivative (its backward run on Tensors) is wrong"),
+    ],
+)
+def test_a_wrong_second_derivative_is_named(op: type[Function], says: str) -> None:
+    report = check_function(op, {"z": (3, 4)})
+    assert report.results["z"].passed  # the first derivative is right
+    assert report.first_wrong.name == "z (second order)"
+    assert report.diagnosis.kind == "second_derivative" and says in report.diagnosis.message
+    assert "rule_math" in report.diagnosis.message
+
+
+def test_second_order_false_skips_the_second_derivative() -> None:
+    report = check_function(SoftplusInNumpy, {"z": (3, 4)}, second_order=False)
+    assert report.passed and "z (second order)" not in report.results
+
+
+def test_the_second_derivatives_of_two_inputs_are_checked_each() -> None:
+    report = check_function(Power, {"a": (2, 3)}, kwargs={"k": 3.0})
+    assert report.passed and report.results["a (second order)"].passed
+    both = check_function(ScaledAdd, {"a": (3, 4), "b": (3, 4)})
+    assert {"a (second order)", "b (second order)"} <= set(both.results) and both.passed

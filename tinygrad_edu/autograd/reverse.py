@@ -39,10 +39,10 @@ def grad(
     for k, (out, v) in enumerate(zip(outs, vs, strict=True)):
         v = _seed(out, v, k, create_graph)
         seeds[out] = v if out not in seeds else seeds[out] + v
-    found: dict[Tensor, Grad] = dict.fromkeys(xs)
+    wanted: dict[Tensor, Grad] = dict.fromkeys(xs)
     retain = create_graph if retain_graph is None else retain_graph
-    backprop(seeds, retain, create_graph, found=found)
-    return tuple(_result(found[x], i, allow_unused) for i, x in enumerate(xs))
+    backprop(seeds, retain, create_graph, collect=wanted)
+    return tuple(_result(wanted[x], i, allow_unused) for i, x in enumerate(xs))
 
 
 def as_tuple(x: Any, what: str) -> tuple[Tensor, ...]:

@@ -33,13 +33,14 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.backprop import topological_sort
 from ..engine.function import no_grad
 from ..engine.tensor import Tensor
 from .backprop_report import BackpropReport, NodeResult
 from .diagnose import EXACT, Candidate, Clues, Diagnosis, Tolerance, diagnose
 from .inputs import draw_valid, float_names, leaves, resolve_seed
 from .student import StudentError, call, name_of
-from .walk import ACTIVATION_MISTAKES, op_types, reference_grads, reused, topological_order
+from .walk import ACTIVATION_MISTAKES, op_types, reference_grads, reused
 
 __all__ = ["backward_order", "check_backprop", "defined_at", "local_mistakes"]
 
@@ -205,7 +206,7 @@ def _intermediates(outs: dict[str, Tensor], xs: list[Tensor], who: str) -> dict[
 def _users(loss: Tensor) -> dict[int, list[Tensor]]:
     """For each tensor below the loss: the tensors made from it (once per use)."""
     users: dict[int, list[Tensor]] = {}
-    for node in topological_order(loss):
+    for node in topological_sort([loss]):
         for p in node._ctx.parents if node._ctx is not None else ():
             if p.requires_grad:
                 users.setdefault(id(p), []).append(node)
@@ -232,7 +233,7 @@ def backward_order(
     """The names in backward order (see the module's docstring): the named intermediates from
     the loss down, each followed by the float ``inputs`` (leaf tensors, by ``.name``) whose
     gradient its backward step completes. Unreached names come last."""
-    position = {id(t): i for i, t in enumerate(reversed(topological_order(loss)))}
+    position = {id(t): i for i, t in enumerate(reversed(topological_sort([loss])))}
     inter = sorted(named, key=lambda n: position.get(id(named[n]), len(position)))
     rank = {id(named[n]): i for i, n in enumerate(inter)}
     users = _users(loss)

@@ -1,8 +1,10 @@
 """Check a user-defined op, a :class:`~tinygrad_edu.Function` subclass, against finite
 differences: its backward (the number, shapes and dtypes of the gradients it returns, and their
-values for random upstream gradients), the same with a broadcast input, and its forward-mode
-rule ``jvp`` where it defines one. The backward gets read-only arrays (g, what it saved, its
-inputs), so that a write in place, harmless on a copy but wrong inside the engine, is named."""
+values for random upstream gradients), the same with a broadcast input, its forward-mode rule
+``jvp`` where it defines one, and its second derivative (its backward run on Tensors under
+``create_graph``, against central differences of its first derivative). The backward gets
+read-only arrays (g, what it saved, its inputs), so that a write in place, harmless on a copy
+but wrong inside the engine, is named."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd.reverse import grad
 from ..engine.backprop import unbroadcast
 from ..engine.function import Function, no_grad
 from ..engine.tensor import Tensor
+from ..gradcheck import central_differences
 from .diagnose import NUMERIC, Candidate, Clues, Diagnosis, Tolerance, diagnose
 from .inputs import (
     NoValidInputs,
@@ -28,7 +32,7 @@ from .inputs import (
     resolve_seed,
 )
 from .report import CheckReport, InputResult
-from .student import StudentError, as_gradients, call, call_backward, name_of
+from .student import StudentError, as_gradients, call, call_as, call_backward, name_of
 from .walk import activation_message
 
 __all__ = ["check_function"]
@@ -44,10 +48,12 @@ def check_function(
     eps: float = 1e-6,
     tol: Tolerance = NUMERIC,
     broadcast: bool = True,
+    second_order: bool = True,
 ) -> CheckReport:
     """Check ``fn_class`` (applied as ``fn_class.apply(*tensors, **kwargs)``) on ``inputs``
     (name -> shape or array, as for ``check_vjp``). With ``broadcast`` and two or more float
     inputs, each trial also runs with the last one's leading axis dropped, if the op accepts it.
+    ``second_order=False`` skips the second derivative (an op only ever differentiated once).
     ``seed``: None for fresh draws (the report keeps the seed used)."""
     if not (isinstance(fn_class, type) and issubclass(fn_class, Function)):
         raise TypeError(
@@ -78,6 +84,9 @@ def check_function(
             try:
                 arrays = draw_valid(variant, rng, apply)
                 _check_once(report, fn_class, apply, rule, variant, arrays, rng, eps, tol, suffix)
+                if second_order and report.passed:
+                    second = _check_second_order(fn_class, apply, variant, arrays, rng, eps, tol)
+                    report.results.update({k + suffix: r for k, r in second.items()})
             except StudentError as e:
                 if suffix:  # the op does not accept broadcast inputs: nothing to check
                     continue
@@ -215,18 +224,8 @@ def fd_vjp(
     apply: Callable[..., Tensor], arrays: list[np.ndarray], k: int, g: np.ndarray, eps: float
 ) -> np.ndarray:
     """Central differences of <g, f(x)> with respect to input k: g^T J_k, in x_k's shape."""
-    x = [a.copy() for a in arrays]
-    flat = x[k].reshape(-1)
-    result = np.zeros(flat.size)
-    for j in range(flat.size):
-        orig = flat[j]
-        flat[j] = orig + eps
-        plus = np.vdot(g, _value(apply, x))
-        flat[j] = orig - eps
-        minus = np.vdot(g, _value(apply, x))
-        flat[j] = orig
-        result[j] = (plus - minus) / (2 * eps)
-    return result.reshape(arrays[k].shape)
+    vjp = central_differences(lambda xs: np.vdot(g, _value(apply, xs)), arrays, k, eps)
+    return vjp.reshape(arrays[k].shape)
 
 
 def _at_outputs(
@@ -278,3 +277,83 @@ def _check_jvp(
     except (TypeError, ValueError):
         pass
     return InputResult("jvp", expected, got, diagnose(got, expected, tol, Clues()))
+
+
+def _check_second_order(
+    fn_class: type[Function],
+    apply: Callable[..., Tensor],
+    spec: dict[str, Any],
+    arrays: list[np.ndarray],
+    rng: np.random.Generator,
+    eps: float,
+    tol: Tolerance,
+) -> dict[str, InputResult]:
+    """d s / d x_j for s = sum_k <w_k, dL/dx_k>, dL/d(out) = v (random v, w): by backward through
+    the first derivative's graph (the op's backward on Tensors, under create_graph) against
+    central differences of s, computed with its first-order backward (already checked)."""
+    names, spec_names = float_names(spec), list(spec)
+    where = [spec_names.index(n) for n in names]
+    v = away_from_kinks(rng, _value(apply, arrays).shape)
+    w = [rng.standard_normal(arrays[k].shape) for k in where]
+
+    def weighted(xs: list[np.ndarray], create_graph: bool) -> Any:
+        tensors = leaves(spec, xs)
+        firsts = _first_derivatives(apply, tensors, v, where, create_graph)
+        s = sum((g * wk).sum() for g, wk in zip(firsts, w, strict=True) if g is not None)
+        return s, [tensors[k] for k in where]
+
+    who = f"{fn_class.__name__}.backward"
+    try:
+        s, xs = call_as(who, weighted, arrays, True)
+        got = call_as(who, _gradients, s, xs)
+    except StudentError as e:
+        refused = isinstance(e.error, RuntimeError) and "create_graph=True" in str(e.error)
+        message = str(e.error) if refused else f"differentiated again, {e.diagnosis.message}"
+        failed = Diagnosis("second_derivative", message + ("" if refused else _HOW))
+        key = f"{names[0]} (second order)"
+        return {key: InputResult(key, None, None, failed)}
+    results = {}
+    for j, (name, k) in enumerate(zip(names, where, strict=True)):
+        expected = central_differences(lambda xs: weighted(xs, False)[0], arrays, k, eps)
+        expected = expected.reshape(arrays[k].shape)
+        found = diagnose(got[j], expected, tol, Clues())
+        if found is not None:
+            why = f"{fn_class.__name__}'s second derivative (its backward run on Tensors) is wrong"
+            found = Diagnosis("second_derivative", why + _HOW)
+        key = f"{name} (second order)"
+        results[key] = InputResult(key, expected, got[j], found)
+    return results
+
+
+_HOW = (
+    ": use only the saved inputs and output, with operations Tensors have too "
+    "(tinygrad_edu.rule_math), or pass second_order=False"
+)
+
+
+def _first_derivatives(
+    apply: Callable[..., Tensor],
+    xs: list[Tensor],
+    v: np.ndarray,
+    where: list[int],
+    create_graph: bool,
+) -> list[Any]:
+    """dL/dx_k for the inputs at ``where``, dL/d(out) = v: arrays, or Tensors with their graph."""
+    out = apply(*xs)
+    if not out.requires_grad:
+        return [None] * len(where)
+    wanted = [xs[k] for k in where]
+    v_out = np.asarray(v, dtype=out.dtype)
+    firsts = grad(out, wanted, v_out, create_graph=create_graph, allow_unused=True)
+    return [g if create_graph or g is None else g.data for g in firsts]
+
+
+def _gradients(s: Any, xs: list[Tensor]) -> list[np.ndarray]:
+    """ds/dx for each x (zeros where s does not depend on x) as float64 arrays."""
+    if not isinstance(s, Tensor) or not s.requires_grad:
+        return [np.zeros(x.shape) for x in xs]
+    found = grad(s, xs, allow_unused=True)
+    return [
+        np.zeros(x.shape) if g is None else np.asarray(g.data, np.float64)
+        for x, g in zip(xs, found, strict=True)
+    ]

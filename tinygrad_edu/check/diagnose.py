@@ -53,6 +53,9 @@ DIAGNOSES: dict[str, str] = {
     "not_written": "the function still raises NotImplementedError: it is not written yet",
     "timeout": "the code did not finish within its time limit",
     "crashed": "the process running the code died",
+    "second_derivative": "the first derivative is right, but differentiating the backward again "
+    "(create_graph) fails or gives a wrong second derivative: it must use only the saved inputs "
+    "and output, with operations Tensors have too",
     "wrong_derivative": "a wrong derivative, none of the known mistakes",
     "wrong_value": "a forward value (not a gradient) is wrong",
     "unstable": "right for moderate inputs, but overflows (NaN or inf) for large ones",

@@ -23,28 +23,11 @@ from typing import Any
 import numpy as np
 
 from ..engine import ops
-from ..engine.backprop import unbroadcast
+from ..engine.backprop import topological_sort, unbroadcast
 from ..engine.function import Function
 from ..engine.tensor import Tensor
 
 Backward = Callable[[Function, np.ndarray], Any]
-
-
-def topological_order(root: Tensor) -> list[Tensor]:
-    """The tensors that require grad below ``root``, each after its parents."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            if node._ctx is not None:
-                stack.extend((p, False) for p in node._ctx.parents if p.requires_grad)
-    return order
 
 
 def reference_grads(
@@ -61,7 +44,7 @@ def reference_grads(
     arriving: dict[int, list[np.ndarray]] = {id(out): [np.asarray(upstream, dtype=np.float64)]}
     sent = {id(t): np.asarray(g, dtype=np.float64) for t, g in replace}
     totals: dict[int, np.ndarray] = {}
-    for node in reversed(topological_order(out)):
+    for node in reversed(topological_sort([out])):
         parts = arriving.pop(id(node), [])
         if not parts:
             continue
@@ -84,7 +67,7 @@ def reference_grads(
 def _contributions(out: Tensor) -> dict[int, list[Tensor]]:
     """For each tensor below ``out``: the tensors whose ops use it (once per use)."""
     users: dict[int, list[Tensor]] = {}
-    for node in topological_order(out):
+    for node in topological_sort([out]):
         if node._ctx is not None:
             for p in node._ctx.parents:
                 if p.requires_grad:
@@ -94,7 +77,7 @@ def _contributions(out: Tensor) -> dict[int, list[Tensor]]:
 
 def reused(out: Tensor) -> list[tuple[Tensor, int]]:
     """The tensors below ``out`` used more than once, with their number of uses."""
-    by_id = {id(t): t for t in topological_order(out)}
+    by_id = {id(t): t for t in topological_sort([out])}
     return [(by_id[k], len(v)) for k, v in _contributions(out).items() if len(v) > 1]
 
 
@@ -206,4 +189,4 @@ ACTIVATION_MISTAKES: tuple[Mistake, ...] = (
 
 def op_types(out: Tensor) -> set[type]:
     """The types of the ops below ``out``."""
-    return {type(t._ctx) for t in topological_order(out) if t._ctx is not None}
+    return {type(t._ctx) for t in topological_sort([out]) if t._ctx is not None}

@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from ..engine.memory import keep_freed_memory
 from .errors import EXIT_USER_ERROR, USER_ERRORS, CLIError, messages
 from .evaluate import add_eval_command
 from .exercise import add_exercise_command
@@ -91,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USER_ERROR
+    keep_freed_memory()  # training and evaluation reuse big arrays (engine/memory.py)
     return run_command(args)
 
 

@@ -8,9 +8,8 @@ Read it in this order:
 4. ``backprop.py``: the reverse walk, and :func:`unbroadcast`, the one place broadcasting is undone.
 
 Below them: ``grad_mode.py`` (``no_grad``, per thread) and ``errors.py`` (the engine's two errors
-and the checks of user input).
+and the checks of user input). Beside them: ``rule_math.py`` (functions for writing a rule once,
+on arrays and Tensors), ``speed.py`` (numpy calls chosen for speed) and ``memory.py`` (memory
+reused from step to step; ``keep_freed_memory()`` is called by ``fit`` and the command line,
+never at import).
 """
-
-from .speed import keep_freed_memory
-
-keep_freed_memory()  # big arrays are reused from step to step, without page faults (speed.py)

@@ -49,6 +49,15 @@ def check_permutation(axes: Any, shape: tuple[int, ...]) -> None:
         )
 
 
+def check_bias(op: str, b: np.ndarray | None, w: np.ndarray) -> None:
+    """A ShapeError unless the bias ``b`` is None or has one value per output of the weight w
+    (its first axis: Linear's (out, in), Conv2d's (out_channels, in_channels, kh, kw))."""
+    if b is not None and b.shape != (w.shape[0],):
+        raise ShapeError(
+            f"{op}: bias must have shape ({w.shape[0]},) for weight {w.shape}, got {b.shape}"
+        )
+
+
 def refuse_huge_ints(arr: np.ndarray) -> None:
     """A TypeError naming a Python integer too large for int64 (numpy kept it as an object)."""
     big = next((v for v in arr.flat if isinstance(v, int) and abs(v) > 2**63 - 1), None)

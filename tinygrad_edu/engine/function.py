@@ -16,6 +16,14 @@ is the *context* of one application, so its methods call it ``ctx`` (static meth
 ``Mul.apply(x, y)`` makes ``ctx = Mul()`` with ``ctx.parents = (x, y)`` and one bool per input in
 ``ctx.needs_input_grad``, runs ``forward`` on the arrays and, if a gradient may be needed, returns
 a tensor whose ``_ctx`` is ``ctx``.
+
+What a backward may use: g; what ``save_for_backward`` got, which is the op's inputs and its
+output themselves (the arrays forward received and returned) and constants without a derivative
+(boolean masks, integer indices); settings kept on ``ctx`` (shapes, axes, Python numbers). Under
+``create_graph`` each saved input and output stands as its Tensor (:meth:`Function.saved_by_role`),
+so the same backward, written with operations Tensors have too (``rule_math``), builds the
+gradient's graph. A float array computed in forward (a softplus saving sigmoid(a)) would be a
+constant there, and the second derivative silently wrong: it is refused; compute it in backward.
 """
 
 from __future__ import annotations
@@ -47,7 +55,21 @@ class Function:
         cls.op_name = cls.__dict__.get("op_name", cls.__name__)
 
     def save_for_backward(ctx, *arrays: Any) -> None:
+        """Keep the op's inputs or output (or masks, indices) for backward, in ``ctx.saved``."""
         ctx.saved = arrays
+
+    def saved_by_role(ctx, out: Tensor) -> tuple[Any, ...]:
+        """``ctx.saved`` with each input or output array as its Tensor (``out`` is the op's
+        output), for a backward run on Tensors; masks and indices stay constants. A RuntimeError
+        names the op that saved (or keeps on ctx) a float array computed in forward."""
+        by_id: dict[int, list[Tensor]] = {id(out._data): [out]}
+        for p in reversed(ctx.parents):  # inputs sharing an array are matched in order
+            by_id.setdefault(id(p._data), []).insert(0, p)
+        for name, value in vars(ctx).items():
+            if name != "saved":
+                where = f"keeps a float array of shape {{}} in ctx.{name}, not saved"
+                _refuse_derived(ctx, value, where)
+        return tuple(_by_role(ctx, by_id.get(id(a)), a) for a in ctx.saved or ())
 
     def forward(ctx, *arrays: np.ndarray, **kwargs: Any) -> np.ndarray:
         raise NotImplementedError
@@ -73,9 +95,9 @@ class Function:
             out = _as_0d(ctx, out)
         if True in needs and _grad_enabled.get():
             ctx.stamp = next(stamps)
-            result = Tensor._make(out, True, ctx)
+            result = Tensor._from_array(out, True, ctx)
         else:
-            result = Tensor._make(out, False, None)
+            result = Tensor._from_array(out, False, None)
         if _forward_hook is not None:  # forward mode: the output's tangent from the inputs'
             _forward_hook(ctx, result, kwargs)
         return result
@@ -88,6 +110,25 @@ def _as_0d(ctx: Function, scalar: Any) -> np.ndarray:
     if ctx.saved:
         ctx.saved = tuple(out if s is scalar else s for s in ctx.saved)
     return out
+
+
+def _by_role(ctx: Function, tensors: list[Tensor] | None, a: Any) -> Any:
+    """The input or output tensor whose array ``a`` is; else ``a``, if it is a constant."""
+    if not tensors:
+        where = "saved a float array of shape {} computed in forward, neither input nor output"
+        _refuse_derived(ctx, a, where)
+        return a
+    return tensors.pop(0) if len(tensors) > 1 else tensors[0]
+
+
+def _refuse_derived(ctx: Function, value: Any, where: str) -> None:
+    if isinstance(value, np.ndarray | np.floating) and value.dtype.kind in "fc":
+        raise RuntimeError(
+            f"backward(create_graph=True): {ctx.op_name} {where.format(np.shape(value))}: as a "
+            "constant it would make the second derivative wrong. Save only the inputs and the "
+            "output (ctx.save_for_backward(a, out)) and compute the rest in backward from them, "
+            "with operations Tensors have too (tinygrad_edu.rule_math: exp, log, sigmoid...)"
+        )
 
 
 ForwardHook = Callable[[Function, "Tensor", dict[str, Any]], None]

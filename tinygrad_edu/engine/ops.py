@@ -7,10 +7,11 @@ possibly in the broadcast shape (the engine sums it back). Its ``jvp(ctx, *tange
 it forward: from each input's tangent (``None``: none) it returns the output's (the
 Jacobian-vector product of forward mode); a linear op's tangent is the op applied to the tangents.
 
-``backward`` uses only operations that Tensors have too, so under ``create_graph`` the engine runs
-the same rule on Tensors and the gradient becomes a graph of its own (``_on_tensors`` marks where
-arrays and Tensors part ways); the speed helpers live in ``speed.py``. Composites (sub, div,
-softmax) are built in ``tensor.py``; fused ops live in ``fused.py``, convolution in ``conv.py``.
+``backward`` uses only operations that Tensors have too (arithmetic, and ``rule_math`` where numpy
+and Tensors spell a function differently), so under ``create_graph`` the engine runs the same rule
+on Tensors and the gradient becomes a graph of its own; the speed helpers live in ``speed.py``.
+Composites (sub, div, softmax) are built in ``tensor.py``; fused ops live in ``fused.py``,
+convolution in ``conv.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from . import rule_math as rm
 from .errors import ShapeError, float_only
 from .function import Function
 from .speed import expand, matmul, sigmoid, sigmoid_grad
@@ -73,13 +75,13 @@ class Pow(Function):
     def backward(ctx, g: Array) -> Grads:
         a, b, out = ctx.saved
         da, db = ctx.needs_input_grad
-        return (g * _pow_slope(a, b) if da else None), (g * out * _log(a) if db else None)
+        return (g * _pow_slope(a, b) if da else None), (g * out * rm.log(a) if db else None)
 
     def jvp(ctx, ta: Array | None, tb: Array | None) -> Array:
         a, b, out = ctx.saved
         return _add(
             None if ta is None else _pow_slope(a, b) * ta,
-            None if tb is None else out * _log(a) * tb,
+            None if tb is None else out * rm.log(a) * tb,
         )
 
 
@@ -300,7 +302,7 @@ class Index(Function):
         return a[index]
 
     def backward(ctx, g: Array) -> Array:
-        if _on_tensors(g):
+        if rm.is_tensor(g):
             return Scatter.apply(g, shape=ctx.shape, index=ctx.index)
         return _scatter(g, ctx.shape, ctx.index)
 
@@ -366,24 +368,11 @@ def _add(x: Any, y: Any) -> Any:
     return y if x is None else x if y is None else x + y
 
 
-def _on_tensors(g: Any) -> bool:
-    """True when a backward runs on Tensors (create_graph), False on arrays (first order)."""
-    return type(g) is not np.ndarray
-
-
 def _pow_slope(a: Any, b: Any) -> Any:
     """b a^(b-1), the slope of a^b in a, and 0 where a = b = 0 (a^0 = 1 is constant), where the
     formula would give 0 * 0^-1 = 0 * inf = NaN: there a is raised to 0 instead of to -1."""
-    at_zero = (_values(b) == 0) & (_values(a) == 0)
+    at_zero = (rm.values(b) == 0) & (rm.values(a) == 0)
     return b * a ** (b - 1 + at_zero)
-
-
-def _values(x: Any) -> Any:
-    return x.data if _on_tensors(x) else x
-
-
-def _log(a: Any) -> Any:
-    return a.log() if _on_tensors(a) else np.log(a)
 
 
 def _scatter(a: Array, shape: tuple[int, ...], index: Any) -> Array:

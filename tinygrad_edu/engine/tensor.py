@@ -55,8 +55,8 @@ class Tensor:
         self._retains_grad = False
 
     @classmethod
-    def _make(cls, data: np.ndarray, requires_grad: bool, ctx: Function | None) -> Tensor:
-        """Fast constructor for op outputs: no conversion, no checks."""
+    def _from_array(cls, data: np.ndarray, requires_grad: bool, ctx: Function | None) -> Tensor:
+        """A Tensor around ``data`` as it is, no conversion, no checks (op outputs, constants)."""
         t = cls.__new__(cls)
         t._data, t.grad, t.requires_grad, t.name, t._ctx = data, None, requires_grad, None, ctx
         t._retains_grad, t._version = False, 0
@@ -135,7 +135,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
-        return Tensor._make(self.data, False, None)
+        return Tensor._from_array(self.data, False, None)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad = None``)."""
@@ -151,28 +151,29 @@ class Tensor:
         return self.data.argmax(axis=axis)
 
     # ----------------------------------------------------------------- operators
-    def _lift(self, other: ArrayLike) -> Tensor:
-        """Wrap a Python number or array as a constant tensor (Python numbers take our dtype)."""
+    def _operand(self, other: ArrayLike) -> Tensor:
+        """The other operand as a Tensor: itself, or a Python number or array wrapped as a
+        constant (Python numbers take our dtype)."""
         if isinstance(other, Tensor):
             return other
         if isinstance(other, {"f": int | float, "i": int, "u": int}.get(self._data.dtype.kind, ())):
-            return Tensor._make(np.asarray(other, dtype=self._data.dtype), False, None)
-        return Tensor._make(as_array(other, None), False, None)
+            return Tensor._from_array(np.asarray(other, dtype=self._data.dtype), False, None)
+        return Tensor._from_array(as_array(other, None), False, None)
 
     # Each operator is one op (a - b is a + (-b), a / b is a * b^-1): one line each, a table.
     # fmt: off
-    def __add__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self, self._lift(b))
-    def __radd__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self._lift(b), self)
-    def __sub__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self, -self._lift(b))
-    def __rsub__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self._lift(b), -self)
-    def __mul__(self, b: ArrayLike) -> Tensor: return ops.Mul.apply(self, self._lift(b))
-    def __rmul__(self, b: ArrayLike) -> Tensor: return ops.Mul.apply(self._lift(b), self)
-    def __rtruediv__(self, b: ArrayLike) -> Tensor: return self._lift(b) * self**-1.0
-    def __pow__(self, b: ArrayLike) -> Tensor: return ops.Pow.apply(self, self._lift(b))
-    def __rpow__(self, b: ArrayLike) -> Tensor: return ops.Pow.apply(self._lift(b), self)
+    def __add__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self, self._operand(b))
+    def __radd__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self._operand(b), self)
+    def __sub__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self, -self._operand(b))
+    def __rsub__(self, b: ArrayLike) -> Tensor: return ops.Add.apply(self._operand(b), -self)
+    def __mul__(self, b: ArrayLike) -> Tensor: return ops.Mul.apply(self, self._operand(b))
+    def __rmul__(self, b: ArrayLike) -> Tensor: return ops.Mul.apply(self._operand(b), self)
+    def __rtruediv__(self, b: ArrayLike) -> Tensor: return self._operand(b) * self**-1.0
+    def __pow__(self, b: ArrayLike) -> Tensor: return ops.Pow.apply(self, self._operand(b))
+    def __rpow__(self, b: ArrayLike) -> Tensor: return ops.Pow.apply(self._operand(b), self)
     def __neg__(self) -> Tensor: return ops.Neg.apply(self)
-    def __matmul__(self, b: ArrayLike) -> Tensor: return ops.MatMul.apply(self, self._lift(b))
-    def __rmatmul__(self, b: ArrayLike) -> Tensor: return ops.MatMul.apply(self._lift(b), self)
+    def __matmul__(self, b: ArrayLike) -> Tensor: return ops.MatMul.apply(self, self._operand(b))
+    def __rmatmul__(self, b: ArrayLike) -> Tensor: return ops.MatMul.apply(self._operand(b), self)
     def matmul(self, b: ArrayLike) -> Tensor: return self @ b
     def exp(self) -> Tensor: return ops.Exp.apply(self)
     def log(self) -> Tensor: return ops.Log.apply(self)
@@ -185,7 +186,7 @@ class Tensor:
     def __truediv__(self, other: ArrayLike) -> Tensor:
         if isinstance(other, int | float) and other != 0:
             return self * (1.0 / other)
-        return self * self._lift(other) ** -1.0
+        return self * self._operand(other) ** -1.0
 
     def __getitem__(self, index: Any) -> Tensor:
         if isinstance(index, Tensor):

@@ -58,6 +58,8 @@ HINTS: dict[str, str] = {
     "crashed": "the process running your code died; run the part's test to see why",
     "wrong_value": "compare your formula with the one in the docstring",
     "wrong_derivative": "derive it again, one chain-rule step at a time; check the worst element",
+    "second_derivative": "save only the inputs and the output, and compute the rest in backward "
+    "with tinygrad_edu.rule_math (exp, log, sigmoid...), so it runs on Tensors too",
     "not_trained": "the gradients above must pass before the network can learn",
     "not_run": "make the parts it needs pass first",
 }

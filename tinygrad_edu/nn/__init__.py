@@ -1,7 +1,7 @@
 """Neural-network building blocks: Parameter, Module, layers, MLP and losses.
 
 >>> from tinygrad_edu import nn
->>> model = nn.MLP([784, 64, 10], activation="sigmoid", seed=0)  # the seeds' network
+>>> model = nn.MLP([784, 64, 10], activation="sigmoid", seed=0)  # the course's MLP
 >>> loss = nn.cross_entropy(model(x), y)  # x (N, 784) float32, y (N,) int labels
 """
 

@@ -2,17 +2,15 @@
 
 Initialisers fill a weight matrix W of shape (fan_out, fan_in) (PyTorch's layout for Linear):
 
-* ``normal``:  W_ij ~ N(0, std^2)  (the seeds' choice: std = 0.1 or 0.01)
+* ``normal``:  W_ij ~ N(0, std^2)  (the course's 784-64-10 sigmoid MLP: std = 0.1 or 0.01)
 * ``xavier`` / ``glorot``:  W_ij ~ U(-a, a),  a = sqrt(6 / (fan_in + fan_out))  (Glorot &
   Bengio 2010: keeps the variance of activations and gradients about constant across layers)
 * ``he`` / ``kaiming``:  W_ij ~ N(0, 2 / fan_in)  (He et al. 2015; for ReLU layers)
 
 Parameters and optimiser state live in 64-byte-aligned arrays (a cache line): numpy only promises
-16 bytes, and where an array starts changes how fast in-place updates run. ``benchmarks/
-alignment.py`` times ``W -= lr * dW`` for a (784, 64) float32 W: 8.5-9.3 us aligned against
-9.3-9.5 us 16 bytes past a cache line (2-10 % slower; medians of 21 interleaved rounds, five
-runs, 2 cores). Aligned, every run also gets the same mode instead of one that depends on where
-malloc happened to put W.
+16 bytes, and where an array starts changes how fast in-place updates run (a few per cent for
+``W -= lr * dW``: ``benchmarks/alignment.py`` measures it). Aligned, every run also gets the
+same speed instead of one that depends on where malloc happened to put W.
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ class Linear(Module):
     """y = x W^T + b: (N, in_features) -> (N, out_features), PyTorch's layout.
 
     ``weight`` has shape (out_features, in_features), ``bias`` (out_features,) (zeros).
-    ``init``: ``"normal"`` (default: W ~ N(0, std^2) with ``std=0.1``, the seeds' network;
-    ``std=0.01`` is their other choice), ``"xavier"``/``"glorot"`` (U(-a, a), a = sqrt(6/(in+out)))
+    ``init``: ``"normal"`` (default: W ~ N(0, std^2) with ``std=0.1``, the course's MLP;
+    ``std=0.01`` its other choice), ``"xavier"``/``"glorot"`` (U(-a, a), a = sqrt(6/(in+out)))
     or ``"he"``/``"kaiming"`` (N(0, 2/in)). ``rng`` (a numpy Generator or int seed) or ``seed``
     makes the draw reproducible. Parameters are float32 (``dtype``) and 64-byte aligned.
     """
@@ -223,7 +223,7 @@ class MLP(Sequential):
     the last layer outputs logits (N, d_L). Inputs of shape (N, 1, 28, 28) or (N, 28, 28) are
     flattened to (N, 784). ``init``/``std``/``rng``/``seed`` are passed to each Linear (one
     generator draws all layers in order, so a seed fixes the whole network).
-    ``[784, 10]`` is softmax regression, ``[784, 64, 10]`` the seeds' network.
+    ``[784, 10]`` is softmax regression, ``[784, 64, 10]`` the course's MLP (with sigmoid).
     """
 
     def __init__(

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn
+from ..engine.memory import keep_freed_memory
 from ..engine.tensor import Tensor
 from ..optim import Optimizer
 from .callbacks import Callback, TrainingState
@@ -57,6 +58,7 @@ def fit(
       e.g. ``ProgressBar()``, ``EpochLog()``, ``EvalEvery(100)``, ``StopOnNonFinite()``,
       ``RunFolder("runs/a")`` (the metrics log, checkpoints and resuming).
     """
+    keep_freed_memory()  # each step reuses the last one's big arrays (engine/memory.py)
     state = _training_state(
         model, train, test, loss, optimizer, epochs, batch_size, seed, callbacks
     )

@@ -31,6 +31,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from ..engine.backprop import topological_sort
 from ..engine.tensor import Tensor
 from .text import MAX_VALUES, shape_text, values_text
 
@@ -115,31 +116,13 @@ class GraphIndex:
 
 
 def walk(root: Tensor) -> GraphIndex:
-    """Depth-first post-order walk from ``root`` over all parents, in argument order.
-
-    Iterative (no recursion limit). Unlike ``backward``'s sort it also visits tensors that do
-    not require grad (inputs, constants), since they belong in the picture.
-    """
+    """The engine's topological sort from ``root`` over all parents, in argument order: unlike
+    ``backward``'s it also visits tensors that do not require grad (inputs, constants), since
+    they belong in the picture."""
     if not isinstance(root, Tensor):
         raise TypeError(f"draw: expected a Tensor, got {type(root).__name__}")
-    order: list[Tensor] = []
-    position: dict[int, int] = {}
-    visiting: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
-            position[id(node)] = len(order)
-            order.append(node)
-            continue
-        if id(node) in position or id(node) in visiting:
-            continue
-        visiting.add(id(node))
-        stack.append((node, True))
-        if node._ctx is not None:
-            for parent in reversed(node._ctx.parents):  # first argument is visited first
-                if id(parent) not in position and id(parent) not in visiting:
-                    stack.append((parent, False))
+    order = topological_sort([root], every_tensor=True, first_argument_first=True)
+    position = {id(t): i for i, t in enumerate(order)}
     consumers: list[list[tuple[int, int]]] = [[] for _ in order]
     for j, t in enumerate(order):
         if t._ctx is not None:
