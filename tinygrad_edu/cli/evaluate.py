@@ -214,7 +214,7 @@ def _first_predictions(
             f"{100 * confidence[i]:10.2f}%{mark}"
         )
     if args.figure is not None:
-        from ..course import plots  # matplotlib: loaded only to draw
+        from ..viz import plots  # matplotlib: loaded only to draw
 
         title = f"{args.model}: the first {k} images of {test.name}"
         path = plots.plot_predictions(

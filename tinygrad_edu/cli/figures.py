@@ -38,7 +38,7 @@ def save_figures(
 ) -> list[Path]:
     """Save the figures there is material for in ``folder`` and print each one's path
     (``log_loss``: the curves' loss on a log scale)."""
-    from ..course import plots  # matplotlib: loaded only to draw
+    from ..viz import plots  # matplotlib: loaded only to draw
 
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from .. import nn, optim
-from ..course.cnn import build_cnn
 from ..nn.init import INITS
+from ..nn.models import build_cnn
 from .errors import CLIError
 from .options import int_between, nonnegative_int, number_between
 

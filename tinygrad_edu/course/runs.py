@@ -20,7 +20,6 @@ from .. import nn, optim
 from ..data import Dataset
 from ..training import Callback, History, evaluate, fit
 from ..training.history import plural
-from .cnn import build_cnn
 
 __all__ = [
     "N_CLASSES",
@@ -42,8 +41,8 @@ Log = Callable[[str], None] | None
 @dataclass(frozen=True)
 class RunConfig:
     """One training run of a 784-``hidden``-10 MLP (``activation``, default sigmoid), or with
-    ``model="cnn"`` of the course's small CNN (:mod:`~.cnn`; ``hidden`` and ``activation`` then
-    unused), with softmax cross-entropy.
+    ``model="cnn"`` of the course's small CNN (``nn.build_cnn``; ``hidden`` and ``activation``
+    then unused), with softmax cross-entropy.
 
     ``optimizer`` is a name in ``optim.OPTIMIZERS`` (momentum: SGD with momentum 0.9). The
     defaults are the seeds' setting: plain SGD, lr 0.5, batch 200, 10 epochs.
@@ -92,7 +91,7 @@ class RunConfig:
     def build(self, seed: int) -> tuple[nn.Module, optim.Optimizer]:
         """The untrained network (weights drawn from ``seed``) and its optimiser."""
         if self.model == "cnn":
-            model: nn.Module = build_cnn(seed=seed)
+            model: nn.Module = nn.build_cnn(seed=seed)
         else:
             model = nn.MLP(self.sizes, activation=self.activation, seed=seed)
         return model, optim.make_optimizer(self.optimizer, model.parameters(), self.lr)
