@@ -146,6 +146,20 @@ def test_plot_misclassified_rejects(
         plots.plot_misclassified(images, y_true, y_pred, tmp_path / "m.png")
 
 
+def test_plot_predictions_never_round_up_to_100(tmp_path: Path, drawn: dict) -> None:
+    """eval --first's figure: 99.996 % reads 99.99%, as the terminal prints it, not 100.0%."""
+    confidence = np.array([0.99996, 0.5, 1.0, 0.123456])
+    path = plots.plot_predictions(
+        IMAGES[:4], LABELS[:4], LABELS[:4], confidence, tmp_path / "p.png"
+    )
+    w, h = png_size(path)
+    assert (w, h) == (drawn[path].width, drawn[path].height) and 1.5 < w / h < 3.5
+    text = drawn[path].text
+    assert "Predictions" in text and "100.0%" not in text
+    for p in ("99.99%", "50.00%", "100.00%", "12.35%"):
+        assert p in text
+
+
 def test_plot_samples(tmp_path: Path) -> None:
     w, h = png_size(plots.plot_samples(IMAGES, LABELS, tmp_path / "s.png", max_images=20))
     assert 800 <= w <= 1200 and 250 <= h <= 500  # 2 rows of 10

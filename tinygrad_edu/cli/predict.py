@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import nn, training
 from ..course.preprocess import CANVAS_SIZE, ImageError, preprocess_digit
+from ..viz.text import percent_text
 from .errors import CLIError, one_line
 from .options import MODEL_HELP, model_file, positive_int
 from .rundata import load_model
@@ -122,7 +123,7 @@ def _print_top(image: Path, names: list[str], best: int, probs: np.ndarray, k: i
     print(f"{image}: {names[best]}")
     width = max(max(len(n) for n in names), 2)
     for c, prob in top_k(probs, min(k, probs.size)):
-        print(f"  {names[c]:>{width}} {100 * prob:7.2f}%")
+        print(f"  {names[c]:>{width}} {percent_text(prob):>7}%")
 
 
 def top_k(probs: np.ndarray, k: int) -> list[tuple[int, float]]:

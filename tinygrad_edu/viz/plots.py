@@ -36,6 +36,7 @@ from .canvas import (
     name_classes,
     new_figure,
 )
+from .text import percent_text
 
 __all__ = [
     "EPOCH_AXIS_FROM",
@@ -432,7 +433,7 @@ def plot_predictions(
     t, p = as_labels(y_true, n, "y_true"), as_labels(y_pred, n, "y_pred")
     conf = as_curve(confidence, "confidence")
     names = name_classes(class_names, int(max(t.max(), p.max())) + 1)
-    titles = [f"true {names[t[i]]}\npred {names[p[i]]} {100 * conf[i]:.1f}%" for i in range(n)]
+    titles = [f"true {names[t[i]]}\npred {names[p[i]]} {percent_text(conf[i])}%" for i in range(n)]
     colours = ["black" if t[i] == p[i] else "firebrick" for i in range(n)]
     fig, _ = _digit_grid(
         imgs, titles, min(n, 10), 1.1, title, colours=colours, lines=2, min_width=5.0
