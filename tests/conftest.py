@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from figure_checks import Drawn, figure_text
+from figure_checks import Drawn, figure_text, overlapping_texts
 from hypothesis import HealthCheck, settings
 from loopback import closed_port
 
@@ -63,7 +63,7 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def drawn(monkeypatch: pytest.MonkeyPatch) -> dict[Path, Drawn]:
     """Every figure saved through ``viz.canvas.save_figure`` during the test, by path: its size
-    in pixels and its text, read just before it is saved."""
+    in pixels, its text and the texts that overlap other Axes, read just before it is saved."""
     from tinygrad_edu.viz import canvas
 
     figures: dict[Path, Drawn] = {}
@@ -71,9 +71,9 @@ def drawn(monkeypatch: pytest.MonkeyPatch) -> dict[Path, Drawn]:
 
     def recording_save(fig: Any, path: Any) -> Path:
         width, height = (fig.get_size_inches() * fig.dpi).round().astype(int)
-        text = figure_text(fig)
+        text, overlaps = figure_text(fig), overlapping_texts(fig)
         out = save(fig, path)
-        figures[out] = Drawn(int(width), int(height), text)
+        figures[out] = Drawn(int(width), int(height), text, overlaps)
         return out
 
     monkeypatch.setattr(canvas, "save_figure", recording_save)

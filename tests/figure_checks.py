@@ -24,8 +24,9 @@ def figure_text(fig: Any) -> str:
     texts = [t.get_text() for t in fig.texts]
     for ax in fig.axes:
         texts += [ax.get_title(loc) for loc in ("left", "center", "right")]
-        texts += [ax.get_xlabel(), ax.get_ylabel()]
-        texts += [t.get_text() for t in (*ax.get_xticklabels(), *ax.get_yticklabels())]
+        if ax.axison:  # an Axes drawn without axes (a grid of images) shows no ticks
+            texts += [ax.get_xlabel(), ax.get_ylabel()]
+            texts += [t.get_text() for t in (*ax.get_xticklabels(), *ax.get_yticklabels())]
         texts += [t.get_text() for t in ax.texts]
         legend = ax.get_legend()
         if legend is not None:
@@ -33,13 +34,41 @@ def figure_text(fig: Any) -> str:
     return "\n".join(t for t in texts if t)
 
 
+def overlapping_texts(fig: Any) -> list[str]:
+    """The texts of ``fig`` that run into an Axes not their own (a title over a colour bar) or
+    out of the figure, as ``"text -> where"``."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    inside = fig.bbox.padded(1)
+    found = []
+    owned = [(None, t) for t in fig.texts]
+    for ax in fig.axes:
+        owned.append((ax, ax.title))
+        if ax.axison:
+            labels = (ax.xaxis.label, ax.yaxis.label, *ax.get_xticklabels(), *ax.get_yticklabels())
+            owned += [(ax, t) for t in labels]
+        owned += [(ax, t) for t in ax.texts]
+    for owner, text in owned:
+        if not text.get_text() or not text.get_visible():
+            continue
+        box = text.get_window_extent(renderer)
+        if not (inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1)):
+            found.append(f"{text.get_text()} -> out of the figure")
+        for ax in fig.axes:
+            if ax is not owner and box.overlaps(ax.get_window_extent(renderer)):
+                found.append(f"{text.get_text()} -> {ax.get_label() or 'another Axes'}")
+    return found
+
+
 @dataclass
 class Drawn:
-    """A figure as it was saved: its size in pixels and its text (:func:`figure_text`)."""
+    """A figure as it was saved: its size in pixels, its text (:func:`figure_text`) and the
+    texts that run into other Axes or out of the figure (:func:`overlapping_texts`)."""
 
     width: int
     height: int
     text: str
+    overlaps: list[str]
 
     @property
     def aspect(self) -> float:

@@ -100,3 +100,48 @@ def test_plot_overfitting_runs(tmp_path: Path) -> None:
     assert w > 900
     with pytest.raises(ValueError, match="all: train_acc and val_acc need one value per epoch"):
         plots.plot_overfitting_runs([("all", [0.5], [])], tmp_path / "x.png")
+
+
+# ----------------------------------------------------------------------------- single neuron
+
+
+def test_plot_single_neuron(tmp_path: Path, drawn: dict) -> None:
+    """The mean 0, the mean of the rest and the weights, side by side, titled so that no
+    template reads as a digit; uint8 or float images, a (1, 784) or (28, 28) weight."""
+    is_zero = LABELS == 0
+    weight = RNG.normal(0, 0.1, (1, 784))
+    path = plots.plot_single_neuron(weight, -1.5, IMAGES, is_zero, tmp_path / "n.png")
+    w, h = png_size(path)
+    figure = drawn[path]
+    assert (w, h) == (figure.width, figure.height) and 2.5 < figure.aspect < 3.2
+    for text in (
+        "One sigmoid neuron: 0 or not 0",
+        "mean image of the 0s",
+        "mean image of the other digits",
+        "weights w (bias b = -1.50)",
+        "w: red votes '0', blue 'not 0'",
+        "mean pixel value (0 = blank, 1 = ink)",
+    ):
+        assert text in figure.text
+    assert "unit 0" not in figure.text and figure.overlaps == []
+    floats = IMAGES.reshape(60, 784) / 255.0
+    titled = plots.plot_single_neuron(
+        weight.reshape(28, 28), 0.2, floats, is_zero, tmp_path / "t.png", "7", title="Seven"
+    )
+    assert "Seven" in drawn[titled].text and "mean image of the 7s" in drawn[titled].text
+
+
+@pytest.mark.parametrize(
+    ("weight", "is_digit", "match"),
+    [
+        (np.zeros((2, 784)), LABELS == 0, "expected 784 weights"),
+        (np.full(784, np.nan), LABELS == 0, "NaN"),
+        (np.zeros(784), LABELS[:5] == 0, "expected 60 flags"),
+        (np.zeros(784), np.ones(60, bool), "needs images of 0 and of other digits"),
+    ],
+)
+def test_plot_single_neuron_rejects(
+    tmp_path: Path, weight: np.ndarray, is_digit: np.ndarray, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        plots.plot_single_neuron(weight, 0.0, IMAGES, is_digit, tmp_path / "n.png")

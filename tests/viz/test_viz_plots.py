@@ -226,6 +226,13 @@ def test_plot_weight_templates_hidden_units(tmp_path: Path) -> None:
     assert png_size(few)[1] < h
 
 
+def test_one_unit_is_not_captioned_unit_0(tmp_path: Path, drawn: dict) -> None:
+    """A single unit's template: the title names it; a caption "unit 0" read as the digit 0."""
+    path = plots.plot_weight_templates(RNG.normal(size=(1, 784)), tmp_path / "one.png")
+    assert "The output unit's weights" in drawn[path].text
+    assert "unit 0" not in drawn[path].text and drawn[path].overlaps == []
+
+
 def test_a_one_image_grid_still_holds_its_title_and_colour_bar() -> None:
     """One template under a long title: the figure widens to the title, and the colour bar's
     ticks and label stay inside the figure, the label along the bar."""

@@ -24,6 +24,8 @@ from ..viz.canvas import (
     TRAIN_COLOUR,
     PathLike,
     as_curve,
+    as_images,
+    as_numbers,
     as_percent,
     name_classes,
     new_figure,
@@ -34,6 +36,7 @@ __all__ = [
     "plot_overfitting",
     "plot_overfitting_runs",
     "plot_preprocessing",
+    "plot_single_neuron",
 ]
 
 
@@ -143,6 +146,75 @@ def plot_overfitting_runs(
     axes[0].set_ylabel("accuracy (%)")
     axes[0].set_ylim(max(0.0, math.floor(low) - 2), 100.5)
     fig.suptitle(title)
+    return canvas.save_figure(fig, path)
+
+
+# ----------------------------------------------------------------------------- single neuron
+
+
+def _unit_images(images: Any) -> np.ndarray:
+    """Images as floats in [0, 1]: integer pixels (0..255) are divided by 255."""
+    arr = as_images(images)
+    return arr / 255.0 if arr.dtype.kind in "biu" else arr.astype(np.float64)
+
+
+def _pixel_axes(ax: Any, label: str) -> None:
+    """Ticks at pixels 0, 14 and 27, the column labelled, and ``label`` above."""
+    ax.set_xticks([0, 14, 27])
+    ax.set_yticks([0, 14, 27])
+    ax.tick_params(labelsize=8)
+    ax.set_xlabel("pixel column", fontsize=9)
+    ax.set_title(label, fontsize=10)
+
+
+def plot_single_neuron(
+    weight: Any,
+    bias: float,
+    images: Any,
+    is_digit: Any,
+    path: PathLike,
+    digit: str = "0",
+    title: str | None = None,
+) -> Path:
+    """One sigmoid neuron p(x) = sigmoid(w . x + b) that tells ``digit`` from the rest, in three
+    28x28 panels: the mean of the training images of ``digit`` (``is_digit`` true), the mean of
+    the others, and the weights w on a diverging scale [-max|w|, +max|w|] (red: ink there raises
+    p, blue: lowers it), so that the template reads against what it separates.
+
+    ``weight`` is ``(784,)``, ``(1, 784)`` or ``(28, 28)`` (``Linear(784, 1).weight``);
+    ``images`` ``(N, 28, 28)`` or ``(N, 784)`` (integer pixels are divided by 255).
+    """
+    w = as_numbers(weight, "weight").astype(np.float64)
+    if w.size != IMAGE_SIDE * IMAGE_SIDE:
+        raise ValueError(f"weight: expected 784 weights (one neuron), got shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("weight: contains NaN or infinity")
+    imgs = _unit_images(images)
+    mask = as_numbers(is_digit, "is_digit")
+    if mask.shape != (len(imgs),):
+        raise ValueError(f"is_digit: expected {len(imgs)} flags, one per image, got {mask.shape}")
+    mask = mask.astype(bool)
+    if mask.all() or not mask.any():
+        raise ValueError(f"is_digit: needs images of {digit} and of other digits")
+    fig = new_figure(9.6, 3.4)
+    axes = fig.subplots(1, 3)
+    for ax, mean, label in (
+        (axes[0], imgs[mask].mean(axis=0), f"mean image of the {digit}s"),
+        (axes[1], imgs[~mask].mean(axis=0), "mean image of the other digits"),
+    ):
+        image = ax.imshow(mean, cmap="gray_r", vmin=0, vmax=1)
+        _pixel_axes(ax, label)
+    bar = fig.colorbar(image, ax=axes[:2], shrink=0.8, aspect=20)
+    bar.set_label("mean pixel value (0 = blank, 1 = ink)", fontsize=9)
+    limit = float(np.abs(w).max()) or 1.0
+    image = axes[2].imshow(
+        w.reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="RdBu_r", vmin=-limit, vmax=limit
+    )
+    _pixel_axes(axes[2], f"weights w (bias b = {float(bias):+.2f})")
+    bar = fig.colorbar(image, ax=axes[2], shrink=0.8, aspect=20)
+    bar.set_label(f"w: red votes '{digit}', blue 'not {digit}'", fontsize=9)
+    axes[0].set_ylabel("pixel row", fontsize=9)
+    fig.suptitle(title or f"One sigmoid neuron: {digit} or not {digit}", fontsize=11)
     return canvas.save_figure(fig, path)
 
 

@@ -496,6 +496,8 @@ def plot_weight_templates(
     n = min(len(w), max_units)
     cols = 5 if n == 10 else min(8, n)
     titles = [f"class {names[i]}" if names else f"unit {i}" for i in range(n)]
+    if len(w) == 1 and not names:
+        titles = [""]  # the title names the one unit; "unit 0" would read as the digit 0
     shown = "" if n == len(w) else f" (first {n} of {len(w)})"
     default = (
         "Weights per class"
