@@ -17,6 +17,17 @@ def png_size(path: Path) -> tuple[int, int]:
         return img.size
 
 
+def shown_tick_labels(ax: Any) -> list[Any]:
+    """The tick labels of ``ax`` that are drawn: those inside the axes' limits."""
+    shown = []
+    for labels, (lo, hi), coord in (
+        (ax.get_xticklabels(), sorted(ax.get_xlim()), 0),
+        (ax.get_yticklabels(), sorted(ax.get_ylim()), 1),
+    ):
+        shown += [t for t in labels if lo <= t.get_position()[coord] <= hi and t.get_text()]
+    return shown
+
+
 def figure_text(fig: Any) -> str:
     """Every text ``fig`` shows, one per line: titles, axis labels, tick labels (as drawn),
     legends, texts placed on the axes, colour bar labels."""
@@ -26,7 +37,7 @@ def figure_text(fig: Any) -> str:
         texts += [ax.get_title(loc) for loc in ("left", "center", "right")]
         if ax.axison:  # an Axes drawn without axes (a grid of images) shows no ticks
             texts += [ax.get_xlabel(), ax.get_ylabel()]
-            texts += [t.get_text() for t in (*ax.get_xticklabels(), *ax.get_yticklabels())]
+            texts += [t.get_text() for t in shown_tick_labels(ax)]
         texts += [t.get_text() for t in ax.texts]
         legend = ax.get_legend()
         if legend is not None:
@@ -45,7 +56,7 @@ def overlapping_texts(fig: Any) -> list[str]:
     for ax in fig.axes:
         owned.append((ax, ax.title))
         if ax.axison:
-            labels = (ax.xaxis.label, ax.yaxis.label, *ax.get_xticklabels(), *ax.get_yticklabels())
+            labels = (ax.xaxis.label, ax.yaxis.label, *shown_tick_labels(ax))
             owned += [(ax, t) for t in labels]
         owned += [(ax, t) for t in ax.texts]
     for owner, text in owned:

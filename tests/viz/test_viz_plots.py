@@ -316,10 +316,56 @@ def test_long_runs_count_epochs_and_draw_no_line_per_epoch(tmp_path: Path) -> No
     fields = history(n, evals=epochs)
     fields["epoch_end_iterations"] = np.linspace(n / epochs, n, epochs).tolist()
     curves = plots._history_curves(fields)
-    to_x, label = plots._epoch_axis(curves)
+    to_x, label, lines = plots._x_axis(curves, None, 0)
     assert label == "epoch" and to_x(np.array([0.0, 10.0, 2500.0])).tolist() == [0, 1, 250]
-    assert plots._epoch_axis(plots._history_curves(history()))[1] == "iteration (minibatch)"
+    assert not lines
+    short = plots._x_axis(plots._history_curves(history()), None, 0)
+    assert short.label == "iteration (minibatch)" and short.epoch_lines
     png_size(plots.plot_history(fields, tmp_path / "long.png", log_loss=True))
+
+
+def test_the_x_axis_is_chosen_iterations_or_epochs(tmp_path: Path, drawn: dict) -> None:
+    """plot --x: 250 epochs against iterations (no 250 dotted lines), 2 epochs against epochs;
+    with every = k the training curve is the mean of each k minibatches, as the test points
+    are every k updates (a handout's curves every k iterations)."""
+    n, epochs = 2500, 250
+    long = history(n, evals=epochs)
+    long["epoch_end_iterations"] = np.linspace(n / epochs, n, epochs).tolist()
+    path = plots.plot_history(long, tmp_path / "its.png", x_axis="iterations", every=100)
+    figure = drawn[path]
+    assert (figure.width, figure.height) == (1100, 420) and figure.overlaps == []
+    assert "iteration (minibatch); train and test every 100" in figure.text
+    assert "train (mean of each 100 minibatches)" in figure.text
+    assert "end of epoch" not in figure.text and "epoch\n" not in figure.text + "\n"
+    short = plots.plot_history(history(), tmp_path / "epochs.png", x_axis="epochs")
+    labels = drawn[short].text.splitlines()
+    assert "epoch" in labels and "iteration (minibatch)" not in labels
+    default = plots.plot_history(history(), tmp_path / "default.png")
+    assert "iteration (minibatch)" in drawn[default].text.splitlines()
+    assert "end of epoch" in drawn[default].text
+
+
+def test_every_k_minibatches_is_a_mean_at_their_middle() -> None:
+    """A straight line is its own block mean: no lag (the last block is partial)."""
+    its = np.arange(7.0)  # minibatches before updates 1..7
+    middles, means = plots._every_k(its, 2 * its + 1, 3)
+    assert middles.tolist() == [1, 4, 6] and means.tolist() == [3, 9, 13]
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"x_axis": "minibatches"}, "x_axis: expected one of iterations, epochs"),
+        ({"every": -1}, "every: expected an integer >= 0"),
+        ({"every": 2.5}, "every: expected an integer >= 0"),
+    ],
+)
+def test_plot_history_rejects_bad_axes(tmp_path: Path, options: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        plots.plot_history(history(), tmp_path / "h.png", **options)
+    fields = {**history(), "epoch_end_iterations": []}
+    with pytest.raises(ValueError, match="no epoch has ended yet"):
+        plots.plot_history(fields, tmp_path / "h.png", x_axis="epochs")
 
 
 def test_plot_conv_filters(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from ..viz.text import percent_text
 from .errors import CLIError, one_line
 from .network import network_name
 
-__all__ = ["FIGURES", "run_title", "save_figures"]
+__all__ = ["FIGURES", "X_AXES", "add_x_axis_argument", "run_title", "save_figures"]
 
 #: The figures' file names.
 FIGURES = {
@@ -30,6 +30,22 @@ FIGURES = {
 }
 
 
+#: The curves' x-axes (``viz.plots.X_AXES``; written out here so that building the parser
+#: loads no matplotlib).
+X_AXES = ("iterations", "epochs")
+
+
+def add_x_axis_argument(p: Any) -> None:
+    """``--x iterations|epochs``, the curves' x-axis (``plot``, and ``train`` for ``--plots``)."""
+    p.add_argument(
+        "--x",
+        dest="x_axis",
+        choices=X_AXES,
+        help="the curves' x-axis: iterations (updates; with the run's --eval-every k, train and "
+        "test every k) or epochs (default: epochs from 5 epochs on, else iterations)",
+    )
+
+
 def save_figures(
     folder: Path,
     history: History,
@@ -38,9 +54,11 @@ def save_figures(
     train: Dataset | None = None,
     test: Dataset | None = None,
     log_loss: bool = False,
+    x_axis: str | None = None,
 ) -> list[Path]:
     """Save the figures there is material for in ``folder`` and print each one's path
-    (``log_loss``: the curves' loss on a log scale)."""
+    (``log_loss``: the curves' loss on a log scale; ``x_axis``: iterations, epochs or None for
+    the default; with iterations, the run's ``eval_every`` k draws the training curve every k)."""
     from ..viz import plots  # matplotlib: loaded only to draw
 
     try:
@@ -49,7 +67,10 @@ def save_figures(
         raise CLIError(f"cannot create the figure folder {folder} ({e.strerror})") from None
     title = run_title(history, settings)
     try:
-        paths = [plots.plot_history(history, folder / FIGURES["curves"], title, log_loss)]
+        every = (settings or {}).get("eval_every") or 0
+        every = every if x_axis == "iterations" else 0
+        curves = folder / FIGURES["curves"]
+        paths = [plots.plot_history(history, curves, title, log_loss, x_axis, every)]
         if model is not None and test is not None:
             paths += _test_figures(plots, folder, model, test)
         if model is not None:

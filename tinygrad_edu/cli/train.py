@@ -52,7 +52,7 @@ from ..training import (
 from ..training.files import why_not_writable
 from ..training.history import plural
 from .errors import CLIError, RunFailed, one_line
-from .figures import save_figures
+from .figures import add_x_axis_argument, save_figures
 from .network import (
     CNN_ONLY_DEFAULTS,
     DEFAULT_ARCH,
@@ -141,6 +141,7 @@ def add_train_command(subparsers: Any) -> None:
     add_network_arguments(p)
     _add_schedule_arguments(p)
     _add_folder_arguments(p)
+    add_x_axis_argument(p)  # --x: the --plots curves' x-axis
     p.set_defaults(func=run_train)
 
 
@@ -276,7 +277,7 @@ def run_train(args: argparse.Namespace) -> int:
             + (" (no figures drawn)" if args.plots is not None else "")
         )
     if args.plots is not None:
-        save_figures(args.plots, history, run.settings, model, train, test)
+        save_figures(args.plots, history, run.settings, model, train, test, x_axis=args.x_axis)
     return 0
 
 

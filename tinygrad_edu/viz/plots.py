@@ -11,7 +11,7 @@ study, the single neuron, one's own digit) are in ``course/plots.py``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -40,6 +40,8 @@ from .text import percent_text
 
 __all__ = [
     "EPOCH_AXIS_FROM",
+    "MAX_EPOCH_LINES",
+    "X_AXES",
     "plot_confusion_matrix",
     "plot_conv_filters",
     "plot_history",
@@ -235,67 +237,111 @@ def _history_curves(history: Any) -> _Curves:
     return _Curves(its, tr_loss, tr_acc, te_its, te_loss, te_acc, epochs)
 
 
-#: From this many epochs on, the curves' x-axis counts epochs (not minibatches) and the ends of
-#: epochs are no longer drawn as lines.
+#: From this many epochs on, the curves' x-axis counts epochs (not minibatches) unless told
+#: otherwise (``x_axis``), and the ends of epochs are no longer drawn as lines.
 EPOCH_AXIS_FROM = 5
+#: The curves' x-axes: updates (minibatches) or epochs.
+X_AXES = ("iterations", "epochs")
+#: At most this many epoch ends are drawn as dotted lines on an iteration axis.
+MAX_EPOCH_LINES = 20
 
 
-def _epoch_axis(c: _Curves) -> tuple[Any, str]:
-    """How iterations map onto the x-axis: to epochs (fractional, by interpolating between the
-    ends of epochs) when there are :data:`EPOCH_AXIS_FROM` or more, else to themselves."""
+class _Axis(NamedTuple):
+    """How iterations map onto the x-axis, its label, and whether epoch ends are drawn."""
+
+    to_x: Callable[[np.ndarray], np.ndarray]
+    label: str
+    epoch_lines: bool
+
+
+def _x_axis(c: _Curves, x_axis: str | None, every: int) -> _Axis:
+    """``x_axis`` "epochs": iterations to epochs (fractional, by interpolating between the ends
+    of epochs); "iterations": to themselves; None: epochs from :data:`EPOCH_AXIS_FROM` epochs
+    on, else iterations."""
     ends = c.epoch_ends
-    if ends.size < EPOCH_AXIS_FROM:
-        return (lambda it: it), "iteration (minibatch)"
+    if x_axis is None:
+        x_axis = "epochs" if ends.size >= EPOCH_AXIS_FROM else "iterations"
+    if x_axis == "iterations":
+        label = "iteration (minibatch)" + (f"; train and test every {every}" if every else "")
+        return _Axis(lambda it: it, label, ends.size <= MAX_EPOCH_LINES)
+    if ends.size == 0:
+        raise ValueError("x_axis: no epoch has ended yet, so there are no epochs to count")
     knots = np.concatenate([[0.0], ends])
 
     def to_epochs(it: np.ndarray) -> np.ndarray:
         return np.interp(it, knots, np.arange(knots.size, dtype=np.float64))
 
-    return to_epochs, "epoch"
+    return _Axis(to_epochs, "epoch", False)
+
+
+def _every_k(iterations: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of each k minibatches (minibatch i falls in block ``iterations[i] // k``; the
+    last block may be partial), placed at the middle of its iterations, so that it does not lag
+    behind the curve as a mean placed at the block's end would."""
+    blocks = iterations.astype(np.int64) // k
+    _, first = np.unique(blocks, return_index=True)
+    counts = np.diff(np.append(first, values.size))
+    means = np.add.reduceat(values, first) / counts
+    middles = np.add.reduceat(iterations.astype(np.float64), first) / counts
+    return middles, means
 
 
 def _history_panel(
-    ax: Any, c: _Curves, train: np.ndarray, test: np.ndarray, ylabel: str, legend_loc: str
+    ax: Any,
+    c: _Curves,
+    curves: tuple[np.ndarray, np.ndarray],
+    ylabel: str,
+    legend_loc: str,
+    axis: _Axis,
+    every: int,
 ) -> None:
-    """One panel: the minibatch curve (faint, and its centred moving average), the test points,
-    and, over few epochs, a dotted line at the end of every epoch."""
-    x, xlabel = _epoch_axis(c)
-    window = max(1, round(c.iterations.size / 20))
+    """One panel: the minibatch curve (faint) with its centred moving average, or with
+    ``every`` = k the mean of each k minibatches; the test points; the ends of epochs dotted
+    where ``axis`` says so."""
+    train, test = curves
+    x = axis.to_x
     if train.size:
         ax.plot(x(c.iterations), train, color=TRAIN_COLOUR, alpha=0.25, linewidth=0.8)
-        label = (
-            "train (minibatch)" if window == 1 else f"train (minibatch, centred mean of {window})"
-        )
-        ax.plot(
-            x(c.iterations), _smooth(train, window), color=TRAIN_COLOUR, linewidth=1.6, label=label
-        )
+        if every:
+            its, means = _every_k(c.iterations, train, every)
+            style, label = (
+                "o-" if its.size <= 60 else "-",
+                f"train (mean of each {every} minibatches)",
+            )
+            ax.plot(x(its), means, style, color=TRAIN_COLOUR, markersize=3, label=label)
+        else:
+            window = max(1, round(c.iterations.size / 20))
+            mean = f", centred mean of {window}" if window > 1 else ""
+            label = f"train (minibatch{mean})"
+            smooth = _smooth(train, window)
+            ax.plot(x(c.iterations), smooth, color=TRAIN_COLOUR, linewidth=1.6, label=label)
     if test.size:
-        many = test.size > 60
-        ax.plot(
-            x(c.test_iterations),
-            test,
-            "-" if many else "o-",
-            color=TEST_COLOUR,
-            markersize=4,
-            linewidth=1.6,
-            label="test",
-        )
-    if xlabel != "epoch":
+        style = "-" if test.size > 60 else "o-"
+        ax.plot(x(c.test_iterations), test, style, color=TEST_COLOUR, markersize=4, label="test")
+    if axis.epoch_lines:
         for i, end in enumerate(c.epoch_ends):
             label = "end of epoch" if i == 0 else None
             ax.axvline(end, color="grey", linestyle=":", linewidth=0.8, label=label)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(axis.label)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(loc=legend_loc)
 
 
 def plot_history(
-    history: Any, path: PathLike, title: str = "Training history", log_loss: bool = False
+    history: Any,
+    path: PathLike,
+    title: str = "Training history",
+    log_loss: bool = False,
+    x_axis: str | None = None,
+    every: int = 0,
 ) -> Path:
     """Loss (left) and accuracy (right): the training minibatches' (faint, with a centred moving
-    average) and the test set's. Over :data:`EPOCH_AXIS_FROM` or more epochs the x-axis counts
-    epochs; over fewer it counts minibatches and dotted lines mark the ends of epochs.
+    average) and the test set's. ``x_axis`` "iterations" counts updates (dotted lines mark the
+    ends of up to :data:`MAX_EPOCH_LINES` epochs), "epochs" counts epochs; by default epochs
+    from :data:`EPOCH_AXIS_FROM` epochs on, else iterations. ``every`` = k > 0 (the run's
+    ``--eval-every``): the training curve is the mean of each k minibatches, at the same
+    updates as the test points, as a handout plots both every k iterations.
     ``log_loss``: the loss on a log scale.
 
     ``history`` is a ``training.History`` or a mapping with its fields: ``iterations``,
@@ -303,17 +349,23 @@ def plot_history(
     ``test_loss``, ``test_acc`` (one per evaluation) and optionally ``epoch_end_iterations``.
     Accuracies are fractions in [0, 1] (or percentages).
     """
+    if x_axis is not None and x_axis not in X_AXES:
+        raise ValueError(f"x_axis: expected one of {', '.join(X_AXES)}, got {x_axis!r}")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ValueError(f"every: expected an integer >= 0, got {every!r}")
     c = _history_curves(history)
+    axis = _x_axis(c, x_axis, every)
     fig = new_figure(11, 4.2)
     ax_loss, ax_acc = fig.subplots(1, 2)
-    _history_panel(ax_loss, c, c.train_loss, c.test_loss, "cross-entropy loss", "upper right")
-    _history_panel(ax_acc, c, c.train_acc, c.test_acc, "accuracy (%)", "lower right")
+    losses, accs = (c.train_loss, c.test_loss), (c.train_acc, c.test_acc)
+    _history_panel(ax_loss, c, losses, "cross-entropy loss", "upper right", axis, every)
+    _history_panel(ax_acc, c, accs, "accuracy (%)", "lower right", axis, every)
     ax_loss.set_title("loss" + (" (log scale)" if log_loss else ""))
-    if log_loss and (np.concatenate([c.train_loss, c.test_loss]) > 0).all():
+    if log_loss and (np.concatenate(losses) > 0).all():
         ax_loss.set_yscale("log")
     else:
         ax_loss.set_ylim(bottom=0)
-    final = f" (final test: {c.test_acc[-1]:.2f}%)" if c.test_acc.size else ""
+    final = f" (final test: {percent_text(c.test_acc[-1] / 100)}%)" if c.test_acc.size else ""
     ax_acc.set_title("accuracy" + final)
     if c.train_acc.size or c.test_acc.size:
         low = min(
