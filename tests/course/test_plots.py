@@ -145,3 +145,37 @@ def test_plot_single_neuron_rejects(
 ) -> None:
     with pytest.raises(ValueError, match=match):
         plots.plot_single_neuron(weight, 0.0, IMAGES, is_digit, tmp_path / "n.png")
+
+
+def test_plot_network_inputs(tmp_path: Path, drawn: dict) -> None:
+    """predict --figure: each 28x28 input beside its probabilities, one row per image; long
+    file names are shortened, and 99.996 % reads 99.99%, as the terminal prints it."""
+    inputs = IMAGES[:3] / 255.0
+    probs = np.full((3, 10), 0.1)
+    probs[0] = [0.99996] + [0.04 / 900] * 9
+    names = ["seven.jpg", "a_photo_with_a_very_long_file_name.jpg", "two.png"]
+    path = plots.plot_network_inputs(inputs, probs, tmp_path / "p.png", names, title="model")
+    w, h = png_size(path)
+    figure = drawn[path]
+    assert (w, h) == (640, 3 * 250 + 40) and figure.overlaps == []
+    for text in ("model", "seven.jpg", "a_photo_w...e_name.jpg", "the 28x28 input", "probability (%)"):
+        assert text in figure.text
+    assert "prediction: 0 (99.99%)" in figure.text and "100.0" not in figure.text
+    assert "prediction: 0 (10.00%)" in figure.text  # a tie: the first class
+    one = plots.plot_network_inputs(inputs[:1].reshape(1, 784), probs[:1, :], tmp_path / "1.png")
+    assert drawn[one].height == 250 and "input 0" in drawn[one].text
+
+
+@pytest.mark.parametrize(
+    ("probs", "names", "match"),
+    [
+        (np.full((2, 10), 0.1), None, r"probs: expected one row per input, \(3, K\)"),
+        (np.full((3, 10), 0.2), None, "probs: expected class probabilities summing to 1"),
+        (np.full((3, 10), 0.1), ["a"], "names: 1 names given for 3 inputs"),
+    ],
+)
+def test_plot_network_inputs_rejects(
+    tmp_path: Path, probs: np.ndarray, names: list | None, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        plots.plot_network_inputs(IMAGES[:3] / 255.0, probs, tmp_path / "p.png", names)

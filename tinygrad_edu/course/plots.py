@@ -30,9 +30,11 @@ from ..viz.canvas import (
     name_classes,
     new_figure,
 )
+from ..viz.text import percent_text
 from .preprocess import DigitSteps, preprocess_steps
 
 __all__ = [
+    "plot_network_inputs",
     "plot_overfitting",
     "plot_overfitting_runs",
     "plot_preprocessing",
@@ -260,7 +262,9 @@ def _network_input_panel(ax: Any, out: np.ndarray) -> None:
     ax.set_title("4. input 28x28: box 20 px,\n+ centre of mass at (14, 14)", fontsize=10)
 
 
-def _prediction_panel(ax: Any, p: np.ndarray, class_names: Sequence[str] | None) -> None:
+def _prediction_panel(
+    ax: Any, p: np.ndarray, class_names: Sequence[str] | None, step: str = "5. "
+) -> None:
     """Horizontal bars of the class probabilities in %, the most probable class in green."""
     names = name_classes(class_names, p.size)[: p.size]
     best = int(np.argmax(p))
@@ -271,7 +275,54 @@ def _prediction_panel(ax: Any, p: np.ndarray, class_names: Sequence[str] | None)
     ax.set_xlim(0, 100)
     ax.set_xlabel("probability (%)", fontsize=9)
     ax.tick_params(axis="x", labelsize=8)
-    ax.set_title(f"5. prediction: {names[best]} ({100 * p[best]:.1f}%)", fontsize=10)
+    ax.set_title(f"{step}prediction: {names[best]} ({percent_text(p[best])}%)", fontsize=10)
+
+
+def plot_network_inputs(
+    inputs: Any,
+    probs: Any,
+    path: PathLike,
+    names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """What the network saw and what it answered, one row per image: the 28x28 input as the
+    network takes it (0 black .. 1 white, pixel ticks) beside the bars of its class
+    probabilities, the most probable class in green (``predict --figure``).
+
+    ``inputs`` ``(N, 28, 28)`` or ``(N, 784)`` in [0, 1]; ``probs`` ``(N, K)``, each row summing
+    to 1; ``names`` one per image (e.g. the file names) above its input.
+    """
+    x = as_images(inputs, "inputs").astype(np.float64)
+    p = as_numbers(probs, "probs").astype(np.float64)
+    if p.ndim != 2 or len(p) != len(x) or len(x) == 0:
+        raise ValueError(f"probs: expected one row per input, ({len(x)}, K), got {p.shape}")
+    rows = [_probabilities(row) for row in p]
+    labels = [f"input {i}" for i in range(len(x))] if names is None else [str(n) for n in names]
+    if len(labels) != len(x):
+        raise ValueError(f"names: {len(labels)} names given for {len(x)} inputs")
+    top = 0.4 if title else 0.0
+    fig = new_figure(6.4, 2.5 * len(x) + top)
+    axes = fig.subplots(len(x), 2, squeeze=False, width_ratios=[1, 1.4])
+    for (ax_in, ax_p), image, row, label in zip(axes, x, rows, labels, strict=True):
+        ax_in.imshow(image, cmap="gray", vmin=0, vmax=1)
+        ax_in.set_xticks([0, 14, 27])
+        ax_in.set_yticks([0, 14, 27])
+        ax_in.tick_params(labelsize=8)
+        ax_in.set_title(_shortened(label), fontsize=10)
+        ax_in.set_xlabel("the 28x28 input", fontsize=9)
+        _prediction_panel(ax_p, row, class_names, step="")
+    if title:
+        fig.suptitle(_shortened(title, 64))
+    return canvas.save_figure(fig, path)
+
+
+def _shortened(text: str, limit: int = 22) -> str:
+    """``text``, its middle replaced by ``...`` when longer than ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 3) // 2
+    return f"{text[:half]}...{text[-(limit - 3 - half) :]}"
 
 
 def plot_preprocessing(
