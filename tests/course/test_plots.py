@@ -94,6 +94,31 @@ def test_plot_preprocessing_rejects(tmp_path: Path) -> None:
         plots.plot_preprocessing(np.full((50, 50), 200, np.uint8), tmp_path / "blank.png")
 
 
+def test_plot_overfitting_runs_with_losses(tmp_path: Path, drawn: dict) -> None:
+    """A second row of loss curves, the epoch of the lowest validation loss marked: after it
+    the validation loss rises while the training loss falls (overfitting)."""
+    runs = [("2,000 images", [0.5, 0.9, 1.0], [0.5, 0.8, 0.85]), ("all", [0.6, 0.9], [0.6, 0.88])]
+    losses = [([1.2, 0.4, 0.1], [1.3, 0.6, 0.7]), ([1.0, 0.3], [1.1, 0.4])]
+    path = plots.plot_overfitting_runs(runs, tmp_path / "o.png", "MLP", losses=losses)
+    w, h = png_size(path)
+    figure = drawn[path]
+    assert (w, h) == (1040, 760) and figure.overlaps == []
+    for text in (
+        "MLP",
+        "accuracy (%)",
+        "cross-entropy loss",
+        "lowest validation loss: epoch 2",
+        "gap (last epoch: +15.0 pts)",
+        "epoch",
+    ):
+        assert text in figure.text
+    assert len(figure.text.split("lowest validation loss")) == 3  # one mark per run
+    with pytest.raises(ValueError, match="losses: 1 pairs given for 2 runs"):
+        plots.plot_overfitting_runs(runs, tmp_path / "x.png", losses=losses[:1])
+    with pytest.raises(ValueError, match="all: train_loss and val_loss need one value per epoch"):
+        plots.plot_overfitting_runs(runs, tmp_path / "x.png", losses=[losses[0], ([1.0], [1.0])])
+
+
 def test_plot_overfitting_runs(tmp_path: Path) -> None:
     runs = [("2,000 images", [0.5, 0.9, 1.0], [0.5, 0.8, 0.85]), ("all", [0.6, 0.9], [0.6, 0.88])]
     w, _ = png_size(plots.plot_overfitting_runs(runs, tmp_path / "o.png", "MLP"))
@@ -158,7 +183,13 @@ def test_plot_network_inputs(tmp_path: Path, drawn: dict) -> None:
     w, h = png_size(path)
     figure = drawn[path]
     assert (w, h) == (640, 3 * 250 + 40) and figure.overlaps == []
-    for text in ("model", "seven.jpg", "a_photo_w...e_name.jpg", "the 28x28 input", "probability (%)"):
+    for text in (
+        "model",
+        "seven.jpg",
+        "a_photo_w...e_name.jpg",
+        "the 28x28 input",
+        "probability (%)",
+    ):
         assert text in figure.text
     assert "prediction: 0 (99.99%)" in figure.text and "100.0" not in figure.text
     assert "prediction: 0 (10.00%)" in figure.text  # a tie: the first class

@@ -118,10 +118,13 @@ def plot_overfitting_runs(
     runs: Sequence[tuple[str, Sequence[float], Sequence[float]]],
     path: PathLike,
     title: str = "Overfitting",
+    losses: Sequence[tuple[Sequence[float], Sequence[float]]] | None = None,
 ) -> Path:
     """Several runs of the overfitting study side by side on one figure, one panel each with
     its train and validation accuracy per epoch, on one y-scale. ``runs``: (panel title,
-    train_acc, val_acc) per run; accuracies are fractions in [0, 1] (or percentages)."""
+    train_acc, val_acc) per run; accuracies are fractions in [0, 1] (or percentages).
+    ``losses``: (train_loss, val_loss) per run, drawn in a second row on one y-scale, the epoch
+    of the lowest validation loss marked (after it, the validation loss rises: overfitting)."""
     if not runs:
         raise ValueError("runs: nothing to plot")
     curves = [
@@ -135,20 +138,59 @@ def plot_overfitting_runs(
     for name, tr, va in curves:
         if tr.size == 0 or tr.size != va.size:
             raise ValueError(f"{name}: train_acc and val_acc need one value per epoch each")
+    loss_curves = _loss_curves(losses, curves)
     low = min(min(tr.min(), va.min()) for _, tr, va in curves)
-    fig = new_figure(5.2 * len(curves), 4.2)
-    axes = fig.subplots(1, len(curves), squeeze=False, sharey=True)[0]
-    for ax, (name, tr, va) in zip(axes, curves, strict=True):
+    rows = 1 if loss_curves is None else 2
+    fig = new_figure(5.2 * len(curves), 4.2 if rows == 1 else 7.6)
+    grid = fig.subplots(rows, len(curves), squeeze=False, sharex="col", sharey="row")
+    for ax, (name, tr, va) in zip(grid[0], curves, strict=True):
         epochs = np.arange(1, tr.size + 1)
         _train_and_validation(ax, epochs, tr, va, "gap", markersize=3 if tr.size <= 40 else 0)
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
-    axes[0].set_ylabel("accuracy (%)")
-    axes[0].set_ylim(max(0.0, math.floor(low) - 2), 100.5)
+    grid[0, 0].set_ylabel("accuracy (%)")
+    grid[0, 0].set_ylim(max(0.0, math.floor(low) - 2), 100.5)
+    if loss_curves is not None:
+        for ax, (train_loss, val_loss) in zip(grid[1], loss_curves, strict=True):
+            _loss_panel(ax, train_loss, val_loss)
+        grid[1, 0].set_ylabel("cross-entropy loss")
+    for ax in grid[-1]:
+        ax.set_xlabel("epoch")
     fig.suptitle(title)
     return canvas.save_figure(fig, path)
+
+
+def _loss_curves(
+    losses: Sequence[tuple[Sequence[float], Sequence[float]]] | None,
+    curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The (train_loss, val_loss) of each run, checked: one pair per run, one value per epoch."""
+    if losses is None:
+        return None
+    if len(losses) != len(curves):
+        raise ValueError(f"losses: {len(losses)} pairs given for {len(curves)} runs")
+    checked = []
+    for (name, tr, _), (train_loss, val_loss) in zip(curves, losses, strict=True):
+        pair = (as_curve(train_loss, "train_loss"), as_curve(val_loss, "val_loss"))
+        if any(c.size != tr.size for c in pair):
+            raise ValueError(f"{name}: train_loss and val_loss need one value per epoch each")
+        checked.append(pair)
+    return checked
+
+
+def _loss_panel(ax: Any, train_loss: np.ndarray, val_loss: np.ndarray) -> None:
+    """Train and validation loss per epoch from 0 up, the lowest validation loss marked."""
+    epochs = np.arange(1, train_loss.size + 1)
+    markersize = 3 if train_loss.size <= 40 else 0
+    style = "-" if markersize == 0 else "o-"
+    ax.plot(epochs, train_loss, style, color=TRAIN_COLOUR, label="train", markersize=markersize)
+    ax.plot(epochs, val_loss, style, color=TEST_COLOUR, label="validation", markersize=markersize)
+    best = int(np.argmin(val_loss)) + 1
+    ax.axvline(best, color="grey", linestyle=":", label=f"lowest validation loss: epoch {best}")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=9)
 
 
 # ----------------------------------------------------------------------------- single neuron
