@@ -18,20 +18,6 @@ IMAGES = RNG.integers(0, 256, (60, 28, 28), dtype=np.uint8)
 LABELS = RNG.integers(0, 10, 60)
 
 
-def history(n: int = 200, evals: int = 5) -> dict[str, list[float]]:
-    its = np.arange(1, n + 1)
-    test_its = np.linspace(n / evals, n, evals).round()
-    return {
-        "iterations": its.tolist(),
-        "train_loss": (2.3 * np.exp(-its / 40) + 0.1 * RNG.random(n)).tolist(),
-        "train_acc": np.clip(1 - np.exp(-its / 30) - 0.05 * RNG.random(n), 0, 1).tolist(),
-        "test_iterations": test_its.tolist(),
-        "test_loss": (2.3 * np.exp(-test_its / 40) + 0.15).tolist(),
-        "test_acc": (0.95 - 0.5 * np.exp(-test_its / 30)).tolist(),
-        "epoch_end_iterations": [n / 2, n],
-    }
-
-
 @pytest.fixture(autouse=True)
 def no_pyplot_figures_left() -> object:
     before = plt.get_fignums()

@@ -41,8 +41,9 @@ def add_x_axis_argument(p: Any) -> None:
         "--x",
         dest="x_axis",
         choices=X_AXES,
-        help="the curves' x-axis: iterations (updates; with the run's --eval-every k, train and "
-        "test every k) or epochs (default: epochs from 5 epochs on, else iterations)",
+        help="the x-axis of the curves (train: of --plots): iterations (updates; with the run's "
+        "--eval-every k, train and test every k) or epochs (default: epochs from 5 epochs on, "
+        "else iterations)",
     )
 
 
