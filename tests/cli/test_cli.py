@@ -191,7 +191,7 @@ def test_train_dataset_mnist_that_cannot_be_had_fails_with_the_remedy(
     """An explicit --dataset mnist never trains on the sample: status 2, one line, the remedy."""
     argv = ["train", "--dataset", "mnist", "--epochs", "1", "--out", str(tmp_path / "run")]
     assert cli.main([*argv, "--offline"] if offline else argv) == 2
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert err.count("\n") == 1 and err.startswith("tinygrad-edu train: error: mnist: ")
     assert "--data-dir DIR" in err and "mnist-sample" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
