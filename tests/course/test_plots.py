@@ -367,6 +367,13 @@ def test_plot_overfitting_runs(tmp_path: Path) -> None:
         plots.plot_overfitting_runs([("all", [0.5], [])], tmp_path / "x.png")
 
 
+def test_plot_overfitting_runs_ticks_whole_epochs() -> None:
+    fig = plots.plot_overfitting_runs([("3 epochs", [0.5, 0.8, 0.9], [0.5, 0.7, 0.8])])
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
+    assert ticks == [1, 2, 3]
+
+
 def test_plot_conv_filters(tmp_path: Path) -> None:
     weight = RNG.normal(size=(12, 1, 5, 5))
     png_size(plots.plot_conv_filters(weight, tmp_path / "filters.png"))
@@ -428,6 +435,9 @@ def test_plot_histories_draws_one_line_per_run_with_its_final_accuracy(tmp_path:
         [100 * a for a in runs["Adam"]["test_acc"]]
     )
     assert ax_acc.get_ylim()[0] <= 100 * 0.8 and ax_acc.get_ylim()[1] == 100.5
+    assert ax_loss.get_yscale() == "linear" and ax_loss.get_ylim()[0] == 0
+    log = plots.plot_histories(runs, log_loss=True)
+    assert log.axes[0].get_yscale() == "log"
     png_size(plots.plot_histories(runs, tmp_path / "h.png"))
     with pytest.raises(ValueError, match=r"histories\['x'\]: no test evaluations"):
         plots.plot_histories({"x": {"iterations": [0, 1], "train_loss": [1.0, 0.5]}})

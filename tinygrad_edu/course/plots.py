@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import text_to_path
+from matplotlib.ticker import MaxNLocator
 
 from .preprocess import DigitSteps, preprocess_steps
 
@@ -399,7 +400,10 @@ def plot_history(
 
 
 def plot_histories(
-    histories: Mapping[str, Any], path: PathLike | None = None, title: str = "Test curves"
+    histories: Mapping[str, Any],
+    path: PathLike | None = None,
+    title: str = "Test curves",
+    log_loss: bool = False,
 ) -> Path | Figure:
     """Several runs side by side: each run's test loss (left) and test accuracy (right) against
     the update (iteration), one line per run, labelled by its key in ``histories`` with its
@@ -409,6 +413,7 @@ def plot_histories(
     measured as it trained (``fit`` with a test set, and ``EvalEvery(k)`` for a point every k
     updates). The accuracy axis starts just below the last three quarters of every curve, so
     that the runs' differences near the top show; the first points may lie below it.
+    ``log_loss``: the loss on a log scale.
     """
     if not histories:
         raise ValueError("histories: nothing to plot")
@@ -431,7 +436,11 @@ def plot_histories(
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(loc=loc)
-    ax_loss.set_ylim(bottom=0)
+    losses = np.concatenate([c.test_loss for c in curves.values()])
+    if log_loss and (losses > 0).all():
+        ax_loss.set_yscale("log")
+    else:
+        ax_loss.set_ylim(bottom=0)
     low = min(float(c.test_acc[c.test_acc.size // 4 :].min()) for c in curves.values())
     ax_acc.set_ylim(max(0.0, low - 2), 100.5)
     fig.suptitle(title)
@@ -815,6 +824,7 @@ def plot_overfitting_runs(
         _train_and_validation(ax, epochs, tr, va, "gap", markersize=3 if tr.size <= 40 else 0)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25 on a short run
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
     axes[0].set_ylabel("accuracy (%)")
