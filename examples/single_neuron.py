@@ -17,54 +17,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-from tinygrad_edu.course.single_neuron import SingleNeuronResult, train_single_neuron
-from tinygrad_edu.data import Dataset, load_dataset
+from tinygrad_edu.course.plots import plot_single_neuron
+from tinygrad_edu.course.single_neuron import train_single_neuron
+from tinygrad_edu.data import load_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"
-
-
-def plot_single_neuron(result: SingleNeuronResult, train: Dataset, path: str | Path) -> Path:
-    """Three 28x28 panels: the mean image of the digit, the mean of the other digits, and the
-    neuron's weights w on a diverging colormap (red: ink there raises p, blue: lowers it)."""
-    d = result.digit
-    images = train.images.astype(np.float64) / 255
-    is_digit = train.labels == d
-    fig = Figure(figsize=(9.6, 3.4), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 3)
-    for ax, mean, label in (
-        (axes[0], images[is_digit].mean(axis=0), f"mean image of the {d}s"),
-        (axes[1], images[~is_digit].mean(axis=0), "mean image of the other digits"),
-    ):
-        im = ax.imshow(mean, cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title(label, fontsize=10)
-    bar = fig.colorbar(im, ax=axes[:2], shrink=0.8, aspect=20)
-    bar.set_label("mean pixel value (0 = blank, 1 = ink)", fontsize=9)
-    limit = float(np.abs(result.weight).max()) or 1.0
-    im = axes[2].imshow(result.weight, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    axes[2].set_title(f"weights w (bias b = {result.bias:+.2f})", fontsize=10)
-    bar = fig.colorbar(im, ax=axes[2], shrink=0.8, aspect=20)
-    bar.set_label(f"w_ij: red votes '{d}', blue 'not {d}'", fontsize=9)
-    for ax in axes:
-        ax.set_xticks([0, 14, 27])
-        ax.set_yticks([0, 14, 27])
-        ax.tick_params(labelsize=8)
-        ax.set_xlabel("pixel column", fontsize=9)
-    axes[0].set_ylabel("pixel row", fontsize=9)
-    fig.suptitle(
-        f"One sigmoid neuron, {d} vs rest: test accuracy {100 * result.test_acc:.2f}% "
-        f"(always 'not {d}': {100 * result.baseline_acc:.2f}%)",
-        fontsize=11,
-    )
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=100)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "single_neuron.md").write_text(table, encoding="utf-8")
-    figure = plot_single_neuron(result, train, args.out / "single_neuron_weights.png")
+    path = args.out / "single_neuron_weights.png"
+    figure = plot_single_neuron(result, train.images, train.labels, path)
     print(f"wrote {args.out / 'single_neuron.md'} and {figure}")
     return 0
 

@@ -367,8 +367,104 @@ def test_plot_overfitting_runs(tmp_path: Path) -> None:
         plots.plot_overfitting_runs([("all", [0.5], [])], tmp_path / "x.png")
 
 
+def test_plot_overfitting_runs_ticks_whole_epochs() -> None:
+    fig = plots.plot_overfitting_runs([("3 epochs", [0.5, 0.8, 0.9], [0.5, 0.7, 0.8])])
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
+    assert ticks == [1, 2, 3]
+
+
 def test_plot_conv_filters(tmp_path: Path) -> None:
     weight = RNG.normal(size=(12, 1, 5, 5))
     png_size(plots.plot_conv_filters(weight, tmp_path / "filters.png"))
     with pytest.raises(ValueError, match=r"expected \(out_channels, 1, kh, kw\), got \(12, 3, 5\)"):
         plots.plot_conv_filters(RNG.normal(size=(12, 3, 5)), tmp_path / "x.png")
+
+
+# ----------------------------------------------------------------------------- inline figures
+
+
+def inline_calls() -> list[tuple[str, object]]:
+    """(name, a call of each plot function with no path)."""
+    photo = np.full((120, 90), 210, np.uint8)
+    photo[30:90, 40:52] = 30
+    neuron = SimpleNamespace(
+        digit=3, weight=RNG.normal(size=(28, 28)), bias=-1.5, test_acc=0.97, baseline_acc=0.9
+    )
+    return [
+        ("history", lambda: plots.plot_history(history())),
+        ("histories", lambda: plots.plot_histories({"a": history(), "b": history()})),
+        ("confusion", lambda: plots.plot_confusion_matrix(np.eye(3, dtype=int) * 5)),
+        ("misclassified", lambda: plots.plot_misclassified(IMAGES, LABELS, LABELS[::-1])),
+        (
+            "predictions",
+            lambda: plots.plot_predictions(IMAGES[:5], LABELS[:5], LABELS[:5], [1] * 5),
+        ),
+        ("samples", lambda: plots.plot_samples(IMAGES, LABELS)),
+        ("templates", lambda: plots.plot_weight_templates(RNG.normal(size=(10, 784)))),
+        ("filters", lambda: plots.plot_conv_filters(RNG.normal(size=(4, 1, 5, 5)))),
+        ("overfitting", lambda: plots.plot_overfitting([0.5, 0.9], [0.5, 0.8])),
+        ("runs", lambda: plots.plot_overfitting_runs([("a", [0.5, 0.9], [0.5, 0.8])])),
+        ("own digit", lambda: plots.plot_preprocessing(photo)),
+        ("single neuron", lambda: plots.plot_single_neuron(neuron, IMAGES, LABELS)),
+    ]
+
+
+@pytest.mark.parametrize(("name", "call"), inline_calls(), ids=[n for n, _ in inline_calls()])
+def test_without_a_path_a_plot_returns_its_figure_for_a_notebook(name: str, call) -> None:
+    """No path: the Figure itself (Jupyter shows it inline), drawn, saveable, not in pyplot."""
+    from matplotlib.figure import Figure
+
+    fig = call()
+    assert isinstance(fig, Figure) and fig.axes, name
+    assert fig.axes[0].get_images() or fig.axes[0].get_lines(), name
+    fig.canvas.draw()
+    assert fig.canvas.buffer_rgba().nbytes > 100_000
+
+
+def test_plot_histories_draws_one_line_per_run_with_its_final_accuracy(tmp_path: Path) -> None:
+    runs = {"SGD": history(), "Adam": history(evals=8)}
+    runs["Adam"]["test_acc"] = [0.5, 0.7, 0.8, 0.9, 0.95, 0.96, 0.97, 0.975]
+    fig = plots.plot_histories(runs, title="optimisers")
+    ax_loss, ax_acc = fig.axes
+    assert [line.get_label() for line in ax_loss.get_lines()] == ["SGD", "Adam"]
+    sgd_final = 100 * runs["SGD"]["test_acc"][-1]
+    labels = [line.get_label() for line in ax_acc.get_lines()]
+    assert labels == [f"SGD ({sgd_final:.2f}%)", "Adam (97.50%)"]
+    assert list(ax_acc.get_lines()[1].get_ydata()) == pytest.approx(
+        [100 * a for a in runs["Adam"]["test_acc"]]
+    )
+    assert ax_acc.get_ylim()[0] <= 100 * 0.8 and ax_acc.get_ylim()[1] == 100.5
+    assert ax_loss.get_yscale() == "linear" and ax_loss.get_ylim()[0] == 0
+    log = plots.plot_histories(runs, log_loss=True)
+    assert log.axes[0].get_yscale() == "log"
+    png_size(plots.plot_histories(runs, tmp_path / "h.png"))
+    with pytest.raises(ValueError, match=r"histories\['x'\]: no test evaluations"):
+        plots.plot_histories({"x": {"iterations": [0, 1], "train_loss": [1.0, 0.5]}})
+    with pytest.raises(ValueError, match="histories: nothing to plot"):
+        plots.plot_histories({})
+
+
+def test_plot_single_neuron_shows_the_class_means_and_the_weights(tmp_path: Path) -> None:
+    labels = np.array([0, 1, 0, 2])
+    images = np.zeros((4, 28, 28), np.uint8)
+    images[labels == 0, 5:10, 5:10] = 255  # the 0s: ink top left; the others: ink bottom right
+    images[labels != 0, 20:25, 20:25] = 255
+    weight = np.zeros((28, 28))
+    weight[5:10, 5:10], weight[20:25, 20:25] = 2.0, -1.0
+    neuron = SimpleNamespace(digit=0, weight=weight, bias=0.5, test_acc=0.99, baseline_acc=0.9)
+    fig = plots.plot_single_neuron(neuron, images, labels)
+    mean_digit, mean_rest, w = (ax.get_images()[0].get_array() for ax in fig.axes[:3])
+    assert mean_digit[7, 7] == 1 and mean_digit[22, 22] == 0
+    assert mean_rest[22, 22] == 1 and mean_rest[7, 7] == 0
+    np.testing.assert_array_equal(w, weight)
+    assert fig.axes[2].get_images()[0].get_clim() == (-2.0, 2.0)
+    assert "99.00%" in fig._suptitle.get_text() and "b = +0.50" in fig.axes[2].get_title()
+    w_px, _ = png_size(plots.plot_single_neuron(neuron, images, labels, tmp_path / "n.png"))
+    assert 800 <= w_px <= 1100
+    with pytest.raises(ValueError, match="need images of 0 and of other digits"):
+        plots.plot_single_neuron(neuron, images[labels == 0], labels[labels == 0])
+    with pytest.raises(ValueError, match="expected 784 finite weights"):
+        plots.plot_single_neuron(
+            SimpleNamespace(**{**vars(neuron), "weight": weight[:5]}), images, labels
+        )

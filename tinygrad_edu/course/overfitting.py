@@ -36,7 +36,8 @@ OVERFITTING_CONFIG = RunConfig(optimizer="momentum", lr=0.5, batch_size=100, epo
 @dataclass
 class OverfittingRun:
     """One run of the overfitting study: per-epoch accuracy and loss (index e = after epoch
-    e + 1) on the ``n_train`` training images (all of them, eval mode) and the validation set."""
+    e + 1) on the ``n_train`` training images (all of them, eval mode) and the validation set;
+    ``model`` is the trained network (None until the run has trained)."""
 
     n_train: int
     config: RunConfig
@@ -46,6 +47,7 @@ class OverfittingRun:
     val_loss: list[float] = field(default_factory=list)
     updates: int = 0
     train_seconds: float = 0.0
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     @property
     def epochs(self) -> int:
@@ -116,6 +118,7 @@ def overfitting_run(
     )
     run.updates = history.epoch_end_iterations[-1] if history.epoch_end_iterations else 0
     run.train_seconds = float(sum(history.epoch_times))
+    run.model = model
     return run
 
 

@@ -1,9 +1,10 @@
-"""Figures for the course, saved as PNG: curves, confusion matrix, digits and weight templates.
+"""Figures for the course: curves, confusion matrix, digits and weight templates.
 
 Each function validates its inputs (``ValueError`` naming the argument and its shape), draws one
-figure with matplotlib's Agg canvas, saves it to ``path`` (parent folders are created) and returns
-the path. No pyplot figure is opened, so nothing needs closing and no backend is switched:
-the functions work the same in scripts, tests, servers and notebooks.
+figure with matplotlib's Agg canvas, saves it as a PNG to ``path`` (parent folders are created)
+and returns the path; with no ``path`` it returns the ``Figure``, which a notebook shows inline.
+No pyplot figure is opened, so nothing needs closing and no backend is switched: the functions
+work the same in scripts, tests, servers and notebooks.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import text_to_path
+from matplotlib.ticker import MaxNLocator
 
 from .preprocess import DigitSteps, preprocess_steps
 
 __all__ = [
     "plot_confusion_matrix",
     "plot_conv_filters",
+    "plot_histories",
     "plot_history",
     "plot_misclassified",
     "plot_overfitting",
@@ -35,6 +38,7 @@ __all__ = [
     "plot_predictions",
     "plot_preprocessing",
     "plot_samples",
+    "plot_single_neuron",
     "plot_weight_templates",
 ]
 
@@ -53,7 +57,11 @@ def _figure(width: float, height: float, layout: str | None = "constrained") -> 
     return fig
 
 
-def _save(fig: Figure, path: PathLike) -> Path:
+def _save(fig: Figure, path: PathLike | None) -> Path | Figure:
+    """Save ``fig`` as a PNG at ``path`` and return the path; with ``path`` None return the
+    figure itself, which a notebook shows inline (its canvas is Agg, so it also saves later)."""
+    if path is None:
+        return fig
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png", dpi=DPI)
@@ -354,8 +362,11 @@ def _history_panel(
 
 
 def plot_history(
-    history: Any, path: PathLike, title: str = "Training history", log_loss: bool = False
-) -> Path:
+    history: Any,
+    path: PathLike | None = None,
+    title: str = "Training history",
+    log_loss: bool = False,
+) -> Path | Figure:
     """Loss (left) and accuracy (right): the training minibatches' (faint, with a centred moving
     average) and the test set's. Over :data:`EPOCH_AXIS_FROM` or more epochs the x-axis counts
     epochs; over fewer it counts minibatches and dotted lines mark the ends of epochs.
@@ -388,15 +399,63 @@ def plot_history(
     return _save(fig, path)
 
 
+def plot_histories(
+    histories: Mapping[str, Any],
+    path: PathLike | None = None,
+    title: str = "Test curves",
+    log_loss: bool = False,
+) -> Path | Figure:
+    """Several runs side by side: each run's test loss (left) and test accuracy (right) against
+    the update (iteration), one line per run, labelled by its key in ``histories`` with its
+    final accuracy.
+
+    Each value is a ``training.History`` (or a mapping with its fields) whose test set was
+    measured as it trained (``fit`` with a test set, and ``EvalEvery(k)`` for a point every k
+    updates). The accuracy axis starts just below the last three quarters of every curve, so
+    that the runs' differences near the top show; the first points may lie below it.
+    ``log_loss``: the loss on a log scale.
+    """
+    if not histories:
+        raise ValueError("histories: nothing to plot")
+    curves = {str(name): _history_curves(h) for name, h in histories.items()}
+    for name, c in curves.items():
+        if c.test_iterations.size == 0:
+            raise ValueError(f"histories[{name!r}]: no test evaluations to plot")
+    fig = _figure(11, 4.2)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for name, c in curves.items():
+        style = "-" if c.test_iterations.size > 60 else "o-"
+        ax_loss.plot(c.test_iterations, c.test_loss, style, markersize=3, label=name)
+        final = f"{name} ({c.test_acc[-1]:.2f}%)"
+        ax_acc.plot(c.test_iterations, c.test_acc, style, markersize=3, label=final)
+    for ax, ylabel, loc in (
+        (ax_loss, "test cross-entropy loss", "upper right"),
+        (ax_acc, "test accuracy (%)", "lower right"),
+    ):
+        ax.set_xlabel("iteration (update)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(loc=loc)
+    losses = np.concatenate([c.test_loss for c in curves.values()])
+    if log_loss and (losses > 0).all():
+        ax_loss.set_yscale("log")
+    else:
+        ax_loss.set_ylim(bottom=0)
+    low = min(float(c.test_acc[c.test_acc.size // 4 :].min()) for c in curves.values())
+    ax_acc.set_ylim(max(0.0, low - 2), 100.5)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
 # ----------------------------------------------------------------------------- confusion matrix
 
 
 def plot_confusion_matrix(
     cm: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     class_names: Sequence[str] | None = None,
     title: str = "Confusion matrix",
-) -> Path:
+) -> Path | Figure:
     """The ``(K, K)`` confusion matrix ``cm[true, predicted]`` with the count in every cell.
 
     Colours use a power scale (gamma 0.35) so that the few mistakes off the diagonal stand out
@@ -449,10 +508,10 @@ def plot_misclassified(
     images: Any,
     y_true: Any,
     y_pred: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     max_images: int = 25,
     class_names: Sequence[str] | None = None,
-) -> Path:
+) -> Path | Figure:
     """A grid of the first ``max_images`` images with ``y_true != y_pred``, each titled with its
     true and predicted label. ``images`` are ``(N, 28, 28)`` or ``(N, 784)``."""
     imgs = _images(images)
@@ -483,10 +542,10 @@ def plot_predictions(
     y_true: Any,
     y_pred: Any,
     confidence: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     class_names: Sequence[str] | None = None,
     title: str = "Predictions",
-) -> Path:
+) -> Path | Figure:
     """A grid of the images, each titled with its true label, the predicted one and the
     probability the network gave it (wrong predictions in red)."""
     imgs = _images(images)
@@ -507,11 +566,11 @@ def plot_predictions(
 def plot_samples(
     images: Any,
     labels: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     class_names: Sequence[str] | None = None,
     max_images: int = 40,
     title: str = "Samples",
-) -> Path:
+) -> Path | Figure:
     """A grid of the first ``max_images`` images, each titled with its label."""
     imgs = _images(images)
     labs = _labels(labels, len(imgs), "labels")
@@ -528,11 +587,11 @@ def plot_samples(
 
 def plot_weight_templates(
     weight: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     class_names: Sequence[str] | None = None,
     max_units: int = 64,
     title: str | None = None,
-) -> Path:
+) -> Path | Figure:
     """The first layer's weights, one 28x28 template per output unit (row of ``weight``).
 
     ``weight`` is ``(H, 784)`` (``Linear.weight``, out x in) or ``(H, 28, 28)``. Each template
@@ -583,7 +642,9 @@ def plot_weight_templates(
     return _save(fig, path)
 
 
-def plot_conv_filters(weight: Any, path: PathLike, title: str | None = None) -> Path:
+def plot_conv_filters(
+    weight: Any, path: PathLike | None = None, title: str | None = None
+) -> Path | Figure:
     """A convolution's filters, one small image per output channel: ``weight`` is
     ``(out_channels, 1, kh, kw)`` (``Conv2d.weight`` of a greyscale input). Each filter has its
     own symmetric colour scale ``[-max|w|, +max|w|]``: red responds to ink, blue to background."""
@@ -610,16 +671,68 @@ def plot_conv_filters(weight: Any, path: PathLike, title: str | None = None) -> 
     return _save(fig, path)
 
 
+def plot_single_neuron(
+    result: Any, images: Any, labels: Any, path: PathLike | None = None
+) -> Path | Figure:
+    """The single neuron p(x) = sigmoid(w . x + b) of ``course.single_neuron`` beside the data:
+    the mean image of its digit, the mean image of the other digits (grey, 0 = blank, 1 = ink)
+    and its weights w as a 28x28 image on a diverging colormap (red: ink there raises p, blue:
+    lowers it).
+
+    ``result`` is a ``SingleNeuronResult`` (``digit``, ``weight`` (28, 28), ``bias``,
+    ``test_acc``, ``baseline_acc``); ``images`` (N, 28, 28) uint8 (or in [0, 1]) and ``labels``
+    (N,) are the training digits with their digit labels (0-9).
+    """
+    imgs = _images(images).astype(np.float64)
+    imgs = imgs / 255 if imgs.max(initial=0) > 1 else imgs
+    labs = _labels(labels, len(imgs), "labels")
+    weight = _array(result.weight, "result.weight").astype(np.float64).reshape(-1)
+    if weight.size != IMAGE_SIDE * IMAGE_SIDE or not np.isfinite(weight).all():
+        raise ValueError(f"result.weight: expected 784 finite weights, got {weight.size}")
+    d = int(result.digit)
+    is_digit = labs == d
+    if not is_digit.any() or is_digit.all():
+        raise ValueError(f"labels: need images of {d} and of other digits")
+    fig = _figure(9.6, 3.4)
+    axes = fig.subplots(1, 3)
+    for ax, mean, label in (
+        (axes[0], imgs[is_digit].mean(axis=0), f"mean image of the {d}s"),
+        (axes[1], imgs[~is_digit].mean(axis=0), "mean image of the other digits"),
+    ):
+        image = ax.imshow(mean, cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(label, fontsize=10)
+    bar = fig.colorbar(image, ax=axes[:2], shrink=0.8, aspect=20)
+    bar.set_label("mean pixel value (0 = blank, 1 = ink)", fontsize=9)
+    limit = float(np.abs(weight).max()) or 1.0
+    w = weight.reshape(IMAGE_SIDE, IMAGE_SIDE)
+    image = axes[2].imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    axes[2].set_title(f"weights w (bias b = {float(result.bias):+.2f})", fontsize=10)
+    bar = fig.colorbar(image, ax=axes[2], shrink=0.8, aspect=20)
+    bar.set_label(f"w_ij: red votes '{d}', blue 'not {d}'", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([0, 14, 27])
+        ax.set_yticks([0, 14, 27])
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel("pixel column", fontsize=9)
+    axes[0].set_ylabel("pixel row", fontsize=9)
+    fig.suptitle(
+        f"One sigmoid neuron, {d} vs rest: test accuracy {100 * result.test_acc:.2f}% "
+        f"(always 'not {d}': {100 * result.baseline_acc:.2f}%)",
+        fontsize=11,
+    )
+    return _save(fig, path)
+
+
 # ----------------------------------------------------------------------------- overfitting
 
 
 def plot_overfitting(
     train_acc: Sequence[float],
     val_acc: Sequence[float],
-    path: PathLike,
+    path: PathLike | None = None,
     title: str = "Overfitting",
     ylim: tuple[float, float] | None = None,
-) -> Path:
+) -> Path | Figure:
     """Train and validation accuracy per epoch for one run, the gap between them shaded.
 
     Call it once per run of the overfitting study (e.g. 2,000 training images, then all of
@@ -684,9 +797,9 @@ def _train_and_validation(
 
 def plot_overfitting_runs(
     runs: Sequence[tuple[str, Sequence[float], Sequence[float]]],
-    path: PathLike,
+    path: PathLike | None = None,
     title: str = "Overfitting",
-) -> Path:
+) -> Path | Figure:
     """Several runs of the overfitting study side by side on one figure, one panel each with
     its train and validation accuracy per epoch, on one y-scale. ``runs``: (panel title,
     train_acc, val_acc) per run; accuracies are fractions in [0, 1] (or percentages)."""
@@ -711,6 +824,7 @@ def plot_overfitting_runs(
         _train_and_validation(ax, epochs, tr, va, "gap", markersize=3 if tr.size <= 40 else 0)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25 on a short run
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
     axes[0].set_ylabel("accuracy (%)")
@@ -777,11 +891,11 @@ def _prediction_panel(ax: Any, p: np.ndarray, class_names: Sequence[str] | None)
 
 def plot_preprocessing(
     image: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     probs: Sequence[float] | None = None,
     class_names: Sequence[str] | None = None,
     title: str | None = None,
-) -> Path:
+) -> Path | Figure:
     """The steps of :func:`tinygrad_edu.course.preprocess.preprocess_digit` on one image: the
     greyscale photo with the crop box, the background-subtracted ink (inverted if needed) with
     the ink mask's outline, the crop scaled to [0, 1], and the 28x28 network input with its
