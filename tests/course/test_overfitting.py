@@ -30,7 +30,7 @@ def test_overfitting_study_returns_one_value_per_epoch(toy) -> None:
 
 
 def test_overfitting_rejects_a_bad_size(toy) -> None:
-    with pytest.raises(ValueError, match=r"n_train must be in 1\.\.300"):
+    with pytest.raises(ValueError, match=r"n_train must be an integer 1\.\.300"):
         overfitting.overfitting_run(*toy, n_train=301)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import nn
 from ..data import Dataset
+from ..engine.errors import check_integer
 from ..training import LambdaCallback, TrainingState, evaluate, fit
 from .runs import Log, RunConfig, check_datasets, percent
 
@@ -75,8 +76,7 @@ class OverfittingRun:
 def _first_images(train: Dataset, n_train: int | None) -> Dataset:
     """The first ``n_train`` images of ``train`` (all of them if None)."""
     n = len(train) if n_train is None else n_train
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= len(train):
-        raise ValueError(f"overfitting_run: n_train must be in 1..{len(train)}, got {n_train!r}")
+    check_integer("overfitting_run", "n_train", n, 1, len(train))
     return train if n == len(train) else train.subset(n)
 
 

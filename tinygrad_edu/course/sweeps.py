@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .. import optim
 from ..data import Dataset
+from ..engine.errors import check_integer
 from ..training import Callback
 from .runs import Log, RunConfig, RunResult, check_datasets, percent, run_config
 
@@ -126,10 +127,8 @@ def table_configs(
     """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)} or all")
-    if epochs is not None and (
-        isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0
-    ):
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if epochs is not None:
+        check_integer("table_configs", "epochs", epochs, 1)
     scale = 1.0 if epochs is None else epochs / base.epochs
     base = base if epochs is None else replace(base, epochs=epochs)
     if table == "lr":

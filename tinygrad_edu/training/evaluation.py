@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import nn
 from ..data import DataLoader, Dataset, as_features
+from ..engine.errors import check_integer
 from ..engine.function import ShapeError, no_grad
 from ..engine.tensor import Tensor
 from ..nn import functional as F
@@ -103,8 +104,7 @@ def as_batches(data: Data, batch_size: int, model: nn.Module, who: str, **kw: An
 
 
 def _check_batch_size(who: str, batch_size: Any) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"{who}: batch_size must be a positive integer, got {batch_size!r}")
+    check_integer(who, "batch_size", batch_size, 1)
 
 
 def eval_batch_size(model: nn.Module) -> int:

@@ -71,6 +71,7 @@ import numpy as np
 
 from .. import nn
 from ..data import DataLoader, Dataset
+from ..engine.errors import check_integer
 from ..engine.function import no_grad
 from ..engine.tensor import Tensor
 from .callbacks import Callback, TrainingState
@@ -357,10 +358,7 @@ class TensorBoard(Callback):
             ("probe_size", probe_size, 1),
             ("max_images", max_images, 0),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(
-                    f"TensorBoard: {name} must be an integer >= {least}, got {value!r}"
-                )
+            check_integer("TensorBoard", name, value, least)
         self.log_dir = Path(log_dir)
         if self.log_dir.exists() and not self.log_dir.is_dir():
             raise NotADirectoryError(f"TensorBoard: {self.log_dir} exists and is not a folder")
