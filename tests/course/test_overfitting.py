@@ -41,5 +41,5 @@ def test_the_study_takes_the_cnn_and_other_settings(toy) -> None:
     assert config.network == "the small CNN"
     run = overfitting.overfitting_run(train, validation.subset(40), n_train=64, config=config)
     assert run.epochs == 1 and run.updates == 1 and math.isfinite(run.val_acc[0])
-    with pytest.raises(ValueError, match="model must be mlp or cnn"):
+    with pytest.raises(ValueError, match=r"unknown model .rnn.; choose one of mlp, cnn"):
         RunConfig(model="rnn")

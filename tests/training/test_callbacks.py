@@ -12,9 +12,9 @@ from toy_digits import blobs
 from tinygrad_edu import InputError, nn, optim
 from tinygrad_edu.training import (
     Callback,
+    EarlyStopping,
     EpochLog,
     EvalEvery,
-    EarlyStopping,
     LambdaCallback,
     LRDecay,
     ProgressBar,

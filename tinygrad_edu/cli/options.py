@@ -8,9 +8,8 @@ import argparse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import numpy as np
-
 from ..data import DATASETS
+from ..engine.errors import in_interval, integer_text, number_text
 from ..training import CHECKPOINT_FILE, MODEL_FILE, TensorBoard, TensorBoardNotInstalled
 from ..training.files import why_not_writable
 from .errors import one_line
@@ -21,7 +20,6 @@ __all__ = [
     "add_data_arguments",
     "examples_epilog",
     "int_between",
-    "learning_rate",
     "model_file",
     "nonnegative_int",
     "number_between",
@@ -35,38 +33,24 @@ PROG = "tinygrad-edu"
 MODEL_HELP = f"a model.npz saved by `{PROG} train`, or the run folder it is in (train --out)"
 
 
-def _int_at_least(text: str, lowest: int, expected: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if value < lowest:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An integer > 0."""
-    return _int_at_least(text, 1, "a positive integer")
-
-
-def nonnegative_int(text: str) -> int:
-    """An integer >= 0."""
-    return _int_at_least(text, 0, "an integer >= 0")
-
-
-def int_between(lowest: int, highest: int) -> Callable[[str], int]:
-    """An argparse type: an integer ``lowest .. highest``."""
+def int_between(lowest: int, highest: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer ``lowest .. highest`` (None: no upper bound)."""
+    expected = integer_text(lowest, highest)
 
     def parse(text: str) -> int:
-        value = _int_at_least(text, lowest, f"an integer {lowest}..{highest}")
-        if value > highest:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer {lowest}..{highest}, got {value}"
-            )
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < lowest or (highest is not None and value > highest):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
         return value
 
     return parse
+
+
+#: An integer > 0, and an integer >= 0.
+positive_int, nonnegative_int = int_between(1), int_between(0)
 
 
 def model_file(text: str) -> Path:
@@ -87,33 +71,20 @@ def model_file(text: str) -> Path:
     )
 
 
-def learning_rate(text: str) -> float:
-    """A finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"the learning rate must be a number > 0, got {text}")
-    return value
-
-
 def number_between(
     low: float, high: float, low_open: bool = False, high_open: bool = False
 ) -> Callable[[str], float]:
     """An argparse type: a number in the interval from ``low`` to ``high`` (``*_open``: the end
     itself excluded; ``high`` may be ``inf``)."""
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    expected = number_text(low, high, low_open, high_open)
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        too_low = value <= low if low_open else value < low
-        too_high = value >= high if high_open else value > high
-        if not np.isfinite(value) or too_low or too_high:
-            raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text}")
+        if not in_interval(value, low, high, low_open, high_open):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
         return value
 
     return parse

@@ -103,16 +103,17 @@ def overfitting_run(
                 f"{100 * run.train_acc[-1]:6.2f}%  validation {100 * run.val_acc[-1]:6.2f}%"
             )
 
+    batches, needed = config.training(subset, seed)
     history = fit(
         model,
-        subset,
+        batches,
         None,
         nn.cross_entropy,
         optimizer,
         epochs=config.epochs,
         batch_size=config.batch_size,
         seed=seed,
-        callbacks=[LambdaCallback(on_epoch_end=after_epoch)],
+        callbacks=[*needed, LambdaCallback(on_epoch_end=after_epoch)],
     )
     run.updates = history.epoch_end_iterations[-1] if history.epoch_end_iterations else 0
     run.train_seconds = float(sum(history.epoch_times))

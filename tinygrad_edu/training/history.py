@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.errors import is_integer, is_real
-from .files import atomic_write, parse_json
+from .files import atomic_write, brief, parse_json
 from .metricslog import MetricsLogError, read_metrics
 
 __all__ = ["History"]
@@ -178,7 +178,7 @@ class History:
             except (KeyError, TypeError, ValueError) as e:
                 problem = f"it has no {e}" if isinstance(e, KeyError) else str(e)
                 raise MetricsLogError(
-                    f"{where}record {number} ({_brief(r.get('event'))}) is malformed: {problem}"
+                    f"{where}record {number} ({brief(r.get('event'))}) is malformed: {problem}"
                 ) from None
         try:
             h._check()
@@ -214,7 +214,7 @@ def _apply_record(h: History, r: dict[str, Any]) -> None:
     if event == "config" and not h.config:
         config = r.get("config") or {}
         if not isinstance(config, dict):
-            raise TypeError(f"config must be an object, got {_brief(config)}")
+            raise TypeError(f"config must be an object, got {brief(config)}")
         h.config = dict(config)
         h.config.setdefault("epochs", r.get("epochs"))
     elif event == "resume":  # drop anything logged after the checkpoint it resumed from
@@ -248,7 +248,7 @@ def _apply_record(h: History, r: dict[str, Any]) -> None:
 def _count(value: Any) -> int:
     """A logged epoch or iteration: an integer >= 0."""
     if not is_integer(value) or value < 0:
-        raise TypeError(f"expected an integer >= 0, got {_brief(value)}")
+        raise TypeError(f"expected an integer >= 0, got {brief(value)}")
     return value
 
 
@@ -257,10 +257,5 @@ def _float(value: Any) -> float:
     if value is None:
         return math.nan
     if not is_real(value):
-        raise TypeError(f"expected a number or null, got {_brief(value)}")
+        raise TypeError(f"expected a number or null, got {brief(value)}")
     return float(value)
-
-
-def _brief(value: Any) -> str:
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 40 else text[:37] + "..."

@@ -36,7 +36,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .evaluation import data_size
-from .files import one_line, parse_json
+from .files import brief, one_line, parse_json
 from .history import History, plural
 from .metricslog import METRICS_FILE, MetricsLogError, MetricsWriter
 from .modelfile import describe
@@ -179,7 +179,7 @@ def _first_difference(a: str, b: str) -> tuple[str, str]:
     """The first line where two models' reprs differ, from each, stripped and shortened."""
     lines = itertools.zip_longest(a.splitlines(), b.splitlines(), fillvalue="(nothing)")
     x, y = next((x, y) for x, y in lines if x != y)
-    return _brief(x.strip()), _brief(y.strip())
+    return brief(x.strip(), 80), brief(y.strip(), 80)
 
 
 def _config_record(log: Path) -> dict[str, Any]:
@@ -423,7 +423,8 @@ class RunFolder(Callback):
                 continue
             if old != new:
                 raise CheckpointError(
-                    f"{where}: it was trained with {key} {_brief(old)}, this call has {_brief(new)}"
+                    f"{where}: it was trained with {key} {brief(old, 80)}, this call has "
+                    f"{brief(new, 80)}"
                 )
         for key, now in self.sizes.items():
             then = ckpt.extra.get(key)
@@ -475,9 +476,3 @@ def _finite(model: nn.Module) -> bool:
 
 def _dropout_layers(model: nn.Module) -> list[nn.Dropout]:
     return [m for m in model.modules() if isinstance(m, nn.Dropout)]
-
-
-def _brief(value: Any) -> str:
-    """A config value on one line, shortened."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 80 else text[:77] + "..."
