@@ -23,7 +23,7 @@ def add_graph_command(subparsers: Any) -> None:
     """Add ``graph``."""
     p = subparsers.add_parser(
         "graph",
-        help="draw a computation graph (the seeds' MLP or a small expression) to a file",
+        help="draw a computation graph (the course's 784-64-10 MLP, a small expression) to a file",
         description="Draw the computation graph of an example to SVG, PNG, PDF or DOT. "
         "Without graphviz's dot program the DOT text is written instead.",
         formatter_class=argparse.RawDescriptionHelpFormatter,

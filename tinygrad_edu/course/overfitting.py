@@ -1,4 +1,4 @@
-"""The overfitting study: the seeds' network trained on a few images and on many.
+"""The overfitting study: the course's 784-64-10 sigmoid MLP trained on a few images and on many.
 
 The same network and settings (:data:`OVERFITTING_CONFIG`: 784-64-10 sigmoid, SGD with
 momentum 0.9, lr 0.5, batch 100, 30 epochs) are trained on the first 2,000 training images and

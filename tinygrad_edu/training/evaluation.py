@@ -116,7 +116,7 @@ def eval_batch_size(model: nn.Module) -> int:
     4096 images: a 302 MB first activation and an 840 MB im2col matrix, fresh memory each
     batch). Evaluating its 10,000 MNIST test images took 3.0 s and 1,002 MiB of memory in
     batches of 4096, 1.22 s and 77 MiB in batches of 128 (``benchmarks/eval_batch.py --memory``,
-    2 cores). The seeds' MLP takes 0.02 s at any of these sizes."""
+    2 cores). The course's 784-64-10 sigmoid MLP takes 0.02 s at any of these sizes."""
     has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
     return CONV_EVAL_BATCH_SIZE if has_conv else EVAL_BATCH_SIZE
 

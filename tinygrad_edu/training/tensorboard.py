@@ -27,7 +27,7 @@ the callback.
 Files: ``log_dir`` holds one event file ``events.out.tfevents.<time>.<host>.tinygrad_edu``,
 flushed at every test evaluation and epoch end and at least every 5 s, so a killed run leaves
 the events up to its last flush readable (fsync'ed only at the end of training: a killed process
-loses nothing it flushed, and an fsync would cost an epoch of the seeds' network 3-8 ms). A new
+loses nothing it flushed, and an fsync would cost an epoch of the course's MLP 3-8 ms). A new
 run (at iteration 0) removes the folder's older ``*.tinygrad_edu`` event files. A run resumed from a
 :class:`~tinygrad_edu.training.runfolder.RunFolder` checkpoint (it starts at the checkpoint's
 iteration c) keeps the file up to the ``epoch`` record of step c, drops what was written after
