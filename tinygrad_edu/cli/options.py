@@ -1,23 +1,26 @@
 """Pieces of argparse the commands share: the program's name, argument types (each turns a string
 into a value or says why not), the ``--dataset``/``--data-dir``/``--offline`` arguments, and the
-examples list of ``graph`` and ``trace``."""
+examples' arguments and list of ``graph`` and ``trace``."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from ..data import DATASETS
 from ..engine.errors import in_interval, integer_text, number_text
 from ..training import CHECKPOINT_FILE, MODEL_FILE, TensorBoard, TensorBoardNotInstalled
 from ..training.files import why_not_writable
+from ..viz.examples import EXAMPLES, MAX_BATCH
 from .errors import one_line
 
 __all__ = [
     "MODEL_HELP",
     "PROG",
+    "RANKDIRS",
     "add_data_arguments",
+    "add_example_arguments",
     "examples_epilog",
     "int_between",
     "model_file",
@@ -29,6 +32,8 @@ __all__ = [
 ]
 
 PROG = "tinygrad-edu"
+#: The ``--rankdir`` choices: auto picks LR or TB to fit a projector (see viz.choose_rankdir).
+RANKDIRS = ("auto", "LR", "TB")
 #: The help of a command's model argument (see :func:`model_file`).
 MODEL_HELP = f"a model.npz saved by `{PROG} train`, or the run folder it is in (train --out)"
 
@@ -141,9 +146,35 @@ def add_data_arguments(
     )
 
 
-def examples_epilog(examples: Mapping[str, str], *usage: str) -> str:
-    """The help's closing list of ``--example`` choices, then example command lines."""
-    lines = ["examples:", *(f"  {name:<11} {what}" for name, what in examples.items())]
+def add_example_arguments(parser: argparse.ArgumentParser, default: str, rankdir: str) -> None:
+    """What ``graph`` and ``trace`` share: ``--example`` (default ``default``), ``--seed``,
+    ``--batch`` (the mlp example's) and ``--rankdir`` (``rankdir``: what it lays out)."""
+    parser.add_argument(
+        "--example", choices=list(EXAMPLES), default=default, help=f"default: {default}"
+    )
+    parser.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="random seed of the MLPs' weights and data"
+    )
+    parser.add_argument(
+        "--batch",
+        type=int_between(1, MAX_BATCH),
+        default=256,
+        help=f"minibatch size of the mlp example (1..{MAX_BATCH}; default 256)",
+    )
+    parser.add_argument(
+        "--rankdir",
+        choices=RANKDIRS,
+        default="auto",
+        help=f"layout direction of {rankdir}: LR (left to right), TB (top to bottom, each op "
+        "beside its result), or auto (default): the one that fits a 1280x720 projector, "
+        "between 1:2 and 2:1",
+    )
+
+
+def examples_epilog(*usage: str) -> str:
+    """The help's closing list of ``--example`` choices (:data:`viz.examples.EXAMPLES`), then
+    the command lines ``usage``."""
+    lines = ["examples:", *(f"  {name:<11} {what}" for name, (what, _) in EXAMPLES.items())]
     if usage:
         lines += ["", *(f"  {line}" for line in usage)]
     return "\n".join(lines)
