@@ -30,7 +30,7 @@ def test_overfitting_study_returns_one_value_per_epoch(toy) -> None:
 
 
 def test_overfitting_rejects_a_bad_size(toy) -> None:
-    with pytest.raises(ValueError, match=r"n_train must be in 1\.\.300"):
+    with pytest.raises(ValueError, match=r"n_train must be an integer 1\.\.300"):
         overfitting.overfitting_run(*toy, n_train=301)
 
 
@@ -41,7 +41,7 @@ def test_the_study_takes_the_cnn_and_other_settings(toy) -> None:
     assert config.network == "the small CNN"
     run = overfitting.overfitting_run(train, validation.subset(40), n_train=64, config=config)
     assert run.epochs == 1 and run.updates == 1 and math.isfinite(run.val_acc[0])
-    with pytest.raises(ValueError, match="model must be mlp or cnn"):
+    with pytest.raises(ValueError, match=r"unknown model .rnn.; choose one of mlp, cnn"):
         RunConfig(model="rnn")
 
 

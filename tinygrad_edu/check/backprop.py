@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.backprop import topological_sort
+from ..engine.errors import check_integer
 from ..engine.tensor import Tensor
 from .backprop_report import BackpropReport, NodeResult
 from .diagnose import EXACT, Clues, Diagnosis, Tolerance, diagnose
@@ -65,7 +66,7 @@ def check_backprop(
     ValueError or TypeError; the student's mistakes are in the report."""
     spec = dict(inputs)
     _check_arguments(forward, spec, wrt, trials)
-    used = resolve_seed(seed)
+    used = resolve_seed(seed, "check_backprop")
     report = BackpropReport(f"check_backprop({name_of(by_hand)})", used, trials)
     rng = np.random.default_rng(used)
     for trial in range(trials):
@@ -98,8 +99,7 @@ def defined_at(fn: Any) -> str:
 def _check_arguments(forward: Any, spec: dict, wrt: Sequence[str] | None, trials: Any) -> None:
     if not callable(forward):
         raise TypeError(f"check_backprop: forward must be a function, got {type(forward).__name__}")
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"check_backprop: trials must be a positive integer, got {trials!r}")
+    check_integer("check_backprop", "trials", trials, 1)
     if not spec:
         raise ValueError(
             f"check_backprop: inputs is empty: name the inputs of {defined_at(forward)}"

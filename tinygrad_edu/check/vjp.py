@@ -58,7 +58,7 @@ def check_vjp(
     checked_callable("check_vjp", "backward", backward)
     checked_callable("check_vjp", "forward", forward)
     spec, trials = checked_spec("check_vjp", inputs), checked_trials("check_vjp", trials)
-    seed = resolve_seed(seed)
+    seed = resolve_seed(seed, "check_vjp")
     report = CheckReport(f"check_vjp({name_of(backward)})", trials=trials, seed=seed)
     rng = np.random.default_rng(seed)
     for trial in range(trials):
@@ -124,7 +124,7 @@ def check_gradients(
     unknown = [n for n in wrt if n not in float_names(spec)]
     if unknown:
         raise ValueError(f"check_gradients: wrt names no float input: {unknown}")
-    seed = resolve_seed(seed)
+    seed = resolve_seed(seed, "check_gradients")
     report = CheckReport(f"check_gradients({name_of(by_hand)})", trials=trials, seed=seed)
     rng = np.random.default_rng(seed)
     for trial in range(trials):
