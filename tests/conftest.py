@@ -62,14 +62,15 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def drawn(monkeypatch: pytest.MonkeyPatch) -> dict[Path, Drawn]:
-    """Every figure saved through ``viz.canvas.save_figure`` during the test, by path: its size
-    in pixels, its text and the texts that overlap other Axes, read just before it is saved."""
+    """Every figure saved through ``viz.canvas.save_figure`` during the test, by path (by the
+    Figure itself when it was drawn without a path): its size in pixels, its text and the texts
+    that overlap other Axes, read just before it is saved."""
     from tinygrad_edu.viz import canvas
 
     figures: dict[Path, Drawn] = {}
     save = canvas.save_figure
 
-    def recording_save(fig: Any, path: Any) -> Path:
+    def recording_save(fig: Any, path: Any) -> Any:
         width, height = (fig.get_size_inches() * fig.dpi).round().astype(int)
         text, overlaps = figure_text(fig), overlapping_texts(fig)
         out = save(fig, path)

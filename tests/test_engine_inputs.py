@@ -98,8 +98,12 @@ def test_pow_still_matches_finite_differences_and_its_tangent_at_zero() -> None:
         (lambda: _x().sum().backward("ab"), TypeError, r"backward: cannot convert str"),
         (lambda: Tensor(np.arange(3)).sigmoid(), TypeError, r"sigmoid: needs a floating-point"),
         (lambda: Tensor(np.arange(3)).log(), TypeError, r"log: needs a floating-point"),
-        (lambda: MLP([4, 3, 2], dropout="0.5"), InputError, r"MLP: dropout .* string '0.5'"),
-        (lambda: MLP([4, 3, 2], dropout=1.0), InputError, r"MLP: dropout must lie in \[0, 1\)"),
+        (lambda: MLP([4, 3, 2], dropout="0.5"), InputError, r"MLP: dropout .* got '0.5'"),
+        (
+            lambda: MLP([4, 3, 2], dropout=1.0),
+            InputError,
+            r"MLP: dropout must be a number in \[0, 1\)",
+        ),
         (lambda: Dropout(p=None), InputError, r"Dropout: p must be a number in \[0, 1\)"),
     ],
 )
@@ -194,3 +198,63 @@ def test_changes_after_backward_and_a_new_forward_are_fine() -> None:
         (w * w).sum().backward()
         opt.step()
     np.testing.assert_allclose(w.data, [0.0, 0.0])
+
+
+# --------------------------------------------------------------------------- one error type
+def _fit_for(epochs: object) -> object:
+    from toy_digits import blobs
+
+    from tinygrad_edu.training import fit
+
+    model = MLP([784, 10], seed=0)
+    return fit(model, blobs(20), None, "cross_entropy", SGD(model.parameters(), 0.1), epochs)
+
+
+def _tensorboard_every_0() -> object:
+    from tinygrad_edu.training import TensorBoard
+
+    return TensorBoard("never-written", every=0)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: MLP([784, 0, 10]),
+        lambda: nn.Linear(0, 3),
+        lambda: nn.Conv2d(1, 0, 3),
+        lambda: MLP([784, 10], dropout=1.5),
+        lambda: Dropout(1.5),
+        lambda: F.dropout(_x(), 1.5),
+        lambda: F.dropout(_x(), "0.5"),
+        lambda: SGD([Tensor([1.0], requires_grad=True)], lr=-1),
+        lambda: SGD([Tensor([1.0], requires_grad=True)], lr="0.1"),
+        lambda: nn.MLP([784, 10], seed=-1),
+        lambda: _fit_for(-1),
+        lambda: _fit_for(2.5),
+        _tensorboard_every_0,
+    ],
+)
+def test_the_same_mistake_raises_the_same_error_type(call: Callable[[], object]) -> None:
+    """A size, rate or count that will not do is an InputError everywhere (before: MLP's
+    widths and F.dropout's p raised a plain ValueError, an optimiser's lr as text a TypeError,
+    while Linear and nn.Dropout raised InputError)."""
+    with pytest.raises(InputError) as info:
+        call()
+    assert type(info.value) is InputError
+
+
+def test_the_argument_checks_say_what_they_expect() -> None:
+    from tinygrad_edu.engine.errors import check_integer, check_number
+
+    assert check_integer("f", "n", np.int64(3), 1) == 3
+    assert check_number("f", "p", np.float32(0.5), 0, 1, high_open=True) == 0.5
+    for call, message in [
+        (lambda: check_integer("f", "n", True, 1), "f: n must be a positive integer, got True"),
+        (lambda: check_integer("f", "k", 10, 0, 9), "f: k must be an integer 0..9, got 10"),
+        (lambda: check_integer("f", "e", -1, 0), "f: e must be an integer >= 0, got -1"),
+        (lambda: check_number("f", "p", 1, 0, 1, high_open=True), r"in \[0, 1\), got 1"),
+        (lambda: check_number("f", "r", 0, 0, low_open=True), "f: r must be a number > 0"),
+        (lambda: check_number("f", "x", float("nan")), "f: x must be a finite number, got nan"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            call()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import Tensor, nn, optim
+from tinygrad_edu.engine.errors import InputError
 from tinygrad_edu.nn.init import is_aligned
 
 try:
@@ -164,7 +165,7 @@ def test_accepts_a_module_and_lr_can_change() -> None:
     assert len(opt.params) == 2
     opt.lr = 0.01
     assert opt.lr == 0.01
-    with pytest.raises(ValueError, match="lr must be >= 0"):
+    with pytest.raises(InputError, match="lr must be a number >= 0, got -1"):
         opt.lr = -1
     assert "SGD(2 tensors, lr=0.01" in repr(opt)
 
@@ -172,16 +173,24 @@ def test_accepts_a_module_and_lr_can_change() -> None:
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda ps: optim.SGD(ps, lr=-0.1), ValueError, "SGD: lr must be >= 0"),
-        (lambda ps: optim.SGD(ps, lr=math.nan), ValueError, "lr must be >= 0"),
-        (lambda ps: optim.SGD(ps, lr="0.1"), TypeError, "lr must be a number"),
-        (lambda ps: optim.SGD(ps, lr=0.1, momentum=-1), ValueError, "momentum must be >= 0"),
-        (lambda ps: optim.SGD(ps, lr=0.1, weight_decay=-1), ValueError, "weight_decay"),
+        (lambda ps: optim.SGD(ps, lr=-0.1), InputError, "SGD: lr must be a number >= 0, got -0.1"),
+        (lambda ps: optim.SGD(ps, lr=math.nan), InputError, "lr must be a number >= 0, got nan"),
+        (lambda ps: optim.SGD(ps, lr="0.1"), InputError, "lr must be a number >= 0, got '0.1'"),
+        (
+            lambda ps: optim.SGD(ps, lr=0.1, momentum=-1),
+            InputError,
+            "momentum must be a number >= 0",
+        ),
+        (lambda ps: optim.SGD(ps, lr=0.1, weight_decay=-1), InputError, "weight_decay"),
         (lambda ps: optim.SGD(ps, lr=0.1, nesterov=True), ValueError, "nesterov needs momentum"),
-        (lambda ps: optim.Adam(ps, lr=-1), ValueError, "Adam: lr must be >= 0"),
-        (lambda ps: optim.Adam(ps, betas=(0.9, 1.0)), ValueError, r"betas\[1\] must be >= 0"),
+        (lambda ps: optim.Adam(ps, lr=-1), InputError, "Adam: lr must be a number >= 0"),
+        (
+            lambda ps: optim.Adam(ps, betas=(0.9, 1.0)),
+            InputError,
+            r"betas\[1\] must be a number in \[0, 1\)",
+        ),
         (lambda ps: optim.Adam(ps, betas=(0.9,)), ValueError, "betas must be a pair"),
-        (lambda ps: optim.Adam(ps, eps=-1e-8), ValueError, "eps must be >= 0"),
+        (lambda ps: optim.Adam(ps, eps=-1e-8), InputError, "eps must be a number >= 0"),
         (lambda ps: optim.SGD([], lr=0.1), ValueError, "empty parameter list"),
         (lambda ps: optim.SGD(ps[0], lr=0.1), TypeError, "got a single Tensor"),
         (lambda ps: optim.SGD([np.zeros(3)], lr=0.1), TypeError, r"params\[0\] is a ndarray"),

@@ -42,14 +42,14 @@ def test_sigmoid_grad_is_the_formula(s: np.ndarray, data: st.DataObject) -> None
 
 @pytest.mark.parametrize("shape", [(), (1,), (5,), (3, 4), (2, 3, 4), (0, 3), (70, 70), (5000,)])
 def test_expand_gives_broadcast_values_of_the_shape(shape: tuple[int, ...]) -> None:
-    """Up to speed.SMALL elements a fresh writable array, above it the broadcast view."""
+    """Up to speed.COPY_BROADCASTS_UP_TO elements a fresh writable array, above it the view."""
     for g in (np.array(2.5, np.float32).reshape((1,) * len(shape)), np.full(shape[-1:], 1.5)):
         if g.ndim > len(shape):
             continue
         out = speed.expand(g, shape)
         np.testing.assert_array_equal(out, np.broadcast_to(g, shape))
         assert out.dtype == g.dtype
-        assert out.flags.writeable == (int(np.prod(shape)) <= speed.SMALL)
+        assert out.flags.writeable == (int(np.prod(shape)) <= speed.COPY_BROADCASTS_UP_TO)
 
 
 def test_expand_of_a_tensor_records_ops() -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine.errors import check_bias
+from .engine.errors import check_bias, is_integer
 from .engine.function import Function, InputError, ShapeError
 from .engine.grad_mode import is_grad_enabled
 from .engine.memory import reused_array, scratch
@@ -46,7 +46,7 @@ def as_pair(who: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
     if not (
         isinstance(pair, tuple | list)
         and len(pair) == 2
-        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in pair)
+        and all(map(is_integer, pair))
         and min(pair) >= minimum
     ):
         raise InputError(

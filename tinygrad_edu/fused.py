@@ -183,7 +183,8 @@ class BinaryCrossEntropy(Function):
         """-(t log p + (1 - t) log(1 - p)), reduced, from primitives (without the clamps: for
         p strictly between 0 and 1)."""
         p, (_, t) = ctx.parents[0], ctx.saved
-        return _reduce_tensor(-(t * p.log() + (1 - t) * (1 - p).log()), ctx.reduction)
+        bce = -(t * p.log() + (1 - t) * (1 - p).log())
+        return reduce_loss(bce, ctx.reduction, "binary_cross_entropy")
 
 
 class BinaryCrossEntropyWithLogits(Function):
@@ -218,7 +219,8 @@ class BinaryCrossEntropyWithLogits(Function):
         relu(-z))."""
         z, (_, t) = ctx.parents[0], ctx.saved
         abs_z = z.relu() + (-z).relu()
-        return _reduce_tensor(z.relu() - z * t + (1 + (-abs_z).exp()).log(), ctx.reduction)
+        bce = z.relu() - z * t + (1 + (-abs_z).exp()).log()
+        return reduce_loss(bce, ctx.reduction, "binary_cross_entropy_with_logits")
 
 
 # --------------------------------------------------------------------------- targets
@@ -288,8 +290,10 @@ def _reduce(l: Array, reduction: str) -> Array:
     return np.asarray(total / max(l.size, 1) if reduction == "mean" else total, dtype=l.dtype)
 
 
-def _reduce_tensor(l: Tensor, reduction: str) -> Tensor:
-    """The elementwise losses l (a Tensor), reduced as the op's ``reduction`` says."""
+def reduce_loss(l: Tensor, reduction: str, who: str) -> Tensor:
+    """The elementwise losses l (a Tensor), reduced: their mean (of none refused, naming the
+    loss ``who``), their sum, or l itself for "none"."""
+    refuse_empty_mean(who, l.shape, reduction)
     return l.mean() if reduction == "mean" else l.sum() if reduction == "sum" else l
 
 

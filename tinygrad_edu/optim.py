@@ -17,33 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from .engine.function import ShapeError
+from .engine.errors import ShapeError, check_number
 from .engine.tensor import Tensor
 from .nn.init import aligned_empty, aligned_zeros
 
 __all__ = ["MOMENTUM", "OPTIMIZERS", "SGD", "Adam", "Optimizer", "make_optimizer"]
-
-
-def _check_number(
-    who: str,
-    name: str,
-    value: Any,
-    low: float = 0.0,
-    high: float | None = None,
-    high_open: bool = False,
-) -> float:
-    """``value`` as a float, if it is a finite number with low <= value (<= or < high)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{who}: {name} must be a number, got {value!r}")
-    v = float(value)
-    if (
-        not math.isfinite(v)
-        or v < low
-        or (high is not None and (v >= high if high_open else v > high))
-    ):
-        bound = "" if high is None else f" and {'<' if high_open else '<='} {high}"
-        raise ValueError(f"{who}: {name} must be >= {low}{bound}, got {value!r}")
-    return v
 
 
 class Optimizer:
@@ -77,7 +55,7 @@ class Optimizer:
             if id(p) in seen:
                 raise ValueError(f"{who}: params[{i}] (shape {p.shape}) appears twice")
             seen.add(id(p))
-        self.lr = _check_number(who, "lr", lr)
+        self.lr = check_number(who, "lr", lr, 0)
         self.steps = 0  # calls of step()
         # per parameter: its update count (Adam's t) and named state arrays, made on first use
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
@@ -90,7 +68,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = _check_number(type(self).__name__, "lr", value)
+        self._lr = check_number(type(self).__name__, "lr", value, 0)
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None (the next backward stores fresh gradients)."""
@@ -237,9 +215,9 @@ class SGD(Optimizer):
         who = type(self).__name__
         if "lr" in hyper:
             self.lr = hyper["lr"]
-        self.momentum = _check_number(who, "momentum", hyper["momentum"])
-        self.dampening = _check_number(who, "dampening", hyper["dampening"], high=1.0)
-        self.weight_decay = _check_number(who, "weight_decay", hyper["weight_decay"])
+        self.momentum = check_number(who, "momentum", hyper["momentum"], 0)
+        self.dampening = check_number(who, "dampening", hyper["dampening"], 0, 1)
+        self.weight_decay = check_number(who, "weight_decay", hyper["weight_decay"], 0)
         self.nesterov = bool(hyper["nesterov"])
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(
@@ -300,11 +278,11 @@ class Adam(Optimizer):
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise ValueError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (
-            _check_number(who, "betas[0]", betas[0], high=1.0, high_open=True),
-            _check_number(who, "betas[1]", betas[1], high=1.0, high_open=True),
+            check_number(who, "betas[0]", betas[0], 0, 1, high_open=True),
+            check_number(who, "betas[1]", betas[1], 0, 1, high_open=True),
         )
-        self.eps = _check_number(who, "eps", hyper["eps"])
-        self.weight_decay = _check_number(who, "weight_decay", hyper["weight_decay"])
+        self.eps = check_number(who, "eps", hyper["eps"], 0)
+        self.weight_decay = check_number(who, "weight_decay", hyper["weight_decay"], 0)
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         beta1, beta2 = self.betas

@@ -454,7 +454,7 @@ def test_wrong_arguments_raise_one_clear_message() -> None:
         ({"wrt": ["nope"]}, "wrt names 'nope', which forward .*loss_only"),
         ({"wrt": []}, "wrt must be a non-empty list"),
         ({"trials": 0}, "trials must be a positive integer"),
-        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"seed": -1}, "check_backprop: seed must be an integer >= 0, or None"),
     ]
     for kwargs, words in cases:
         with pytest.raises(ValueError, match=words):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tinygrad_edu import Function, Tensor
+from tinygrad_edu import Function, InputError, Tensor
 from tinygrad_edu.check import check_function, check_gradients, check_vjp
 
 
@@ -129,5 +129,5 @@ def test_each_call_draws_afresh_and_a_failure_says_how_to_replay_it() -> None:
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
 def test_a_seed_that_is_not_a_non_negative_integer_is_refused(seed: Any) -> None:
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(InputError, match="check_vjp: seed must be an integer >= 0, or None"):
         check_vjp(sigmoid_backward, Tensor.sigmoid, {"z": (2,)}, seed=seed)

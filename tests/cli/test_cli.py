@@ -43,7 +43,7 @@ def test_train_then_eval(fake_data: list, tmp_path: Path, capsys: pytest.Capture
     stdout = capsys.readouterr().out.splitlines()
     assert stdout[0].startswith(
         "training 784-64-10 sigmoid on blobs (300 train, 100 test), "
-        "momentum lr 0.5, batch 50, 2 epochs, seed 3"
+        "momentum lr 0.5 (momentum 0.9), batch 50, 2 epochs, seed 3, init normal (std 0.1)"
     )
     assert stdout[1].startswith("epoch 1/2  train loss") and stdout[2].startswith("epoch 2/2")
     assert stdout[3].startswith("final test accuracy: ")
@@ -103,7 +103,7 @@ def test_train_options(fake_data: list, tmp_path: Path, capsys: pytest.CaptureFi
         (["train", "--arch", "784,64,9"], "--arch must end at 10"),
         (["train", "--arch", "784,x,10"], "--arch: expected comma-separated layer widths"),
         (["train", "--arch", "784"], "need at least two positive widths"),
-        (["train", "--lr", "-0.1"], "the learning rate must be a number > 0, got -0.1"),
+        (["train", "--lr", "-0.1"], "argument --lr: expected a number > 0, got -0.1"),
         (["train", "--lr", "fast"], "argument --lr: expected a number"),
         (["train", "--batch-size", "0"], "expected a positive integer, got 0"),
         (["train", "--epochs", "two"], "expected a positive integer, got 'two'"),
@@ -288,7 +288,7 @@ def test_a_run_diverging_later_keeps_its_last_good_checkpoint(
 def test_names_come_from_the_library() -> None:
     """The commands offer the library's datasets, optimisers, activations and inits."""
     from tinygrad_edu import nn, optim
-    from tinygrad_edu.cli.train import DEFAULT_LR
+    from tinygrad_edu.cli.network import MODEL_LR
     from tinygrad_edu.data import DATASETS
     from tinygrad_edu.nn.init import INITS
 
@@ -302,6 +302,18 @@ def test_names_come_from_the_library() -> None:
     }
     for name in ("train", "eval", "plot", "sweep"):
         assert choices[name, "dataset"] == list(DATASETS)
-    assert choices["train", "optimizer"] == list(optim.OPTIMIZERS) == list(DEFAULT_LR)
+    assert choices["train", "optimizer"] == list(optim.OPTIMIZERS) == list(MODEL_LR["mlp"])
     assert choices["train", "activation"] == list(nn.ACTIVATIONS)
     assert choices["train", "init"] == list(INITS)
+
+
+def test_the_folders_a_run_writes_by_default_are_ignored_by_git() -> None:
+    """train's runs/<date-time>, the logs/ of --tensorboard in the docs, the sweep tables'
+    tables/ (before: only runs/ was in .gitignore)."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    paths = ["runs/20250101-120000/model.npz", "logs/mlp/events.out", "tables/hidden.md"]
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", *paths], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.stdout.split() == paths

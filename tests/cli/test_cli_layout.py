@@ -12,7 +12,7 @@ from tinygrad_edu import cli
 
 PACKAGE = Path(tinygrad_edu.__file__).parent
 CLI = PACKAGE / "cli"
-SHARED = {"errors", "options", "rundata", "figures", "network"}
+SHARED = {"errors", "options", "rundata", "figures", "network", "settings"}
 
 
 def imports(path: Path) -> list[tuple[int, str, list[str]]]:

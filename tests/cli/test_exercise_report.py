@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from tinygrad_edu import cli
 from tinygrad_edu.exercises import get_exercise, start_workspace
@@ -249,16 +250,6 @@ def test_signals_stop_a_report_and_every_part(tmp_path: Path, signum: int) -> No
     assert time.monotonic() - start < 8 and process.returncode == 130
     started = [int(line) for line in pids.read_text().split()]
     assert started and not any(alive(pid) for pid in started)
-
-
-def alive(pid: int) -> bool:
-    for _ in range(60):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 # ----------------------------------------------------------------------------- check --json

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tinygrad_edu import cli
-from tinygrad_edu.cli.overfit import HANDOUT_EPOCHS
+from tinygrad_edu.cli.overfit import HANDOUT_EPOCHS, SETTING_KEYS
 
 QUICK = ["overfit", "--dataset", "mnist-sample", "--quick"]
 
@@ -57,7 +57,9 @@ def test_the_cnn_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     [
         (["--small", "1000"], "--small 1,000 must be below the 1,000 training images"),
         (["--small", "0"], "argument --small: expected a positive integer, got 0"),
-        (["--lr", "0"], "the learning rate must be a number > 0"),
+        (["--lr", "0"], "argument --lr: expected a number > 0, got 0"),
+        (["--batch-size", "0"], "argument --batch-size: expected a positive integer, got 0"),
+        (["--momentum", "0.5"], "--momentum goes with --optimizer momentum or nesterov, not sgd"),
         (["--model", "rnn"], "argument --model: invalid choice: 'rnn'"),
     ],
 )
@@ -77,3 +79,30 @@ def test_an_out_that_is_a_file_is_refused_before_training(
     captured = capsys.readouterr()
     assert "--out" in captured.err and "is not a folder" in captured.err
     assert "epoch" not in captured.err
+
+
+def test_the_settings_options_are_rows_of_trains_table() -> None:
+    """--optimizer, --lr, --momentum, --batch-size, --epochs, --seed: train's rows (one type
+    and check each), with the handout's defaults in the help."""
+    from tinygrad_edu.cli.settings import BY_KEY
+
+    parser = cli.build_parser()
+    assert parser.commands is not None
+    actions = {a.dest: a for a in parser.commands[1]["overfit"]._actions}
+    for key in SETTING_KEYS:
+        row = BY_KEY[key]
+        assert actions[key].option_strings == [row.option] and actions[key].default is None
+        assert actions[key].help.startswith(row.help)
+        assert {"type": actions[key].type, "choices": actions[key].choices} == {
+            "type": row.kind.argument.get("type"),
+            "choices": row.kind.argument.get("choices"),
+        }
+    assert "(default sgd)" in actions["optimizer"].help
+    assert "(default mlp 30, cnn 15; 3 with --quick)" in actions["epochs"].help
+
+
+def test_momentum_is_used_and_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [*QUICK, "--epochs", "1", "--optimizer", "momentum", "--momentum", "0.5"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("784-64-10 sigmoid, momentum lr 0.5 (momentum 0.5), batch 256, 1 epoch")

@@ -123,7 +123,7 @@ def test_graph_and_trace_take_the_same_examples_with_the_same_meaning(capsys, tm
             run("graph", "--example", example, "--batch", "4", "-o", str(tmp_path / "g.dot")) == 0
         )
         assert capsys.readouterr().out.endswith(f"({titles[example]})\n")
-    assert titles["mlp"].startswith("the seeds' MLP 784-64-10")  # the same network in both
+    assert titles["mlp"].startswith("the course's MLP 784-64-10")  # the same network in both
     assert titles["tiny-mlp"].startswith("a 2-3-2 sigmoid MLP")
 
 

@@ -30,7 +30,7 @@ def test_overfitting_study_returns_one_value_per_epoch(toy) -> None:
 
 
 def test_overfitting_rejects_a_bad_size(toy) -> None:
-    with pytest.raises(ValueError, match=r"n_train must be in 1\.\.300"):
+    with pytest.raises(ValueError, match=r"n_train must be an integer 1\.\.300"):
         overfitting.overfitting_run(*toy, n_train=301)
 
 
@@ -41,5 +41,17 @@ def test_the_study_takes_the_cnn_and_other_settings(toy) -> None:
     assert config.network == "the small CNN"
     run = overfitting.overfitting_run(train, validation.subset(40), n_train=64, config=config)
     assert run.epochs == 1 and run.updates == 1 and math.isfinite(run.val_acc[0])
-    with pytest.raises(ValueError, match="model must be mlp or cnn"):
+    with pytest.raises(ValueError, match=r"unknown model .rnn.; choose one of mlp, cnn"):
         RunConfig(model="rnn")
+
+
+def test_a_run_keeps_its_trained_network(toy) -> None:
+    """The run's model is the network after its last epoch: it scores the last point."""
+    from tinygrad_edu.training import evaluate
+
+    train, validation = toy
+    config = RunConfig(optimizer="momentum", lr=0.5, batch_size=50, epochs=2)
+    run = overfitting.overfitting_run(train, validation, n_train=100, config=config)
+    assert run.model is not None
+    assert evaluate(run.model, validation) == (run.val_loss[-1], run.val_acc[-1])
+    assert evaluate(run.model, train.subset(100))[1] == run.train_acc[-1]

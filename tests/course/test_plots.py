@@ -113,6 +113,16 @@ def test_plot_overfitting_runs(tmp_path: Path) -> None:
         plots.plot_overfitting_runs([("all", [0.5], [])], tmp_path / "x.png")
 
 
+def test_plot_overfitting_runs_ticks_whole_epochs() -> None:
+    losses = [([1.0, 0.6, 0.5], [1.1, 0.8, 0.9])]
+    fig = plots.plot_overfitting_runs(
+        [("3 epochs", [0.5, 0.8, 0.9], [0.5, 0.7, 0.8])], losses=losses
+    )
+    fig.canvas.draw()
+    for ax in fig.axes:  # the accuracy row and the loss row
+        assert [t for t in ax.get_xticks() if 1 <= t <= 3] == [1, 2, 3]
+
+
 # ----------------------------------------------------------------------------- single neuron
 
 
@@ -196,3 +206,51 @@ def test_plot_network_inputs_rejects(
 ) -> None:
     with pytest.raises(ValueError, match=match):
         plots.plot_network_inputs(IMAGES[:3] / 255.0, probs, tmp_path / "p.png", names)
+
+
+def test_plot_single_neuron_shows_the_class_means_and_the_weights(tmp_path: Path) -> None:
+    """The panels hold the mean image of the digit, that of the rest (uint8 pixels / 255) and
+    the weights themselves on the symmetric scale [-max|w|, +max|w|]."""
+    labels = np.array([0, 1, 0, 2])
+    images = np.zeros((4, 28, 28), np.uint8)
+    images[labels == 0, 5:10, 5:10] = 255  # the 0s: ink top left; the others: ink bottom right
+    images[labels != 0, 20:25, 20:25] = 255
+    weight = np.zeros((28, 28))
+    weight[5:10, 5:10], weight[20:25, 20:25] = 2.0, -1.0
+    fig = plots.plot_single_neuron(weight, 0.5, images, labels == 0)
+    mean_digit, mean_rest, w = (ax.get_images()[0].get_array() for ax in fig.axes[:3])
+    assert mean_digit[7, 7] == 1 and mean_digit[22, 22] == 0
+    assert mean_rest[22, 22] == 1 and mean_rest[7, 7] == 0
+    np.testing.assert_array_equal(w, weight)
+    assert fig.axes[2].get_images()[0].get_clim() == (-2.0, 2.0)
+    assert "b = +0.50" in fig.axes[2].get_title()
+
+
+# ----------------------------------------------------------------------------- inline figures
+
+
+def inline_calls() -> list[tuple[str, object]]:
+    """(name, a call of each of the handouts' plot functions with no path)."""
+    photo = np.full((120, 90), 210, np.uint8)
+    photo[30:90, 40:52] = 30
+    weight = RNG.normal(size=(28, 28))
+    probs = np.full((2, 10), 0.1)
+    return [
+        ("overfitting", lambda: plots.plot_overfitting([0.5, 0.9], [0.5, 0.8])),
+        ("runs", lambda: plots.plot_overfitting_runs([("a", [0.5, 0.9], [0.5, 0.8])])),
+        ("own digit", lambda: plots.plot_preprocessing(photo)),
+        ("network inputs", lambda: plots.plot_network_inputs(IMAGES[:2] / 255, probs)),
+        ("single neuron", lambda: plots.plot_single_neuron(weight, -1.5, IMAGES, LABELS == 3)),
+    ]
+
+
+@pytest.mark.parametrize(("name", "call"), inline_calls(), ids=[n for n, _ in inline_calls()])
+def test_without_a_path_a_plot_returns_its_figure_for_a_notebook(name: str, call) -> None:
+    """No path: the Figure itself (Jupyter shows it inline), drawn, saveable, not in pyplot."""
+    from matplotlib.figure import Figure
+
+    fig = call()
+    assert isinstance(fig, Figure) and fig.axes, name
+    assert fig.axes[0].get_images() or fig.axes[0].get_lines(), name
+    fig.canvas.draw()
+    assert fig.canvas.buffer_rgba().nbytes > 100_000

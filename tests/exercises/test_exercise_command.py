@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from tinygrad_edu import cli
 from tinygrad_edu.exercises import EXERCISES, grader
@@ -134,17 +135,7 @@ def test_an_endless_loop_an_exception_and_none_are_report_lines(
     source = (folder / "softmax_cross_entropy.py").read_text().splitlines()
     line = source.index("    return p[:, 99]") + 1
     assert "IndexError" in lines[2] and f"softmax_cross_entropy.py, line {line})" in lines[2]
-    assert not _alive(int(pidfile.read_text())), "the part's own children are killed too"
-
-
-def _alive(pid: int) -> bool:
-    for _ in range(50):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        time.sleep(0.05)
-    return True
+    assert not alive(int(pidfile.read_text())), "the part's own children are killed too"
 
 
 def test_nan_a_dying_process_and_the_wrong_number_of_arrays_are_report_lines(
@@ -231,7 +222,7 @@ def test_ctrl_c_stops_a_check_at_once_and_kills_its_parts(
         grader.grade_isolated(exercise, folder / "softmax_cross_entropy.py", timeout=30)
     assert time.monotonic() - start < 8
     started = [int(line) for line in pids.read_text().split()]
-    assert started and not any(_alive(pid) for pid in started)
+    assert started and not any(alive(pid) for pid in started)
 
 
 def test_an_interrupted_check_kills_the_children_still_running(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from processes import alive
 
 from tinygrad_edu.check import Diagnosis
 from tinygrad_edu.exercises import EXERCISES, Exercise, Part, grade_isolated, grader
@@ -47,16 +48,6 @@ def student(folder: Path, code: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "tiny.py").write_text(code)
     return folder / "tiny.py"
-
-
-def alive(pid: int) -> bool:
-    for _ in range(60):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_each_file_keeps_its_parts_order_and_needs(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from tinygrad_edu import cli
 from tinygrad_edu.data import datasets
@@ -54,16 +55,6 @@ def check(capsys: pytest.CaptureFixture[str], folder: Path, *more: str) -> tuple
     capsys.readouterr()
     status = cli.main(["exercise", "check", str(folder), *more])
     return status, capsys.readouterr().out.splitlines()
-
-
-def alive(pid: int) -> bool:
-    for _ in range(40):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 # ----------------------------------------------------------------------------- the attacks

@@ -124,7 +124,7 @@ def test_dropout_is_inverted_and_identity_in_eval() -> None:
     nn.Dropout(0.5, seed=1)(t).sum().backward()
     assert set(np.unique(t.grad)) <= {0.0, 2.0}
     for p in (-0.1, 1.0, 2):
-        with pytest.raises(ValueError, match=r"Dropout: p must lie in \[0, 1\)"):
+        with pytest.raises(InputError, match=r"Dropout: p must be a number in \[0, 1\)"):
             nn.Dropout(p)
     np.testing.assert_array_equal(nn.dropout(x, 1.0).data, 0)
 
@@ -186,9 +186,9 @@ def test_mlp_structure_and_forward() -> None:
         ({"sizes": 784}, "list of layer widths"),
         ({"sizes": [784, 10], "activation": "softplus"}, "unknown activation 'softplus'"),
         ({"sizes": [784, 10], "init": "zeros"}, "unknown init 'zeros'"),
-        ({"sizes": [784, 10], "dropout": 1.0}, "dropout must lie"),
+        ({"sizes": [784, 10], "dropout": 1.0}, r"dropout must be a number in \[0, 1\), got 1.0"),
     ],
 )
 def test_mlp_errors(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         nn.MLP(**kwargs)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from toy_digits import blobs
 
-from tinygrad_edu import nn, optim
+from tinygrad_edu import InputError, nn, optim
 from tinygrad_edu.training import (
     Callback,
+    EarlyStopping,
     EpochLog,
     EvalEvery,
     LambdaCallback,
@@ -198,5 +199,56 @@ def test_lr_decay_multiplies_the_rate_after_every_epoch() -> None:
     history = run([seen, LRDecay(0.5)], epochs=3, lr=0.8)
     assert rates == [0.8, 0.4, 0.2] and history.config["lr_decay"] == 0.5
     for bad in (0, 1.5, True):
-        with pytest.raises(ValueError, match="LRDecay: factor must lie in"):
+        with pytest.raises(InputError, match=r"LRDecay: factor must be a number in \(0, 1\]"):
             LRDecay(bad)
+
+
+# --------------------------------------------------------------------------- why fit stopped
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_fit_returns_why_it_stopped() -> None:
+    """Before: the reason lived on the TrainingState only, and the CLI smuggled it out through a
+    LambdaCallback; now the returned History says it."""
+
+    class Explode(Callback):
+        def on_batch_end(self, state: TrainingState) -> None:
+            if state.iteration == 2:
+                for p in state.model.parameters():
+                    p.data[...] = np.inf
+
+    whole = run([StopOnNonFinite()], epochs=2)
+    assert whole.stop_reason == "" and not whole.failed
+    diverged = run([Explode(), StopOnNonFinite()], epochs=5, test=None)
+    assert diverged.failed and "loss is nan at update 3 (epoch 2)" in diverged.stop_reason
+    assert diverged.to_dict()["stop_reason"] == diverged.stop_reason
+    again = type(diverged).from_dict(diverged.to_dict())
+    assert again == diverged
+
+
+def test_early_stopping_stops_when_the_test_loss_stops_falling() -> None:
+    """A learning rate far too small for 40 epochs never stops; one so large that the test loss
+    rises at once stops after ``patience`` evaluations, naming the best loss."""
+    calm = run([EarlyStopping(patience=2)], epochs=4, lr=0.5)
+    assert calm.epochs == 4 and calm.stop_reason == ""
+    stop = EarlyStopping(patience=2)
+    wild = run([stop], epochs=40, lr=50.0)
+    assert wild.epochs < 40 and not wild.failed
+    assert wild.stop_reason.startswith("early stop: the test loss has not improved on")
+    assert stop.waited == 2 and stop.best == min(wild.test_loss)
+    assert stop.state_dict() == {"best": stop.best, "best_iteration": stop.best_iteration,
+                                 "waited": 2}  # fmt: skip
+    assert wild.config["early_stopping"] == {"patience": 2, "min_delta": 0.0}
+    with pytest.raises(ValueError, match="EarlyStopping: it watches the test loss"):
+        run([EarlyStopping()], test=None)
+    with pytest.raises(InputError, match="EarlyStopping: patience must be a positive integer"):
+        EarlyStopping(patience=0)
+
+
+def test_lr_decay_keeps_count_of_its_decays() -> None:
+    decay = LRDecay(0.5)
+    run([decay], epochs=3, lr=0.8)
+    assert decay.state_dict() == {"decays": 3}
+    later = LRDecay(0.5)
+    later.load_state_dict({"decays": 1})
+    assert later.decays == 1
+    with pytest.raises(InputError, match="LRDecay: decays must be an integer >= 0"):
+        later.load_state_dict({"decays": -2})

@@ -35,3 +35,21 @@ def test_bad_text_is_the_callers_error_naming_where(text: str | bytes, message: 
         parse_json(text, LogError, "run/metrics.jsonl: line 3")
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_one_line_and_brief_serve_the_whole_package() -> None:
+    """One one_line (before: the CLI's and the training's differed, and training's cut a quote
+    off the end of any message), one brief (before: three)."""
+    from tinygrad_edu.cli import errors
+    from tinygrad_edu.training.files import brief, one_line
+
+    assert errors.one_line is one_line
+    assert one_line(KeyError("model/w")) == "model/w"
+    assert one_line(ValueError("bad value 'x'\n  here")) == "bad value 'x' here"
+    assert one_line(FileNotFoundError(2, "No such file or directory", "a.npz")) == (
+        "No such file or directory: a.npz"
+    )
+    assert one_line(MemoryError()) == "not enough memory (MemoryError)"
+    assert one_line(RuntimeError()) == "RuntimeError"
+    assert brief("x" * 50) == "'" + "x" * 36 + "..." and brief([1, 2], 80) == "[1, 2]"
+    assert brief(None, as_json=True) == "null" and brief("abc", as_json=True) == '"abc"'

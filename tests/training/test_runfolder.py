@@ -27,10 +27,12 @@ from tinygrad_edu.training import (
     Callback,
     Checkpoint,
     CheckpointError,
+    EarlyStopping,
     EvalEvery,
     FolderLock,
     History,
     LambdaCallback,
+    LRDecay,
     MetricsLogError,
     RunFolder,
     RunFolderError,
@@ -531,6 +533,95 @@ def _drop_run_id(log: Path) -> None:
     config = json.loads(lines[0])
     del config["run_id"]
     log.write_text(json.dumps(config) + "\n" + "".join(lines[1:]))
+
+
+# --------------------------------------------------------------------------- callbacks' state
+def callback_run(
+    folder: Path, epochs: int, extra: list[Callback], first: bool = False, die_at: int = 0
+) -> tuple[nn.MLP, History]:
+    """train_run's model with ``extra`` callbacks after the RunFolder (before it if ``first``);
+    ``die_at``: raise Killed at that update, as a SIGKILL would stop the run."""
+    model, _, _, loss, opt, _, batch, seed = train_parts()
+
+    def die(state: TrainingState) -> None:
+        if state.iteration == die_at:
+            raise Killed
+
+    folder_callback = RunFolder(folder, resume=(folder / "checkpoint.npz").exists())
+    callbacks = [*extra, folder_callback] if first else [folder_callback, *extra]
+    if die_at:
+        callbacks.insert(0, LambdaCallback(on_batch_end=die))
+    history = fit(model, TRAIN, TEST, loss, opt, epochs, batch, seed, callbacks=callbacks)
+    return model, history
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_run_with_lr_decay_killed_and_resumed_is_the_straight_run(
+    tmp_path: Path, first: bool
+) -> None:
+    """Before: with the RunFolder before the LRDecay, the checkpoint held the rate of the epoch
+    before its decay, and the resumed run trained on at the undecayed rate. The decay's step is
+    now in the checkpoint, so either order resumes exactly."""
+    straight, s_hist = callback_run(tmp_path / "straight", 4, [LRDecay(0.5)], first)
+    with pytest.raises(Killed):
+        callback_run(tmp_path / "run", 4, [LRDecay(0.5)], first, die_at=19)  # in epoch 3
+    assert load_checkpoint(tmp_path / "run").callbacks == {"LRDecay": {"decays": 2 if first else 1}}
+    resumed, r_hist = callback_run(tmp_path / "run", 4, [LRDecay(0.5)], first)
+    assert_same_weights(resumed.state_dict(), straight.state_dict())
+    assert without_times(r_hist) == without_times(s_hist)
+
+
+def test_early_stopping_resumes_with_its_best_loss(tmp_path: Path) -> None:
+    """Killed after the best test loss but before it stops, the resumed run stops where the
+    straight one did, for the same reason (before: its best and its count started again)."""
+
+    def stops() -> list[Callback]:
+        return [EarlyStopping(patience=3, min_delta=0.05)]
+
+    straight, s_hist = callback_run(tmp_path / "straight", 30, stops())
+    assert s_hist.stop_reason.startswith("early stop") and s_hist.epochs < 30
+    with pytest.raises(Killed):
+        callback_run(tmp_path / "run", 30, stops(), die_at=s_hist.epoch_end_iterations[-2] + 1)
+    assert load_checkpoint(tmp_path / "run").callbacks["EarlyStopping"]["waited"] >= 1
+    resumed, r_hist = callback_run(tmp_path / "run", 30, stops())
+    assert r_hist.stop_reason == s_hist.stop_reason and r_hist.epochs == s_hist.epochs
+    assert_same_weights(resumed.state_dict(), straight.state_dict())
+
+
+def test_resume_checks_every_callbacks_config_and_state(tmp_path: Path) -> None:
+    """Before: only eval_every among the callbacks' settings was compared, so a run resumed
+    without its LRDecay (or with another factor) trained on silently."""
+
+    class Warmup(Callback):
+        """A setting of its own, and a state it keeps."""
+
+        def __init__(self, updates: int) -> None:
+            self.updates, self.seen = updates, 0
+
+        def config(self) -> dict[str, Any]:
+            return {"warmup": self.updates}
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"seen": self.seen}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            self.seen = state["seen"]
+
+        def on_batch_end(self, state: TrainingState) -> None:
+            self.seen += 1
+
+    callback_run(tmp_path, 1, [LRDecay(0.5), Warmup(5)], first=True)
+    assert load_checkpoint(tmp_path).callbacks["Warmup"] == {"seen": 8}
+    for extra, words in [
+        ([Warmup(5)], "it was trained with lr_decay 0.5, this call has None"),
+        ([LRDecay(0.9), Warmup(5)], "lr_decay 0.5, this call has 0.9"),
+        ([LRDecay(0.5), Warmup(6)], "warmup 5, this call has 6"),
+    ]:
+        with pytest.raises(CheckpointError, match=words):
+            callback_run(tmp_path, 2, extra, first=True)
+    warm = Warmup(5)
+    callback_run(tmp_path, 2, [LRDecay(0.5), warm], first=True)
+    assert warm.seen == 16  # 8 counted before the checkpoint, 8 after
 
 
 # --------------------------------------------------------------------------- the command line

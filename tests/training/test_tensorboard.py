@@ -272,9 +272,9 @@ def test_probe_gradients_are_a_fresh_backward_in_eval_mode() -> None:
 def test_bad_settings(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
     for kwargs, message in [
-        ({"every": 0}, "every must be an integer >= 1, got 0"),
+        ({"every": 0}, "every must be a positive integer, got 0"),
         ({"histogram_freq": -1}, "histogram_freq must be an integer >= 0"),
-        ({"probe_size": 2.5}, "probe_size must be an integer >= 1"),
+        ({"probe_size": 2.5}, "probe_size must be a positive integer"),
     ]:
         with pytest.raises(ValueError, match=message):
             TensorBoard(tmp_path, **kwargs)

@@ -373,3 +373,68 @@ def test_plot_conv_filters(tmp_path: Path) -> None:
     png_size(plots.plot_conv_filters(weight, tmp_path / "filters.png"))
     with pytest.raises(ValueError, match=r"expected \(out_channels, 1, kh, kw\), got \(12, 3, 5\)"):
         plots.plot_conv_filters(RNG.normal(size=(12, 3, 5)), tmp_path / "x.png")
+
+
+# ----------------------------------------------------------------------------- several runs
+
+
+def test_plot_histories_draws_one_line_per_run_with_its_final_accuracy(tmp_path: Path) -> None:
+    runs = {"SGD": history(), "Adam": history(evals=8)}
+    runs["Adam"]["test_acc"] = [0.5, 0.7, 0.8, 0.9, 0.95, 0.96, 0.97, 0.975]
+    fig = plots.plot_histories(runs, title="optimisers")
+    ax_loss, ax_acc = fig.axes
+    assert [line.get_label() for line in ax_loss.get_lines()] == ["SGD", "Adam"]
+    sgd_final = 100 * runs["SGD"]["test_acc"][-1]
+    labels = [line.get_label() for line in ax_acc.get_lines()]
+    assert labels == [f"SGD ({sgd_final:.2f}%)", "Adam (97.50%)"]
+    assert list(ax_acc.get_lines()[1].get_ydata()) == pytest.approx(
+        [100 * a for a in runs["Adam"]["test_acc"]]
+    )
+    assert ax_acc.get_ylim()[0] <= 100 * 0.8 and ax_acc.get_ylim()[1] == 100.5
+    assert ax_loss.get_yscale() == "linear" and ax_loss.get_ylim()[0] == 0
+    log = plots.plot_histories(runs, log_loss=True)
+    assert log.axes[0].get_yscale() == "log"
+    png_size(plots.plot_histories(runs, tmp_path / "h.png"))
+    with pytest.raises(ValueError, match=r"histories\['x'\]: no test evaluations"):
+        plots.plot_histories({"x": {"iterations": [0, 1], "train_loss": [1.0, 0.5]}})
+    with pytest.raises(ValueError, match="histories: nothing to plot"):
+        plots.plot_histories({})
+
+
+def test_plot_histories_never_rounds_a_final_accuracy_up_to_100() -> None:
+    run = history()
+    run["test_acc"][-1] = 0.99996
+    fig = plots.plot_histories({"run": run})
+    assert fig.axes[1].get_lines()[0].get_label() == "run (99.99%)"
+
+
+# ----------------------------------------------------------------------------- inline figures
+
+
+def inline_calls() -> list[tuple[str, object]]:
+    """(name, a call of each general plot function with no path)."""
+    return [
+        ("history", lambda: plots.plot_history(history())),
+        ("histories", lambda: plots.plot_histories({"a": history(), "b": history()})),
+        ("confusion", lambda: plots.plot_confusion_matrix(np.eye(3, dtype=int) * 5)),
+        ("misclassified", lambda: plots.plot_misclassified(IMAGES, LABELS, LABELS[::-1])),
+        (
+            "predictions",
+            lambda: plots.plot_predictions(IMAGES[:5], LABELS[:5], LABELS[:5], [1] * 5),
+        ),
+        ("samples", lambda: plots.plot_samples(IMAGES, LABELS)),
+        ("templates", lambda: plots.plot_weight_templates(RNG.normal(size=(10, 784)))),
+        ("filters", lambda: plots.plot_conv_filters(RNG.normal(size=(4, 1, 5, 5)))),
+    ]
+
+
+@pytest.mark.parametrize(("name", "call"), inline_calls(), ids=[n for n, _ in inline_calls()])
+def test_without_a_path_a_plot_returns_its_figure_for_a_notebook(name: str, call) -> None:
+    """No path: the Figure itself (Jupyter shows it inline), drawn, saveable, not in pyplot."""
+    from matplotlib.figure import Figure
+
+    fig = call()
+    assert isinstance(fig, Figure) and fig.axes, name
+    assert fig.axes[0].get_images() or fig.axes[0].get_lines(), name
+    fig.canvas.draw()
+    assert fig.canvas.buffer_rgba().nbytes > 100_000

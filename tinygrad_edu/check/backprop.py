@@ -34,15 +34,16 @@ from typing import Any
 import numpy as np
 
 from ..engine.backprop import topological_sort
-from ..engine.function import no_grad
+from ..engine.errors import check_integer
 from ..engine.tensor import Tensor
 from .backprop_report import BackpropReport, NodeResult
-from .diagnose import EXACT, Candidate, Clues, Diagnosis, Tolerance, diagnose
+from .diagnose import EXACT, Clues, Diagnosis, Tolerance, diagnose
 from .inputs import draw_valid, float_names, leaves, resolve_seed
 from .student import StudentError, call, name_of
-from .walk import ACTIVATION_MISTAKES, op_types, reference_grads, reused
+from .vjp import mistake_variants
+from .walk import reference_grads
 
-__all__ = ["backward_order", "check_backprop", "defined_at", "local_mistakes"]
+__all__ = ["backward_order", "check_backprop", "defined_at"]
 
 
 def check_backprop(
@@ -65,7 +66,7 @@ def check_backprop(
     ValueError or TypeError; the student's mistakes are in the report."""
     spec = dict(inputs)
     _check_arguments(forward, spec, wrt, trials)
-    used = resolve_seed(seed)
+    used = resolve_seed(seed, "check_backprop")
     report = BackpropReport(f"check_backprop({name_of(by_hand)})", used, trials)
     rng = np.random.default_rng(used)
     for trial in range(trials):
@@ -98,8 +99,7 @@ def defined_at(fn: Any) -> str:
 def _check_arguments(forward: Any, spec: dict, wrt: Sequence[str] | None, trials: Any) -> None:
     if not callable(forward):
         raise TypeError(f"check_backprop: forward must be a function, got {type(forward).__name__}")
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"check_backprop: trials must be a positive integer, got {trials!r}")
+    check_integer("check_backprop", "trials", trials, 1)
     if not spec:
         raise ValueError(
             f"check_backprop: inputs is empty: name the inputs of {defined_at(forward)}"
@@ -368,34 +368,12 @@ def _clues(
 
     @functools.cache
     def variants() -> list[dict[str, list[np.ndarray]]]:
-        return local_mistakes(net.loss, net.tensors, replace)
+        return mistake_variants(net.loss, net.tensors, np.ones(net.loss.shape), replace)
 
     def for_node(i: int) -> Callable[[np.ndarray], Clues]:
         return lambda got: Clues(lambda: (with_ones()[i], got), lambda: variants()[i], sizes)
 
     return for_node
-
-
-def local_mistakes(
-    loss: Tensor, wanted: list[Tensor], replace: list[tuple[Tensor, np.ndarray]]
-) -> list[dict[str, list[np.ndarray | Candidate]]]:
-    """For each wanted tensor: mistake kind -> what its rule gives from the student's own
-    upstream gradients (``replace``) when made with that mistake: the activation mistakes where
-    the graph has a sigmoid or tanh, ``=`` for ``+=`` at every tensor used more than once."""
-    found: list[dict[str, list[np.ndarray | Candidate]]] = [{} for _ in wanted]
-    one, present = np.ones(loss.shape), op_types(loss)
-    with no_grad():
-        for mistake in (m for m in ACTIVATION_MISTAKES if m.op in present):
-            override = {mistake.op: mistake.backward}
-            grads = reference_grads(loss, wanted, one, override, replace=replace)
-            for i, g in enumerate(grads):
-                found[i].setdefault(mistake.kind, []).append(Candidate(g, mistake.message))
-        for node, uses in reused(loss):
-            for k in range(uses):
-                grads = reference_grads(loss, wanted, one, keep_only=(node, k), replace=replace)
-                for i, g in enumerate(grads):
-                    found[i].setdefault("overwritten", []).append(g)
-    return found
 
 
 def _inheritance(results: list[NodeResult], net: Network, used: set[str]) -> None:

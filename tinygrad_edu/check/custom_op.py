@@ -63,7 +63,7 @@ def check_function(
     spec, trials = checked_spec("check_function", inputs), checked_trials("check_function", trials)
     if kwargs is not None and not isinstance(kwargs, Mapping):
         raise TypeError(f"check_function: kwargs must be a dict, got {type(kwargs).__name__}")
-    seed = resolve_seed(seed)
+    seed = resolve_seed(seed, "check_function")
     title = f"check_function({fn_class.__name__})"
     report = CheckReport(title, trials=trials, seed=seed)
     rng = np.random.default_rng(seed)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.errors import InputError, check_integer, is_integer
 from ..engine.function import no_grad
 from ..engine.tensor import Tensor
 
@@ -19,14 +20,17 @@ Spec = Mapping[str, Any]
 KINK_MARGIN = 0.1
 
 
-def resolve_seed(seed: int | None) -> int:
+def resolve_seed(seed: int | None, who: str) -> int:
     """``seed`` itself, or for None a fresh one from the operating system's entropy: the draws
     of a check then differ from call to call (a backward that looks its answers up in a table
-    of seed-0 draws fails), and the report keeps the seed so that a failure can be replayed."""
+    of seed-0 draws fails), and the report keeps the seed so that a failure can be replayed.
+    Anything else: an InputError naming the check ``who``."""
     if seed is None:
         return int(np.random.SeedSequence().entropy % 2**32)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    if not is_integer(seed) or seed < 0:
+        raise InputError(
+            f"{who}: seed must be an integer >= 0, or None for a fresh one; got {seed!r}"
+        )
     return int(seed)
 
 
@@ -58,11 +62,9 @@ def checked_spec(who: str, inputs: Any) -> dict[str, Any]:
 
 def checked_trials(who: str, trials: Any) -> int:
     """``trials``, refused unless it is an integer >= 1 (0 trials would check nothing)."""
-    if isinstance(trials, bool) or not isinstance(trials, int | np.integer):
-        raise TypeError(f"{who}: trials must be an integer >= 1, got {trials!r}")
-    if trials < 1:
-        raise ValueError(f"{who}: trials must be at least 1, got {trials}: 0 trials check nothing")
-    return int(trials)
+    if is_integer(trials) and trials < 1:
+        raise InputError(f"{who}: trials must be at least 1, got {trials}: 0 trials check nothing")
+    return check_integer(who, "trials", trials, 1)
 
 
 def checked_callable(who: str, what: str, fn: Any) -> None:

@@ -14,7 +14,7 @@ can be replayed with ``seed=report.seed``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,7 +58,7 @@ def check_vjp(
     checked_callable("check_vjp", "backward", backward)
     checked_callable("check_vjp", "forward", forward)
     spec, trials = checked_spec("check_vjp", inputs), checked_trials("check_vjp", trials)
-    seed = resolve_seed(seed)
+    seed = resolve_seed(seed, "check_vjp")
     report = CheckReport(f"check_vjp({name_of(backward)})", trials=trials, seed=seed)
     rng = np.random.default_rng(seed)
     for trial in range(trials):
@@ -124,7 +124,7 @@ def check_gradients(
     unknown = [n for n in wrt if n not in float_names(spec)]
     if unknown:
         raise ValueError(f"check_gradients: wrt names no float input: {unknown}")
-    seed = resolve_seed(seed)
+    seed = resolve_seed(seed, "check_gradients")
     report = CheckReport(f"check_gradients({name_of(by_hand)})", trials=trials, seed=seed)
     rng = np.random.default_rng(seed)
     for trial in range(trials):
@@ -242,21 +242,26 @@ def _for_input(clues: Clues, i: int) -> Clues:
 
 
 def mistake_variants(
-    out: Tensor, wanted: list[Tensor], upstream: np.ndarray
+    out: Tensor,
+    wanted: list[Tensor],
+    upstream: np.ndarray,
+    replace: Sequence[tuple[Tensor, np.ndarray]] = (),
 ) -> list[dict[str, list[Candidate]]]:
     """For each wanted tensor: mistake kind -> the gradients a student making it would get,
     each with its message (the activation mistakes of each sigmoid or tanh in the graph, and
-    ``=`` for ``+=`` at every tensor used more than once)."""
+    ``=`` for ``+=`` at every tensor used more than once). ``replace``: the walk sends these
+    values on instead of its own (a whole pass: the student's own upstream gradients)."""
     found: list[dict[str, list[Candidate]]] = [{} for _ in wanted]
     present = op_types(out)
     with no_grad():
         for mistake in (m for m in ACTIVATION_MISTAKES if m.op in present):
-            grads = reference_grads(out, wanted, upstream, {mistake.op: mistake.backward})
+            override = {mistake.op: mistake.backward}
+            grads = reference_grads(out, wanted, upstream, override, replace=replace)
             for i, g in enumerate(grads):
                 found[i].setdefault(mistake.kind, []).append(Candidate(g, mistake.message))
         for node, uses in reused(out):
             for k in range(uses):
-                grads = reference_grads(out, wanted, upstream, keep_only=(node, k))
+                grads = reference_grads(out, wanted, upstream, keep_only=(node, k), replace=replace)
                 for i, g in enumerate(grads):
                     message = DIAGNOSES["overwritten"]
                     found[i].setdefault("overwritten", []).append(Candidate(g, message))

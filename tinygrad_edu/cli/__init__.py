@@ -58,7 +58,36 @@ _DEBUG_HELP = "on an error, show the traceback instead of one line"
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but an error is one line (``prog: error: message``), without the usage block."""
+    """argparse, but an error is one line (``prog: error: message``), without the usage block,
+    and names the help of the command it is about: an unknown argument too, which argparse
+    reports from the top parser (``see tinygrad-edu sweep --help``, not ``tinygrad-edu
+    --help``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: tuple[str, dict[str, Any]] | None = None  # (dest, name -> parser)
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        action = super().add_subparsers(**kwargs)
+        self.commands = (kwargs.get("dest") or "", action.choices)
+        return action
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            self.chosen(parsed).error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed
+
+    def chosen(self, parsed: argparse.Namespace) -> ArgumentParser:
+        """The innermost (sub)command ``parsed`` chose: ``tinygrad-edu exercise check``."""
+        parser = self
+        while parser.commands is not None:
+            dest, choices = parser.commands
+            inner = choices.get(getattr(parsed, dest, None) or "")
+            if not isinstance(inner, ArgumentParser):
+                break
+            parser = inner
+        return parser
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

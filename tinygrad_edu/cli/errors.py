@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..course.preprocess import ImageError
 from ..data import DatasetError, DownloadError
 from ..training import CheckpointError, MetricsLogError, ModelFileError, RunFolderError
+from ..training.files import one_line
 
 __all__ = [
     "EXIT_RUN_FAILED",
@@ -68,21 +69,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
     MemoryError,
 )
-
-
-def one_line(error: BaseException) -> str:
-    """The error's message on one line (an OSError without one: its reason and file name; no
-    message at all: the error's type)."""
-    text = str(error)
-    if (
-        isinstance(error, OSError)
-        and error.filename is not None
-        and (not error.args or error.errno)
-    ):
-        text = f"{error.strerror or type(error).__name__}: {error.filename}"
-    if isinstance(error, MemoryError):
-        text = f"not enough memory ({text or 'MemoryError'})"
-    return " ".join(text.split()) or type(error).__name__
 
 
 def messages(error: BaseException) -> list[str]:

@@ -17,6 +17,7 @@ from ..training.history import plural
 from ..viz.text import percent_text
 from .errors import CLIError, one_line
 from .network import network_name
+from .settings import data_text, training_text
 
 __all__ = ["FIGURES", "X_AXES", "add_x_axis_argument", "run_title", "save_figures"]
 
@@ -94,20 +95,21 @@ def save_figures(
 
 
 def run_title(history: History, settings: Mapping[str, Any] | None) -> str:
-    """E.g. ``784-64-10 sigmoid, momentum lr 0.5, mnist: 20/20 epochs``."""
+    """E.g. ``784-64-10 sigmoid on mnist: 20/20 epochs`` and, on a second line, every other
+    setting that changes the result (:func:`~.settings.training_text`): ``momentum lr 0.5
+    (momentum 0.9), batch 256, seed 0, init normal (std 0.1)``."""
     s = settings or {}
     parts = []
     if s.get("arch") or s.get("model") == "cnn":
         parts.append(network_name(s))
-    if s.get("optimizer") and s.get("lr"):
-        parts.append(f"{s['optimizer']} lr {s['lr']:g}")
     if s.get("dataset"):
-        parts.append(str(s["dataset"]))
+        parts.append(f"on {data_text(s)}" if parts else data_text(s))
     total = s.get("epochs") or history.config.get("epochs")
     done = plural(history.epochs, "epoch")
     if total:
         done = f"{history.epochs}/{plural(total, 'epoch')}"
-    return f"{', '.join(parts)}: {done}" if parts else f"Training history: {done}"
+    how = f"\n{training_text(s, leave_out=('epochs',))}" if s.get("optimizer") else ""
+    return f"{' '.join(parts)}: {done}{how}" if parts else f"Training history: {done}"
 
 
 def _test_figures(plots: Any, folder: Path, model: nn.Module, test: Dataset) -> list[Path]:

@@ -6,45 +6,33 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..viz.examples import EXAMPLES, MAX_BATCH, build
+from ..viz.examples import EXAMPLES, build
 from ..viz.graph import GraphTooLargeError, draw, render
 from ..viz.trace import trace
 from .errors import CLIError
-from .options import PROG, examples_epilog, int_between, nonnegative_int
+from .options import PROG, RANKDIRS, add_example_arguments, examples_epilog
 
 __all__ = ["EXAMPLES", "RANKDIRS", "add_graph_command", "run_graph"]
 
 FORMATS = ("svg", "png", "pdf", "dot")
-#: The ``--rankdir`` choices: auto picks LR or TB to fit a projector (see viz.choose_rankdir).
-RANKDIRS = ("auto", "LR", "TB")
 
 
 def add_graph_command(subparsers: Any) -> None:
     """Add ``graph``."""
     p = subparsers.add_parser(
         "graph",
-        help="draw a computation graph (the seeds' MLP or a small expression) to a file",
+        help="draw a computation graph (the course's 784-64-10 MLP, a small expression) to a file",
         description="Draw the computation graph of an example to SVG, PNG, PDF or DOT. "
         "Without graphviz's dot program the DOT text is written instead.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=examples_epilog(
-            {name: what for name, (what, _) in EXAMPLES.items()},
             f"{PROG} graph -o mlp.svg",
             f"{PROG} graph --example expression --show-grad -o expr.png",
         ),
     )
-    p.add_argument("--example", choices=list(EXAMPLES), default="mlp", help="default: mlp")
+    add_example_arguments(p, "mlp", "the graph")
     p.add_argument("-o", "--output", default="graph.svg", help="file to write (default: graph.svg)")
     p.add_argument("--format", choices=FORMATS, help="default: from the file's suffix")
-    p.add_argument(
-        "--batch",
-        type=int_between(1, MAX_BATCH),
-        default=256,
-        help=f"minibatch size of the mlp example (1..{MAX_BATCH}; default 256)",
-    )
-    p.add_argument(
-        "--seed", type=nonnegative_int, default=0, help="random seed of weights and data"
-    )
     p.add_argument(
         "--show-data", action="store_true", help="show values (or statistics) of each tensor"
     )
@@ -54,13 +42,6 @@ def add_graph_command(subparsers: Any) -> None:
         help="run backward and show every tensor's gradient (intermediate ones too)",
     )
     p.add_argument("--collapse", action="store_true", help="draw each module as one box")
-    p.add_argument(
-        "--rankdir",
-        choices=RANKDIRS,
-        default="auto",
-        help="layout direction: LR (left to right), TB (top to bottom, each op beside its "
-        "result), or auto (default): the one that fits a 1280x720 projector, between 1:2 and 2:1",
-    )
     p.set_defaults(func=run_graph)
 
 

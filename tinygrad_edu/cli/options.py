@@ -1,27 +1,28 @@
 """Pieces of argparse the commands share: the program's name, argument types (each turns a string
 into a value or says why not), the ``--dataset``/``--data-dir``/``--offline`` arguments, and the
-examples list of ``graph`` and ``trace``."""
+examples' arguments and list of ``graph`` and ``trace``."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from ..data import DATASETS
+from ..engine.errors import in_interval, integer_text, number_text
 from ..training import CHECKPOINT_FILE, MODEL_FILE, TensorBoard, TensorBoardNotInstalled
 from ..training.files import why_not_writable
+from ..viz.examples import EXAMPLES, MAX_BATCH
 from .errors import one_line
 
 __all__ = [
     "MODEL_HELP",
     "PROG",
+    "RANKDIRS",
     "add_data_arguments",
+    "add_example_arguments",
     "examples_epilog",
     "int_between",
-    "learning_rate",
     "model_file",
     "nonnegative_int",
     "number_between",
@@ -31,42 +32,30 @@ __all__ = [
 ]
 
 PROG = "tinygrad-edu"
+#: The ``--rankdir`` choices: auto picks LR or TB to fit a projector (see viz.choose_rankdir).
+RANKDIRS = ("auto", "LR", "TB")
 #: The help of a command's model argument (see :func:`model_file`).
 MODEL_HELP = f"a model.npz saved by `{PROG} train`, or the run folder it is in (train --out)"
 
 
-def _int_at_least(text: str, lowest: int, expected: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if value < lowest:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An integer > 0."""
-    return _int_at_least(text, 1, "a positive integer")
-
-
-def nonnegative_int(text: str) -> int:
-    """An integer >= 0."""
-    return _int_at_least(text, 0, "an integer >= 0")
-
-
-def int_between(lowest: int, highest: int) -> Callable[[str], int]:
-    """An argparse type: an integer ``lowest .. highest``."""
+def int_between(lowest: int, highest: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer ``lowest .. highest`` (None: no upper bound)."""
+    expected = integer_text(lowest, highest)
 
     def parse(text: str) -> int:
-        value = _int_at_least(text, lowest, f"an integer {lowest}..{highest}")
-        if value > highest:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer {lowest}..{highest}, got {value}"
-            )
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < lowest or (highest is not None and value > highest):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
         return value
 
     return parse
+
+
+#: An integer > 0, and an integer >= 0.
+positive_int, nonnegative_int = int_between(1), int_between(0)
 
 
 def model_file(text: str) -> Path:
@@ -87,33 +76,20 @@ def model_file(text: str) -> Path:
     )
 
 
-def learning_rate(text: str) -> float:
-    """A finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"the learning rate must be a number > 0, got {text}")
-    return value
-
-
 def number_between(
     low: float, high: float, low_open: bool = False, high_open: bool = False
 ) -> Callable[[str], float]:
     """An argparse type: a number in the interval from ``low`` to ``high`` (``*_open``: the end
     itself excluded; ``high`` may be ``inf``)."""
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    expected = number_text(low, high, low_open, high_open)
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        too_low = value <= low if low_open else value < low
-        too_high = value >= high if high_open else value > high
-        if not np.isfinite(value) or too_low or too_high:
-            raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text}")
+        if not in_interval(value, low, high, low_open, high_open):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
         return value
 
     return parse
@@ -170,9 +146,35 @@ def add_data_arguments(
     )
 
 
-def examples_epilog(examples: Mapping[str, str], *usage: str) -> str:
-    """The help's closing list of ``--example`` choices, then example command lines."""
-    lines = ["examples:", *(f"  {name:<11} {what}" for name, what in examples.items())]
+def add_example_arguments(parser: argparse.ArgumentParser, default: str, rankdir: str) -> None:
+    """What ``graph`` and ``trace`` share: ``--example`` (default ``default``), ``--seed``,
+    ``--batch`` (the mlp example's) and ``--rankdir`` (``rankdir``: what it lays out)."""
+    parser.add_argument(
+        "--example", choices=list(EXAMPLES), default=default, help=f"default: {default}"
+    )
+    parser.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="random seed of the MLPs' weights and data"
+    )
+    parser.add_argument(
+        "--batch",
+        type=int_between(1, MAX_BATCH),
+        default=256,
+        help=f"minibatch size of the mlp example (1..{MAX_BATCH}; default 256)",
+    )
+    parser.add_argument(
+        "--rankdir",
+        choices=RANKDIRS,
+        default="auto",
+        help=f"layout direction of {rankdir}: LR (left to right), TB (top to bottom, each op "
+        "beside its result), or auto (default): the one that fits a 1280x720 projector, "
+        "between 1:2 and 2:1",
+    )
+
+
+def examples_epilog(*usage: str) -> str:
+    """The help's closing list of ``--example`` choices (:data:`viz.examples.EXAMPLES`), then
+    the command lines ``usage``."""
+    lines = ["examples:", *(f"  {name:<11} {what}" for name, (what, _) in EXAMPLES.items())]
     if usage:
         lines += ["", *(f"  {line}" for line in usage)]
     return "\n".join(lines)

@@ -10,7 +10,10 @@ its accuracy and loss on the images it trains on and on a validation set: the te
 never trained on (fair here: the study compares curves and chooses nothing). Prints the table
 of final numbers (:func:`~tinygrad_edu.course.overfitting.overfitting_table`), one progress
 line per epoch on stderr, and writes ``DIR/overfitting.md`` and ``DIR/overfitting_<model>.png``
-(accuracy and loss per epoch, the two runs side by side).
+(accuracy and loss per epoch, the two runs side by side). ``--optimizer``, ``--lr``,
+``--momentum``, ``--batch-size``, ``--epochs`` and ``--seed`` are rows of ``train``'s settings
+table (:data:`~tinygrad_edu.cli.settings.SETTINGS`): the same types, checks and help, with the
+handout's defaults.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from .. import optim
 from ..course.overfitting import OverfittingRun, overfitting_study, overfitting_table
 from ..course.runs import N_CLASSES, RunConfig
 from ..data import Dataset
-from ..training.history import plural
 from .errors import CLIError
-from .network import MODEL_LR
-from .options import add_data_arguments, learning_rate, nonnegative_int, positive_int
+from .network import MODEL_LR, MODELS
+from .options import add_data_arguments, positive_int
 from .rundata import load_data
+from .settings import USES_MOMENTUM, add_setting_arguments, refuse_unneeded, training_text
 
 __all__ = ["HANDOUT_EPOCHS", "add_overfit_command", "run_overfit"]
 
@@ -37,6 +40,8 @@ HANDOUT_EPOCHS = {"mlp": 30, "cnn": 15}
 HANDOUT_OPTIMIZER, HANDOUT_BATCH, SMALL = "sgd", 256, 2000
 #: ``--quick``: training images, validation images, images of the small run, epochs.
 QUICK = (1000, 1000, 200, 3)
+#: The options overfit takes from ``train``'s settings table (:data:`.settings.SETTINGS`).
+SETTING_KEYS = ("optimizer", "lr", "momentum", "batch_size", "epochs", "seed")
 
 
 def add_overfit_command(subparsers: Any) -> None:
@@ -49,7 +54,7 @@ def add_overfit_command(subparsers: Any) -> None:
         "and loss on the images trained on and on the test split (the validation set, never "
         "trained on). Prints the final numbers as Markdown and draws the curves.",
     )
-    p.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="default mlp")
+    p.add_argument("--model", choices=MODELS, default="mlp", help="default mlp")
     add_data_arguments(p, default_text="mnist, else the bundled mnist-sample")
     p.add_argument(
         "--out",
@@ -64,23 +69,13 @@ def add_overfit_command(subparsers: Any) -> None:
         metavar="N",
         help=f"training images of the small run (default {SMALL:,})",
     )
-    p.add_argument(
-        "--optimizer",
-        choices=optim.OPTIMIZERS,
-        default=HANDOUT_OPTIMIZER,
-        help=f"default {HANDOUT_OPTIMIZER}",
-    )
-    lrs = "; ".join(
-        f"{model}: " + ", ".join(f"{name} {lr:g}" for name, lr in table.items())
-        for model, table in MODEL_LR.items()
-    )
-    p.add_argument("--lr", type=learning_rate, help=f"learning rate (default {lrs})")
-    p.add_argument(
-        "--batch-size", type=positive_int, default=HANDOUT_BATCH, help=f"default {HANDOUT_BATCH}"
-    )
     epochs = ", ".join(f"{m} {e}" for m, e in HANDOUT_EPOCHS.items())
-    p.add_argument("--epochs", type=positive_int, help=f"default {epochs}")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="weights and batch order")
+    defaults = {
+        "optimizer": HANDOUT_OPTIMIZER,
+        "batch_size": str(HANDOUT_BATCH),
+        "epochs": f"{epochs}; {QUICK[3]} with --quick",
+    }
+    add_setting_arguments(p, SETTING_KEYS, defaults)  # train's rows, overfit's defaults
     train, val, small, quick_epochs = QUICK
     p.add_argument(
         "--quick",
@@ -109,24 +104,40 @@ def run_overfit(args: argparse.Namespace) -> int:
         small, epochs = args.small or quick_small, epochs or quick_epochs
     if small >= len(train):
         raise CLIError(f"--small {small:,} must be below the {len(train):,} training images")
-    config = RunConfig(
-        model=args.model,
-        optimizer=args.optimizer,
-        lr=args.lr or MODEL_LR[args.model][args.optimizer],
-        batch_size=args.batch_size,
-        epochs=epochs or HANDOUT_EPOCHS[args.model],
-    )
-    setting = (
-        f"{config.network}, {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
-        f"{plural(config.epochs, 'epoch')}, seed {args.seed}"
-    )
+    config, settings = _config(args, epochs)
+    setting = f"{config.network}, {training_text(settings)}"
     print(
         f"overfit: {setting}; validation: {validation.name} ({len(validation):,} images)",
         file=sys.stderr,
     )
-    runs = overfitting_study(train, validation, (small, None), config, args.seed, _log)
+    runs = overfitting_study(train, validation, (small, None), config, settings["seed"], _log)
     _write(out, args.model, runs, setting, train, validation)
     return 0
+
+
+def _config(args: argparse.Namespace, epochs: int | None) -> tuple[RunConfig, dict[str, Any]]:
+    """The runs' settings (the rows :data:`SETTING_KEYS` of ``train``'s table): the options
+    given, else the handout's; and the RunConfig they make."""
+    optimizer = args.optimizer or HANDOUT_OPTIMIZER
+    refuse_unneeded("momentum", args.momentum, optimizer)
+    momentum = optim.MOMENTUM if args.momentum is None else args.momentum
+    settings = {
+        "optimizer": optimizer,
+        "lr": args.lr or MODEL_LR[args.model][optimizer],
+        "momentum": momentum if optimizer in USES_MOMENTUM else None,
+        "batch_size": args.batch_size or HANDOUT_BATCH,
+        "epochs": epochs or HANDOUT_EPOCHS[args.model],
+        "seed": 0 if args.seed is None else args.seed,
+    }
+    config = RunConfig(
+        model=args.model,
+        optimizer=optimizer,
+        lr=settings["lr"],
+        momentum=momentum,
+        batch_size=settings["batch_size"],
+        epochs=settings["epochs"],
+    )
+    return config, settings
 
 
 def _log(line: str) -> None:

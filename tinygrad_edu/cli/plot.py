@@ -14,15 +14,8 @@ from ..training import METRICS_FILE, MODEL_FILE, History, MetricsLogError, read_
 from .errors import CLIError, one_line
 from .figures import FIGURES, add_x_axis_argument, save_figures
 from .options import PROG, add_data_arguments
-from .rundata import (
-    NEW_SETTINGS,
-    check_fits,
-    check_model_fits,
-    check_settings,
-    dataset_to_load,
-    load_model,
-    load_run_data,
-)
+from .rundata import check_fits, check_model_fits, dataset_to_load, load_model, load_run_data
+from .settings import check_settings, with_old_run_defaults
 
 __all__ = ["add_plot_command", "run_plot"]
 
@@ -60,7 +53,7 @@ def run_plot(args: argparse.Namespace) -> int:
         raise CLIError(f"{log_path} has no evaluations or epochs yet: nothing to plot")
     settings = _train_settings(records)
     if settings:
-        settings = {**NEW_SETTINGS, **settings}  # an older run lacks the newer settings
+        settings = with_old_run_defaults(settings)  # an older run lacks the newer settings
         check_settings(settings, f"{log_path}: the run's settings")
     model = train = test = None
     model_path = log_path.parent / MODEL_FILE

@@ -4,105 +4,25 @@ non-finite weights), and whether a model fits the data."""
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import data, nn, optim
+from .. import data, nn
 from ..data import DATASETS, Dataset
-from ..nn.init import INITS
 from ..training import load, predict, read_metadata
 from .errors import CLIError, one_line
 
 __all__ = [
-    "NEW_SETTINGS",
-    "SETTING_CHECKS",
     "check_fits",
     "check_model_fits",
-    "check_settings",
     "dataset_to_load",
     "load_data",
     "load_model",
     "load_run_data",
 ]
-
-
-def _is_count(lowest: int) -> Callable[[Any], bool]:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lowest
-
-
-def _is_number(low: float, high: float) -> Callable[[Any], bool]:
-    """A test: a number (not a bool) with low <= v <= high."""
-    return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and low <= v <= high
-
-
-#: Settings added after the first release, and what a run that did not have them did: a resumed
-#: old checkpoint, or an old run's log, gets these.
-NEW_SETTINGS: dict[str, Any] = {
-    "model": "mlp",
-    "init_std": 0.1,
-    "dropout": 0.0,
-    "momentum": None,
-    "lr_decay": 1.0,
-    "weight_decay": 0.0,
-    "augment": False,
-    "digit": None,
-}
-#: What each setting kept in a checkpoint must be (a test, and what it expects), as the
-#: options' own checks would have made it: an edited checkpoint is refused, not half-run.
-SETTING_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "dataset": (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
-    "model": (lambda v: v in ("mlp", "cnn"), "mlp or cnn"),
-    "arch": (
-        lambda v: v is None or (isinstance(v, list) and len(v) >= 2 and all(map(_is_count(1), v))),
-        "a list of at least two positive widths (null for the cnn)",
-    ),
-    "activation": (lambda v: v in nn.ACTIVATIONS, f"one of {', '.join(nn.ACTIVATIONS)}"),
-    "optimizer": (lambda v: v in optim.OPTIMIZERS, f"one of {', '.join(optim.OPTIMIZERS)}"),
-    "lr": (
-        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf,
-        "a number > 0",
-    ),
-    "batch_size": (_is_count(1), "a positive integer"),
-    "init": (
-        lambda v: v is None or v in INITS.values(),
-        f"one of {', '.join(sorted(set(INITS.values())))} (null for the cnn)",
-    ),
-    "init_std": (lambda v: v is None or _is_number(1e-300, math.inf)(v), "a number > 0 or null"),
-    "dropout": (_is_number(0, 0.999999), "a number in [0, 1)"),
-    "momentum": (lambda v: v is None or _is_number(0, 0.999999)(v), "a number in [0, 1) or null"),
-    "lr_decay": (_is_number(1e-300, 1), "a number in (0, 1]"),
-    "weight_decay": (_is_number(0, math.inf), "a number >= 0"),
-    "augment": (lambda v: isinstance(v, bool), "true or false"),
-    "digit": (lambda v: v is None or (_is_count(0)(v) and v <= 9), "a digit 0..9 or null"),
-    "seed": (_is_count(0), "an integer >= 0"),
-    "eval_every": (_is_count(0), "an integer >= 0"),
-    "train_size": (lambda v: v is None or _is_count(1)(v), "a positive integer or null"),
-    "test_size": (lambda v: v is None or _is_count(1)(v), "a positive integer or null"),
-    "epochs": (_is_count(1), "a positive integer"),
-    "data_dir": (lambda v: v is None or isinstance(v, str), "a folder's path or null"),
-}
-
-
-def check_settings(settings: Mapping[str, Any], where: str, keys: Sequence[str] = ()) -> None:
-    """Each of ``train``'s settings of a run (``keys``, default all) is one ``train`` accepts:
-    a checkpoint or a metrics log may have been edited. ``where`` starts the message."""
-    for key in keys or SETTING_CHECKS:
-        ok, expected = SETTING_CHECKS[key]
-        if not ok(settings.get(key)):
-            raise CLIError(
-                f"{where} has {key} {_brief(settings.get(key))}, expected {expected} "
-                "(was it edited?)"
-            )
-
-
-def _brief(value: Any) -> str:
-    text = json.dumps(value) if value is not None else "missing"
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def dataset_to_load(*names: str | None) -> str:

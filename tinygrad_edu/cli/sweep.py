@@ -1,4 +1,4 @@
-"""``tinygrad-edu sweep``: the seeds' hyperparameter tables as Markdown and CSV.
+"""``tinygrad-edu sweep``: the course's hyperparameter tables as Markdown and CSV.
 
 ::
 
@@ -9,10 +9,13 @@ Each table (learning rate, hidden units, batch size x epochs, optimiser; see
 :mod:`tinygrad_edu.course.sweeps`) is printed to stdout as Markdown, and with ``--out DIR``
 written to ``DIR/<table>.md`` and ``DIR/<table>.csv``. One progress line per run goes to
 stderr. ``--tensorboard DIR`` writes each row's run to ``DIR/<table>/<value>`` (``lr/0.005``,
-...), so that ``tensorboard --logdir DIR`` shows the rows side by side. ``--optimizer``,
-``--hidden``, ``--activation`` and ``--batch-size`` change the base every table starts from
-(seed 003: ``--table batch --optimizer adam --hidden 20``). ``--table curves`` draws seed 003's
-curve-monitoring figures into ``--out DIR``.
+...), so that ``tensorboard --logdir DIR`` shows the rows side by side. ``--hidden`` and every
+base setting ``train`` takes (the rows of :data:`~tinygrad_edu.cli.settings.SETTINGS` that
+``sweep`` takes: ``--lr``, ``--optimizer``, ``--momentum``, ``--batch-size``, ``--epochs``,
+``--dropout``, ``--augment``, ...) change the base every table starts from, wherever the table
+itself does not vary that setting (seed 003: ``--table batch --optimizer adam
+--hidden 20``; the hidden units at the best learning rate: ``--table hidden --lr 2``).
+``--table curves`` draws seed 003's curve-monitoring figures into ``--out DIR``.
 """
 
 from __future__ import annotations
@@ -20,24 +23,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .. import nn
 from ..course import sweeps
 from ..course.runs import N_CLASSES, RunConfig
 from ..data import Dataset
 from ..training import Callback, TensorBoard
 from ..training.history import plural
 from .errors import CLIError
-from .options import (
-    PROG,
-    add_data_arguments,
-    nonnegative_int,
-    positive_int,
-    tensorboard_folder,
-)
-from .rundata import load_data
+from .options import PROG, positive_int, tensorboard_folder
+from .rundata import load_run_data
+from .settings import SETTINGS, add_arguments, given_settings, refuse_unneeded
 
 __all__ = ["add_sweep_command", "run_sweep"]
 
@@ -48,11 +46,12 @@ def add_sweep_command(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "sweep",
         help="hyperparameter tables (learning rate, hidden units, batch size, optimiser)",
-        description="Train the seeds' 784-64-10 sigmoid network with one setting changed at a "
+        description="Train the course's 784-64-10 sigmoid MLP with one setting changed at a "
         "time and print each table as Markdown: train accuracy (the full training set, after "
         "training), test accuracy and training time. Base: "
         f"{base.optimizer.upper()} lr {base.lr:g}, batch {base.batch_size}, "
-        f"{plural(base.epochs, 'epoch')}.",
+        f"{plural(base.epochs, 'epoch')}; the options below change it, in every table that does "
+        "not vary that setting.",
     )
     p.add_argument(
         "--table",
@@ -64,7 +63,6 @@ def add_sweep_command(subparsers: Any) -> None:
         "30000 x 20 and 200 x 250, drawn into --out DIR; a batch over the training set's size "
         "is the full batch)",
     )
-    add_data_arguments(p, default_text="mnist, else the bundled mnist-sample")
     p.add_argument(
         "--out",
         type=Path,
@@ -72,14 +70,10 @@ def add_sweep_command(subparsers: Any) -> None:
         metavar="DIR",
         help="write DIR/<table>.md and DIR/<table>.csv (created if missing)",
     )
-    _add_base_arguments(p)
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="weights and batch order")
     p.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=None,
-        help=f"epochs per run instead of {base.epochs} (the batch table: N and 10 N)",
+        "--hidden", type=positive_int, metavar="H", help=f"hidden units (default {base.hidden})"
     )
+    add_arguments(p, "sweep", _base_defaults(), "mnist, else the bundled mnist-sample")
     p.add_argument(
         "--quick",
         action="store_true",
@@ -97,43 +91,58 @@ def add_sweep_command(subparsers: Any) -> None:
     p.set_defaults(func=run_sweep)
 
 
-def _add_base_arguments(p: argparse.ArgumentParser) -> None:
-    """The base every table starts from: ``--optimizer``, ``--hidden``, ``--activation``,
-    ``--batch-size`` (defaults: the seeds')."""
+def _base_defaults() -> dict[str, str]:
+    """What the help says of each base option's default: the base's own value."""
     base = sweeps.BASE_CONFIG
+    shown = {f.name: f"{getattr(base, f.name):g}" for f in fields(base) if f.type == "float"}
     lrs = ", ".join(f"{name} {lr:g}" for name, lr in sweeps.BASE_LR.items())
-    p.add_argument(
-        "--optimizer",
-        choices=list(sweeps.BASE_LR),
-        help=f"the base's optimiser (default {base.optimizer}; learning rate {lrs})",
-    )
-    p.add_argument(
-        "--hidden", type=positive_int, metavar="H", help=f"hidden units (default {base.hidden})"
-    )
-    p.add_argument(
-        "--activation",
-        choices=nn.ACTIVATIONS,
-        help=f"hidden activation (default {base.activation})",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=positive_int,
-        metavar="B",
-        help=f"the base's batch size (default {base.batch_size}; larger than the training set: "
-        "the full batch)",
-    )
+    return {
+        **shown,
+        "lr": f"the optimiser's: {lrs}",
+        "epochs": f"{base.epochs}; the batch table: N and 10 N",
+        "batch_size": f"{base.batch_size}; larger than the training set: the full batch",
+        "seed": "0",
+        "activation": base.activation,
+        "optimizer": base.optimizer,
+        "init": base.init,
+        "train_size": f"all; {sweeps.QUICK_TRAIN:,} with --quick",
+        "test_size": f"all; {sweeps.QUICK_TEST:,} with --quick",
+    }
+
+
+#: The base settings a RunConfig holds (the data, seed and epochs go to the sweep itself: the
+#: batch table scales its epochs).
+BASE_KEYS = tuple(
+    row.key
+    for row in SETTINGS
+    if row.sweep and row.key in {f.name for f in fields(RunConfig)} and row.key != "epochs"
+)
+
+
+def _base(args: argparse.Namespace) -> RunConfig:
+    """The base every table starts from: the sweep's, with the options given."""
+    given = given_settings(args)
+    values = {key: given[key] for key in BASE_KEYS if given[key] is not None}
+    rows = {row.key: row for row in SETTINGS}
+    values = {key: rows[key].value(value, values) for key, value in values.items()}
+    base = sweeps.base_config(**values, hidden=args.hidden)
+    refuse_unneeded("init_std", given["init_std"], base.init)
+    if args.table not in ("optimizer", "all"):  # the optimiser table has a momentum row
+        refuse_unneeded("momentum", given["momentum"], base.optimizer)
+    return base
 
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Handler of ``sweep``: run the tables named by ``args.table``; print them; write them to
     ``args.out``."""
     _make_folder(args.out)
+    base = _base(args)
+    args.seed = 0 if args.seed is None else args.seed
     train, test = _load(args)
     epochs = args.epochs
     if args.quick:
         train, test = sweeps.quick_subsets(train, test)
         epochs = epochs or sweeps.QUICK_EPOCHS
-    base = sweeps.base_config(args.optimizer, args.hidden, args.activation, args.batch_size)
     if args.table == "curves":
         return _run_curves(args, train, test, base, epochs)
     if base.batch_size >= len(train):
@@ -218,7 +227,9 @@ def _make_folder(out: Path | None) -> None:
 def _load(args: argparse.Namespace) -> tuple[Dataset, Dataset]:
     """The dataset, which must be 28x28 images in 10 classes."""
     fallback = args.dataset is None and args.data_dir is None  # as train: the sample offline
-    train, test = load_data(args.dataset or "mnist", args.data_dir, args.offline, fallback)
+    where = given_settings(args)
+    where["dataset"] = args.dataset or "mnist"
+    train, test, _ = load_run_data(where, args.offline, fallback)
     for split in (train, test):
         if split.shape != (28, 28) or len(split.classes) != N_CLASSES:
             raise CLIError(

@@ -7,17 +7,15 @@ import argparse
 import sys
 from typing import Any
 
-from ..viz.examples import EXAMPLES, MAX_BATCH, build
+from ..viz.examples import EXAMPLES, build
 from ..viz.text import values_text
 from ..viz.trace import Trace, step_details, trace
-from .options import PROG, examples_epilog, int_between, nonnegative_int
+from .options import PROG, add_example_arguments, examples_epilog, int_between
 
 __all__ = ["EXAMPLES", "add_trace_command", "run_trace"]
 
 #: The largest ``--values`` (the examples' tensors are far smaller).
 MAX_VALUES = 10_000
-#: The ``--rankdir`` choices of the page's graphs, as for ``graph``.
-RANKDIRS = ("auto", "LR", "TB")
 
 
 def add_trace_command(subparsers: Any) -> None:
@@ -32,28 +30,12 @@ def add_trace_command(subparsers: Any) -> None:
         "`graph`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=examples_epilog(
-            {name: what for name, (what, _) in EXAMPLES.items()},
             f"{PROG} trace --example expression",
             f"{PROG} trace --example tiny-mlp --html trace.html",
         ),
     )
-    p.add_argument("--example", choices=list(EXAMPLES), default="neuron", help="default: neuron")
+    add_example_arguments(p, "neuron", "the --html page's graphs")
     p.add_argument("--html", metavar="FILE", help="also write a page to step through backward")
-    p.add_argument(
-        "--seed", type=nonnegative_int, default=0, help="random seed of the MLPs' weights and data"
-    )
-    p.add_argument(
-        "--batch",
-        type=int_between(1, MAX_BATCH),
-        default=256,
-        help=f"minibatch size of the mlp example (1..{MAX_BATCH}; default 256)",
-    )
-    p.add_argument(
-        "--rankdir",
-        choices=RANKDIRS,
-        default="auto",
-        help="layout direction of the --html page's graphs (as for `graph`; default auto)",
-    )
     p.add_argument(
         "--values",
         type=int_between(0, MAX_VALUES),

@@ -2,8 +2,9 @@
 continues one.
 
 :func:`run_train` reads top-down: the run's settings (fresh from the arguments, or from the
-checkpoint being resumed) -> the data -> the model and optimiser -> the callbacks and ``fit`` ->
-the model and history saved -> the figures.
+checkpoint being resumed; every option, its default and check are a row of
+:data:`~tinygrad_edu.cli.settings.SETTINGS`) -> the data -> the model and optimiser -> the
+callbacks and ``fit`` -> the model and history saved -> the figures.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import argparse
 import sys
 import time
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ import numpy as np
 
 from .. import nn, optim
 from ..data import AugmentedLoader, Dataset
-from ..nn.init import INITS
 from ..training import (
     CHECKPOINT_FILE,
     MODEL_FILE,
@@ -32,7 +31,6 @@ from ..training import (
     EvalEvery,
     FolderLock,
     History,
-    LambdaCallback,
     LRDecay,
     ProgressBar,
     RunFolder,
@@ -40,7 +38,6 @@ from ..training import (
     StopOnNonFinite,
     TensorBoard,
     TensorBoardNotInstalled,
-    TrainingState,
     check_same_run,
     claim_log_folder,
     existing_run,
@@ -53,70 +50,21 @@ from ..training.files import why_not_writable
 from ..training.history import plural
 from .errors import CLIError, RunFailed, one_line
 from .figures import add_x_axis_argument, save_figures
-from .network import (
-    CNN_ONLY_DEFAULTS,
-    DEFAULT_ARCH,
-    MODEL_LR,
-    add_network_arguments,
-    build_network,
-    build_optimizer,
-    check_cnn_options,
-    loss_function,
-    network_name,
-    parse_arch,
+from .network import build_network, build_optimizer, loss_function, network_name
+from .options import PROG, tensorboard_folder
+from .rundata import check_fits, load_run_data
+from .settings import (
+    add_arguments,
+    check_resumed,
+    check_settings,
+    config_entries,
+    fresh_settings,
+    given_settings,
+    training_text,
+    with_old_run_defaults,
 )
-from .options import (
-    PROG,
-    add_data_arguments,
-    learning_rate,
-    nonnegative_int,
-    number_between,
-    positive_int,
-    tensorboard_folder,
-)
-from .rundata import NEW_SETTINGS, check_fits, check_settings, load_run_data
 
-__all__ = ["DEFAULT_LR", "add_train_command", "parse_arch", "run_train"]
-
-#: Default learning rate per optimiser of the MLP (the seeds' 784-64-10 sigmoid network, batch
-#: 256); the CNN's are in :data:`~tinygrad_edu.cli.network.MODEL_LR`.
-DEFAULT_LR = MODEL_LR["mlp"]
-DEFAULT_EPOCHS = 20
-#: The other settings' defaults (``lr`` depends on the model and optimiser, ``momentum`` on the
-#: optimiser; sizes None: all images).
-DEFAULTS: dict[str, Any] = {
-    "dataset": "mnist",
-    "model": "mlp",
-    "activation": "sigmoid",
-    "optimizer": "momentum",
-    "batch_size": 256,
-    "init": "normal",
-    "seed": 0,
-    "eval_every": 0,
-}
-#: Settings of a run that ``--resume`` keeps (``--epochs`` may be raised), with the option that
-#: sets each one.
-RUN_SETTINGS = {
-    "dataset": "--dataset",
-    "model": "--model",
-    "arch": "--arch",
-    "activation": "--activation",
-    "init": "--init",
-    "init_std": "--init-std",
-    "dropout": "--dropout",
-    "digit": "--digit",
-    "optimizer": "--optimizer",
-    "lr": "--lr",
-    "momentum": "--momentum",
-    "lr_decay": "--lr-decay",
-    "weight_decay": "--weight-decay",
-    "batch_size": "--batch-size",
-    "augment": "--augment",
-    "seed": "--seed",
-    "eval_every": "--eval-every",
-    "train_size": "--train-size",
-    "test_size": "--test-size",
-}
+__all__ = ["add_train_command", "run_train"]
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -137,71 +85,10 @@ def add_train_command(subparsers: Any) -> None:
         "checkpoint of its last good epoch, saves its history (no model.npz), says why in one "
         "line and exits with status 1.",
     )
-    add_data_arguments(p, default_text="mnist")
-    add_network_arguments(p)
-    _add_schedule_arguments(p)
+    add_arguments(p, "train")
     _add_folder_arguments(p)
     add_x_axis_argument(p)  # --x: the --plots curves' x-axis
     p.set_defaults(func=run_train)
-
-
-def _add_schedule_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--optimizer",
-        choices=optim.OPTIMIZERS,
-        help="sgd, momentum (SGD with momentum, --momentum), nesterov (Nesterov momentum) or "
-        "adam (default momentum)",
-    )
-    lrs = ", ".join(f"{name} {lr}" for name, lr in DEFAULT_LR.items())
-    cnn = ", ".join(f"{name} {lr}" for name, lr in MODEL_LR["cnn"].items())
-    p.add_argument(
-        "--lr",
-        type=learning_rate,
-        help=f"learning rate (default per optimiser: {lrs}; for the cnn: {cnn})",
-    )
-    p.add_argument(
-        "--momentum",
-        type=number_between(0, 1, high_open=True),
-        metavar="M",
-        help=f"momentum of --optimizer momentum or nesterov (default {optim.MOMENTUM})",
-    )
-    p.add_argument(
-        "--lr-decay",
-        type=number_between(0, 1, low_open=True),
-        metavar="F",
-        help="multiply the learning rate by F after every epoch (default 1: constant)",
-    )
-    p.add_argument(
-        "--weight-decay",
-        type=number_between(0, np.inf, high_open=True),
-        metavar="W",
-        help="L2 penalty: add W * w to every weight's gradient (default 0)",
-    )
-    p.add_argument(
-        "--augment",
-        action="store_true",
-        default=None,
-        help="shift each training image by up to 2 pixels and turn it by up to 10 degrees, at "
-        "random, anew every epoch",
-    )
-    p.add_argument("--batch-size", type=positive_int, help="default 256")
-    p.add_argument(
-        "--epochs",
-        type=positive_int,
-        help=f"default {DEFAULT_EPOCHS} (with --resume: the run's, and it may be raised)",
-    )
-    p.add_argument(
-        "--eval-every",
-        type=nonnegative_int,
-        help="also evaluate on the test set every k updates (default: at epoch ends only)",
-    )
-    for split, images in (("train", "training"), ("test", "test")):
-        p.add_argument(
-            f"--{split}-size",
-            type=positive_int,
-            metavar="N",
-            help=f"{split} on the first N {images} images only (default: all)",
-        )
 
 
 def _add_folder_arguments(p: argparse.ArgumentParser) -> None:
@@ -266,14 +153,14 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         with FolderLock(run.folder):  # held until model.npz and history.json are saved
             _announce(run, train, test)
-            history, stop_reason = _fit(run, model, optimizer, train, test, args.overwrite)
-            _save(run, model, history, train, diverged=bool(stop_reason))
+            history = _fit(run, model, optimizer, train, test, args.overwrite)
+            _save(run, model, history, train)
     except RunFolderError as e:
         option = "--out" if run.checkpoint is None else "--resume"
         raise CLIError(f"{option} {run.folder}: {one_line(e)}") from None
-    if stop_reason:  # diverged: the history is saved and the last good checkpoint kept
+    if history.failed:  # diverged: the history is saved and the last good checkpoint kept
         raise RunFailed(
-            f"{stop_reason}; {_kept(run, history)}"
+            f"{history.stop_reason}; {_kept(run, history)}"
             + (" (no figures drawn)" if args.plots is not None else "")
         )
     if args.plots is not None:
@@ -293,11 +180,7 @@ def _fresh_run(args: argparse.Namespace) -> TrainRun:
             f"--out {folder} holds a run already ({', '.join(old)}): continue it with "
             f"--resume {folder}, replace it with --overwrite, or choose another folder"
         )
-    given = {key: _given(args, key) for key in RUN_SETTINGS}
-    settings = _with_defaults(given)
-    settings["epochs"] = args.epochs or DEFAULT_EPOCHS
-    settings["data_dir"] = str(args.data_dir.resolve()) if args.data_dir is not None else None
-    return TrainRun(settings, folder)
+    return TrainRun(fresh_settings(given_settings(args)), folder)
 
 
 def _log_folder_settings(run: TrainRun, given: Path | None) -> None:
@@ -320,65 +203,19 @@ def _log_folder_settings(run: TrainRun, given: Path | None) -> None:
         s["tensorboard_run"] = str(Path(board) / run.folder.resolve().name)  # an older run's
 
 
-def _with_defaults(given: dict[str, Any]) -> dict[str, Any]:
-    """A fresh run's settings: the options given (None where not), checked against each other,
-    and the defaults for the rest."""
-    settings = dict(given)
-    settings.update({k: v for k, v in DEFAULTS.items() if settings.get(k) is None})
-    settings.update({k: v for k, v in NEW_SETTINGS.items() if settings.get(k) is None})
-    if settings["model"] == "cnn":
-        check_cnn_options(given)
-        settings.update(CNN_ONLY_DEFAULTS)
-    else:
-        outputs = 1 if settings["digit"] is not None else 10
-        settings["arch"] = settings["arch"] or parse_arch(DEFAULT_ARCH, n_out=outputs)
-        if settings["init"] != "normal" and given["init_std"] is not None:
-            raise CLIError(f"--init-std sets --init normal's spread, not {settings['init']}'s")
-        settings["init_std"] = settings["init_std"] if settings["init"] == "normal" else None
-    uses_momentum = settings["optimizer"] in ("momentum", "nesterov")
-    if given["momentum"] is not None and not uses_momentum:
-        raise CLIError(
-            f"--momentum goes with --optimizer momentum or nesterov, not {settings['optimizer']}"
-        )
-    if uses_momentum and settings["momentum"] is None:
-        settings["momentum"] = optim.MOMENTUM
-    if settings["lr"] is None:
-        settings["lr"] = MODEL_LR[settings["model"]][settings["optimizer"]]
-    return settings
-
-
-def _given(args: argparse.Namespace, key: str, digit: int | None = None) -> Any:
-    """The setting ``key`` as given on the command line (None if not given); ``--arch`` ends at
-    1 output for one-vs-rest (``--digit``, or ``digit`` of a resumed run)."""
-    value = getattr(args, key)
-    if value is None:
-        return None
-    if key == "arch":
-        one_vs_rest = args.digit is not None or digit is not None
-        return parse_arch(value, n_out=1 if one_vs_rest else 10)
-    return INITS[value] if key == "init" else value
-
-
 def _resumed_run(args: argparse.Namespace) -> TrainRun:
     """The settings kept in ``--resume``'s checkpoint, checked against the arguments given."""
     folder: Path = args.resume
     if args.overwrite:
         raise CLIError("--overwrite starts a new run: it cannot go with --resume")
     checkpoint = _train_checkpoint(folder, args.out)
-    settings = {**NEW_SETTINGS, **checkpoint.info["settings"]}  # an older run lacks the new ones
+    settings = with_old_run_defaults(checkpoint.info["settings"])
     check_settings(settings, f"--resume {folder}: its checkpoint")
     if settings["model"] == "mlp" and settings["arch"] is None:
         raise CLIError(
             f"--resume {folder}: its checkpoint has an MLP without arch (was it edited?)"
         )
-    for key in RUN_SETTINGS:
-        value = _given(args, key, settings["digit"])
-        if value is not None and value != settings.get(key):
-            raise CLIError(
-                f"{RUN_SETTINGS[key]} {_show(key, value)} conflicts with the run's "
-                f"{_show(key, settings.get(key))} (a resumed run keeps its settings; only "
-                "--epochs may change)"
-            )
+    check_resumed(settings, given_settings(args))
     if args.epochs is not None:
         if args.epochs < checkpoint.epoch:
             raise CLIError(
@@ -423,15 +260,6 @@ def _train_checkpoint(folder: Path, out: Path | None) -> Checkpoint:
             "(resume it with fit(..., callbacks=[RunFolder(folder, resume=True)]))"
         )
     return checkpoint
-
-
-def _show(key: str, value: Any) -> str:
-    """A run setting as the user would type it."""
-    if value is None:
-        return "all images" if key.endswith("_size") else "none"
-    if key == "arch":
-        return "-".join(map(str, value))
-    return f"{value:g}" if key == "lr" else str(value)
 
 
 # ----------------------------------------------------------------------------- data, model
@@ -482,23 +310,9 @@ def _announce(run: TrainRun, train: Dataset, test: Dataset) -> None:
         )
     print(
         f"training {network_name(s)} on {train.name} ({len(train)} train, {len(test)} test), "
-        f"{_optimizer_text(s)}, batch {s['batch_size']}, {plural(s['epochs'], 'epoch')}, "
-        f"seed {s['seed']}" + (", augmented" if s["augment"] else ""),
+        f"{training_text(s)}",
         flush=True,
     )
-
-
-def _optimizer_text(s: dict[str, Any]) -> str:
-    """E.g. ``momentum lr 0.5``, with `` (momentum 0.8)``, `` x0.9/epoch``, ``, weight decay
-    0.0001`` where they differ from the defaults."""
-    text = f"{s['optimizer']} lr {s['lr']:g}"
-    if s.get("momentum") is not None and s["momentum"] != optim.MOMENTUM:
-        text += f" (momentum {s['momentum']:g})"
-    if s.get("lr_decay", 1.0) != 1.0:
-        text += f" x{s['lr_decay']:g}/epoch"
-    if s.get("weight_decay"):
-        text += f", weight decay {s['weight_decay']:g}"
-    return text
 
 
 # ----------------------------------------------------------------------------- fit, save
@@ -509,9 +323,8 @@ def _fit(
     train: Dataset,
     test: Dataset,
     overwrite: bool = False,
-) -> tuple[History, str]:
-    """Train; return the history and why training stopped early ("" if it did not)."""
-    ended: list[TrainingState] = []
+) -> History:
+    """Train; return the history (with why training stopped early, if it did)."""
     s = run.settings
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # StopOnNonFinite says it in words
@@ -524,7 +337,7 @@ def _fit(
                 epochs=s["epochs"],
                 batch_size=s["batch_size"],
                 seed=s["seed"],
-                callbacks=_callbacks(run, ended.append, overwrite),
+                callbacks=_callbacks(run, overwrite),
             )
     except CheckpointError as e:
         raise CLIError(f"--resume {run.folder}: {one_line(e)}") from None
@@ -536,7 +349,7 @@ def _fit(
                 file=sys.stderr,
             )
         raise
-    return history, ended[-1].stop_reason
+    return history
 
 
 def _training_batches(s: dict[str, Any], train: Dataset, model: nn.Module) -> Any:
@@ -546,13 +359,10 @@ def _training_batches(s: dict[str, Any], train: Dataset, model: nn.Module) -> An
     return AugmentedLoader(train, s["batch_size"], seed=s["seed"], flatten=s["model"] == "mlp")
 
 
-def _callbacks(
-    run: TrainRun, on_end: Callable[[TrainingState], Any], overwrite: bool = False
-) -> list[Callback]:
+def _callbacks(run: TrainRun, overwrite: bool = False) -> list[Callback]:
     """Progress bar (on a terminal), a line per epoch, extra evaluations, the stop on a
-    non-finite loss, ``on_end`` told the final state, TensorBoard event files in the run's own
-    folder of ``--tensorboard DIR``, and the run folder (last; its lock is held by
-    :func:`run_train`)."""
+    non-finite loss, the learning-rate decay, TensorBoard event files in the run's own folder of
+    ``--tensorboard DIR``, and the run folder (last; its lock is held by :func:`run_train`)."""
     eval_every = run.settings["eval_every"]
     boards = _tensorboard(run, overwrite)
     return [
@@ -561,7 +371,6 @@ def _callbacks(
         *([EvalEvery(eval_every)] if eval_every else []),
         StopOnNonFinite(),
         *([LRDecay(run.settings["lr_decay"])] if run.settings["lr_decay"] != 1.0 else []),
-        LambdaCallback(on_train_end=on_end),
         *boards,
         RunFolder(
             run.folder,
@@ -603,25 +412,12 @@ def _warn(line: str) -> None:
     print(f"{PROG} train: warning: {line}", file=sys.stderr, flush=True)
 
 
-def _save(
-    run: TrainRun, model: nn.Module, history: History, train: Dataset, diverged: bool = False
-) -> None:
-    """Print the final accuracy; save ``model.npz`` (not for a run that ``diverged``: its
-    weights are not finite) and ``history.json`` in the run folder."""
+def _save(run: TrainRun, model: nn.Module, history: History, train: Dataset) -> None:
+    """Print the final accuracy; save ``model.npz`` (not for a run that failed: its weights are
+    not finite) and ``history.json`` in the run folder, each with the run's settings."""
     s = run.settings
-    history.config.update(
-        dataset=s["dataset"],
-        arch=s["arch"],
-        activation=s["activation"],
-        optimizer_name=s["optimizer"],
-        lr=s["lr"],
-        init=s["init"],
-        data_dir=s.get("data_dir"),
-        train_size=s.get("train_size"),
-        test_size=s.get("test_size"),
-        **{key: s[key] for key in NEW_SETTINGS},
-    )
-    if diverged:
+    history.config.update(config_entries(s))
+    if history.failed:
         history.save(run.folder / "history.json")
         print(f"saved {run.folder / 'history.json'}")
         return

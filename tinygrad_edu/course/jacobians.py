@@ -1,4 +1,4 @@
-"""Hand-derived Jacobians and the hand-written backward pass of the seeds' MLP.
+"""Hand-derived Jacobians and the hand-written backward pass of the course's 784-64-10 sigmoid MLP.
 
 Everything here is what autograd computes, written out by hand so it can be read next to the
 derivation in ``docs/backprop.md`` and checked against :func:`tinygrad_edu.gradcheck.jacobian`.
@@ -11,7 +11,7 @@ element of the output and one column per element of the input, both flattened in
 (exactly the layout of ``gradcheck.jacobian``). A gradient ``dL/dx`` of a scalar loss has the
 shape of ``x``.
 
-Notation (the seeds' MLP, PyTorch's ``Linear`` layout, a batch of N rows)::
+Notation (the course's MLP, PyTorch's ``Linear`` layout, a batch of N rows)::
 
     x   (N, n_in)        input batch                y   (N,)  integer labels
     W1  (hidden, n_in)   b1 (hidden,)               z1 = x W1^T + b1        (N, hidden)
@@ -229,7 +229,7 @@ def cross_entropy_grad(z: np.ndarray, y: Any) -> np.ndarray:
     return g[0] if single else g
 
 
-# --------------------------------------------------------------------------- the seeds' MLP
+# --------------------------------------------------------------------------- the course's MLP
 def mlp_forward(
     x: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -248,7 +248,7 @@ def mlp_forward_backward(
     W2: np.ndarray,
     b2: np.ndarray,
 ) -> tuple[float, dict[str, np.ndarray]]:
-    """Forward and backward of the sigmoid MLP by hand (the seeds' ``update_grad``).
+    """Forward and backward of the sigmoid MLP by hand (the course's ``update_grad``).
 
     Forward::
 

@@ -1,4 +1,4 @@
-"""The overfitting study: the seeds' network trained on a few images and on many.
+"""The overfitting study: the course's 784-64-10 sigmoid MLP trained on a few images and on many.
 
 The same network and settings (:data:`OVERFITTING_CONFIG`: 784-64-10 sigmoid, SGD with
 momentum 0.9, lr 0.5, batch 100, 30 epochs) are trained on the first 2,000 training images and
@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import nn
 from ..data import Dataset
+from ..engine.errors import check_integer
 from ..training import LambdaCallback, TrainingState, evaluate, fit
 from .runs import Log, RunConfig, check_datasets, percent
 
@@ -36,7 +37,8 @@ OVERFITTING_CONFIG = RunConfig(optimizer="momentum", lr=0.5, batch_size=100, epo
 @dataclass
 class OverfittingRun:
     """One run of the overfitting study: per-epoch accuracy and loss (index e = after epoch
-    e + 1) on the ``n_train`` training images (all of them, eval mode) and the validation set."""
+    e + 1) on the ``n_train`` training images (all of them, eval mode) and the validation set;
+    ``model`` is the trained network (None until the run has trained)."""
 
     n_train: int
     config: RunConfig
@@ -46,6 +48,7 @@ class OverfittingRun:
     val_loss: list[float] = field(default_factory=list)
     updates: int = 0
     train_seconds: float = 0.0
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     @property
     def epochs(self) -> int:
@@ -75,8 +78,7 @@ class OverfittingRun:
 def _first_images(train: Dataset, n_train: int | None) -> Dataset:
     """The first ``n_train`` images of ``train`` (all of them if None)."""
     n = len(train) if n_train is None else n_train
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= len(train):
-        raise ValueError(f"overfitting_run: n_train must be in 1..{len(train)}, got {n_train!r}")
+    check_integer("overfitting_run", "n_train", n, 1, len(train))
     return train if n == len(train) else train.subset(n)
 
 
@@ -103,19 +105,21 @@ def overfitting_run(
                 f"{100 * run.train_acc[-1]:6.2f}%  validation {100 * run.val_acc[-1]:6.2f}%"
             )
 
+    batches, needed = config.training(subset, seed)
     history = fit(
         model,
-        subset,
+        batches,
         None,
         nn.cross_entropy,
         optimizer,
         epochs=config.epochs,
         batch_size=config.batch_size,
         seed=seed,
-        callbacks=[LambdaCallback(on_epoch_end=after_epoch)],
+        callbacks=[*needed, LambdaCallback(on_epoch_end=after_epoch)],
     )
     run.updates = history.epoch_end_iterations[-1] if history.epoch_end_iterations else 0
     run.train_seconds = float(sum(history.epoch_times))
+    run.model = model
     return run
 
 

@@ -1,10 +1,12 @@
-"""The handouts' own figures, saved as PNG: the overfitting study (accuracy and loss per epoch),
-the single neuron (its weights beside the mean images), one's own digit (the preprocessing steps,
-and what the network sees with its answer).
+"""The handouts' own figures: the overfitting study (accuracy and loss per epoch), the single
+neuron (its weights beside the mean images), one's own digit (the preprocessing steps, and what
+the network sees with its answer).
 
 Each function validates its inputs (``ValueError`` naming the argument and its shape), draws one
-figure and saves it to ``path`` (parent folders are created), returning the path. General
-figures (curves, confusion matrix, grids of digits and templates) are in ``viz/plots.py``.
+figure and saves it as a PNG to ``path`` (parent folders are created), returning the path; with
+no ``path`` it returns the ``Figure``, which a notebook shows inline
+(:func:`~tinygrad_edu.viz.canvas.save_figure`). General figures (curves, confusion matrix, grids
+of digits and templates) are in ``viz/plots.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from ..viz import canvas
 from ..viz.canvas import (
@@ -48,10 +52,10 @@ __all__ = [
 def plot_overfitting(
     train_acc: Sequence[float],
     val_acc: Sequence[float],
-    path: PathLike,
+    path: PathLike | None = None,
     title: str = "Overfitting",
     ylim: tuple[float, float] | None = None,
-) -> Path:
+) -> Path | Figure:
     """Train and validation accuracy per epoch for one run, the gap between them shaded.
 
     Call it once per run of the overfitting study (e.g. 2,000 training images, then all of
@@ -116,10 +120,10 @@ def _train_and_validation(
 
 def plot_overfitting_runs(
     runs: Sequence[tuple[str, Sequence[float], Sequence[float]]],
-    path: PathLike,
+    path: PathLike | None = None,
     title: str = "Overfitting",
     losses: Sequence[tuple[Sequence[float], Sequence[float]]] | None = None,
-) -> Path:
+) -> Path | Figure:
     """Several runs of the overfitting study side by side on one figure, one panel each with
     its train and validation accuracy per epoch, on one y-scale. ``runs``: (panel title,
     train_acc, val_acc) per run; accuracies are fractions in [0, 1] (or percentages).
@@ -157,6 +161,8 @@ def plot_overfitting_runs(
         grid[1, 0].set_ylabel("cross-entropy loss")
     for ax in grid[-1]:
         ax.set_xlabel("epoch")
+    for ax in grid.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25 on a short run
     fig.suptitle(title)
     return canvas.save_figure(fig, path)
 
@@ -216,10 +222,10 @@ def plot_single_neuron(
     bias: float,
     images: Any,
     is_digit: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     digit: str = "0",
     title: str | None = None,
-) -> Path:
+) -> Path | Figure:
     """One sigmoid neuron p(x) = sigmoid(w . x + b) that tells ``digit`` from the rest, in three
     28x28 panels: the mean of the training images of ``digit`` (``is_digit`` true), the mean of
     the others, and the weights w on a diverging scale [-max|w|, +max|w|] (red: ink there raises
@@ -323,11 +329,11 @@ def _prediction_panel(
 def plot_network_inputs(
     inputs: Any,
     probs: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     names: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
     title: str | None = None,
-) -> Path:
+) -> Path | Figure:
     """What the network saw and what it answered, one row per image: the 28x28 input as the
     network takes it (0 black .. 1 white, pixel ticks) beside the bars of its class
     probabilities, the most probable class in green (``predict --figure``).
@@ -369,11 +375,11 @@ def _shortened(text: str, limit: int = 22) -> str:
 
 def plot_preprocessing(
     image: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     probs: Sequence[float] | None = None,
     class_names: Sequence[str] | None = None,
     title: str | None = None,
-) -> Path:
+) -> Path | Figure:
     """The steps of :func:`tinygrad_edu.course.preprocess.preprocess_digit` on one image: the
     greyscale photo with the crop box, the background-subtracted ink (inverted if needed) with
     the ink mask's outline, the crop scaled to [0, 1], and the 28x28 network input with its

@@ -1,11 +1,12 @@
-"""One training run of the seeds' network: its settings, what it measured, and the checks and
-formats the course's experiments share.
+"""One training run of the course's 784-64-10 sigmoid MLP: its settings, what it measured, and
+the checks and formats the course's experiments share.
 
 The network is 784-``hidden``-10 with sigmoid hidden units, N(0, 0.1^2) weights, zero biases
 and softmax cross-entropy. :class:`RunConfig` holds what an experiment varies (hidden units,
-optimiser, learning rate, batch size, epochs); :func:`run_config` trains one configuration and
-measures it (:class:`RunResult`). The sweeps (:mod:`.sweeps`) and the overfitting study
-(:mod:`.overfitting`) are built from these runs.
+optimiser, learning rate, batch size, epochs) and the rest of ``train``'s settings (momentum,
+learning-rate decay, weight decay, initialisation, dropout, augmentation);
+:func:`run_config` trains one configuration and measures it (:class:`RunResult`). The sweeps
+(:mod:`.sweeps`) and the overfitting study (:mod:`.overfitting`) are built from these runs.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from .. import nn, optim
-from ..data import Dataset
-from ..training import Callback, History, evaluate, fit
+from ..data import AugmentedLoader, Dataset
+from ..engine.errors import InputError, check_integer, check_number
+from ..nn.init import INITS
+from ..training import Callback, History, LRDecay, evaluate, fit
 from ..training.history import plural
 
 __all__ = [
@@ -44,8 +45,12 @@ class RunConfig:
     ``model="cnn"`` of the course's small CNN (``nn.build_cnn``; ``hidden`` and ``activation``
     then unused), with softmax cross-entropy.
 
-    ``optimizer`` is a name in ``optim.OPTIMIZERS`` (momentum: SGD with momentum 0.9). The
-    defaults are the seeds' setting: plain SGD, lr 0.5, batch 200, 10 epochs.
+    ``optimizer`` is a name in ``optim.OPTIMIZERS``; ``momentum`` is that of ``momentum`` and
+    ``nesterov``. ``lr_decay`` multiplies the learning rate after every epoch, ``weight_decay``
+    adds ``weight_decay * w`` to each gradient, ``init`` and ``init_std`` draw the MLP's weights
+    (``nn.init``), ``dropout`` drops hidden units while training, ``augment`` shifts and turns
+    the training images anew every epoch. The defaults are the course's sweep setting:
+    plain SGD, lr 0.5, batch 200, 10 epochs, none of the rest.
     """
 
     hidden: int = 64
@@ -55,26 +60,36 @@ class RunConfig:
     epochs: int = 10
     activation: str = "sigmoid"
     model: str = "mlp"
+    momentum: float = optim.MOMENTUM
+    lr_decay: float = 1.0
+    weight_decay: float = 0.0
+    init: str = "normal"
+    init_std: float = 0.1
+    dropout: float = 0.0
+    augment: bool = False
 
     def __post_init__(self) -> None:
         for name in ("hidden", "batch_size", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-                raise ValueError(f"RunConfig: {name} must be a positive integer, got {value!r}")
-        if self.optimizer not in optim.OPTIMIZERS:
-            raise ValueError(
-                f"RunConfig: unknown optimizer {self.optimizer!r}; choose one of "
-                f"{', '.join(optim.OPTIMIZERS)}"
-            )
-        if self.model not in ("mlp", "cnn"):
-            raise ValueError(f"RunConfig: model must be mlp or cnn, got {self.model!r}")
-        if self.activation not in nn.ACTIVATIONS:
-            raise ValueError(
-                f"RunConfig: unknown activation {self.activation!r}; choose one of "
-                f"{', '.join(nn.ACTIVATIONS)}"
-            )
-        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"RunConfig: lr must be a number > 0, got {self.lr!r}")
+            check_integer("RunConfig", name, getattr(self, name), 1)
+        for name, choices in (
+            ("optimizer", optim.OPTIMIZERS),
+            ("model", ("mlp", "cnn")),
+            ("activation", nn.ACTIVATIONS),
+            ("init", INITS),
+        ):
+            if getattr(self, name) not in choices:
+                raise InputError(
+                    f"RunConfig: unknown {name} {getattr(self, name)!r}; choose one of "
+                    f"{', '.join(choices)}"
+                )
+        check_number("RunConfig", "lr", self.lr, 0, low_open=True)
+        check_number("RunConfig", "momentum", self.momentum, 0, 1, high_open=True)
+        check_number("RunConfig", "lr_decay", self.lr_decay, 0, 1, low_open=True)
+        check_number("RunConfig", "weight_decay", self.weight_decay, 0)
+        check_number("RunConfig", "init_std", self.init_std, 0, low_open=True)
+        check_number("RunConfig", "dropout", self.dropout, 0, 1, high_open=True)
+        if not isinstance(self.augment, bool):
+            raise InputError(f"RunConfig: augment must be True or False, got {self.augment!r}")
 
     @property
     def sizes(self) -> list[int]:
@@ -91,10 +106,49 @@ class RunConfig:
     def build(self, seed: int) -> tuple[nn.Module, optim.Optimizer]:
         """The untrained network (weights drawn from ``seed``) and its optimiser."""
         if self.model == "cnn":
-            model: nn.Module = nn.build_cnn(seed=seed)
+            model: nn.Module = nn.build_cnn(dropout=self.dropout, seed=seed)
         else:
-            model = nn.MLP(self.sizes, activation=self.activation, seed=seed)
-        return model, optim.make_optimizer(self.optimizer, model.parameters(), self.lr)
+            model = nn.MLP(
+                self.sizes,
+                activation=self.activation,
+                init=self.init,
+                std=self.init_std,
+                dropout=self.dropout,
+                seed=seed,
+            )
+        optimizer = optim.make_optimizer(
+            self.optimizer, model.parameters(), self.lr, self.momentum, self.weight_decay
+        )
+        return model, optimizer
+
+    def training(
+        self, train: Dataset, seed: int
+    ) -> tuple[Dataset | AugmentedLoader, list[Callback]]:
+        """What ``fit`` trains on (``train``, or with ``augment`` a loader that shifts and turns
+        its images, from ``seed``) and the callbacks the settings need (a learning-rate decay)."""
+        batches: Dataset | AugmentedLoader = train
+        if self.augment:
+            batches = AugmentedLoader(train, self.batch_size, seed, flatten=self.model == "mlp")
+        return batches, [LRDecay(self.lr_decay)] if self.lr_decay != 1 else []
+
+    def extras(self) -> list[str]:
+        """The settings beyond the optimiser, batch and epochs that differ from none, in words:
+        ``momentum 0.8``, ``lr x0.7/epoch``, ``weight decay 0.0001``, ``he init``, ``dropout
+        0.2``, ``augmented``."""
+        words = []
+        if self.optimizer in ("momentum", "nesterov") and self.momentum != optim.MOMENTUM:
+            words.append(f"momentum {self.momentum:g}")
+        if self.lr_decay != 1:
+            words.append(f"lr x{self.lr_decay:g}/epoch")
+        if self.weight_decay:
+            words.append(f"weight decay {self.weight_decay:g}")
+        if self.model == "mlp" and (self.init, self.init_std) != ("normal", 0.1):
+            words.append(
+                f"N(0, {self.init_std:g}^2) init" if self.init == "normal" else f"{self.init} init"
+            )
+        if self.dropout:
+            words.append(f"dropout {self.dropout:g}")
+        return [*words, *(["augmented"] if self.augment else [])]
 
 
 @dataclass
@@ -161,16 +215,17 @@ def run_config(
     curves); the result keeps the run's ``history``."""
     check_datasets("run_config", train=train, test=test)
     model, optimizer = config.build(seed)
+    batches, needed = config.training(train, seed)
     history = fit(
         model,
-        train,
+        batches,
         test if callbacks or monitor else None,
         nn.cross_entropy,
         optimizer,
         epochs=config.epochs,
         batch_size=config.batch_size,
         seed=seed,
-        callbacks=callbacks,
+        callbacks=[*needed, *callbacks],
     )
     train_loss, train_acc = evaluate(model, train)
     test_loss, test_acc = evaluate(model, test)

@@ -1,9 +1,9 @@
-"""The sweep tables (``tinygrad-edu sweep``): the seeds' network trained with one setting
-changed at a time.
+"""The sweep tables (``tinygrad-edu sweep``): the course's 784-64-10 sigmoid MLP trained with
+one setting changed at a time.
 
-The base is the seeds' setting (:data:`BASE_CONFIG`: 784-64-10 sigmoid, N(0, 0.1^2) weights,
-softmax cross-entropy, plain SGD, lr 0.5, batch 200, 10 epochs), or another one
-(:func:`base_config`: the optimiser, hidden units, activation, batch size); each table in
+The base is the course's sweep setting (:data:`BASE_CONFIG`: 784-64-10 sigmoid,
+N(0, 0.1^2) weights, softmax cross-entropy, plain SGD, lr 0.5, batch 200, 10 epochs), or
+another one (:func:`base_config`: any of :class:`~.runs.RunConfig`'s settings); each table in
 :data:`TABLES` varies one thing: the learning rate, the hidden units, the batch size x epochs,
 the optimiser. :func:`run_curves` trains the seed-003 curve-monitoring runs
 (:data:`CURVE_RUNS`) and draws each one's loss and accuracy per epoch.
@@ -23,11 +23,12 @@ import io
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
-from .. import optim
 from ..data import Dataset
+from ..engine.errors import InputError, check_integer
 from ..training import Callback
 from .runs import Log, RunConfig, RunResult, check_datasets, percent, run_config
 
@@ -43,6 +44,7 @@ __all__ = [
     "SweepTable",
     "base_config",
     "curve_configs",
+    "optimizer_name",
     "quick_subsets",
     "row_name",
     "run_curves",
@@ -55,13 +57,13 @@ RowCallbacks = Callable[[str], Sequence[Callback]]
 
 #: The sweep tables, in the order ``--table all`` runs them.
 TABLES = ("lr", "hidden", "batch", "optimizer")
-#: The seeds' setting that every sweep table varies: plain SGD, lr 0.5, batch 200, 10 epochs.
+#: The setting every sweep table varies: plain SGD, lr 0.5, batch 200, 10 epochs.
 BASE_CONFIG = RunConfig()
 
 LR_VALUES = (0.005, 0.05, 0.5, 2.0)
 HIDDEN_VALUES = (50, 20, 5)
 BATCH_EPOCHS = ((200, 10), (20000, 10), (20000, 100))
-#: The optimiser table's rows (the seeds' three) and their learning rates (momentum's and
+#: The optimiser table's rows (the handouts' three) and their learning rates (momentum's and
 #: Adam's are the CLI's).
 OPTIMIZER_LR = {"sgd": 0.5, "momentum": 0.5, "adam": 0.003}
 #: The base's learning rate per optimiser (``--optimizer``).
@@ -93,26 +95,19 @@ COLUMNS = (
 )
 
 
-def base_config(
-    optimizer: str | None = None,
-    hidden: int | None = None,
-    activation: str | None = None,
-    batch_size: int | None = None,
-) -> RunConfig:
-    """:data:`BASE_CONFIG` with the settings given (an optimiser brings its
-    :data:`BASE_LR`)."""
-    changes: dict[str, object] = {}
+def base_config(optimizer: str | None = None, **settings: Any) -> RunConfig:
+    """:data:`BASE_CONFIG` with the settings given, by :class:`~.runs.RunConfig`'s names (None:
+    the base's); an optimiser brings its :data:`BASE_LR` unless ``lr`` is given too:
+    ``base_config("adam", hidden=20, lr=0.001)``."""
+    changes = {key: value for key, value in settings.items() if value is not None}
     if optimizer is not None:
         if optimizer not in BASE_LR:
-            raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(BASE_LR)}")
-        changes.update(optimizer=optimizer, lr=BASE_LR[optimizer])
-    if hidden is not None:
-        changes["hidden"] = hidden
-    if activation is not None:
-        changes["activation"] = activation
-    if batch_size is not None:
-        changes["batch_size"] = batch_size
-    return replace(BASE_CONFIG, **changes)  # type: ignore[arg-type]
+            raise InputError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(BASE_LR)}")
+        changes = {"optimizer": optimizer, "lr": BASE_LR[optimizer], **changes}
+    unknown = sorted(set(changes) - {f.name for f in fields(RunConfig)})
+    if unknown:
+        raise TypeError(f"base_config: RunConfig has no setting {', '.join(unknown)}")
+    return replace(BASE_CONFIG, **changes)
 
 
 def table_configs(
@@ -126,10 +121,8 @@ def table_configs(
     """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)} or all")
-    if epochs is not None and (
-        isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0
-    ):
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if epochs is not None:
+        check_integer("table_configs", "epochs", epochs, 1)
     scale = 1.0 if epochs is None else epochs / base.epochs
     base = base if epochs is None else replace(base, epochs=epochs)
     if table == "lr":
@@ -173,12 +166,14 @@ class SweepTable:
             "hidden": "the hidden units",
             "batch": "the batch size and the epochs",
             "curves": "the batch size and the epochs, and measures the test set every epoch",
-            "optimizer": f"the optimiser (momentum {optim.MOMENTUM}; Adam betas 0.9, 0.999)",
+            "optimizer": f"the optimiser (momentum {c.momentum:g}; Adam betas 0.9, 0.999)",
         }.get(self.name, "one setting")
+        extras = "".join(f", {words}" for words in c.extras())
         text = (
-            f"The seeds' network 784-H-10 ({c.activation}, N(0, 0.1^2) weights, softmax "
-            f"cross-entropy); base: H = {c.hidden}, {_OPTIMIZER_NAMES.get(c.optimizer)} lr "
-            f"{c.lr:g}, batch {c.batch_size}, {c.epochs} epochs; this table changes {varied}. "
+            f"The course's MLP 784-H-10 ({c.activation}, N(0, 0.1^2) weights, softmax "
+            f"cross-entropy); base: H = {c.hidden}, {optimizer_name(c)} lr "
+            f"{c.lr:g}, batch {c.batch_size}, {c.epochs} epochs{extras}; this table changes "
+            f"{varied}. "
             "Trained on "
             f"{self.train_name} ({self.n_train:,} images), seed {self.seed}. "
             f"**Train acc**: accuracy on the full training set ({self.n_train:,} images) after "
@@ -226,9 +221,15 @@ class SweepTable:
         return out.getvalue()
 
     def _cells(self, fmt: Callable[[str, float | int | str], str]) -> list[list[str]]:
-        """One row of formatted cells per run, in the order of :data:`COLUMNS`."""
-        rows = [r.row() for r in self.results]
-        return [[fmt(key, row[key]) for key, _ in COLUMNS] for row in rows]
+        """One row of formatted cells per run, in the order of :data:`COLUMNS` (the Markdown's
+        optimiser with its momentum)."""
+        rows = [(r.row(), r.config) for r in self.results]
+        markdown = fmt is _format_markdown
+        return [
+            [optimizer_name(c) if markdown and key == "optimizer" else fmt(key, row[key])
+             for key, _ in COLUMNS]
+            for row, c in rows
+        ]  # fmt: skip
 
     def write(self, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write ``<name>.md`` and ``<name>.csv`` into ``out_dir`` (created); return the paths."""
@@ -240,13 +241,12 @@ class SweepTable:
         return md, cs
 
 
-#: The optimisers as the tables name them.
-_OPTIMIZER_NAMES = {
-    "sgd": "SGD",
-    "momentum": f"momentum {optim.MOMENTUM}",
-    "nesterov": f"Nesterov {optim.MOMENTUM}",
-    "adam": "Adam",
-}
+def optimizer_name(config: RunConfig) -> str:
+    """The optimiser as the tables name it: ``SGD``, ``momentum 0.9``, ``Nesterov 0.9``,
+    ``Adam``."""
+    if config.optimizer in ("momentum", "nesterov"):
+        return f"{config.optimizer.replace('nesterov', 'Nesterov')} {config.momentum:g}"
+    return {"sgd": "SGD", "adam": "Adam"}[config.optimizer]
 
 
 def _format_markdown(key: str, value: float | int | str) -> str:
@@ -254,8 +254,6 @@ def _format_markdown(key: str, value: float | int | str) -> str:
         return percent(value)
     if key == "train_seconds":
         return f"{value:.2f}"
-    if key == "optimizer":
-        return _OPTIMIZER_NAMES.get(str(value), str(value))
     if key == "lr":
         return f"{value:g}"
     return f"{value:,}" if isinstance(value, int) and key != "hidden" else str(value)
@@ -366,9 +364,10 @@ def run_curves(
         result = run_config(c, train, test, seed, log, monitor=True)
         name = row_name("curves", c).replace("/", "_")
         title = (
-            f"784-{c.hidden}-10 {c.activation}, {_OPTIMIZER_NAMES[c.optimizer]} lr {c.lr:g}, "
+            f"784-{c.hidden}-10 {c.activation}, {optimizer_name(c)} lr {c.lr:g}, "
             f"batch {min(c.batch_size, len(train)):,}"
             + (" (full batch)" if c.batch_size >= len(train) else "")
+            + "".join(f", {words}" for words in c.extras())
             + f", {c.epochs} epochs on {train.name}"
         )
         paths.append(

@@ -308,80 +308,58 @@ def download_file(
 
 
 def _download_set(
-    files: Mapping[str, str],
-    mirrors: Iterable[str],
-    dest_dir: Path,
-    sizes: Mapping[str, int],
-    timeout: float,
-    quiet: bool,
-    deadline: float,
+    name: str,
+    dest_dir: str | os.PathLike[str] | None = None,
+    mirrors: Iterable[str] | None = None,
+    files: Mapping[str, str] | None = None,
+    timeout: float = 5.0,
+    quiet: bool = False,
+    sizes: Mapping[str, int] | None = None,
+    deadline: float = DEADLINE,
 ) -> Path:
-    """Fetch each ``name -> md5`` of ``files`` from ``mirrors`` into ``dest_dir``, skipping any
-    file already there with the right MD5; ``sizes[name]`` (if there) caps a download. Stops at
-    the first file no mirror can provide."""
-    mirror_list = [m if m.endswith("/") else m + "/" for m in mirrors]
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    for name, md5 in files.items():
-        dest = dest_dir / name
-        if dest.is_file() and file_md5(dest) == md5:
+    """Fetch each ``file -> md5`` of the set ``name``, mnist or fashion-mnist (its files,
+    mirrors and sizes: the ``MNIST_*`` or ``FASHION_MNIST_*`` tables, unless given) into
+    ``dest_dir`` (default ``cache_dir()/name``), skipping any file already there with the right
+    MD5; ``sizes[file]`` (if there) caps a download. Stops at the first file no mirror can
+    provide."""
+    known_files, known_mirrors, known_sizes = (
+        (MNIST_MD5, MNIST_MIRRORS, MNIST_SIZES)
+        if name == "mnist"
+        else (FASHION_MNIST_MD5, FASHION_MNIST_MIRRORS, FASHION_MNIST_SIZES)
+    )
+    files = known_files if files is None else files
+    sizes = known_sizes if sizes is None else sizes
+    mirror_list = [m if m.endswith("/") else m + "/" for m in mirrors or known_mirrors]
+    dest = Path(dest_dir) if dest_dir is not None else cache_dir() / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for file, md5 in files.items():
+        if (dest / file).is_file() and file_md5(dest / file) == md5:
             continue
         download_file(
-            [m + name for m in mirror_list],
-            dest,
+            [m + file for m in mirror_list],
+            dest / file,
             md5=md5,
             timeout=timeout,
             quiet=quiet,
-            max_bytes=sizes.get(name),
+            max_bytes=sizes.get(file),
             deadline=deadline,
         )
-    return dest_dir
+    return dest
 
 
-def download_mnist(
-    dest_dir: str | os.PathLike[str] | None = None,
-    mirrors: Iterable[str] | None = None,
-    files: Mapping[str, str] | None = None,
-    timeout: float = 5.0,
-    quiet: bool = False,
-    sizes: Mapping[str, int] | None = None,
-    deadline: float = DEADLINE,
-) -> Path:
+def download_mnist(dest_dir: str | os.PathLike[str] | None = None, **options: Any) -> Path:
     """Download the four MNIST files into ``dest_dir`` (default ``cache_dir()/"mnist"``).
 
-    ``mirrors`` defaults to :data:`MNIST_MIRRORS`, ``files`` (name -> MD5) to :data:`MNIST_MD5`
-    and ``sizes`` (name -> the most bytes accepted) to :data:`MNIST_SIZES`; files already
-    present with the right MD5 are kept; ``deadline`` is per file. Returns ``dest_dir``.
+    ``options``: ``mirrors`` (default :data:`MNIST_MIRRORS`), ``files`` (name -> MD5, default
+    :data:`MNIST_MD5`), ``sizes`` (name -> the most bytes accepted, default
+    :data:`MNIST_SIZES`), ``timeout`` (5 s), ``quiet`` and ``deadline`` (per file); files
+    already present with the right MD5 are kept. Returns ``dest_dir``.
     """
-    dest = Path(dest_dir) if dest_dir is not None else cache_dir() / "mnist"
-    return _download_set(
-        files if files is not None else MNIST_MD5,
-        mirrors if mirrors is not None else MNIST_MIRRORS,
-        dest,
-        sizes if sizes is not None else MNIST_SIZES,
-        timeout,
-        quiet,
-        deadline,
-    )
+    return _download_set("mnist", dest_dir, **options)
 
 
-def download_fashion_mnist(
-    dest_dir: str | os.PathLike[str] | None = None,
-    mirrors: Iterable[str] | None = None,
-    files: Mapping[str, str] | None = None,
-    timeout: float = 5.0,
-    quiet: bool = False,
-    sizes: Mapping[str, int] | None = None,
-    deadline: float = DEADLINE,
-) -> Path:
+def download_fashion_mnist(dest_dir: str | os.PathLike[str] | None = None, **options: Any) -> Path:
     """Download the four Fashion-MNIST files into ``dest_dir`` (default
-    ``cache_dir()/"fashion-mnist"``), like :func:`download_mnist`."""
-    dest = Path(dest_dir) if dest_dir is not None else cache_dir() / "fashion-mnist"
-    return _download_set(
-        files if files is not None else FASHION_MNIST_MD5,
-        mirrors if mirrors is not None else FASHION_MNIST_MIRRORS,
-        dest,
-        sizes if sizes is not None else FASHION_MNIST_SIZES,
-        timeout,
-        quiet,
-        deadline,
-    )
+    ``cache_dir()/"fashion-mnist"``), with :func:`download_mnist`'s options (their defaults the
+    ``FASHION_MNIST_*`` ones)."""
+    return _download_set("fashion-mnist", dest_dir, **options)

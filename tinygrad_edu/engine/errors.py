@@ -1,8 +1,14 @@
 """The engine's two errors, and the checks of user input that raise them (or a TypeError) with
-a message that names the op, the value given and what was expected."""
+a message that names the op, the value given and what was expected.
+
+The package's one place for the checks of an argument's value (a size, a count, a rate):
+:func:`is_integer` and :func:`is_real` (a bool is neither), :func:`check_integer` and
+:func:`check_number`, which raise :class:`InputError` for any value that will not do, whatever
+its type, so that the same mistake raises the same error everywhere."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,13 +22,84 @@ class InputError(ValueError):
     """An op was given values outside its domain (class labels out of range, stride 0, ...)."""
 
 
+def is_integer(value: Any) -> bool:
+    """Whether ``value`` is a whole number: a Python or numpy integer, not a bool."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number: a Python or numpy int or float, not a bool."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def check_integer(
+    who: str, name: str, value: Any, lowest: int | None = None, highest: int | None = None
+) -> int:
+    """``value`` as an int if it is a whole number in lowest..highest (None: no bound); else an
+    InputError: ``Linear: in_features must be a positive integer, got 0``."""
+    low_ok = lowest is None or (is_integer(value) and value >= lowest)
+    if not is_integer(value) or not low_ok or (highest is not None and value > highest):
+        raise InputError(f"{who}: {name} must be {integer_text(lowest, highest)}, got {value!r}")
+    return int(value)
+
+
+def integer_text(lowest: int | None, highest: int | None = None) -> str:
+    """What :func:`check_integer` asks for, in words: ``a positive integer``, ``an integer >=
+    0``, ``an integer 0..9``."""
+    if highest is not None:
+        return (
+            f"an integer {lowest}..{highest}" if lowest is not None else f"an integer <= {highest}"
+        )
+    if lowest is None:
+        return "an integer"
+    return "a positive integer" if lowest == 1 else f"an integer >= {lowest}"
+
+
+def check_number(
+    who: str,
+    name: str,
+    value: Any,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a float if it is a finite real number in the interval from ``low`` to
+    ``high`` (``*_open``: that end excluded); else an InputError: ``Dropout: p must be a number
+    in [0, 1), got 1.5``."""
+    if not is_real(value) or not in_interval(float(value), low, high, low_open, high_open):
+        expected = number_text(low, high, low_open, high_open)
+        raise InputError(f"{who}: {name} must be {expected}, got {value!r}")
+    return float(value)
+
+
+def in_interval(
+    v: float, low: float, high: float, low_open: bool = False, high_open: bool = False
+) -> bool:
+    """Whether ``v`` is finite and lies between ``low`` and ``high`` (``*_open``: excluded)."""
+    above = v > low if low_open else v >= low
+    below = v < high if high_open else v <= high
+    return math.isfinite(v) and above and below
+
+
+def number_text(low: float, high: float, low_open: bool = False, high_open: bool = False) -> str:
+    """The interval in words: ``a number in [0, 1)``, ``a number > 0``, ``a finite number``."""
+    if math.isfinite(low) and math.isfinite(high):
+        return f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if math.isfinite(low):
+        return f"a number {'>' if low_open else '>='} {low:g}"
+    if math.isfinite(high):
+        return f"a number {'<' if high_open else '<='} {high:g}"
+    return "a finite number"
+
+
 def check_axes(op: str, axis: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
     """``axis`` (an int or a sequence of ints) as a tuple of axes counted from 0; a ShapeError
     naming ``op`` for an axis that is not an integer, is out of range, or is repeated."""
     given = tuple(axis) if isinstance(axis, tuple | list) else (axis,)
     ndim, found = len(shape), []
     for a in given:
-        if not isinstance(a, int | np.integer) or isinstance(a, bool):
+        if not is_integer(a):
             raise ShapeError(f"{op}: an axis must be an integer, got {a!r}")
         if not -ndim <= a < ndim:
             which = (

@@ -18,7 +18,7 @@ import numpy as np
 Array = np.ndarray
 
 #: Broadcast gradients up to this many elements are written out (see :func:`expand`).
-SMALL = 4096
+COPY_BROADCASTS_UP_TO = 4096
 
 
 def matmul(a: Any, b: Any) -> Any:
@@ -51,13 +51,13 @@ def sigmoid_grad(s: Any, g: Any) -> Any:
 
 
 def expand(g: Any, shape: tuple[int, ...]) -> Any:
-    """g broadcast to ``shape``. Up to :data:`SMALL` elements it is written into a new array:
-    ``np.broadcast_to`` spends longer in Python-level checks than the copy takes (the gradient
-    of a mean over 1 to 256 elements). Larger, the read-only broadcast view is cheaper than a
-    copy. (For a Tensor, g + zeros(shape).)"""
+    """g broadcast to ``shape``. Up to :data:`COPY_BROADCASTS_UP_TO` elements it is written into
+    a new array: ``np.broadcast_to`` spends longer in Python-level checks than the copy takes
+    (the gradient of a mean over 1 to 256 elements). Larger, the read-only broadcast view is
+    cheaper than a copy. (For a Tensor, g + zeros(shape).)"""
     if type(g) is not np.ndarray:
         return g + np.zeros(shape, g.dtype)
-    if math.prod(shape) > SMALL:
+    if math.prod(shape) > COPY_BROADCASTS_UP_TO:
         return np.broadcast_to(g, shape)
     out = np.empty(shape, g.dtype)
     out[...] = g

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from html import escape
 
+from ..training.history import plural
 from .classreport import (
     BROKEN,
     SOLUTIONS_PACKAGE,
@@ -53,7 +54,8 @@ def html_page(report: ClassReport, title: str = "Class report") -> str:
         f"td.{k}, span.{k} {{ background: {c}; }}\n" for k, (c, _) in (STATUSES.items())
     )
     legend = "".join(f'<span class="{k}">{_e(what)}</span>' for k, (_, what) in STATUSES.items())
-    counts = f"{len(report.students)} workspaces, {len(report.exercises())} exercises"
+    counts = f"{plural(len(report.students), 'workspace')}, "
+    counts += plural(len(report.exercises()), "exercise")
     body = [
         f"<h1>{_e(title)}</h1>",
         f"<p>{counts}.</p>",

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..check import Diagnosis
 from ..training.files import atomic_write, parse_json
+from ..training.history import plural
 from .exercise import Exercise, Outcome
 from .grader import grade_many
 from .remote import clean_output
@@ -215,11 +216,11 @@ def summary_text(report: ClassReport) -> str:
     the files that import the reference solutions."""
     exercises = report.exercises()
     lines = [
-        f"class report: {_count(len(report.students), 'workspace')}, "
-        f"{_count(len(exercises), 'exercise')}"
+        f"class report: {plural(len(report.students), 'workspace')}, "
+        f"{plural(len(exercises), 'exercise')}"
     ]
     for exercise in exercises:
-        lines += ["", f"{exercise} ({_count(len(report.of(exercise)), 'student')})"]
+        lines += ["", f"{exercise} ({plural(len(report.of(exercise)), 'student')})"]
         for part in report.parts[exercise]:
             lines += _part_lines(part_stats(report, exercise, part))
     broken = [s for s in report.students if s.broken]
@@ -253,10 +254,6 @@ def _part_lines(stats: PartStats) -> list[str]:
 def _who(student: StudentResult) -> str:
     name = _plain(student.name)
     return f"{name} ({student.exercise})" if student.exercise else name
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..engine.errors import is_integer
 from .exercise import Exercise, Part
 
 __all__ = ["CHOICES", "DEFAULT", "HintError", "HintState", "readme_hints"]
@@ -64,9 +65,7 @@ class HintState:
             shown = repr(choice)[:40] if isinstance(choice, str) else type(choice).__name__
             raise HintError(f'{where}: "hints" must be one of {", ".join(CHOICES)}, got {shown}')
         counts = data.get("hints_shown", {})
-        valid = isinstance(counts, dict) and all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts.values()
-        )
+        valid = isinstance(counts, dict) and all(is_integer(n) and n >= 0 for n in counts.values())
         if not valid:
             raise HintError(
                 f'{where}: "hints_shown" must map part names to counts of hints shown (0, 1, ...)'

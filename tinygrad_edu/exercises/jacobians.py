@@ -1,5 +1,6 @@
 """Exercise ``jacobians``: the Jacobians da2/db2, da2/dW2, da2/da1, da1/dz1 and dz1/dW1 of the
-seeds' MLP for one image, as explicit matrices, checked against ``gradcheck.jacobian``."""
+course's 784-64-10 sigmoid MLP for one image, as explicit matrices, checked against
+``gradcheck.jacobian``."""
 
 from __future__ import annotations
 
@@ -143,7 +144,7 @@ HINT_LEVELS: dict[str, tuple[str, ...]] = {
 
 EXERCISE = Exercise(
     name="jacobians",
-    title="The Jacobians of the seeds' MLP, as matrices",
+    title="The Jacobians of the course's MLP, as matrices",
     module="jacobians",
     summary="Write out the Jacobians the handout asks for, da2/db2, da2/dW2, da2/da1, da1/dz1 "
     "and dz1/dW1, as explicit matrices for one image; each is compared with the engine's "

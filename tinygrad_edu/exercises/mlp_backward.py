@@ -77,7 +77,7 @@ def _inputs(rng: np.random.Generator) -> dict[str, Any]:
 
 def grade_forward(module: ModuleType) -> Grade:
     """z1, h, z2 and the loss at fresh random inputs, and the loss still finite for huge logits."""
-    rng = np.random.default_rng(resolve_seed(None))
+    rng = np.random.default_rng(resolve_seed(None, "mlp-backward"))
     values = {k: rng.normal(0, 1.0, s) for k, s in _inputs(rng).items() if k != "y"}
     y = rng.permutation(np.arange(N) % C)
     got = call(need(module, "forward"), *values.values(), y)
@@ -106,7 +106,7 @@ def _stable_loss(module: ModuleType, values: dict[str, np.ndarray], y: np.ndarra
 def grade_backward(module: ModuleType) -> Grade:
     """The whole backward pass with check_backprop; the details list every gradient's status."""
     backward = named(need(module, "backward"), "backward", lambda grads: grads)
-    rng = np.random.default_rng(resolve_seed(None))
+    rng = np.random.default_rng(resolve_seed(None, "mlp-backward"))
     report = check_backprop(backward, reference_forward, _inputs(rng), wrt=list(GRADIENTS))
     if report.passed:
         return None, "", report.node_lines()

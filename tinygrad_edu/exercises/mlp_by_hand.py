@@ -1,4 +1,4 @@
-"""Exercise ``mlp-by-hand``: the seeds' 784-64-10 sigmoid MLP with softmax cross-entropy,
+"""Exercise ``mlp-by-hand``: the course's 784-64-10 sigmoid MLP with softmax cross-entropy,
 forward, ``update_grad`` (per image, accumulating) and ``update_params`` by hand; once right it
 is trained on the bundled MNIST sample (and, in the test suite, on mnist-24k to over 90 %)."""
 
@@ -169,7 +169,7 @@ HINT_LEVELS: dict[str, tuple[str, ...]] = {
 
 EXERCISE = Exercise(
     name="mlp-by-hand",
-    title="The seeds' MLP by hand: forward, update_grad, update_params",
+    title="The course's MLP by hand: forward, update_grad, update_params",
     module="mlp_by_hand",
     summary="The course's 784-64-10 network with a sigmoid hidden layer and softmax "
     "cross-entropy, in numpy only: write the forward pass, derive the gradients of one image "

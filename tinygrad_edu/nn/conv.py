@@ -19,9 +19,10 @@ import numpy as np
 
 from .. import conv as conv_ops
 from ..conv import as_pair
+from ..engine.errors import check_integer
 from ..engine.tensor import Tensor, as_tensor
 from .init import RngLike, aligned_copy, as_rng
-from .module import Module, Parameter, positive_int
+from .module import Module, Parameter
 
 __all__ = ["Conv2d", "MaxPool2d", "conv2d", "max_pool2d"]
 
@@ -85,8 +86,8 @@ class Conv2d(Module):
         seed: int | None = None,
         dtype: Any = np.float32,
     ) -> None:
-        self.in_channels = positive_int("Conv2d", "in_channels", in_channels)
-        self.out_channels = positive_int("Conv2d", "out_channels", out_channels)
+        self.in_channels = check_integer("Conv2d", "in_channels", in_channels, 1)
+        self.out_channels = check_integer("Conv2d", "out_channels", out_channels, 1)
         self.kernel_size = as_pair("Conv2d", "kernel_size", kernel_size, 1)
         self.stride = as_pair("Conv2d", "stride", stride, 1)
         self.padding = as_pair("Conv2d", "padding", padding, 0)

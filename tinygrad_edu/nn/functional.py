@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.function import InputError, ShapeError
+from ..engine.errors import InputError, ShapeError, check_number
 from ..engine.tensor import Tensor, as_tensor
 from ..fused import (
     BinaryCrossEntropy,
@@ -24,7 +24,7 @@ from ..fused import (
     LogSoftmax,
     binary_targets,
     check_class_targets,
-    refuse_empty_mean,
+    reduce_loss,
 )
 from .init import as_rng
 
@@ -61,16 +61,6 @@ def _check_reduction(who: str, reduction: str) -> None:
         raise ValueError(
             f"{who}: reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}"
         )
-
-
-def _reduce(loss: Tensor, reduction: str, who: str) -> Tensor:
-    """The per-element losses, reduced (the mean of none refused, naming the loss ``who``)."""
-    refuse_empty_mean(who, loss.shape, reduction)
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
 
 
 # --------------------------------------------------------------------------- linear
@@ -114,8 +104,7 @@ def dropout(
 ) -> Tensor:
     """Inverted dropout: each element is zeroed with probability p and the rest scaled by
     1/(1-p), so E[out] = x; the identity when not ``training`` or p = 0."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must lie in [0, 1], got {p}")
+    p = check_number("dropout", "p", p, 0, 1)
     x = as_tensor(x)
     if not training or p == 0:
         return x
@@ -181,7 +170,7 @@ def nll_loss(log_probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
         raise InputError(
             f"nll_loss: labels must lie in [0, {a.shape[1]}), got range [{t.min()}, {t.max()}]"
         )
-    return _reduce(-a[np.arange(a.shape[0]), t], reduction, "nll_loss")
+    return reduce_loss(-a[np.arange(a.shape[0]), t], reduction, "nll_loss")
 
 
 # --------------------------------------------------------------------------- regression
@@ -196,7 +185,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
             f"them equal, e.g. one_hot(labels, C) for (N, C) outputs)"
         )
     d = x - y
-    return _reduce(d * d, reduction, "mse_loss")
+    return reduce_loss(d * d, reduction, "mse_loss")
 
 
 # --------------------------------------------------------------------------- binary losses

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.errors import check_integer, is_integer
+
 __all__ = [
     "ALIGNMENT",
     "INITS",
@@ -82,10 +84,8 @@ def as_rng(rng: RngLike = None, seed: int | None = None, who: str = "init") -> n
         rng = seed
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
-        if rng is not None and rng < 0:
-            raise ValueError(f"{who}: seed must be >= 0, got {rng}")
-        return np.random.default_rng(rng)
+    if rng is None or is_integer(rng):
+        return np.random.default_rng(None if rng is None else check_integer(who, "seed", rng, 0))
     raise TypeError(
         f"{who}: rng must be a numpy Generator or an int seed, got {type(rng).__name__}"
     )

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.errors import InputError, check_integer, check_number, is_integer
 from ..engine.tensor import Tensor, as_tensor
 from . import functional as F
 from .init import INITS, RngLike, aligned_zeros, as_rng, init_weight
-from .module import Module, Parameter, positive_int, probability
+from .module import Module, Parameter
 
 __all__ = [
     "ACTIVATIONS",
@@ -50,8 +51,8 @@ class Linear(Module):
         seed: int | None = None,
         dtype: Any = np.float32,
     ) -> None:
-        self.in_features = positive_int("Linear", "in_features", in_features)
-        self.out_features = positive_int("Linear", "out_features", out_features)
+        self.in_features = check_integer("Linear", "in_features", in_features, 1)
+        self.out_features = check_integer("Linear", "out_features", out_features, 1)
         gen = as_rng(rng, seed, who="Linear")
         self.init = init
         self.weight = Parameter(
@@ -148,7 +149,7 @@ class Dropout(Module):
     1/(1-p) (so E[y] = x); the identity in eval mode. ``rng``/``seed`` fix the masks."""
 
     def __init__(self, p: float = 0.5, rng: RngLike = None, seed: int | None = None) -> None:
-        self.p = probability("Dropout", "p", p)
+        self.p = check_number("Dropout", "p", p, 0, 1, high_open=True)
         self.rng = as_rng(rng, seed, who="Dropout")
 
     def forward(self, x: Any) -> Tensor:
@@ -238,29 +239,29 @@ class MLP(Sequential):
         dtype: Any = np.float32,
     ) -> None:
         if isinstance(sizes, str) or not isinstance(sizes, Sequence | np.ndarray):
-            raise ValueError(
+            raise InputError(
                 f"MLP: sizes must be a list of layer widths such as [784, 64, 10], got {sizes!r}"
             )
         sizes = list(sizes)
         if len(sizes) < 2:
-            raise ValueError(
+            raise InputError(
                 f"MLP: sizes needs at least an input and an output width, such as "
                 f"[784, 10], got {sizes}"
             )
         for i, n in enumerate(sizes):
-            if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
-                raise ValueError(
+            if not is_integer(n) or n <= 0:
+                raise InputError(
                     f"MLP: sizes[{i}] = {n!r}; every width must be a positive "
                     f"integer (sizes = {sizes})"
                 )
         key = str(activation).lower()
         if key not in ACTIVATIONS:
-            raise ValueError(
+            raise InputError(
                 f"MLP: unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
             )
         if str(init).lower() not in INITS:
-            raise ValueError(f"MLP: unknown init {init!r}; choose one of {', '.join(INITS)}")
-        dropout = probability("MLP", "dropout", dropout)
+            raise InputError(f"MLP: unknown init {init!r}; choose one of {', '.join(INITS)}")
+        dropout = check_number("MLP", "dropout", dropout, 0, 1, high_open=True)
         gen = as_rng(rng, seed, who="MLP")
         layers: list[Module] = []
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.function import InputError, ShapeError
+from ..engine.function import ShapeError
 from ..engine.tensor import Tensor
 from .init import aligned_copy
 from .summary import summarize
 
-__all__ = ["Module", "Parameter", "StateDictError", "positive_int"]
+__all__ = ["Module", "Parameter", "StateDictError"]
 
 
 class StateDictError(KeyError, ValueError):
@@ -27,23 +27,6 @@ class StateDictError(KeyError, ValueError):
 
     def __str__(self) -> str:  # KeyError would print the message with quotes around it
         return str(self.args[0]) if self.args else ""
-
-
-def positive_int(who: str, name: str, value: Any) -> int:
-    """``value`` as an int >= 1 (a layer's size); an InputError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise InputError(f"{who}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def probability(who: str, name: str, value: Any) -> float:
-    """``value`` as a float in [0, 1) (a dropout rate); an InputError naming it otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
-        got = f"the string {value!r}" if isinstance(value, str) else repr(value)
-        raise InputError(f"{who}: {name} must be a number in [0, 1), not {got}")
-    if not 0 <= value < 1:
-        raise InputError(f"{who}: {name} must lie in [0, 1), got {value!r}")
-    return float(value)
 
 
 class Parameter(Tensor):

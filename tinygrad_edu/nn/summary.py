@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.errors import InputError, is_integer
 from ..engine.function import no_grad
 from ..engine.tensor import Tensor
 
@@ -91,8 +92,8 @@ def layer_rows(model: Module, input_shape: int | Sequence[int]) -> list[LayerRow
 def _shape(input_shape: int | Sequence[int]) -> tuple[int, ...]:
     """``input_shape`` as a tuple of positive ints (one int: a vector of that length)."""
     shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
-    if not shape or any(isinstance(n, bool) or not isinstance(n, int) or n <= 0 for n in shape):
-        raise ValueError(
+    if not shape or any(not is_integer(n) or n <= 0 for n in shape):
+        raise InputError(
             f"summary: input_shape must be positive sizes without the batch axis, such as "
             f"(784,) or (1, 28, 28), got {input_shape!r}"
         )

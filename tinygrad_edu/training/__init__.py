@@ -11,6 +11,7 @@ an optional extra), ``loop`` (fit).
 
 from .callbacks import (
     Callback,
+    EarlyStopping,
     EpochLog,
     EvalEvery,
     LambdaCallback,
@@ -46,6 +47,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "CheckpointError",
+    "EarlyStopping",
     "EpochLog",
     "EvalEvery",
     "FolderLock",

@@ -10,9 +10,17 @@
     on_train_end (always, also when training stops with an error: close files here)
 
 Ready-made: :class:`ProgressBar`, :class:`EpochLog`, :class:`EvalEvery`,
-:class:`StopOnNonFinite`, :class:`LRDecay`, :class:`LambdaCallback`; the run folder (metrics log,
-checkpoints, resume) is :class:`~tinygrad_edu.training.runfolder.RunFolder`. Write your own by
-subclassing :class:`Callback` and overriding the events you need.
+:class:`StopOnNonFinite`, :class:`LRDecay`, :class:`EarlyStopping`, :class:`LambdaCallback`; the
+run folder (metrics log, checkpoints, resume) is
+:class:`~tinygrad_edu.training.runfolder.RunFolder`. Write your own by subclassing
+:class:`Callback` and overriding the events you need.
+
+The contract with a run folder: ``config()`` is what a resumed run must repeat (it is checked),
+and ``state_dict()`` / ``load_state_dict()`` are what the callback has counted so far (a decay's
+step, the best loss yet): saved in every checkpoint and given back on resume, so that a resumed
+run is bit for bit the uninterrupted one. The state is taken at the run folder's
+``on_epoch_end``; a callback that changes it in its own ``on_epoch_end`` must come before the
+run folder, or catch up at the next ``on_epoch_begin`` (as :class:`LRDecay` does).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import numpy as np
 
 from .. import nn
 from ..data import DataLoader
+from ..engine.errors import InputError, check_integer, check_number, is_integer, is_real
 from ..optim import Optimizer
 from .evaluation import LossFn, evaluate_batches
 from .history import History, loss_text
@@ -33,6 +42,7 @@ from .history import History, loss_text
 __all__ = [
     "EVENTS",
     "Callback",
+    "EarlyStopping",
     "EpochLog",
     "EvalEvery",
     "LRDecay",
@@ -56,11 +66,19 @@ class Callback:
     """Base class: every event does nothing; override the ones you need.
 
     ``config()`` returns settings to record in ``History.config`` (e.g. ``{"eval_every": 100}``),
-    which a resumed run must repeat.
+    which a resumed run must repeat. ``state_dict()`` returns what the callback has counted so
+    far, JSON-ready (numbers, strings, lists, dicts; {} for none), which a run folder keeps in
+    its checkpoints and gives back through ``load_state_dict(state)`` on resume.
     """
 
     def config(self) -> dict[str, Any]:
         return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`state_dict` returned (the base class has nothing to take)."""
 
     def on_train_begin(self, state: TrainingState) -> None: ...
 
@@ -73,6 +91,41 @@ class Callback:
     def on_epoch_end(self, state: TrainingState) -> None: ...
 
     def on_train_end(self, state: TrainingState) -> None: ...
+
+
+def has_state(callback: Callback) -> bool:
+    """Whether ``callback`` keeps a state (its class defines ``state_dict``)."""
+    return type(callback).state_dict is not Callback.state_dict
+
+
+def state_names(callbacks: list[Callback]) -> dict[str, Callback]:
+    """The callbacks that keep a state, by name: the class's, then ``#2``, ``#3``, ... for
+    repeats (``LRDecay``, ``EarlyStopping``, ``EarlyStopping#2``)."""
+    named: dict[str, Callback] = {}
+    for callback in filter(has_state, callbacks):
+        name, n = type(callback).__name__, 1
+        while (name if n == 1 else f"{name}#{n}") in named:
+            n += 1
+        named[name if n == 1 else f"{name}#{n}"] = callback
+    return named
+
+
+def callback_states(callbacks: list[Callback]) -> dict[str, dict[str, Any]]:
+    """Every stateful callback's ``state_dict()``, by its name (:func:`state_names`)."""
+    return {name: c.state_dict() for name, c in state_names(callbacks).items()}
+
+
+def load_callback_states(callbacks: list[Callback], states: dict[str, Any]) -> None:
+    """Give each stateful callback its state from ``states`` (from :func:`callback_states`);
+    a ValueError when the two do not name the same callbacks."""
+    named = state_names(callbacks)
+    if set(named) != set(states):
+        kept, here = ", ".join(sorted(states)) or "none", ", ".join(sorted(named)) or "none"
+        raise ValueError(f"it keeps the state of the callbacks {kept}; this call has {here}")
+    for name, callback in named.items():
+        if not isinstance(states[name], dict):
+            raise ValueError(f"the state of {name} must be an object, got {states[name]!r}")
+        callback.load_state_dict(states[name])
 
 
 class TrainingState:
@@ -137,9 +190,7 @@ class EvalEvery(Callback):
     for curves finer than one point per epoch."""
 
     def __init__(self, k: int) -> None:
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
-            raise ValueError(f"EvalEvery: k must be a positive integer, got {k!r}")
-        self.k = int(k)
+        self.k = check_integer("EvalEvery", "k", k, 1)
 
     def config(self) -> dict[str, Any]:
         return {"eval_every": self.k}
@@ -151,19 +202,78 @@ class EvalEvery(Callback):
 
 class LRDecay(Callback):
     """Multiply the optimiser's learning rate by ``factor`` after every epoch:
-    lr_e = lr_0 factor^e for epoch e + 1. Put it before a RunFolder, so that the checkpoint
-    (which holds the optimiser's lr) resumes with the decayed rate."""
+    lr_e = lr_0 factor^e for epoch e + 1.
+
+    Its state is the number of decays done. A run folder put before it checkpoints an epoch
+    before its decay; resumed, it makes up the decay it owes at the next epoch's start, so the
+    resumed run is exact in either order (and a checkpoint from before this state, whose
+    optimiser holds the decayed rate, owes none)."""
 
     def __init__(self, factor: float) -> None:
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor <= 1:
-            raise ValueError(f"LRDecay: factor must lie in (0, 1], got {factor!r}")
-        self.factor = float(factor)
+        self.factor = check_number("LRDecay", "factor", factor, 0, 1, low_open=True)
+        self.decays: int | None = None  # None: nothing counted yet (a fresh run, an old one)
 
     def config(self) -> dict[str, Any]:
         return {"lr_decay": self.factor}
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"decays": self.decays}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        decays = state.get("decays")
+        self.decays = None if decays is None else check_integer("LRDecay", "decays", decays, 0)
+
+    def on_epoch_begin(self, state: TrainingState) -> None:
+        if self.decays is None:
+            self.decays = state.epoch - 1
+        while self.decays < state.epoch - 1:  # owed by a checkpoint taken before the decay
+            self.on_epoch_end(state)
+
     def on_epoch_end(self, state: TrainingState) -> None:
         state.optimizer.lr = state.optimizer.lr * self.factor
+        self.decays = (self.decays or 0) + 1
+
+
+class EarlyStopping(Callback):
+    """Stop when the test loss has not fallen below its best by more than ``min_delta`` for
+    ``patience`` evaluations in a row (epochs; every k updates with ``EvalEvery(k)``); the
+    reason names the best loss and when it was measured. Its state, the best loss so far, when
+    it was measured and the evaluations since, goes into a run folder's checkpoints. Needs a
+    test set."""
+
+    def __init__(self, patience: int = 3, min_delta: float = 0.0) -> None:
+        self.patience = check_integer("EarlyStopping", "patience", patience, 1)
+        self.min_delta = check_number("EarlyStopping", "min_delta", min_delta, 0)
+        self.best, self.best_iteration, self.waited = math.inf, 0, 0
+
+    def config(self) -> dict[str, Any]:
+        return {"early_stopping": {"patience": self.patience, "min_delta": self.min_delta}}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_iteration": self.best_iteration, "waited": self.waited}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        best, at, waited = state["best"], state["best_iteration"], state["waited"]
+        if not (is_real(best) and is_integer(at) and is_integer(waited)):
+            raise InputError(f"EarlyStopping: a state of best, best_iteration, waited, got {state}")
+        self.best, self.best_iteration, self.waited = float(best), int(at), int(waited)
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        if state.test_batches is None:
+            raise ValueError("EarlyStopping: it watches the test loss; give fit a test set")
+
+    def on_test_end(self, state: TrainingState) -> None:
+        loss = state.history.test_loss[-1]
+        if loss < self.best - self.min_delta:
+            self.best, self.best_iteration, self.waited = loss, state.iteration, 0
+            return
+        self.waited += 1
+        if self.waited >= self.patience:
+            state.stop = True
+            state.stop_reason = (
+                f"early stop: the test loss has not improved on {self.best:.4g} (after update "
+                f"{self.best_iteration}) for {self.waited} evaluations"
+            )
 
 
 class StopOnNonFinite(Callback):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.errors import is_integer
 from .files import atomic_write, jsonable, one_line, read_npz
 
 __all__ = [
@@ -46,7 +47,9 @@ class Checkpoint:
     ``Optimizer.state_dict()`` returned; ``history``: ``History.to_dict()`` so far;
     ``loader_rng`` / ``dropout_rngs``: numpy bit-generator states of the training batch order
     and of each Dropout layer; ``metrics_offset``: the metrics log's size in bytes when the
-    checkpoint was taken; ``info``: what the caller asked to keep (the CLI's arguments);
+    checkpoint was taken; ``callbacks``: each stateful callback's ``state_dict()`` by its name
+    (:func:`~tinygrad_edu.training.callbacks.callback_states`; None in checkpoints written
+    before callbacks had state); ``info``: what the caller asked to keep (the CLI's arguments);
     ``extra``: anything else (data sizes, the model's description, ...); ``run_id``: the run's
     identity, also in its metrics log (None in checkpoints written before there were any).
     """
@@ -60,6 +63,7 @@ class Checkpoint:
     loader_rng: dict[str, Any] | None = None
     dropout_rngs: list[dict[str, Any]] = field(default_factory=list)
     metrics_offset: int | None = None
+    callbacks: dict[str, dict[str, Any]] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
@@ -95,6 +99,7 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Pat
         "loader_rng": checkpoint.loader_rng,
         "dropout_rngs": checkpoint.dropout_rngs,
         "metrics_offset": checkpoint.metrics_offset,
+        "callbacks": checkpoint.callbacks,
         "info": checkpoint.info,
         "extra": checkpoint.extra,
         "run_id": checkpoint.run_id,
@@ -138,6 +143,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         offset = meta.get("metrics_offset")
         if offset is not None:
             offset = _count(meta, "metrics_offset")
+        callbacks = meta.get("callbacks")
+        if callbacks is not None and not isinstance(callbacks, dict):
+            raise ValueError(f"callbacks must be an object, got {callbacks!r}")
         run_id = meta.get("run_id")
         if run_id is not None and not isinstance(run_id, str):
             raise ValueError(f"run_id must be a string, got {run_id!r}")
@@ -149,6 +157,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             loader_rng=meta.get("loader_rng"),
             dropout_rngs=list(meta.get("dropout_rngs") or []),
             metrics_offset=offset,
+            callbacks=callbacks,
             info=dict(meta.get("info") or {}),
             extra=dict(meta.get("extra") or {}),
             run_id=run_id,
@@ -201,6 +210,6 @@ def _numbers(values: Any) -> np.ndarray | None:
 def _count(meta: dict[str, Any], key: str) -> int:
     """``meta[key]``, which must be an integer >= 0 (a count or a byte offset)."""
     value = meta[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not is_integer(value) or value < 0:
         raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
     return value

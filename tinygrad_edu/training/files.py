@@ -260,6 +260,26 @@ def read_npz(
     return meta, arrays
 
 
-def one_line(e: BaseException) -> str:
-    """An error's message on one line (its type's name if it has none)."""
-    return " ".join(str(e).strip("'\"").split()) or type(e).__name__
+def one_line(error: BaseException) -> str:
+    """The error's message on one line: a KeyError's key without its quotes, an OSError
+    without a message as its reason and file name, a MemoryError as "not enough memory"; with
+    no message at all, the error's type."""
+    text = str(error)
+    if isinstance(error, KeyError) and len(error.args) == 1:
+        text = str(error.args[0])
+    if (
+        isinstance(error, OSError)
+        and error.filename is not None
+        and (not error.args or error.errno)
+    ):
+        text = f"{error.strerror or type(error).__name__}: {error.filename}"
+    if isinstance(error, MemoryError):
+        text = f"not enough memory ({text or 'MemoryError'})"
+    return " ".join(text.split()) or type(error).__name__
+
+
+def brief(value: Any, width: int = 40, as_json: bool = False) -> str:
+    """``value`` on one line as Python writes it (``repr``; ``as_json``: as JSON, for a value
+    read from a file), cut to ``width`` characters."""
+    text = " ".join((json.dumps(value, default=repr) if as_json else repr(value)).split())
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .files import atomic_write, parse_json
+from ..engine.errors import is_integer, is_real
+from .files import atomic_write, brief, parse_json
 from .metricslog import MetricsLogError, read_metrics
 
 __all__ = ["History"]
@@ -39,6 +40,8 @@ class History:
       update, bookkeeping), test evaluation excluded; ``epoch_eval_times[e]``: its seconds of
       test evaluation.
     * ``config``: how it was trained (model, optimiser, loss, batch size, seed, data, ...).
+    * ``stop_reason``: why training stopped before its last epoch, in words ("" if it ran them
+      all); ``failed``: whether the run failed (it diverged), set by ``fit`` from the callbacks.
     """
 
     iterations: list[int] = field(default_factory=list)
@@ -51,6 +54,8 @@ class History:
     epoch_eval_times: list[float] = field(default_factory=list)
     epoch_end_iterations: list[int] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    stop_reason: str = ""
+    failed: bool = False
 
     _GROUPS = (
         ("iterations", "train_loss", "train_acc"),
@@ -88,8 +93,9 @@ class History:
         Why not ``dataclasses.asdict``: it copies the numbers one by one, 83 ms for a history of
         30,000 updates, and every epoch's checkpoint holds the history so far; the lists hold
         only numbers, so a copy of each list is the same thing (under 1 ms)."""
-        out = {f.name: list(getattr(self, f.name)) for f in fields(self) if f.name != "config"}
+        out: dict[str, Any] = {name: list(getattr(self, name)) for name in _LISTS}
         out["config"] = copy.deepcopy(self.config)
+        out["stop_reason"], out["failed"] = self.stop_reason, self.failed
         return out
 
     @classmethod
@@ -105,10 +111,13 @@ class History:
             if f.name not in d:
                 continue
             value = d[f.name]
-            if f.name == "config":
-                if not isinstance(value, dict):
-                    raise ValueError(f"History.from_dict: 'config' must be a dict, got {value!r}")
-                kwargs[f.name] = dict(value)
+            if f.name not in _LISTS:
+                if not isinstance(value, _TYPES[f.name]):
+                    kind = _TYPES[f.name].__name__
+                    raise ValueError(
+                        f"History.from_dict: {f.name!r} must be a {kind}, got {value!r}"
+                    )
+                kwargs[f.name] = copy.copy(value)
                 continue
             if not isinstance(value, list):
                 raise ValueError(
@@ -169,7 +178,7 @@ class History:
             except (KeyError, TypeError, ValueError) as e:
                 problem = f"it has no {e}" if isinstance(e, KeyError) else str(e)
                 raise MetricsLogError(
-                    f"{where}record {number} ({_brief(r.get('event'))}) is malformed: {problem}"
+                    f"{where}record {number} ({brief(r.get('event'))}) is malformed: {problem}"
                 ) from None
         try:
             h._check()
@@ -187,6 +196,11 @@ class History:
             )
         parts.append(f"{sum(self.epoch_times):.2f} s training")
         return ", ".join(parts)
+
+
+#: The History's lists (its other fields: config, stop_reason, failed, of these types).
+_LISTS = tuple(f.name for f in fields(History) if f.type.startswith("list"))
+_TYPES = {"config": dict, "stop_reason": str, "failed": bool}
 
 
 def loss_text(loss: float) -> str:
@@ -212,7 +226,7 @@ def _apply_record(h: History, r: dict[str, Any]) -> None:
     if event == "config" and not h.config:
         config = r.get("config") or {}
         if not isinstance(config, dict):
-            raise TypeError(f"config must be an object, got {_brief(config)}")
+            raise TypeError(f"config must be an object, got {brief(config)}")
         h.config = dict(config)
         h.config.setdefault("epochs", r.get("epochs"))
     elif event == "resume":  # drop anything logged after the checkpoint it resumed from
@@ -245,8 +259,8 @@ def _apply_record(h: History, r: dict[str, Any]) -> None:
 
 def _count(value: Any) -> int:
     """A logged epoch or iteration: an integer >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TypeError(f"expected an integer >= 0, got {_brief(value)}")
+    if not is_integer(value) or value < 0:
+        raise TypeError(f"expected an integer >= 0, got {brief(value)}")
     return value
 
 
@@ -254,11 +268,6 @@ def _float(value: Any) -> float:
     """A logged number (null for NaN/inf) as a float."""
     if value is None:
         return math.nan
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number or null, got {_brief(value)}")
+    if not is_real(value):
+        raise TypeError(f"expected a number or null, got {brief(value)}")
     return float(value)
-
-
-def _brief(value: Any) -> str:
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 40 else text[:37] + "..."

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn
+from ..engine.errors import check_integer
 from ..engine.memory import keep_freed_memory
 from ..engine.tensor import Tensor
 from ..optim import Optimizer
@@ -41,7 +42,9 @@ def fit(
     seed: int | None = None,
     callbacks: Sequence[Callback] = (),
 ) -> History:
-    """Train ``model`` on ``train`` for ``epochs`` epochs; return the :class:`History`.
+    """Train ``model`` on ``train`` for ``epochs`` epochs; return the :class:`History`, whose
+    ``stop_reason`` says why training stopped early ("" if it ran every epoch) and ``failed``
+    whether the run failed (diverged).
 
     Each step: ``out = model(x)``, ``l = loss(out, y)``, ``optimizer.zero_grad()``,
     ``l.backward()``, ``optimizer.step()``. ``loss`` is a callable such as ``nn.cross_entropy``
@@ -68,6 +71,7 @@ def fit(
         while state.epoch < epochs and not state.stop:
             _train_epoch(state)
     finally:
+        state.history.stop_reason, state.history.failed = state.stop_reason, state.failed
         state.notify("on_train_end")
     return state.history
 
@@ -160,8 +164,7 @@ def _check_arguments(model: Any, optimizer: Any, epochs: Any, callbacks: Any) ->
         raise TypeError(
             f"fit: optimizer must be a tinygrad_edu.optim optimiser, got {type(optimizer).__name__}"
         )
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"fit: epochs must be an integer >= 0, got {epochs!r}")
+    check_integer("fit", "epochs", epochs, 0)
     for c in callbacks:
         if not isinstance(c, Callback):
             raise TypeError(f"fit: callbacks must be Callback objects, got {type(c).__name__}")

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.errors import check_integer
 from ..engine.function import ShapeError
 from ..engine.tensor import Tensor
 
@@ -44,10 +45,7 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int = 10) -> np.ndar
     p = np.asarray(y_pred).reshape(-1) if np.ndim(y_pred) else np.asarray([y_pred])
     if t.shape != p.shape:
         raise ShapeError(f"confusion_matrix: {t.size} true labels but {p.size} predictions")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= 0:
-        raise ValueError(
-            f"confusion_matrix: num_classes must be a positive int, got {num_classes!r}"
-        )
+    check_integer("confusion_matrix", "num_classes", num_classes, 1)
     for name, a in (("y_true", t), ("y_pred", p)):
         if a.size and a.dtype.kind not in "iub":
             raise TypeError(f"confusion_matrix: {name} must be integer labels, got {a.dtype}")

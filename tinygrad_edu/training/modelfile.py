@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn
+from ..engine.errors import is_integer
 from .files import NpzReader, atomic_write
 
 __all__ = [
@@ -201,7 +202,7 @@ def _layer_parameters(d: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
 def _size(d: dict[str, Any], key: str, value: Any = None) -> int:
     """``d[key]`` (or ``value``) as a layer size: an integer 1 .. MAX_PARAMETERS."""
     n = d.get(key) if value is None else value
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PARAMETERS:
+    if not is_integer(n) or not 1 <= n <= MAX_PARAMETERS:
         raise ValueError(f"{d['class']}: {key} must be integers 1 .. {MAX_PARAMETERS}, got {n!r}")
     return n
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn
-from .callbacks import Callback, TrainingState
+from .callbacks import Callback, TrainingState, callback_states, load_callback_states
 from .checkpoint import (
     CHECKPOINT_FILE,
     Checkpoint,
@@ -36,7 +36,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .evaluation import data_size
-from .files import one_line, parse_json
+from .files import brief, one_line, parse_json
 from .history import History, plural
 from .metricslog import METRICS_FILE, MetricsLogError, MetricsWriter
 from .modelfile import describe
@@ -58,8 +58,11 @@ __all__ = [
     "new_run_id",
 ]
 
-#: History.config entries that must match when a run is resumed.
-RESUME_MUST_MATCH = ("model", "loss", "batch_size", "eval_every", "seed", "train", "test")
+#: History.config entries a resumed run may change: the epochs (raised), and the optimiser's
+#: description (its learning rate moves with a decay; a different optimiser is refused when
+#: its state is loaded). Every other entry must match: the model, loss, batch size, seed, data,
+#: and every callback's ``config()``.
+RESUME_MAY_CHANGE = ("epochs", "optimizer")
 #: The lock file of a run folder.
 LOCK_FILE = ".lock"
 #: The model file ``train`` saves in a run folder when the run ends.
@@ -176,7 +179,7 @@ def _first_difference(a: str, b: str) -> tuple[str, str]:
     """The first line where two models' reprs differ, from each, stripped and shortened."""
     lines = itertools.zip_longest(a.splitlines(), b.splitlines(), fillvalue="(nothing)")
     x, y = next((x, y) for x, y in lines if x != y)
-    return _brief(x.strip()), _brief(y.strip())
+    return brief(x.strip(), 80), brief(y.strip(), 80)
 
 
 def _config_record(log: Path) -> dict[str, Any]:
@@ -200,15 +203,20 @@ class RunFolder(Callback):
     epoch end where the run has ``failed`` or a parameter is not finite, no checkpoint is
     written (the last good one stays) and a ``stop`` record says why.
 
-    ``resume=True`` continues the run recorded there: build the model and optimiser as before
-    and call ``fit`` with the same data, loss, batch size, seed and callbacks' settings; the
-    checkpoint is loaded into them, the log is cut back to where the checkpoint was taken, and
-    training goes on up to ``epochs``. Raises FileNotFoundError without a checkpoint and
+    Each checkpoint also holds every stateful callback's ``state_dict()`` (a decay's step, the
+    best loss of an early stop), taken at this callback's ``on_epoch_end``: put it last in
+    ``callbacks``, so that it sees what the others change at an epoch's end.
+
+    ``resume=True`` continues the run recorded there: build the model, optimiser and callbacks
+    as before and call ``fit`` with the same data, loss, batch size and seed; the checkpoint is
+    loaded into them (the callbacks' states too), the log is cut back to where the checkpoint
+    was taken, and training goes on up to ``epochs``. Every entry of the run's
+    ``History.config`` but the epochs and the optimiser's description must be the same, every
+    callback's ``config()`` among them. Raises FileNotFoundError without a checkpoint and
     :class:`CheckpointError` when it is corrupt, does not fit, or is of another run than the
     log beside it (:func:`check_same_run`). ``info`` (JSON-ready) is kept in the log and the
     checkpoint. ``run_id``: the run's id (default: a new one for a new run; a resumed run keeps
-    its checkpoint's, and one given must equal it). Put it last in ``callbacks``, so that its
-    checkpoint sees what the others change at an epoch's end (e.g. a learning-rate decay).
+    its checkpoint's, and one given must equal it).
     """
 
     def __init__(
@@ -357,6 +365,7 @@ class RunFolder(Callback):
             loader_rng=state.batches.rng.bit_generator.state,
             dropout_rngs=[m.rng.bit_generator.state for m in _dropout_layers(state.model)],
             metrics_offset=self.writer.offset,
+            callbacks=callback_states(state.callbacks),
             info=self.info,
             extra={**self.sizes, "model": description},
             run_id=self.run_id,
@@ -380,6 +389,8 @@ class RunFolder(Callback):
         try:
             state.model.load_state_dict(ckpt.model_state)
             state.optimizer.load_state_dict(ckpt.optimizer_state)
+            if ckpt.callbacks is not None:  # None: written before callbacks had state
+                load_callback_states(state.callbacks, ckpt.callbacks)
         except (ValueError, KeyError, TypeError) as e:
             raise CheckpointError(f"{where}: {one_line(e)}") from None
         _restore_rngs(ckpt, state, where)
@@ -406,11 +417,14 @@ class RunFolder(Callback):
             history = History.from_dict(ckpt.history)
         except ValueError as e:
             raise CheckpointError(f"{where}: corrupt history ({e})") from None
-        for key in RESUME_MUST_MATCH:
+        for key in sorted(history.config.keys() | state.history.config.keys()):
             old, new = history.config.get(key), state.history.config.get(key)
+            if key in RESUME_MAY_CHANGE:
+                continue
             if old != new:
                 raise CheckpointError(
-                    f"{where}: it was trained with {key} {_brief(old)}, this call has {_brief(new)}"
+                    f"{where}: it was trained with {key} {brief(old, 80)}, this call has "
+                    f"{brief(new, 80)}"
                 )
         for key, now in self.sizes.items():
             then = ckpt.extra.get(key)
@@ -462,9 +476,3 @@ def _finite(model: nn.Module) -> bool:
 
 def _dropout_layers(model: nn.Module) -> list[nn.Dropout]:
     return [m for m in model.modules() if isinstance(m, nn.Dropout)]
-
-
-def _brief(value: Any) -> str:
-    """A config value on one line, shortened."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 80 else text[:77] + "..."

@@ -27,7 +27,7 @@ the callback.
 Files: ``log_dir`` holds one event file ``events.out.tfevents.<time>.<host>.tinygrad_edu``,
 flushed at every test evaluation and epoch end and at least every 5 s, so a killed run leaves
 the events up to its last flush readable (fsync'ed only at the end of training: a killed process
-loses nothing it flushed, and an fsync would cost an epoch of the seeds' network 3-8 ms). A new
+loses nothing it flushed, and an fsync would cost an epoch of the course's MLP 3-8 ms). A new
 run (at iteration 0) removes the folder's older ``*.tinygrad_edu`` event files. A run resumed from a
 :class:`~tinygrad_edu.training.runfolder.RunFolder` checkpoint (it starts at the checkpoint's
 iteration c) keeps the file up to the ``epoch`` record of step c, drops what was written after
@@ -71,6 +71,7 @@ import numpy as np
 
 from .. import nn
 from ..data import DataLoader, Dataset
+from ..engine.errors import check_integer
 from ..engine.function import no_grad
 from ..engine.tensor import Tensor
 from .callbacks import Callback, TrainingState
@@ -357,10 +358,7 @@ class TensorBoard(Callback):
             ("probe_size", probe_size, 1),
             ("max_images", max_images, 0),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(
-                    f"TensorBoard: {name} must be an integer >= {least}, got {value!r}"
-                )
+            check_integer("TensorBoard", name, value, least)
         self.log_dir = Path(log_dir)
         if self.log_dir.exists() and not self.log_dir.is_dir():
             raise NotADirectoryError(f"TensorBoard: {self.log_dir} exists and is not a folder")

@@ -2,7 +2,8 @@
 of the numbers it is given.
 
 No pyplot figure is opened, so nothing needs closing and no backend is switched: a figure drawn
-here works the same in scripts, tests, servers and notebooks. Each check turns its input into a
+here works the same in scripts, tests, servers and notebooks (given no path, a plotting function
+returns its figure, which Jupyter shows inline). Each check turns its input into a
 numpy array or raises ``ValueError`` naming the argument and its shape.
 """
 
@@ -46,8 +47,12 @@ def new_figure(width: float, height: float, layout: str | None = "constrained") 
     return fig
 
 
-def save_figure(fig: Figure, path: PathLike) -> Path:
-    """Save ``fig`` as a PNG at ``path`` (parent folders created) and free its artists."""
+def save_figure(fig: Figure, path: PathLike | None) -> Path | Figure:
+    """Save ``fig`` as a PNG at ``path`` (parent folders created), free its artists and return
+    the path; with ``path`` None return the figure itself, which a notebook shows inline (its
+    canvas is Agg, so it can still be saved later with ``fig.savefig``)."""
+    if path is None:
+        return fig
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png", dpi=DPI)

@@ -22,9 +22,9 @@ __all__ = [
     "MAX_BATCH",
     "Example",
     "build",
+    "course_mlp",
     "neuron",
     "scalar_expression",
-    "seed_mlp",
     "tiny_mlp",
 ]
 
@@ -78,7 +78,8 @@ def neuron() -> Example:
 
 
 def tiny_mlp(sizes: tuple[int, int, int] = (2, 3, 2), seed: int = 0) -> Example:
-    """The seeds' MLP in miniature on one sample, with the names of ``jacobians.py``::
+    """The course's 784-64-10 sigmoid MLP in miniature, on one sample, with the names of
+    ``jacobians.py``::
 
     z1 = x W1^T + b1,  h = sigmoid(z1),  z2 = h W2^T + b2,  loss = cross_entropy(z2, y)
     """
@@ -105,8 +106,8 @@ def tiny_mlp(sizes: tuple[int, int, int] = (2, 3, 2), seed: int = 0) -> Example:
     )
 
 
-def seed_mlp(batch: int = 256, seed: int = 0) -> Example:
-    """The seeds' network, ``nn.MLP([784, 64, 10], activation="sigmoid")``, on one minibatch of
+def course_mlp(batch: int = 256, seed: int = 0) -> Example:
+    """The course's MLP, ``nn.MLP([784, 64, 10], activation="sigmoid")``, on one minibatch of
     ``batch`` random 28x28 images with random labels (the graph depends only on the shapes)."""
     from .. import nn
 
@@ -118,7 +119,7 @@ def seed_mlp(batch: int = 256, seed: int = 0) -> Example:
     loss = nn.cross_entropy(logits, y)
     return Example(
         loss,
-        f"the seeds' MLP 784-64-10 (sigmoid) on a minibatch of {batch}",
+        f"the course's MLP 784-64-10 (sigmoid) on a minibatch of {batch}",
         model=model,
         tensors=dict(x=x, logits=logits, loss=loss),
     )
@@ -131,8 +132,8 @@ MAX_BATCH = 10_000
 EXAMPLES: dict[str, tuple[str, Callable[..., Example]]] = {
     "expression": ("the scalar expression L = (a*b + c) * a", scalar_expression),
     "neuron": ("one sigmoid neuron with a squared error", neuron),
-    "tiny-mlp": ("the seeds' MLP shrunk to 2-3-2, on one sample, with cross-entropy", tiny_mlp),
-    "mlp": ("the seeds' MLP 784-64-10 on one minibatch, with cross-entropy", seed_mlp),
+    "tiny-mlp": ("the course's MLP shrunk to 2-3-2, on one sample, with cross-entropy", tiny_mlp),
+    "mlp": ("the course's MLP 784-64-10 on one minibatch, with cross-entropy", course_mlp),
 }
 
 
@@ -142,7 +143,7 @@ def build(name: str, seed: int = 0, batch: int = 256) -> Example:
     if name not in EXAMPLES:
         raise ValueError(f"examples: no example {name!r}; choose one of {', '.join(EXAMPLES)}")
     if name == "mlp":
-        return seed_mlp(batch=batch, seed=seed)
+        return course_mlp(batch=batch, seed=seed)
     if name == "tiny-mlp":
         return tiny_mlp(seed=seed)
     return EXAMPLES[name][1]()

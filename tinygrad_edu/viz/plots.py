@@ -1,9 +1,10 @@
-"""General figures, saved as PNG: training curves, a confusion matrix, grids of digits and of
-weight templates.
+"""General figures: training curves (one run's, or several runs' test curves), a confusion
+matrix, grids of digits and of weight templates.
 
 Each function validates its inputs (``ValueError`` naming the argument and its shape), draws one
-figure (:func:`~tinygrad_edu.viz.canvas.new_figure`), saves it to ``path`` (parent folders are
-created) and returns the path. A history is read by its fields (``iterations``, ``train_loss``,
+figure (:func:`~tinygrad_edu.viz.canvas.new_figure`), saves it as a PNG to ``path`` (parent
+folders are created) and returns the path; with no ``path`` it returns the ``Figure``, which a
+notebook shows inline. A history is read by its fields (``iterations``, ``train_loss``,
 ...), so this module needs nothing of ``training``. The handouts' own figures (the overfitting
 study, the single neuron, one's own digit) are in ``course/plots.py``.
 """
@@ -44,6 +45,7 @@ __all__ = [
     "X_AXES",
     "plot_confusion_matrix",
     "plot_conv_filters",
+    "plot_histories",
     "plot_history",
     "plot_misclassified",
     "plot_predictions",
@@ -330,12 +332,12 @@ def _history_panel(
 
 def plot_history(
     history: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     title: str = "Training history",
     log_loss: bool = False,
     x_axis: str | None = None,
     every: int = 0,
-) -> Path:
+) -> Path | Figure:
     """Loss (left) and accuracy (right): the training minibatches' (faint, with a centred moving
     average) and the test set's. ``x_axis`` "iterations" counts updates (dotted lines mark the
     ends of up to :data:`MAX_EPOCH_LINES` epochs), "epochs" counts epochs; by default epochs
@@ -377,15 +379,63 @@ def plot_history(
     return canvas.save_figure(fig, path)
 
 
+def plot_histories(
+    histories: Mapping[str, Any],
+    path: PathLike | None = None,
+    title: str = "Test curves",
+    log_loss: bool = False,
+) -> Path | Figure:
+    """Several runs side by side: each run's test loss (left) and test accuracy (right) against
+    the update (iteration), one line per run, labelled by its key in ``histories`` with its
+    final accuracy.
+
+    Each value is a ``training.History`` (or a mapping with its fields, see
+    :func:`plot_history`) whose test set was measured as it trained (``fit`` with a test set,
+    and ``EvalEvery(k)`` for a point every k updates). The accuracy axis starts just below the
+    last three quarters of every curve, so that the runs' differences near the top show; the
+    first points may lie below it. ``log_loss``: the loss on a log scale.
+    """
+    if not histories:
+        raise ValueError("histories: nothing to plot")
+    curves = {str(name): _history_curves(h) for name, h in histories.items()}
+    for name, c in curves.items():
+        if c.test_iterations.size == 0:
+            raise ValueError(f"histories[{name!r}]: no test evaluations to plot")
+    fig = new_figure(11, 4.2)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for name, c in curves.items():
+        style = "-" if c.test_iterations.size > 60 else "o-"
+        ax_loss.plot(c.test_iterations, c.test_loss, style, markersize=3, label=name)
+        final = f"{name} ({percent_text(c.test_acc[-1] / 100)}%)"
+        ax_acc.plot(c.test_iterations, c.test_acc, style, markersize=3, label=final)
+    for ax, ylabel, loc in (
+        (ax_loss, "test cross-entropy loss", "upper right"),
+        (ax_acc, "test accuracy (%)", "lower right"),
+    ):
+        ax.set_xlabel("iteration (update)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(loc=loc)
+    losses = np.concatenate([c.test_loss for c in curves.values()])
+    if log_loss and (losses > 0).all():
+        ax_loss.set_yscale("log")
+    else:
+        ax_loss.set_ylim(bottom=0)
+    low = min(float(c.test_acc[c.test_acc.size // 4 :].min()) for c in curves.values())
+    ax_acc.set_ylim(max(0.0, low - 2), 100.5)
+    fig.suptitle(title)
+    return canvas.save_figure(fig, path)
+
+
 # ----------------------------------------------------------------------------- confusion matrix
 
 
 def plot_confusion_matrix(
     cm: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     class_names: Sequence[str] | None = None,
     title: str = "Confusion matrix",
-) -> Path:
+) -> Path | Figure:
     """The ``(K, K)`` confusion matrix ``cm[true, predicted]`` with the count in every cell.
 
     Colours use a power scale (gamma 0.35) so that the few mistakes off the diagonal stand out
@@ -438,10 +488,10 @@ def plot_misclassified(
     images: Any,
     y_true: Any,
     y_pred: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     max_images: int = 25,
     class_names: Sequence[str] | None = None,
-) -> Path:
+) -> Path | Figure:
     """A grid of the first ``max_images`` images with ``y_true != y_pred``, each titled with its
     true and predicted label. ``images`` are ``(N, 28, 28)`` or ``(N, 784)``."""
     imgs = as_images(images)
@@ -472,10 +522,10 @@ def plot_predictions(
     y_true: Any,
     y_pred: Any,
     confidence: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     class_names: Sequence[str] | None = None,
     title: str = "Predictions",
-) -> Path:
+) -> Path | Figure:
     """A grid of the images, each titled with its true label, the predicted one and the
     probability the network gave it (wrong predictions in red)."""
     imgs = as_images(images)
@@ -496,11 +546,11 @@ def plot_predictions(
 def plot_samples(
     images: Any,
     labels: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     class_names: Sequence[str] | None = None,
     max_images: int = 40,
     title: str = "Samples",
-) -> Path:
+) -> Path | Figure:
     """A grid of the first ``max_images`` images, each titled with its label."""
     imgs = as_images(images)
     labs = as_labels(labels, len(imgs), "labels")
@@ -517,11 +567,11 @@ def plot_samples(
 
 def plot_weight_templates(
     weight: Any,
-    path: PathLike,
+    path: PathLike | None = None,
     class_names: Sequence[str] | None = None,
     max_units: int = 64,
     title: str | None = None,
-) -> Path:
+) -> Path | Figure:
     """The first layer's weights, one 28x28 template per output unit (row of ``weight``).
 
     ``weight`` is ``(H, 784)`` (``Linear.weight``, out x in) or ``(H, 28, 28)``. Each template
@@ -574,7 +624,9 @@ def plot_weight_templates(
     return canvas.save_figure(fig, path)
 
 
-def plot_conv_filters(weight: Any, path: PathLike, title: str | None = None) -> Path:
+def plot_conv_filters(
+    weight: Any, path: PathLike | None = None, title: str | None = None
+) -> Path | Figure:
     """A convolution's filters, one small image per output channel: ``weight`` is
     ``(out_channels, 1, kh, kw)`` (``Conv2d.weight`` of a greyscale input). Each filter has its
     own symmetric colour scale ``[-max|w|, +max|w|]``: red responds to ink, blue to background."""

@@ -1,4 +1,4 @@
-"""The seeds' MLP by hand: the reference solution.
+"""The course's 784-64-10 sigmoid MLP by hand: the reference solution.
 
 z1 = W1 x + b1      a1 = s(z1)      z2 = W2 a1 + b2      a2 = softmax(z2)      L = -log a2[y]
 

@@ -1,4 +1,4 @@
-"""The Jacobians of the seeds' MLP, as explicit matrices.
+"""The Jacobians of the course's 784-64-10 sigmoid MLP, as explicit matrices.
 
 For one image x (n_in,), with W1 (n_hidden, n_in), b1 (n_hidden,), W2 (n_out, n_hidden) and
 b2 (n_out,):

@@ -1,4 +1,4 @@
-"""The seeds' MLP by hand: 784-64-10, sigmoid hidden layer, softmax cross-entropy.
+"""The course's MLP by hand: 784-64-10, sigmoid hidden layer, softmax cross-entropy.
 
 For one image x (n_in,) with label y (an int), with W1 (n_hidden, n_in), b1 (n_hidden,),
 W2 (n_out, n_hidden), b2 (n_out,):
