@@ -1,6 +1,6 @@
 """Seconds and memory to evaluate MNIST's test images, by evaluation batch size.
 
-For the course's CNN (``course.cnn.build_cnn``) and the seeds' 784-64-10 sigmoid MLP:
+For the course's CNN (``nn.models.build_cnn``) and the seeds' 784-64-10 sigmoid MLP:
 ``training.evaluate(model, test, batch_size=B)`` for each B of ``--batch-sizes``, timed in
 interleaved rounds (the order rotates each round) after one warm-up pass each; the table gives
 the median seconds and their spread. Every batch size must give the same loss and accuracy (to
@@ -28,9 +28,9 @@ from op_overhead import batch_sizes
 
 from tinygrad_edu import nn
 from tinygrad_edu.cli.options import positive_int
-from tinygrad_edu.course.cnn import build_cnn
 from tinygrad_edu.data import Dataset, load_dataset
 from tinygrad_edu.engine.memory import keep_freed_memory
+from tinygrad_edu.nn.models import build_cnn
 from tinygrad_edu.training import evaluate
 from tinygrad_edu.training.evaluation import eval_batch_size
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import Tensor, nn, no_grad
-from tinygrad_edu.course.cnn import build_cnn
 from tinygrad_edu.data import DataLoader, Dataset, load_dataset
+from tinygrad_edu.nn.models import build_cnn
 from tinygrad_edu.optim import Adam
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ lr 0.5, batch 100); ``--model cnn`` takes the course's small CNN instead, and ``
 the first ``--small`` training images and on all of them. After every epoch it is evaluated on
 the images it was trained on and on a validation set: the official 10,000-image MNIST test set
 (never trained on). Writes one figure per run with the same y-limits
-(``DIR/overfitting_<n>.png``), both runs side by side on one figure
+(``DIR/overfitting_<n>.png``), both runs side by side on one figure with their accuracy and loss
 (``DIR/overfitting_<model>.png``) and a table of the final numbers (``DIR/overfitting.md``),
 which it also prints.
 """
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             panels,
             args.out / f"overfitting_{args.model}.png",
             title=f"{setting}; validation: the {len(validation):,}-image test set",
+            losses=[(r.train_loss, r.val_loss) for r in runs],
         )
     )
     table = (

@@ -20,6 +20,7 @@ from pathlib import Path
 from tinygrad_edu.course.plots import plot_single_neuron
 from tinygrad_edu.course.single_neuron import train_single_neuron
 from tinygrad_edu.data import load_dataset
+from tinygrad_edu.viz.text import percent_text
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"
@@ -61,8 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "single_neuron.md").write_text(table, encoding="utf-8")
-    path = args.out / "single_neuron_weights.png"
-    figure = plot_single_neuron(result, train.images, train.labels, path)
+    d = args.digit
+    figure = plot_single_neuron(
+        result.weight,
+        result.bias,
+        train.images,
+        train.labels == d,
+        args.out / "single_neuron_weights.png",
+        str(d),
+        title=f"One sigmoid neuron, {d} vs rest: test accuracy {percent_text(result.test_acc)}% "
+        f"(always 'not {d}': {percent_text(result.baseline_acc)}%)",
+    )
     print(f"wrote {args.out / 'single_neuron.md'} and {figure}")
     return 0
 

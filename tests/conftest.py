@@ -1,11 +1,14 @@
-"""Shared fixtures: the real-MNIST folder beside the repo, and hypothesis settings."""
+"""Shared fixtures: the real-MNIST folder beside the repo, hypothesis settings, and the figures a
+test draws."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from figure_checks import Drawn, figure_text, overlapping_texts
 from hypothesis import HealthCheck, settings
 from loopback import closed_port
 
@@ -55,3 +58,24 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(download, "MNIST_MIRRORS", dead)
     monkeypatch.setattr(download, "FASHION_MNIST_MIRRORS", dead)
     return cache
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> dict[Path, Drawn]:
+    """Every figure saved through ``viz.canvas.save_figure`` during the test, by path (by the
+    Figure itself when it was drawn without a path): its size in pixels, its text and the texts
+    that overlap other Axes, read just before it is saved."""
+    from tinygrad_edu.viz import canvas
+
+    figures: dict[Path, Drawn] = {}
+    save = canvas.save_figure
+
+    def recording_save(fig: Any, path: Any) -> Any:
+        width, height = (fig.get_size_inches() * fig.dpi).round().astype(int)
+        text, overlaps = figure_text(fig), overlapping_texts(fig)
+        out = save(fig, path)
+        figures[out] = Drawn(int(width), int(height), text, overlaps)
+        return out
+
+    monkeypatch.setattr(canvas, "save_figure", recording_save)
+    return figures

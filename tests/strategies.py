@@ -80,6 +80,12 @@ def _floats(lo: float, hi: float):
     return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
 
+def magnitudes(lo: float = 1e-300, hi: float = 1e6):
+    """Positive floats from ``lo`` to ``hi``, spread evenly over the orders of magnitude (losses,
+    probabilities: printed numbers of every size)."""
+    return _floats(math.log10(lo), math.log10(hi)).map(lambda e: 10.0**e)
+
+
 def arrays(shape: Any, lo: float = -3.0, hi: float = 3.0):
     """float64 arrays with values in [lo, hi] (``shape`` is a shape or a shape strategy)."""
     return hnp.arrays(np.float64, shape, elements=_floats(lo, hi))

@@ -21,6 +21,7 @@ from tinygrad_edu.course import plots
 from tinygrad_edu.course.preprocess import preprocess_steps
 from tinygrad_edu.data import load_mnist
 from tinygrad_edu.optim import Adam
+from tinygrad_edu.viz import plots as viz_plots
 
 OUT = Path(__file__).resolve().parent
 
@@ -68,7 +69,7 @@ def main(mnist_dir: str) -> None:
     probs, _ = train.predict(model, steps.output.reshape(1, -1))
     plots.plot_preprocessing(steps, OUT / "own_digit_steps.png", probs=probs[0])
     shrink_png(OUT / "own_digit_steps.png")
-    plots.plot_samples(
+    viz_plots.plot_samples(
         test_set.images,
         test_set.labels,
         OUT / "mnist_samples.png",

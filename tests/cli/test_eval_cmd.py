@@ -4,6 +4,7 @@ the model was trained on, and ``--first K`` with its figure."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -101,8 +102,12 @@ def test_eval_refuses_test_images_it_was_trained_on(
 
 
 def test_eval_first_k_and_figure(
-    trained: tuple[Path, Path, Dataset], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trained: tuple[Path, Path, Dataset],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    drawn: dict[Path, Any],
 ) -> None:
+    """The figure titles each image with the probability the terminal prints, to the digit."""
     model, _, _ = trained
     figure = tmp_path / "first.png"
     capsys.readouterr()
@@ -111,10 +116,12 @@ def test_eval_first_k_and_figure(
     start = lines.index("first 3 test images:")
     rows = lines[start + 2 : start + 5]
     test = blobs(100, seed=1)
+    titles = drawn[figure].text
     for i, row in enumerate(rows):
         index, true, predicted, probability = row.split()[:4]
         assert int(index) == i and true == str(test.labels[i]) and predicted in test.classes
         assert 0 < float(probability.rstrip("%")) <= 100
+        assert f"true {true}\npred {predicted} {probability}" in titles
     assert lines[start + 5] == f"saved {figure}" and figure.stat().st_size > 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -86,12 +87,45 @@ def test_top_option(
     assert len(capsys.readouterr().out.splitlines()) == 11
 
 
+@needs_font
+def test_figure_and_steps(
+    untrained_model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    drawn: dict[Path, Any],
+) -> None:
+    """--figure: each image as the network sees it beside its probabilities, one row each,
+    titled with the probability the terminal prints; --steps: each photo's preprocessing."""
+    images = [tmp_path / "seven.jpg", tmp_path / "two.png"]
+    Image.fromarray(photograph(7)).save(images[0])
+    Image.fromarray(photograph(2, seed=1)).save(images[1])
+    figure, steps = tmp_path / "figs" / "predicted.png", tmp_path / "steps"
+    assert run([untrained_model, *images, "--figure", figure, "--steps", steps]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f"saved {figure}"
+    rows = drawn[figure]
+    assert (rows.width, rows.height) == (640, 2 * 250 + 40) and rows.overlaps == []
+    for image in images:
+        start = next(i for i, line in enumerate(out) if line.startswith(f"{image}: "))
+        best, percent = out[start + 1].split()
+        assert f"prediction: {best} ({percent})" in rows.text
+        assert image.name in rows.text and "the 28x28 input" in rows.text
+        assert f"  (preprocessing steps saved to {steps / (image.stem + '_steps.png')})" in out
+        steps_figure = drawn[steps / f"{image.stem}_steps.png"]
+        assert 2.5 < steps_figure.aspect < 5 and steps_figure.overlaps == []
+        for text in ("1. greyscale + crop box", "4. input 28x28", f"5. prediction: {best}"):
+            assert text in steps_figure.text
+    with Image.open(figure) as img:
+        assert img.size == (640, 540)
+
+
 def test_top_k_and_input_paths() -> None:
     assert top_k(np.array([0.1, 0.6, 0.1, 0.2]), 3) == [(1, 0.6), (3, 0.2), (0, 0.1)]
     taken: set[Path] = set()
     first = input_path(Path("d"), Path("a/x.jpg"), taken)
     second = input_path(Path("d"), Path("b/x.png"), taken)
     assert (first, second) == (Path("d/x_28x28.png"), Path("d/x_28x28-2.png"))
+    assert input_path(Path("d"), Path("a/x.jpg"), taken, "steps") == Path("d/x_steps.png")
 
 
 # ----------------------------------------------------------------------------- errors

@@ -20,7 +20,15 @@ from tinygrad_edu.cli.figures import run_title
 from tinygrad_edu.training import History, read_metadata
 
 #: The options of train that are not settings of a run: where it goes and what it draws.
-FOLDER_OPTIONS = {"--out", "--resume", "--overwrite", "--plots", "--tensorboard", "--offline"}
+FOLDER_OPTIONS = {
+    "--out",
+    "--resume",
+    "--overwrite",
+    "--plots",
+    "--x",
+    "--tensorboard",
+    "--offline",
+}
 #: sweep's own options, beside the base settings it takes from the table.
 SWEEP_OPTIONS = {"--table", "--out", "--hidden", "--quick", "--tensorboard", "--log-loss"}
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tinygrad_edu import cli, nn
-from tinygrad_edu.course.cnn import build_cnn
+from tinygrad_edu.nn.models import build_cnn
 from tinygrad_edu.training import save
 
 

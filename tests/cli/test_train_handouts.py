@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,6 +111,30 @@ def test_digit_trains_one_vs_rest(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert meta["test_accuracy"] > always_not
     assert cli.main(["eval", str(tmp_path / "model.npz")]) == 0
     assert "on mnist-sample/test (0 vs rest) (3000 test images)" in capsys.readouterr().out
+
+
+def test_the_single_neuron_draws_its_weights_beside_the_mean_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], drawn: dict[Path, Any]
+) -> None:
+    """--digit 0 --arch 784,1 --plots: weights.png is the single neuron's figure (the mean 0,
+    the mean of the rest, the weights), not one template captioned "unit 0"."""
+    argv = ["train", *TINY_SAMPLE, "--digit", "0", "--arch", "784,1", "--optimizer", "sgd"]
+    plots = tmp_path / "plots"
+    argv += ["--lr", "0.5", "--epochs", "2", "--out", str(tmp_path / "run"), "--plots", str(plots)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    accuracy = out.split("final test accuracy: ")[1].split("%")[0]
+    figure = drawn[plots / "weights.png"]
+    assert 900 <= figure.width <= 1000 and 2.5 < figure.aspect < 3.2
+    for text in (
+        "mean image of the 0s",
+        "mean image of the other digits",
+        "weights w (bias b = ",
+        f"One sigmoid neuron: 0 or not 0; test accuracy {accuracy}%",
+        "pixel column",
+    ):
+        assert text in figure.text
+    assert "unit 0" not in figure.text and figure.overlaps == []
 
 
 def test_optimizer_settings_and_resume_with_augment(tmp_path: Path) -> None:

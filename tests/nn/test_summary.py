@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tinygrad_edu import nn
-from tinygrad_edu.course.cnn import build_cnn
+from tinygrad_edu.nn.models import build_cnn
 from tinygrad_edu.nn.summary import layer_rows, summarize
 
 

@@ -1,10 +1,14 @@
-"""viz.text: how shapes and values are written in graph labels, the trace table and details."""
+"""viz.text: how shapes and values are written in graph labels, the trace table and details,
+and percentages in the terminal and the figures."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given
+from strategies import magnitudes
 
-from tinygrad_edu.viz.text import MAX_VALUES, shape_text, values_text
+from tinygrad_edu.viz.text import MAX_VALUES, percent_text, shape_text, values_text
 
 
 def test_shape_text_is_written_as_python_tuples():
@@ -29,3 +33,26 @@ def test_larger_arrays_as_statistics():
     assert values_text(big) == "mean=4.5 std=2.87\nmin=0 max=9"
     assert values_text(big, oneline=True) == "mean=4.5 std=2.87 min=0 max=9"
     assert values_text(big, max_values=10) == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"
+
+
+@pytest.mark.parametrize(
+    ("fraction", "text"),
+    [
+        (0.99996, "99.99"),  # eval --first's figure said 100.0% where the terminal said 99.99 %
+        (0.999999, "99.99"),
+        (1.0, "100.00"),
+        (0.5, "50.00"),
+        (0.123456, "12.35"),
+        (0.0, "0.00"),
+    ],
+)
+def test_a_percentage_rounds_to_the_nearest_but_never_up_to_100(fraction: float, text: str) -> None:
+    assert percent_text(fraction) == text
+
+
+@given(magnitudes(1e-9, 1.0))
+def test_only_certainty_reads_100(fraction: float) -> None:
+    printed = float(percent_text(fraction))
+    assert (printed == 100) == (fraction == 1.0)
+    assert abs(printed - 100 * fraction) <= 0.01
+    assert float(percent_text(fraction, decimals=1)) < 100 or fraction == 1.0

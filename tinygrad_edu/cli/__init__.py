@@ -1,11 +1,12 @@
 """The ``tinygrad-edu`` command line (also ``python -m tinygrad_edu``): :func:`main`.
 
 One module per command (``train``, ``evaluate`` for ``eval``, ``predict``, ``summary``, ``plot``,
-``sweep``, ``graph``, ``trace``, ``exercise``), each with ``add_<name>_command(subparsers)``,
-which adds the subparser and sets its handler ``func(args) -> exit status``; :data:`COMMANDS`
-lists them. Shared pieces: ``errors`` (:class:`CLIError`), ``options`` (argparse types, the data
-arguments), ``rundata`` (loading a run's data), ``figures`` (a run's figures), ``network`` (the
-network and optimiser ``train`` builds).
+``sweep``, ``overfit``, ``graph``, ``trace``, ``exercise``), each with
+``add_<name>_command(subparsers)``, which adds the subparser and sets its handler
+``func(args) -> exit status``; :data:`COMMANDS` lists them. Shared pieces: ``errors``
+(:class:`CLIError`), ``options`` (argparse types, the data arguments), ``rundata`` (loading a
+run's data), ``figures`` (a run's figures), ``network`` (the network and optimiser ``train``
+builds).
 
 A handler signals a user's error by raising :class:`CLIError` (or lets the library's own, e.g.
 a DatasetError, propagate); :func:`run_command` alone reports it: one line
@@ -29,6 +30,7 @@ from .exercise import add_exercise_command
 from .figures import FIGURES
 from .graph import add_graph_command
 from .options import PROG
+from .overfit import add_overfit_command
 from .plot import add_plot_command
 from .predict import add_predict_command
 from .summary import add_summary_command
@@ -47,6 +49,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_graph_command,
     add_trace_command,
     add_sweep_command,
+    add_overfit_command,
     add_plot_command,
     add_exercise_command,
 ]

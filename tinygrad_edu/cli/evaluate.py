@@ -15,6 +15,8 @@ import numpy as np
 
 from ..data import Dataset, DownloadError, shared_images
 from ..training import confusion_matrix, evaluate, predict
+from ..training.history import loss_text
+from ..viz.text import percent_text
 from .errors import CLIError, one_line
 from .options import MODEL_HELP, PROG, add_data_arguments, model_file, positive_int
 from .rundata import check_fits, check_model_fits, dataset_to_load, load_model, load_run_data
@@ -73,8 +75,8 @@ def run_eval(args: argparse.Namespace) -> int:
     probs, predicted = predict(model, test.images)
     cm = confusion_matrix(test.labels, predicted, num_classes=len(test.classes))
     print(
-        f"{args.model} on {test.name}{_from(where)} ({len(test)} test images): loss {loss:.4f}, "
-        f"accuracy {100 * acc:.2f}%"
+        f"{args.model} on {test.name}{_from(where)} ({len(test)} test images): "
+        f"loss {loss_text(loss)}, accuracy {percent_text(acc)}%"
     )
     if len(seen):
         unseen = np.setdiff1d(np.arange(len(test)), seen)
@@ -211,10 +213,10 @@ def _first_predictions(
         mark = "" if predicted[i] == test.labels[i] else "  wrong"
         print(
             f"{i:>4}  {names[test.labels[i]]:>{w}}  {names[predicted[i]]:>{w}}  "
-            f"{100 * confidence[i]:10.2f}%{mark}"
+            f"{percent_text(confidence[i]):>10}%{mark}"
         )
     if args.figure is not None:
-        from ..course import plots  # matplotlib: loaded only to draw
+        from ..viz import plots  # matplotlib: loaded only to draw
 
         title = f"{args.model}: the first {k} images of {test.name}"
         path = plots.plot_predictions(

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import nn, optim
-from ..course.cnn import build_cnn
+from ..nn.models import build_cnn
 from .errors import CLIError
 
 __all__ = [

@@ -12,7 +12,7 @@ from .. import nn
 from ..data import Dataset, DatasetError, DownloadError
 from ..training import METRICS_FILE, MODEL_FILE, History, MetricsLogError, read_metrics
 from .errors import CLIError, one_line
-from .figures import FIGURES, save_figures
+from .figures import FIGURES, add_x_axis_argument, save_figures
 from .options import PROG, add_data_arguments
 from .rundata import check_fits, check_model_fits, dataset_to_load, load_model, load_run_data
 from .settings import check_settings, with_old_run_defaults
@@ -36,6 +36,7 @@ def add_plot_command(subparsers: Any) -> None:
         "--curves-only", action="store_true", help="only the curves (no model, no data needed)"
     )
     p.add_argument("--log-loss", action="store_true", help="draw the loss on a log scale")
+    add_x_axis_argument(p)
     add_data_arguments(p)
     p.set_defaults(func=run_plot)
 
@@ -59,7 +60,7 @@ def run_plot(args: argparse.Namespace) -> int:
     if model_path.exists() and not args.curves_only:
         model, train, test = _model_and_data(args, model_path, settings)
     folder = args.out or log_path.parent / "plots"
-    save_figures(folder, history, settings, model, train, test, log_loss=args.log_loss)
+    save_figures(folder, history, settings, model, train, test, args.log_loss, args.x_axis)
     return 0
 
 

@@ -43,9 +43,11 @@ __all__ = [
     "MAY_MOVE",
     "MAY_RAISE",
     "SETTINGS",
+    "USES_MOMENTUM",
     "Kind",
     "Setting",
     "add_arguments",
+    "add_setting_arguments",
     "check_resumed",
     "check_settings",
     "choice",
@@ -373,10 +375,29 @@ def add_arguments(
     for row in SETTINGS:
         if row.data_option or (command == "sweep" and not row.sweep):
             continue
-        said = (defaults or {}).get(row.key, row.default_text or _default_words(row))
-        extra = {k: v for k, v in row.kind.argument.items() if v is not None}
-        help_text = f"{row.help} (default {said})" if said else row.help
-        parser.add_argument(row.option, default=None, help=help_text, **extra)
+        _add_row(parser, row, (defaults or {}).get(row.key))
+
+
+def add_setting_arguments(
+    parser: argparse.ArgumentParser, keys: Iterable[str], defaults: Mapping[str, str]
+) -> None:
+    """Add the options of the rows ``keys`` (not the data options) to the parser of a command
+    with settings of its own (``overfit``): each defaults to None (not given), and its help
+    names ``defaults[key]``, the command's own default."""
+    for key in keys:
+        row = BY_KEY[key]
+        if row.data_option:
+            raise ValueError(f"add_setting_arguments: {key} comes with add_data_arguments")
+        _add_row(parser, row, defaults.get(key))
+
+
+def _add_row(parser: argparse.ArgumentParser, row: Setting, said: str | None) -> None:
+    """The row's option, default None; its help names ``said`` (None: the row's default)."""
+    if said is None:
+        said = row.default_text or _default_words(row)
+    extra = {k: v for k, v in row.kind.argument.items() if v is not None}
+    help_text = f"{row.help} (default {said})" if said else row.help
+    parser.add_argument(row.option, default=None, help=help_text, **extra)
 
 
 def _default_words(row: Setting) -> str:

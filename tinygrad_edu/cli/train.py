@@ -49,7 +49,7 @@ from ..training import (
 from ..training.files import why_not_writable
 from ..training.history import plural
 from .errors import CLIError, RunFailed, one_line
-from .figures import save_figures
+from .figures import add_x_axis_argument, save_figures
 from .network import build_network, build_optimizer, loss_function, network_name
 from .options import PROG, tensorboard_folder
 from .rundata import check_fits, load_run_data
@@ -87,6 +87,7 @@ def add_train_command(subparsers: Any) -> None:
     )
     add_arguments(p, "train")
     _add_folder_arguments(p)
+    add_x_axis_argument(p)  # --x: the --plots curves' x-axis
     p.set_defaults(func=run_train)
 
 
@@ -163,7 +164,7 @@ def run_train(args: argparse.Namespace) -> int:
             + (" (no figures drawn)" if args.plots is not None else "")
         )
     if args.plots is not None:
-        save_figures(args.plots, history, run.settings, model, train, test)
+        save_figures(args.plots, history, run.settings, model, train, test, x_axis=args.x_axis)
     return 0
 
 

@@ -21,7 +21,6 @@ from ..engine.errors import InputError, check_integer, check_number
 from ..nn.init import INITS
 from ..training import Callback, History, LRDecay, evaluate, fit
 from ..training.history import plural
-from .cnn import build_cnn
 
 __all__ = [
     "N_CLASSES",
@@ -43,8 +42,8 @@ Log = Callable[[str], None] | None
 @dataclass(frozen=True)
 class RunConfig:
     """One training run of a 784-``hidden``-10 MLP (``activation``, default sigmoid), or with
-    ``model="cnn"`` of the course's small CNN (:mod:`~.cnn`; ``hidden`` and ``activation`` then
-    unused), with softmax cross-entropy.
+    ``model="cnn"`` of the course's small CNN (``nn.build_cnn``; ``hidden`` and ``activation``
+    then unused), with softmax cross-entropy.
 
     ``optimizer`` is a name in ``optim.OPTIMIZERS``; ``momentum`` is that of ``momentum`` and
     ``nesterov``. ``lr_decay`` multiplies the learning rate after every epoch, ``weight_decay``
@@ -107,7 +106,7 @@ class RunConfig:
     def build(self, seed: int) -> tuple[nn.Module, optim.Optimizer]:
         """The untrained network (weights drawn from ``seed``) and its optimiser."""
         if self.model == "cnn":
-            model: nn.Module = build_cnn(dropout=self.dropout, seed=seed)
+            model: nn.Module = nn.build_cnn(dropout=self.dropout, seed=seed)
         else:
             model = nn.MLP(
                 self.sizes,

@@ -352,7 +352,7 @@ def run_curves(
     ``out_dir/curves_<batch>x<epochs>.png``. A batch larger than the training set is the whole
     set (full batch: one update per epoch), and ``log`` says so."""
     check_datasets("run_curves", train=train, test=test)
-    from . import plots  # matplotlib: loaded only to draw
+    from ..viz import plots  # matplotlib: loaded only to draw
 
     results, paths = [], []
     for c in curve_configs(epochs, base):

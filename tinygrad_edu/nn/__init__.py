@@ -3,6 +3,7 @@
 >>> from tinygrad_edu import nn
 >>> model = nn.MLP([784, 64, 10], activation="sigmoid", seed=0)  # the course's MLP
 >>> loss = nn.cross_entropy(model(x), y)  # x (N, 784) float32, y (N,) int labels
+>>> cnn = nn.build_cnn(seed=0)  # the course's small CNN (nn/models.py)
 """
 
 from . import functional, init
@@ -37,6 +38,7 @@ from .layers import (
     Tanh,
 )
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss, NLLLoss
+from .models import build_cnn
 from .module import Module, Parameter, StateDictError
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "Tanh",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "build_cnn",
     "conv2d",
     "cross_entropy",
     "dropout",

@@ -37,7 +37,7 @@ from ..data import DataLoader
 from ..engine.errors import InputError, check_integer, check_number, is_integer, is_real
 from ..optim import Optimizer
 from .evaluation import LossFn, evaluate_batches
-from .history import History
+from .history import History, loss_text
 
 __all__ = [
     "EVENTS",
@@ -312,15 +312,15 @@ class EpochLog(Callback):
 def epoch_line(history: History, epoch: int, epochs: int) -> str:
     """E.g. ``epoch  3/20  train loss 0.3121 acc  91.02%  test loss 0.2950 acc  91.65%  0.21 s``."""
     width = len(str(epochs))
-    line = f"epoch {epoch:>{width}}/{epochs}  train loss {history.epoch_train_loss()[-1]:.4f}"
+    loss = loss_text(history.epoch_train_loss()[-1])
+    line = f"epoch {epoch:>{width}}/{epochs}  train loss {loss}"
     start = history.epoch_end_iterations[-2] if len(history.epoch_end_iterations) > 1 else 0
     accs = history.train_acc[start:]
     if accs:
         line += f" acc {100 * float(np.mean(accs)):6.2f}%"
     if history.test_acc:
-        line += (
-            f"  test loss {history.final_test_loss:.4f} acc {100 * history.final_test_acc:6.2f}%"
-        )
+        test_loss = loss_text(history.final_test_loss)
+        line += f"  test loss {test_loss} acc {100 * history.final_test_acc:6.2f}%"
     return line + f"  {history.epoch_times[-1]:.2f} s"
 
 

@@ -192,7 +192,7 @@ class History:
         parts = [f"{plural(self.epochs, 'epoch')}, {plural(updates, 'update')}"]
         if self.test_acc:
             parts.append(
-                f"test loss {self.final_test_loss:.4f} acc {100 * self.final_test_acc:.2f}%"
+                f"test loss {loss_text(self.final_test_loss)} acc {100 * self.final_test_acc:.2f}%"
             )
         parts.append(f"{sum(self.epoch_times):.2f} s training")
         return ", ".join(parts)
@@ -201,6 +201,18 @@ class History:
 #: The History's lists (its other fields: config, stop_reason, failed, of these types).
 _LISTS = tuple(f.name for f in fields(History) if f.type.startswith("list"))
 _TYPES = {"config": dict, "stop_reason": str, "failed": bool}
+
+
+def loss_text(loss: float) -> str:
+    """A loss with at least 4 significant digits and at least 4 decimals: ``2.3026``, ``0.3121``,
+    ``0.01234``, ``0.0001234``; below 1e-4 in scientific notation (``1.234e-05``). Never a
+    rounded ``0.0000`` unless the loss is 0."""
+    x = float(loss)
+    if x == 0 or not math.isfinite(x):
+        return f"{x:.4f}"
+    if abs(x) < 1e-4:
+        return f"{x:.3e}"
+    return f"{x:.{max(4, 3 - math.floor(math.log10(abs(x))))}f}"
 
 
 def plural(n: int, noun: str) -> str:

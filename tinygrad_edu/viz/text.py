@@ -1,15 +1,19 @@
-"""How shapes and values are written in text: graph labels, the trace table, a step's details.
+"""How shapes and values are written in text: graph labels, the trace table, a step's details,
+and the percentages the command line and the figures show.
 
 * :func:`shape_text` writes a shape as Python does: ``(2, 3)``, ``(4,)``, ``()``.
 * :func:`values_text` writes a small array value by value (4 significant digits), and a larger
   one (more than :data:`MAX_VALUES` elements) as ``mean, std, min, max``.
+* :func:`percent_text` writes a probability or an accuracy in percent, never rounded up to 100.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["MAX_VALUES", "shape_text", "values_text"]
+__all__ = ["MAX_VALUES", "percent_text", "shape_text", "values_text"]
 
 #: Tensors with at most this many elements are shown value by value; larger ones as statistics.
 MAX_VALUES = 6
@@ -54,3 +58,15 @@ def _number(v: object) -> str:
     if f == 0:
         return "0"
     return f"{f:.4g}"
+
+
+def percent_text(fraction: float, decimals: int = 2) -> str:
+    """``100 * fraction`` with ``decimals`` decimals, without the ``%``: rounded to the nearest,
+    except that only 1 itself is ``100.00`` (0.99996 -> ``99.99``): a probability short of
+    certainty never reads as certain. The terminal and the figures both write percentages so."""
+    value = 100 * float(fraction)
+    text = f"{value:.{decimals}f}"
+    if fraction < 1 and float(text) >= 100:
+        scale = 10**decimals
+        text = f"{math.floor(value * scale) / scale:.{decimals}f}"
+    return text
