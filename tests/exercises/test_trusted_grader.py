@@ -18,7 +18,7 @@ from processes import alive
 
 from tinygrad_edu import cli
 from tinygrad_edu.data import datasets
-from tinygrad_edu.exercises import EXERCISES, integrity
+from tinygrad_edu.exercises import EXERCISES, grader, integrity
 from tinygrad_edu.exercises.remote import Session, clean_output
 
 REPO = Path(__file__).resolve().parents[2]
@@ -414,3 +414,73 @@ def test_start_never_overwrites_the_users_files(
         assert cli.main(["exercise", "start", *other]) == 2
         assert "holds the exercise jacobians" in capsys.readouterr().err
     assert not (folder / "single_neuron.py").exists()
+
+
+SLOW_TO_TRAIN = """
+
+def forward(X, W1, b1, W2, b2, y):  # wrong: the loss summed, not averaged
+    out = _forward(X, W1, b1, W2, b2, y)
+    return {**out, "loss": out["loss"] * len(y)}
+
+
+def backward(X, W1, b1, W2, b2, y):
+    if X.shape[1] == 784:  # only the training part's calls: endless
+        import time
+
+        time.sleep(60)
+    return _backward(X, W1, b1, W2, b2, y)
+"""
+
+
+def test_a_part_whose_need_fails_is_stopped_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A training part starts with the parts it needs (for speed) but is stopped as soon as one
+    of them fails: the check does not wait for its 30 s limit."""
+    solution = (PACKAGE / "exercises" / "solutions" / "mlp_backward.py").read_text()
+    code = solution.replace("def forward(", "def _forward(").replace(
+        "def backward(", "def _backward("
+    )
+    code = code.replace("v = forward(", "v = _forward(")
+    folder = workspace(tmp_path, code + SLOW_TO_TRAIN, "mlp-backward")
+    start = time.monotonic()
+    status, lines = check(capsys, folder)
+    assert time.monotonic() - start < 15
+    assert status == 1 and lines[0].startswith("forward: FAILED, scaled")
+    assert lines[-1] == "train: not run (needs forward)"
+
+
+WAITS_FOR_TRAINING = """
+
+def forward(X, W1, b1, W2, b2, y):  # right, once the training part has started
+    import os
+    import time
+
+    for _ in range(400):
+        if os.path.exists("training-started"):
+            break
+        time.sleep(0.05)
+    return _forward(X, W1, b1, W2, b2, y)
+
+
+def backward(X, W1, b1, W2, b2, y):
+    if X.shape[1] == 784:
+        open("training-started", "w").close()
+    return _backward(X, W1, b1, W2, b2, y)
+"""
+
+
+def test_a_part_that_needs_others_starts_with_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """forward waits (up to 20 s, over its 10 s limit) for the training part to start: before,
+    training started only after forward passed, so forward ran out of time."""
+    monkeypatch.setattr(grader, "_cores", lambda: 3)
+    solution = (PACKAGE / "exercises" / "solutions" / "mlp_backward.py").read_text()
+    code = solution.replace("def forward(", "def _forward(").replace(
+        "def backward(", "def _backward("
+    )
+    code = code.replace("v = forward(", "v = _forward(")
+    folder = workspace(tmp_path, code + WAITS_FOR_TRAINING, "mlp-backward")
+    status, lines = check(capsys, folder)
+    assert status == 0, lines

@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -158,9 +158,10 @@ def grade_isolated(
     code in a sandboxed child of its own (:mod:`.remote`) and the grading here; ``timeout``
     overrides each part's own time limit. First the grader's own files are checked
     (:func:`~.integrity.verify_installation`). A part that needs others (training on the
-    student's gradients) runs once they pass, else it is "not run"; ``only`` grades the parts
-    it needs too. As many children at once as the cores this process may run on; the outcomes
-    come in the parts' order. Interrupted (Ctrl-C, SIGTERM), every child is killed."""
+    student's gradients) starts with them, and is stopped and "not run" as soon as one of them
+    fails (it counts only once they pass); ``only`` grades the parts it needs too. As many
+    children at once as the cores this process may run on; the outcomes come in the parts'
+    order. Interrupted (Ctrl-C, SIGTERM), every child is killed."""
     verify_installation()
     wanted = [exercise.part(only)] if only else list(exercise.parts)
     outcomes = _Runner(exercise, Path(path), timeout).run(_with_needs(exercise, wanted))
@@ -182,12 +183,12 @@ def grade_many(
     files: Sequence[tuple[Exercise, Path]], timeout: float | None = None
 ) -> list[FileGrade]:
     """Every part of each ``(exercise, student file)``, as :func:`grade_isolated` grades one
-    (each part in its own sandboxed child, under its time limit; a part that needs others once
-    they pass), all on one pool of as many children at once as there are cores: a class of 30
-    costs about the sum of its parts divided by the cores, not 30 checks one after the other.
-    A file whose import fails is not imported again for its parts not yet started: they get the
-    same diagnosis. The grades come in the order of ``files``. Interrupted, every child is
-    killed."""
+    (each part in its own sandboxed child, under its time limit; a part that needs others
+    counts only once they pass), all on one pool of as many children at once as there are
+    cores: a class of 30 costs about the sum of its parts divided by the cores, not 30 checks
+    one after the other. A file whose import fails is not imported again for its parts not yet
+    started: they get the same diagnosis. The grades come in the order of ``files``.
+    Interrupted, every child is killed."""
     verify_installation()
     if not files:
         return []
@@ -301,6 +302,8 @@ class _Runner:
         self.give_up = give_up
         self.unloadable: Diagnosis | None = None  # why the file did not import
         self.loaded_any = False  # some part's child imported it
+        self.sessions: dict[str, Session] = {}  # each part's child, to stop a part
+        self.stopped_parts: set[str] = set()  # parts whose needs failed
 
     def run(self, parts: list[Part]) -> dict[str, Outcome]:
         """Grade ``parts`` on a pool of their own (as many threads as cores, at most)."""
@@ -308,29 +311,49 @@ class _Runner:
             return self.run_on(pool, parts)
 
     def run_on(self, pool: Executor, parts: list[Part]) -> dict[str, Outcome]:
-        """Grade ``parts`` on ``pool``: those that need none first, then those whose needs
-        passed."""
-        outcomes: dict[str, Outcome] = {}
-        first = [p for p in parts if not p.needs]
-        outcomes.update(zip([p.name for p in first], pool.map(self.grade, first), strict=True))
+        """Grade ``parts`` on ``pool``, all at once, those that need others first (training
+        parts take longest): a part whose needs fail is stopped at once and is not run."""
         later = [p for p in parts if p.needs]
-        waiting = {p.name: _failed_needs(p, outcomes) for p in later}
-        runnable = [p for p in later if not waiting[p.name]]
-        graded = pool.map(self.grade, runnable)
-        outcomes.update(zip([p.name for p in runnable], graded, strict=True))
+        futures = {p.name: pool.submit(self.grade, p) for p in later}
+        for part in (p for p in parts if not p.needs):
+            futures[part.name] = pool.submit(self.grade, part)
+            for waiting in (p for p in later if part.name in p.needs):
+                futures[part.name].add_done_callback(self._stop_if_failed(waiting))
+        outcomes = {name: future.result() for name, future in futures.items()}
         for part in later:
-            if waiting[part.name]:
-                outcomes[part.name] = _not_run(part, f"needs {', '.join(waiting[part.name])}")
+            if failed := _failed_needs(part, outcomes):
+                outcomes[part.name] = _not_run(part, f"needs {', '.join(failed)}")
         return outcomes
+
+    def _stop_if_failed(self, waiting: Part) -> Callable[[Future[Outcome]], None]:
+        """A callback for a needed part's future: if it failed, ``waiting`` is stopped (its
+        child killed, or never started): its outcome will be "not run" whatever it gives."""
+
+        def stop(future: Future[Outcome]) -> None:
+            if future.cancelled() or future.exception() is not None or not future.result().passed:
+                with self.children.lock:
+                    self.stopped_parts.add(waiting.name)
+                    session = self.sessions.get(waiting.name)
+                if session is not None:
+                    session.kill()
+
+        return stop
 
     def grade(self, part: Part) -> Outcome:
         """One part: a fresh child with the student's file loaded, graded here."""
         limit = self.timeout or part.timeout
         if self.give_up and self.unloadable is not None:
             return self._not_loaded(part, self.unloadable)
+        if part.name in self.stopped_parts:  # a part it needs failed before it started
+            return _not_run(part, "a part it needs failed")
         loaded = False
         try:
             with self._session(limit) as session:
+                with self.children.lock:
+                    self.sessions[part.name] = session
+                    stopped = part.name in self.stopped_parts
+                if stopped:
+                    return _not_run(part, "a part it needs failed")
                 loaded = self.loaded_any = True
                 return grade_part(part, session.module())
         except StudentException as e:  # importing the student's file failed
