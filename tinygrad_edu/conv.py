@@ -25,11 +25,13 @@ Kernel sizes, strides and paddings are checked by :func:`as_pair`, which ``nn.Co
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import numpy as np
 
+from .engine import parallel
 from .engine.errors import check_bias
 from .engine.function import Function, InputError, ShapeError
 from .engine.grad_mode import is_grad_enabled
@@ -93,7 +95,7 @@ def im2col(
     c, kh, kw, ho, wo, n = windows.shape
     if out is None:
         return windows.reshape(c * kh * kw, ho * wo * n)
-    np.copyto(out.reshape(windows.shape), windows)
+    parallel.copy(out.reshape(windows.shape), windows)  # split over the cores
     return out
 
 
@@ -116,16 +118,33 @@ def conv_input_grad(w: Array, gm: Array, shape: tuple[int, ...], stride: tuple[i
     kw window offsets."""
     n, c, h, width = shape
     _, _, kh, kw = w.shape
-    (sh, sw), (ho, wo) = stride, _out_size("conv2d", shape, (kh, kw), stride)
+    ho, wo = _out_size("conv2d", shape, (kh, kw), stride)
     rows = np.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (kh, kw, C, O): W_p^T as (kw C, O)
     dtype = np.result_type(w, gm)
     part = scratch("conv2d_input_grad", (kw, c, ho, wo, n), dtype)
     xt = np.zeros((c, h, width, n), dtype=dtype)
     for p in range(kh):
         np.dot(rows[p].reshape(kw * c, -1), gm, out=part.reshape(kw * c, -1))
-        for q in range(kw):
-            xt[:, p : p + sh * (ho - 1) + 1 : sh, q : q + sw * (wo - 1) + 1 : sw] += part[q]
+        add_row = functools.partial(_add_kernel_row, xt, part, p, (ho, wo), stride)
+        parallel.run_pieces(c, add_row, parallel.threads_for(part.size))  # over the cores
     return xt.transpose(3, 0, 1, 2)
+
+
+def _add_kernel_row(
+    xt: Array,
+    part: Array,
+    p: int,
+    out_hw: tuple[int, int],
+    stride: tuple[int, int],
+    lo: int,
+    hi: int,
+) -> None:
+    """xt[c, p + i sh, q + j sw] += part[q, c, i, j] for channels lo <= c < hi and every q: the
+    kernel row p of col2im, for a piece of the channels (the pieces run on the cores at once)."""
+    (ho, wo), (sh, sw) = out_hw, stride
+    rows = slice(p, p + sh * (ho - 1) + 1, sh)
+    for q in range(part.shape[0]):
+        xt[lo:hi, rows, q : q + sw * (wo - 1) + 1 : sw] += part[q, lo:hi]
 
 
 def _im2col_into(
@@ -257,11 +276,7 @@ class MaxPool2d(Function):
         kernel = as_pair("max_pool2d", "kernel_size", kernel_size, 1)
         stride = kernel if stride is None else as_pair("max_pool2d", "stride", stride, 1)
         out_hw = _out_size("max_pool2d", x.shape, kernel, stride)
-        out = _window(x, 0, 0, out_hw, stride).copy(order="K")  # keeps x's memory layout
-        for p in range(kernel[0]):
-            for q in range(kernel[1]):
-                if p or q:
-                    np.maximum(out, _window(x, p, q, out_hw, stride), out=out)
+        out = max_pool(x, kernel, stride, out_hw)
         ctx.save_for_backward(x, out)
         ctx.kernel, ctx.stride, ctx.out_hw = kernel, stride, out_hw
         return out
@@ -278,6 +293,27 @@ class MaxPool2d(Function):
         windows gathered by Index, then Max over each (ties share evenly, as here)."""
         windows = _windows(ctx.parents[0], ctx.kernel, ctx.stride)  # (N, C, Ho, Wo, kh, kw)
         return windows.reshape(*windows.shape[:4], -1).max(axis=-1)
+
+
+def max_pool(
+    x: Array, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
+) -> Array:
+    """out[n, c, i, j] = max_{p, q} x[n, c, i sh + p, j sw + q] in x's memory layout: one
+    strided maximum per kernel offset, split over the cores along x's outermost axis in memory
+    (``parallel.split_outer``; a pass over a convolution's output, memory-bound)."""
+    first = _window(x, 0, 0, out_hw, stride)
+    out = np.empty_like(first)  # keeps x's memory layout
+
+    def piece(at: tuple[slice, ...]) -> None:
+        windows = [
+            _window(x, p, q, out_hw, stride)[at] for p in range(kernel[0]) for q in range(kernel[1])
+        ]
+        np.copyto(out[at], windows[0])
+        for window in windows[1:]:
+            np.maximum(out[at], window, out=out[at])
+
+    parallel.split_outer(out, piece)
+    return out
 
 
 def max_pool_grad(
@@ -326,7 +362,22 @@ def max_pool_grad_blocks(
 
     Why: one broadcast comparison and one broadcast product over the (N, C, Ho, kh, Wo, kw) view
     of x instead of a comparison, a product and a strided write per kernel offset, as in
-    :func:`max_pool_grad` (faster for the course's CNN: ``benchmarks/speed_helpers.py``)."""
+    :func:`max_pool_grad` (faster for the course's CNN: ``benchmarks/speed_helpers.py``); and
+    the images or channels in pieces over the cores (``parallel.split_outer``)."""
+    covered = out_hw[0] * kernel[0] == x.shape[2] and out_hw[1] * kernel[1] == x.shape[3]
+    dx = (np.empty_like if covered else np.zeros_like)(x, dtype=g.dtype)  # x's memory layout
+    parallel.split_outer(  # pieces along N or C, whichever is outer in x's memory
+        x,
+        lambda at: _max_pool_grad_piece(x[at], out[at], g[at], kernel, out_hw, dx[at]),
+        axes=(0, 1),
+    )
+    return dx
+
+
+def _max_pool_grad_piece(
+    x: Array, out: Array, g: Array, kernel: tuple[int, int], out_hw: tuple[int, int], dx: Array
+) -> None:
+    """:func:`max_pool_grad_blocks` for some of the images or channels, into dx."""
     is_max = _blocks(x, kernel, out_hw) == out[_AT_WINDOW]  # bool, x's memory layout
     count = is_max[:, :, :, 0, :, 0].astype(g.dtype)
     for p in range(kernel[0]):
@@ -334,10 +385,7 @@ def max_pool_grad_blocks(
             if p or q:
                 count += is_max[:, :, :, p, :, q]  # k >= 1: the maximum is in its window
     share = np.divide(g, count, out=count)  # each window's g, split evenly among its k maxima
-    covered = out_hw[0] * kernel[0] == x.shape[2] and out_hw[1] * kernel[1] == x.shape[3]
-    dx = (np.empty_like if covered else np.zeros_like)(x, dtype=g.dtype)  # x's memory layout
     np.multiply(is_max, share[_AT_WINDOW], out=_blocks(dx, kernel, out_hw))
-    return dx
 
 
 def _windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:

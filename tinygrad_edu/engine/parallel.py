@@ -1,0 +1,199 @@
+"""Elementwise work split over the cores: a small pool of threads running numpy's kernels.
+
+numpy releases the GIL inside its ufunc loops and copies on large arrays, so two threads can
+each run a piece of one elementwise pass (ReLU's, a pooling's, im2col's copy) at the same time.
+BLAS already splits the matrix products; this splits the passes between them, which would
+otherwise leave the other cores idle for about a third of a convolutional network's step
+(``benchmarks/speed_helpers.py`` times each split helper against one thread).
+
+* :func:`run_pieces` runs ``body(lo, hi)`` over pieces of ``range(count)``: the calling thread
+  and the pool's threads take the pieces one by one from a shared counter, so a thread that
+  waits for a busy core takes fewer of them instead of holding up the others.
+* :func:`elementwise` applies a ufunc piece by piece along the outermost axis in memory.
+* :func:`width` is how many threads (the caller's included) a split uses: the cores this process
+  may run on, unless set for a block of code by :func:`splitting` (``fit`` sets it with the BLAS
+  threads, ``training/threads.py``). It is a context variable, like the grad mode: each thread
+  has its own.
+
+Results are bit for bit those of one thread: each element is computed by the same ufunc loop,
+whichever piece holds it, and nothing here splits a sum.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+
+#: Elements below which a pass runs on the calling thread alone: handing a piece to another
+#: thread and waiting for it costs tens of microseconds, a pass over 64k floats about as much.
+MIN_SPLIT = 2**17
+#: Pieces per thread: more than one, so that a thread slowed by another process takes fewer.
+PIECES_PER_THREAD = 4
+
+_width: ContextVar[int | None] = ContextVar("tinygrad_edu_split_width", default=None)
+_pool: list[ThreadPoolExecutor] = []  # at most one, started at the first split
+_pool_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def usable_cores() -> int:
+    """The number of cores this process may run on (its CPU affinity where the system tells)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def width() -> int:
+    """How many threads, the caller's included, a split uses here: :func:`splitting`'s count,
+    else :func:`usable_cores`."""
+    count = _width.get()
+    return usable_cores() if count is None else count
+
+
+def set_width(count: int) -> Token[int | None]:
+    """From now on, splits in this thread (and its context) use ``count`` threads (1: none);
+    :func:`reset_width` with the token returned undoes it (and every later call)."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"split width must be an integer >= 1, got {count!r}")
+    return _width.set(count)
+
+
+def reset_width(token: Token[int | None]) -> None:
+    """The width from before the :func:`set_width` call that returned ``token``."""
+    _width.reset(token)
+
+
+@contextmanager
+def splitting(count: int) -> Iterator[None]:
+    """Within the block, splits in this thread use ``count`` threads (1: none)."""
+    token = set_width(count)
+    try:
+        yield
+    finally:
+        reset_width(token)
+
+
+def run_pieces(count: int, body: Callable[[int, int], Any], threads: int | None = None) -> None:
+    """``body(lo, hi)`` for consecutive pieces [lo, hi) covering ``range(count)``, on ``threads``
+    threads (default :func:`width`), the caller's included; returns when every piece is done,
+    raising the first exception a piece raised. Pieces must write disjoint memory."""
+    threads = min(width() if threads is None else threads, count)
+    pieces = min(count, threads * PIECES_PER_THREAD)
+    if threads <= 1 or pieces <= 1:
+        body(0, count)
+        return
+    bounds = [count * i // pieces for i in range(pieces + 1)]
+    claim = itertools.count()  # next() on it is atomic under the GIL
+    finished, errors = [0], []
+    lock, all_done = threading.Lock(), threading.Event()
+
+    def work() -> None:
+        while (i := next(claim)) < pieces:
+            try:
+                body(bounds[i], bounds[i + 1])
+            except BaseException as e:  # handed to the caller, which re-raises it
+                errors.append(e)
+            with lock:
+                finished[0] += 1
+                if finished[0] == pieces:
+                    all_done.set()
+
+    _hand_out(work, threads - 1)
+    work()
+    all_done.wait()  # only for pieces another thread has begun: unclaimed ones the caller took
+    if errors:
+        raise errors[0]
+
+
+def _hand_out(work: Callable[[], None], helpers: int) -> None:
+    """Ask ``helpers`` threads of the pool to run ``work``; if no thread can be started (a
+    sandbox's process limit), the caller does all the work alone."""
+    try:
+        pool = _the_pool()
+        for _ in range(helpers):
+            pool.submit(work)
+    except RuntimeError:  # can't start a new thread, or the interpreter is shutting down
+        pass
+
+
+def _the_pool() -> ThreadPoolExecutor:
+    with _pool_lock:
+        if not _pool:
+            helpers = max(1, usable_cores() - 1)
+            _pool.append(ThreadPoolExecutor(helpers, thread_name_prefix="tinygrad_edu-split"))
+        return _pool[0]
+
+
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of its parent's threads: it starts a pool of its own."""
+    _pool.clear()
+    usable_cores.cache_clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+def outer_axis(a: Array, axes: Sequence[int] | None = None) -> int:
+    """The axis of ``a`` (one of ``axes``, default any) with the largest stride among those
+    longer than 1: the outermost in memory, so that pieces along it are contiguous blocks."""
+    axes = range(a.ndim) if axes is None else axes
+    longer = [i for i in axes if a.shape[i] > 1] or [axes[0]]
+    return max(longer, key=lambda i: abs(a.strides[i]))
+
+
+def threads_for(size: int) -> int:
+    """Threads for a pass over ``size`` elements: :func:`width`, but at least ``MIN_SPLIT / 2``
+    elements each (1 below ``MIN_SPLIT``)."""
+    return max(1, min(width(), size // (MIN_SPLIT // 2)))
+
+
+def split_outer(
+    a: Array, body: Callable[[tuple[slice, ...]], Any], axes: Sequence[int] | None = None
+) -> None:
+    """``body(at)`` for index tuples ``at`` that select consecutive pieces of ``a``'s outermost
+    axis in memory (one of ``axes``), together all of ``a``; split over :func:`threads_for`
+    threads, or one call ``body((...,))`` for a small ``a``."""
+    threads = threads_for(a.size)
+    if threads == 1 or a.ndim == 0:
+        body((...,))
+        return
+    axis = outer_axis(a, axes)
+    lead = (slice(None),) * axis
+    run_pieces(a.shape[axis], lambda lo, hi: body((*lead, slice(lo, hi))), threads)
+
+
+def elementwise(ufunc: np.ufunc, *args: Any, out: Array) -> Array:
+    """``ufunc(*args, out=out)`` split along ``out``'s outermost axis in memory
+    (:func:`split_outer`); each argument is an array of ``out``'s shape or a scalar."""
+    arrays = [a for a in args if isinstance(a, np.ndarray) and a.ndim]
+    if any(a.shape != out.shape for a in arrays):
+        return ufunc(*args, out=out)
+
+    def piece(at: tuple[slice, ...]) -> None:
+        ufunc(*(a[at] if isinstance(a, np.ndarray) and a.ndim else a for a in args), out=out[at])
+
+    split_outer(out, piece)
+    return out
+
+
+def copy(dst: Array, src: Array) -> Array:
+    """``np.copyto(dst, src)``, ``src`` of ``dst``'s shape (a view such as im2col's windows),
+    split along ``dst``'s outermost axis in memory (:func:`split_outer`)."""
+    if src.shape != dst.shape:
+        np.copyto(dst, src)
+    else:
+        split_outer(dst, lambda at: np.copyto(dst[at], src[at]))
+    return dst
