@@ -26,6 +26,7 @@ from .evaluation import (
 )
 from .history import History
 from .metrics import predicted_labels
+from .threads import ThreadChoice
 
 __all__ = ["fit"]
 
@@ -40,6 +41,7 @@ def fit(
     batch_size: int = 256,
     seed: int | None = None,
     callbacks: Sequence[Callback] = (),
+    threads: int | None = None,
 ) -> History:
     """Train ``model`` on ``train`` for ``epochs`` epochs; return the :class:`History`.
 
@@ -57,22 +59,30 @@ def fit(
     * ``callbacks`` are told of every event, in order (:mod:`~tinygrad_edu.training.callbacks`):
       e.g. ``ProgressBar()``, ``EpochLog()``, ``EvalEvery(100)``, ``StopOnNonFinite()``,
       ``RunFolder("runs/a")`` (the metrics log, checkpoints and resuming).
+    * ``threads``: BLAS's and the elementwise splits' threads; None: chosen by timing a few
+      steps at each count, and again now and then (:mod:`~tinygrad_edu.training.threads`). The
+      History records it (``config["threads"]``) and the count each epoch ran at
+      (``epoch_threads``). A fixed count gives the same bits on every run; OpenBLAS sums long
+      products in another order on another count.
     """
     keep_freed_memory()  # each step reuses the last one's big arrays (engine/memory.py)
+    choice = ThreadChoice(threads)
     state = _training_state(
         model, train, test, loss, optimizer, epochs, batch_size, seed, callbacks
     )
-    try:
-        state.notify("on_train_begin")
-        state.evaluate_test()
-        while state.epoch < epochs and not state.stop:
-            _train_epoch(state)
-    finally:
-        state.notify("on_train_end")
+    state.history.config["threads"] = threads  # None: chosen by timing
+    with choice:
+        try:
+            state.notify("on_train_begin")
+            state.evaluate_test()
+            while state.epoch < epochs and not state.stop:
+                _train_epoch(state, choice)
+        finally:
+            state.notify("on_train_end")
     return state.history
 
 
-def _train_epoch(state: TrainingState) -> None:
+def _train_epoch(state: TrainingState, choice: ThreadChoice) -> None:
     """One pass over the training batches, then the epoch's test evaluation and record."""
     state.epoch += 1
     state.eval_seconds = 0.0
@@ -80,7 +90,9 @@ def _train_epoch(state: TrainingState) -> None:
     state.notify("on_epoch_begin")
     start = time.perf_counter()
     for x, y in state.batches:
+        choice.step_begins()
         _step(state, x, y)
+        choice.step_ended()
         state.notify("on_batch_end")
         if state.stop:
             break
@@ -90,6 +102,7 @@ def _train_epoch(state: TrainingState) -> None:
     h.epoch_times.append(train_seconds)
     h.epoch_eval_times.append(state.eval_seconds)
     h.epoch_end_iterations.append(state.iteration)
+    h.epoch_threads.append(choice.epoch_count())
     state.notify("on_epoch_end")
 
 
