@@ -12,8 +12,11 @@ round (median and min..max over the rounds).
     python benchmarks/epoch_time.py [--data-dir DIR] [--rounds 7] [--profile]
 
 Rows: ``numpy`` (by hand), ``fit`` (``tinygrad_edu.training.fit``, the full training loop with its
-History), ``loop`` (a bare tinygrad_edu loop: model, loss, backward, optimizer.step), ``torch``
-(if importable; ``torch.set_num_threads(2)``, or ``--threads``). Target: fit / numpy <= 1.15.
+History, on the BLAS threads of the other rows), ``fit, threads chosen`` (``fit``'s default, its
+thread count chosen by timing its steps, the choice made anew at each call), ``loop`` (a bare
+tinygrad_edu loop: model, loss, backward, optimizer.step), ``torch`` (if importable;
+``torch.set_num_threads(2)``, or ``--threads``). Target (issue 27): fit / numpy <= 1.10,
+fit / torch <= 0.6.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ sys.path.insert(0, str(REPO))
 from tinygrad_edu import Tensor, nn, optim  # noqa: E402
 from tinygrad_edu.data import DataLoader, Dataset, DatasetError, load_dataset  # noqa: E402
 from tinygrad_edu.engine.memory import keep_freed_memory  # noqa: E402
+from tinygrad_edu.engine.parallel import blas_threads  # noqa: E402
 from tinygrad_edu.nn.init import aligned_copy  # noqa: E402
 from tinygrad_edu.training import fit  # noqa: E402
 
@@ -101,12 +105,13 @@ class HandNumpy:
 
 
 class Framework:
-    """tinygrad_edu: ``fit`` for one epoch (``use_fit``) or a bare loop of :meth:`step`."""
+    """tinygrad_edu: ``fit`` for one epoch (``use_fit``, on ``threads`` threads: None, chosen
+    by timing) or a bare loop of :meth:`step`."""
 
-    def __init__(self, use_fit: bool) -> None:
+    def __init__(self, use_fit: bool, threads: int | None = None) -> None:
         self.model = nn.MLP(SIZES, activation="sigmoid", seed=0)
         self.opt = optim.SGD(self.model.parameters(), lr=LR)
-        self.use_fit = use_fit
+        self.use_fit, self.threads = use_fit, threads
         self.losses: list[float] = []
         self.accs: list[float] = []
 
@@ -123,7 +128,9 @@ class Framework:
 
     def epoch(self, loader: DataLoader) -> float:
         if self.use_fit:
-            history = fit(self.model, loader, None, nn.cross_entropy, self.opt, epochs=1)
+            history = fit(
+                self.model, loader, None, nn.cross_entropy, self.opt, 1, threads=self.threads
+            )
             return history.epoch_times[0]
         start = time.perf_counter()
         for x, y in loader:
@@ -210,9 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     train = load_train(args.data_dir)
     check_same_work(train)
     init = Framework(use_fit=False).params()
+    threads = blas_threads()  # every row's BLAS threads
     runners: dict[str, Callable[[DataLoader], float]] = {
         "numpy": HandNumpy(init).epoch,
-        "fit": Framework(use_fit=True).epoch,
+        "fit": Framework(use_fit=True, threads=threads).epoch,
+        "fit, threads chosen": Framework(use_fit=True).epoch,
         "loop": Framework(use_fit=False).epoch,
     }
     if not args.no_torch:

@@ -89,7 +89,7 @@ def test_without_threads_to_start_the_caller_does_all(monkeypatch: pytest.Monkey
 
 def test_splitting_sets_the_width_of_this_thread_only() -> None:
     default = parallel.width()
-    assert default == parallel.usable_cores() >= 1
+    assert default == min(parallel.usable_cores(), parallel.blas_threads()) >= 1
     seen_elsewhere = []
     with parallel.splitting(3):
         assert parallel.width() == 3
@@ -149,3 +149,14 @@ def test_broadcast_arguments_are_not_split() -> None:
     assert parallel.outer_axis(np.ones((1, 7, 3))) == 1
     assert parallel.outer_axis(np.ones((4, 3)).T) == 1
     assert parallel.outer_axis(np.ones((4, 3)), axes=(1,)) == 1
+
+
+def test_the_width_follows_blas_unless_set() -> None:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):
+        assert parallel.blas_threads() == 1 and parallel.width() == 1
+        with parallel.splitting(2):
+            assert parallel.width() == 2
+    with threadpool_limits(64, "blas"):  # never more than the cores
+        assert parallel.width() == min(parallel.usable_cores(), parallel.blas_threads())

@@ -4,7 +4,7 @@ simulated machine whose step time depends on the count set (a fake clock), or gi
 from __future__ import annotations
 
 import pytest
-from threadpoolctl import ThreadpoolController, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from tinygrad_edu.engine import parallel
 from tinygrad_edu.training import threads
@@ -12,7 +12,7 @@ from tinygrad_edu.training.threads import ThreadChoice, candidate_counts
 
 
 def blas_count() -> int:
-    return threads.blas_threads(ThreadpoolController())
+    return parallel.blas_threads()
 
 
 class Machine:

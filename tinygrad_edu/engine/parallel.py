@@ -10,10 +10,10 @@ otherwise leave the other cores idle for about a third of a convolutional networ
   and the pool's threads take the pieces one by one from a shared counter, so a thread that
   waits for a busy core takes fewer of them instead of holding up the others.
 * :func:`elementwise` applies a ufunc piece by piece along the outermost axis in memory.
-* :func:`width` is how many threads (the caller's included) a split uses: the cores this process
-  may run on, unless set for a block of code by :func:`splitting` (``fit`` sets it with the BLAS
-  threads, ``training/threads.py``). It is a context variable, like the grad mode: each thread
-  has its own.
+* :func:`width` is how many threads (the caller's included) a split uses: as many as BLAS uses
+  (``threadpool_limits`` or ``OPENBLAS_NUM_THREADS`` set both), unless set for a block of code by
+  :func:`splitting` (``fit`` sets it with the BLAS threads, ``training/threads.py``). It is a
+  context variable, like the grad mode: each thread has its own.
 
 Results are bit for bit those of one thread: each element is computed by the same ufunc loop,
 whichever piece holds it, and nothing here splits a sum.
@@ -55,11 +55,26 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_libraries() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries loaded (numpy's OpenBLAS), found once."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas").lib_controllers
+
+
+def blas_threads() -> int:
+    """The threads BLAS runs on now (the fewest, if numpy loaded several libraries; the usable
+    cores if none is found): what ``OPENBLAS_NUM_THREADS`` or ``threadpool_limits`` set."""
+    return min((lib.num_threads for lib in _blas_libraries()), default=usable_cores())
+
+
 def width() -> int:
     """How many threads, the caller's included, a split uses here: :func:`splitting`'s count,
-    else :func:`usable_cores`."""
+    else as many as BLAS uses (at most the usable cores), so that one setting, such as
+    ``threadpool_limits(1, "blas")``, holds for both."""
     count = _width.get()
-    return usable_cores() if count is None else count
+    return min(usable_cores(), blas_threads()) if count is None else count
 
 
 def set_width(count: int) -> Token[int | None]:

@@ -59,12 +59,6 @@ def candidate_counts(most: int) -> list[int]:
     return [*counts, most]
 
 
-def blas_threads(controller: Any) -> int:
-    """The smallest thread count of the BLAS libraries numpy loaded (1 if none is found)."""
-    counts = [lib.num_threads for lib in controller.select(user_api="blas").lib_controllers]
-    return min(counts, default=1)
-
-
 class ThreadChoice:
     """The thread count of each training step, as a context manager around training: it sets
     the count (BLAS through threadpoolctl, and ``engine.parallel``'s splits) and at the end
@@ -99,7 +93,7 @@ class ThreadChoice:
     def __enter__(self) -> ThreadChoice:
         self._controller = ThreadpoolController()
         if self.given is None:
-            counts = candidate_counts(min(parallel.usable_cores(), blas_threads(self._controller)))
+            counts = candidate_counts(min(parallel.usable_cores(), parallel.blas_threads()))
             self.kept, self._times = counts[0], {n: [] for n in counts}
             if len(counts) > 1:
                 self._trial = [0, *_interleaved(counts, TRIAL_ROUNDS)]  # 0: untimed warm-up
