@@ -64,7 +64,9 @@ def test_a_slow_helper_thread_does_not_hold_up_the_pieces_it_did_not_take() -> N
 
     parallel.run_pieces(40, body, 2)
     others = [lo for lo, ident in where.items() if ident != caller]
-    assert len(where) == 8 and len(others) <= 1  # the caller did the rest
+    assert (
+        len(where) == 2 * parallel.PIECES_PER_THREAD and len(others) <= 1
+    )  # the caller did the rest
 
 
 def test_an_exception_in_a_piece_reaches_the_caller() -> None:
@@ -89,7 +91,7 @@ def test_without_threads_to_start_the_caller_does_all(monkeypatch: pytest.Monkey
 
 def test_splitting_sets_the_width_of_this_thread_only() -> None:
     default = parallel.width()
-    assert default == min(parallel.usable_cores(), parallel.blas_threads()) >= 1
+    assert default == 1  # no split outside fit and splitting()
     seen_elsewhere = []
     with parallel.splitting(3):
         assert parallel.width() == 3
@@ -151,12 +153,48 @@ def test_broadcast_arguments_are_not_split() -> None:
     assert parallel.outer_axis(np.ones((4, 3)), axes=(1,)) == 1
 
 
-def test_the_width_follows_blas_unless_set() -> None:
+def test_products_split_over_threads_are_the_one_thread_product_bit_for_bit() -> None:
+    """The course CNN's products (and one with rows split), BLAS on one thread: split over 2 to
+    4 threads they are the same bits as one product; they are split (the pieces are counted)."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1, "blas"):
-        assert parallel.blas_threads() == 1 and parallel.width() == 1
-        with parallel.splitting(2):
-            assert parallel.width() == 2
-    with threadpool_limits(64, "blas"):  # never more than the cores
-        assert parallel.width() == min(parallel.usable_cores(), parallel.blas_threads())
+    rng = np.random.default_rng(0)
+    shapes = [((64, 801), (801, 8192)), ((64, 8192), (8192, 801)), ((160, 64), (64, 8192))]
+    shapes += [((32, 26), (26, 73728)), ((8192, 801), (801, 64))]
+    pieces = []
+    run_pieces = parallel.run_pieces
+    with (
+        threadpool_limits(1, "blas"),
+        mock.patch.object(
+            parallel,
+            "run_pieces",
+            lambda n, body, t=None: pieces.append(t) or run_pieces(n, body, t),
+        ),
+    ):
+        for a_shape, b_shape in shapes:
+            a = rng.standard_normal(a_shape, dtype=np.float32)
+            b = rng.standard_normal(b_shape[::-1], dtype=np.float32).T  # as im2col's X^T
+            expected = np.dot(a, b)
+            for width in (2, 3, 4):
+                with parallel.splitting(width):
+                    np.testing.assert_array_equal(parallel.matmul(a, b), expected)
+    assert pieces == [2, 3, 4] * len(shapes)
+
+
+def test_products_not_split() -> None:
+    """Small products, products whose other factor is large too (a long K), and products
+    while BLAS runs its own threads are one np.dot."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(1)
+    small = rng.random((256, 784), dtype=np.float32), rng.random((784, 64), dtype=np.float32)
+    long_k = rng.random((32, 73728), dtype=np.float32), rng.random((73728, 26), dtype=np.float32)
+    big = rng.random((64, 801), dtype=np.float32), rng.random((801, 8192), dtype=np.float32)
+    with mock.patch.object(parallel, "run_pieces", side_effect=AssertionError("split")):
+        with parallel.splitting(2), threadpool_limits(1, "blas"):
+            for a, b in (small, long_k):
+                np.testing.assert_array_equal(parallel.matmul(a, b), np.dot(a, b))
+        with parallel.splitting(2), threadpool_limits(2, "blas"):
+            np.testing.assert_array_equal(parallel.matmul(*big), np.dot(*big))
+        out = np.empty((64, 8192), np.float32)
+        assert parallel.matmul(*big, out=out) is out  # width 1 outside splitting()

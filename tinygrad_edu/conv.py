@@ -14,6 +14,7 @@ course's CNN: ``benchmarks/speed_helpers.py``).
 
 The speed tricks, each in a helper whose docstring gives its reason (the figures:
 ``benchmarks/speed_helpers.py``; the whole CNN against PyTorch: ``benchmarks/cnn_vs_torch.py``):
+the products and the big elementwise passes split over the cores (``engine/parallel.py``);
 the bias as a row of ones in the same matmul (:func:`_im2col_into`); im2col's matrix saved in a
 reused buffer and temporaries in per-thread scratch (``engine/memory.py``), so a training step
 touches no fresh memory; col2im fused with its matmul (:func:`conv_input_grad`); a max-pool with
@@ -124,7 +125,7 @@ def conv_input_grad(w: Array, gm: Array, shape: tuple[int, ...], stride: tuple[i
     part = scratch("conv2d_input_grad", (kw, c, ho, wo, n), dtype)
     xt = np.zeros((c, h, width, n), dtype=dtype)
     for p in range(kh):
-        np.dot(rows[p].reshape(kw * c, -1), gm, out=part.reshape(kw * c, -1))
+        parallel.matmul(rows[p].reshape(kw * c, -1), gm, out=part.reshape(kw * c, -1))
         add_row = functools.partial(_add_kernel_row, xt, part, p, (ho, wo), stride)
         parallel.run_pieces(c, add_row, parallel.threads_for(part.size))  # over the cores
     return xt.transpose(3, 0, 1, 2)
@@ -204,7 +205,7 @@ class Conv2d(Function):
         need_x, need_w = ctx.needs_input_grad[:2]
         keep = need_w and is_grad_enabled()  # X is saved for dL/dw
         cols = _im2col_into(x, kernel, stride, b is not None, ctx if keep else None)  # [X; 1]
-        out = np.dot(_with_bias(w, b, x.dtype), cols)  # W X, or [W b] [X; 1] = W X + b
+        out = parallel.matmul(_with_bias(w, b, x.dtype), cols)  # W X, or [W b] [X; 1] = W X + b
         ctx.save_for_backward(cols if keep else None, w if need_x else None)
         ctx.padded_shape, ctx.w_shape, ctx.stride, ctx.padding = x.shape, w.shape, stride, padding
         return out.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)  # (N, O, Ho, Wo) view
@@ -216,7 +217,7 @@ class Conv2d(Function):
         gm = _chwn(g).reshape(g.shape[1], -1)  # G (O, Ho Wo N); no copy if g is laid out so
         dx = dw = db = None
         if needs[1]:  # G X^T, or G [X; 1]^T = [dL/dw  dL/db]
-            dwb = np.dot(gm, cols.T)
+            dwb = parallel.matmul(gm, cols.T)
             rows = math.prod(ctx.w_shape[1:])
             dw, db = dwb[:, :rows].reshape(ctx.w_shape), dwb[:, rows] if need_b else None
         elif need_b:
@@ -299,8 +300,8 @@ def max_pool(
     x: Array, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
 ) -> Array:
     """out[n, c, i, j] = max_{p, q} x[n, c, i sh + p, j sw + q] in x's memory layout: one
-    strided maximum per kernel offset, split over the cores along x's outermost axis in memory
-    (``parallel.split_outer``; a pass over a convolution's output, memory-bound)."""
+    strided maximum per kernel offset, split over the cores along N or C, whichever is outer
+    in x's memory (``parallel.split_outer``; a pass over a convolution's output, memory-bound)."""
     first = _window(x, 0, 0, out_hw, stride)
     out = np.empty_like(first)  # keeps x's memory layout
 
@@ -312,7 +313,7 @@ def max_pool(
         for window in windows[1:]:
             np.maximum(out[at], window, out=out[at])
 
-    parallel.split_outer(out, piece)
+    parallel.split_outer(x, piece, axes=(0, 1))  # pieces as large as the input read
     return out
 
 

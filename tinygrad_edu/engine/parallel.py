@@ -1,22 +1,24 @@
-"""Elementwise work split over the cores: a small pool of threads running numpy's kernels.
+"""Work split over the cores: a small pool of threads running numpy's and BLAS's kernels.
 
-numpy releases the GIL inside its ufunc loops and copies on large arrays, so two threads can
-each run a piece of one elementwise pass (ReLU's, a pooling's, im2col's copy) at the same time.
-BLAS already splits the matrix products; this splits the passes between them, which would
-otherwise leave the other cores idle for about a third of a convolutional network's step
-(``benchmarks/speed_helpers.py`` times each split helper against one thread).
+numpy releases the GIL inside its ufunc loops, copies and BLAS calls on large arrays, so two
+threads can each run a piece of one elementwise pass (ReLU's, a pooling's, im2col's copy) or of
+one matrix product at the same time. A training step that splits them (``fit`` with the pool's
+threads, ``training/threads.py``) runs BLAS on one thread: OpenBLAS's own idle threads spin
+for a while after each product and would hold the cores the passes need.
 
 * :func:`run_pieces` runs ``body(lo, hi)`` over pieces of ``range(count)``: the calling thread
   and the pool's threads take the pieces one by one from a shared counter, so a thread that
   waits for a busy core takes fewer of them instead of holding up the others.
-* :func:`elementwise` applies a ufunc piece by piece along the outermost axis in memory.
-* :func:`width` is how many threads (the caller's included) a split uses: as many as BLAS uses
-  (``threadpool_limits`` or ``OPENBLAS_NUM_THREADS`` set both), unless set for a block of code by
-  :func:`splitting` (``fit`` sets it with the BLAS threads, ``training/threads.py``). It is a
-  context variable, like the grad mode: each thread has its own.
+* :func:`split_outer`, :func:`elementwise`, :func:`copy` split a pass along the outermost axis
+  in memory; :func:`matmul` a product along the free axis of its larger factor.
+* :func:`width` is how many threads (the caller's included) a split uses: 1 unless set for a
+  block of code by :func:`splitting` (as ``fit`` does). It is a context variable, like the
+  grad mode: each thread has its own.
 
-Results are bit for bit those of one thread: each element is computed by the same ufunc loop,
-whichever piece holds it, and nothing here splits a sum.
+Results are bit for bit those of one thread: each element of a pass is computed by the same
+ufunc loop, whichever piece holds it; each entry of a split product is summed over K in the
+same blocks (with BLAS on one thread); nothing here splits a sum. ``benchmarks/speed_helpers.py``
+times each split against one thread.
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ import numpy as np
 
 Array = np.ndarray
 
-#: Elements below which a pass runs on the calling thread alone: handing a piece to another
-#: thread and waiting for it costs tens of microseconds, a pass over 64k floats about as much.
-MIN_SPLIT = 2**17
-#: Pieces per thread: more than one, so that a thread slowed by another process takes fewer.
-PIECES_PER_THREAD = 4
+#: Elements below which a pass runs on the calling thread alone. Measured on a 2-core VM: a
+#: split costs about 100 microseconds (waking a thread, handing the GIL back and forth), and
+#: saves about 0.25 ns per float of a memory-bound pass (a 64 MB copy: 8.0 ms on one thread,
+#: 4.5 on two; a 1 MB copy: 0.045 ms on one, 0.15 split): it pays from about 400k floats.
+MIN_SPLIT = 2**20
+#: Pieces per thread: more than one, so that a thread slowed by another process takes fewer,
+#: and few, since each piece hands the GIL from thread to thread.
+PIECES_PER_THREAD = 2
 
 _width: ContextVar[int | None] = ContextVar("tinygrad_edu_split_width", default=None)
 _pool: list[ThreadPoolExecutor] = []  # at most one, started at the first split
@@ -71,10 +76,9 @@ def blas_threads() -> int:
 
 def width() -> int:
     """How many threads, the caller's included, a split uses here: :func:`splitting`'s count,
-    else as many as BLAS uses (at most the usable cores), so that one setting, such as
-    ``threadpool_limits(1, "blas")``, holds for both."""
+    else 1 (no split outside ``fit`` and :func:`splitting`)."""
     count = _width.get()
-    return min(usable_cores(), blas_threads()) if count is None else count
+    return 1 if count is None else count
 
 
 def set_width(count: int) -> Token[int | None]:
@@ -172,7 +176,7 @@ def outer_axis(a: Array, axes: Sequence[int] | None = None) -> int:
 def threads_for(size: int) -> int:
     """Threads for a pass over ``size`` elements: :func:`width`, but at least ``MIN_SPLIT / 2``
     elements each (1 below ``MIN_SPLIT``)."""
-    return max(1, min(width(), size // (MIN_SPLIT // 2)))
+    return max(1, min(width(), size // (MIN_SPLIT // 2))) if size >= MIN_SPLIT else 1
 
 
 def split_outer(
@@ -212,3 +216,35 @@ def copy(dst: Array, src: Array) -> Array:
     else:
         split_outer(dst, lambda at: np.copyto(dst[at], src[at]))
     return dst
+
+
+#: Multiply-adds (M N K) below which a product is not split: handing half of it to another
+#: thread costs about 100 microseconds, what a single thread needs for some 10 million.
+MIN_MATMUL = 2**25
+
+
+def matmul(a: Array, b: Array, out: Array | None = None) -> Array:
+    """a @ b for 2-D a (M, K) and b (K, N), into ``out`` (C-contiguous) if given. With
+    :func:`width` > 1 threads, BLAS on one thread, and at least ``MIN_MATMUL`` multiply-adds,
+    split over the threads along the free axis of the larger factor: rows of a (``M``) or
+    columns of b (``N``), each thread packing its part of that factor and all of the other, which
+    must be at most a quarter of its size (else, as for a convolution's dL/dW over a long K, both
+    threads would read a large factor whole, and splitting is slower).
+
+    Why not BLAS's own threads: OpenBLAS's idle threads spin for a while after each product,
+    holding the other cores, so the elementwise passes between products cannot be split over
+    them. With BLAS on one thread, this split gives the same bits as one product (OpenBLAS sums
+    each entry over K in the same blocks whatever the M and N of the call), and the elementwise
+    splits keep the other cores."""
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    threads, by_rows = width(), a.size >= b.size
+    both_large = min(a.size, b.size) * 4 > max(a.size, b.size)
+    if threads == 1 or m * n * k < MIN_MATMUL or both_large or blas_threads() > 1:
+        return np.dot(a, b, out=out)
+    if by_rows:
+        run_pieces(m, lambda lo, hi: np.dot(a[lo:hi], b, out=out[lo:hi]), threads)
+    else:
+        run_pieces(n, lambda lo, hi: np.matmul(a, b[:, lo:hi], out=out[:, lo:hi]), threads)
+    return out

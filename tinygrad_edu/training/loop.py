@@ -59,11 +59,12 @@ def fit(
     * ``callbacks`` are told of every event, in order (:mod:`~tinygrad_edu.training.callbacks`):
       e.g. ``ProgressBar()``, ``EpochLog()``, ``EvalEvery(100)``, ``StopOnNonFinite()``,
       ``RunFolder("runs/a")`` (the metrics log, checkpoints and resuming).
-    * ``threads``: BLAS's and the elementwise splits' threads; None: chosen by timing a few
-      steps at each count, and again now and then (:mod:`~tinygrad_edu.training.threads`). The
-      History records it (``config["threads"]``) and the count each epoch ran at
-      (``epoch_threads``). A fixed count gives the same bits on every run; OpenBLAS sums long
-      products in another order on another count.
+    * ``threads``: how many threads a step uses. None: chosen by timing a few steps on one
+      thread, on the engine's pool of two (BLAS on one; the big products and passes split) and
+      on OpenBLAS's two threads, and again now and then (:mod:`~tinygrad_edu.training.threads`).
+      N: the pool's N threads throughout, which give the one-thread results bit for bit
+      (OpenBLAS's own threads change the last bits). The History records the setting
+      (``config["threads"]``) and each epoch's count (``epoch_threads``).
     """
     keep_freed_memory()  # each step reuses the last one's big arrays (engine/memory.py)
     choice = ThreadChoice(threads)
