@@ -12,11 +12,10 @@ round (median and min..max over the rounds).
     python benchmarks/epoch_time.py [--data-dir DIR] [--rounds 7] [--profile]
 
 Rows: ``numpy`` (by hand), ``fit`` (``tinygrad_edu.training.fit``, the full training loop with its
-History, on the BLAS threads of the other rows), ``fit, threads chosen`` (``fit``'s default, its
-thread count chosen by timing its steps, the choice made anew at each call), ``loop`` (a bare
-tinygrad_edu loop: model, loss, backward, optimizer.step), ``torch`` (if importable;
-``torch.set_num_threads(2)``, or ``--threads``). Target (issue 27): fit / numpy <= 1.10,
-fit / torch <= 0.6.
+History; its threads chosen by timing its steps, at most the BLAS threads of the other rows, the
+choice made anew at each call), ``loop`` (a bare tinygrad_edu loop: model, loss, backward,
+optimizer.step), ``torch`` (if importable; ``torch.set_num_threads(2)``, or ``--threads``).
+Targets (issue 27): fit / numpy <= 1.10, fit / torch <= 0.6.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ sys.path.insert(0, str(REPO))
 from tinygrad_edu import Tensor, nn, optim  # noqa: E402
 from tinygrad_edu.data import DataLoader, Dataset, DatasetError, load_dataset  # noqa: E402
 from tinygrad_edu.engine.memory import keep_freed_memory  # noqa: E402
-from tinygrad_edu.engine.parallel import blas_threads  # noqa: E402
 from tinygrad_edu.nn.init import aligned_copy  # noqa: E402
 from tinygrad_edu.training import fit  # noqa: E402
 
@@ -105,8 +103,8 @@ class HandNumpy:
 
 
 class Framework:
-    """tinygrad_edu: ``fit`` for one epoch (``use_fit``, on ``threads`` threads: None, chosen
-    by timing) or a bare loop of :meth:`step`."""
+    """tinygrad_edu: ``fit`` for one epoch (``use_fit``; ``threads`` as fit takes them) or a
+    bare loop of :meth:`step`."""
 
     def __init__(self, use_fit: bool, threads: int | None = None) -> None:
         self.model = nn.MLP(SIZES, activation="sigmoid", seed=0)
@@ -217,11 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     train = load_train(args.data_dir)
     check_same_work(train)
     init = Framework(use_fit=False).params()
-    threads = blas_threads()  # every row's BLAS threads
     runners: dict[str, Callable[[DataLoader], float]] = {
         "numpy": HandNumpy(init).epoch,
-        "fit": Framework(use_fit=True, threads=threads).epoch,
-        "fit, threads chosen": Framework(use_fit=True).epoch,
+        "fit": Framework(use_fit=True).epoch,
         "loop": Framework(use_fit=False).epoch,
     }
     if not args.no_torch:

@@ -116,36 +116,33 @@ def conv_input_grad(w: Array, gm: Array, shape: tuple[int, ...], stride: tuple[i
     Why one kernel row at a time: W^T G is a (C kh kw, Ho Wo N) matrix with a short inner
     dimension O, too big for the caches, written once and read once. Here each kernel row p gets
     one matmul W_p^T G -> (kw, C, Ho, Wo, N) into a reused scratch array, added at once into its
-    kw window offsets."""
+    kw window offsets. Why by pieces of the channels: each piece (its rows of W^T G and its
+    channels of dx) is independent of the others, so the pieces run on the cores at once with
+    one hand-over for the whole gradient (``parallel.run_pieces``); on one thread, one piece."""
     n, c, h, width = shape
-    _, _, kh, kw = w.shape
-    ho, wo = _out_size("conv2d", shape, (kh, kw), stride)
-    rows = np.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (kh, kw, C, O): W_p^T as (kw C, O)
     dtype = np.result_type(w, gm)
-    part = scratch("conv2d_input_grad", (kw, c, ho, wo, n), dtype)
     xt = np.zeros((c, h, width, n), dtype=dtype)
-    for p in range(kh):
-        parallel.matmul(rows[p].reshape(kw * c, -1), gm, out=part.reshape(kw * c, -1))
-        add_row = functools.partial(_add_kernel_row, xt, part, p, (ho, wo), stride)
-        parallel.run_pieces(c, add_row, parallel.threads_for(part.size))  # over the cores
+    threads = parallel.threads_for(xt.size) if parallel.blas_threads() == 1 else 1
+    body = functools.partial(_input_grad_channels, w, gm, stride, xt)
+    parallel.run_pieces(c, body, threads)
     return xt.transpose(3, 0, 1, 2)
 
 
-def _add_kernel_row(
-    xt: Array,
-    part: Array,
-    p: int,
-    out_hw: tuple[int, int],
-    stride: tuple[int, int],
-    lo: int,
-    hi: int,
+def _input_grad_channels(
+    w: Array, gm: Array, stride: tuple[int, int], xt: Array, lo: int, hi: int
 ) -> None:
-    """xt[c, p + i sh, q + j sw] += part[q, c, i, j] for channels lo <= c < hi and every q: the
-    kernel row p of col2im, for a piece of the channels (the pieces run on the cores at once)."""
-    (ho, wo), (sh, sw) = out_hw, stride
-    rows = slice(p, p + sh * (ho - 1) + 1, sh)
-    for q in range(part.shape[0]):
-        xt[lo:hi, rows, q : q + sw * (wo - 1) + 1 : sw] += part[q, lo:hi]
+    """:func:`conv_input_grad` for the channels lo <= c < hi, into xt (C, H, W, N): for each
+    kernel row p, the rows (q, c) of W_p^T G, then xt[c, p + i sh, q + j sw] += them."""
+    _, _, kh, kw = w.shape
+    (sh, sw), (h, width, n) = stride, xt.shape[1:]
+    ho, wo = (h - kh) // sh + 1, (width - kw) // sw + 1
+    rows = np.ascontiguousarray(w[:, lo:hi].transpose(2, 3, 1, 0))  # (kh, kw, C', O)
+    part = scratch("conv2d_input_grad", (kw, hi - lo, ho, wo, n), xt.dtype)  # per thread
+    for p in range(kh):
+        np.dot(rows[p].reshape(kw * (hi - lo), -1), gm, out=part.reshape(kw * (hi - lo), -1))
+        window_rows = slice(p, p + sh * (ho - 1) + 1, sh)
+        for q in range(kw):
+            xt[lo:hi, window_rows, q : q + sw * (wo - 1) + 1 : sw] += part[q]
 
 
 def _im2col_into(
