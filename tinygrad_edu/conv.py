@@ -122,7 +122,8 @@ def conv_input_grad(w: Array, gm: Array, shape: tuple[int, ...], stride: tuple[i
     n, c, h, width = shape
     dtype = np.result_type(w, gm)
     xt = np.zeros((c, h, width, n), dtype=dtype)
-    threads = parallel.threads_for(xt.size) if parallel.blas_threads() == 1 else 1
+    work = w[0].size * gm.shape[1]  # the entries of W^T G, each added into xt once
+    threads = parallel.threads_for(work) if parallel.blas_threads() == 1 else 1
     body = functools.partial(_input_grad_channels, w, gm, stride, xt)
     parallel.run_pieces(c, body, threads)
     return xt.transpose(3, 0, 1, 2)
