@@ -221,6 +221,9 @@ def copy(dst: Array, src: Array) -> Array:
 #: Multiply-adds (M N K) below which a product is not split: handing half of it to another
 #: thread costs about 100 microseconds, what a single thread needs for some 10 million.
 MIN_MATMUL = 2**25
+#: A product is split only if its larger factor is this many times the other's size
+#: (:func:`matmul`).
+LOPSIDED = 4
 
 
 def matmul(a: Array, b: Array, out: Array | None = None) -> Array:
@@ -228,8 +231,8 @@ def matmul(a: Array, b: Array, out: Array | None = None) -> Array:
     :func:`width` > 1 threads, BLAS on one thread, and at least ``MIN_MATMUL`` multiply-adds,
     split over the threads along the free axis of the larger factor: rows of a (``M``) or
     columns of b (``N``), each thread packing its part of that factor and all of the other, which
-    must be at most a quarter of its size (else, as for a convolution's dL/dW over a long K, both
-    threads would read a large factor whole, and splitting is slower).
+    must be at most 1 / ``LOPSIDED`` of its size (else, as for the first convolution's dL/dW
+    over a long K, both threads read a large factor whole: split, the CNN's step was no faster).
 
     Why not BLAS's own threads: OpenBLAS's idle threads spin for a while after each product,
     holding the other cores, so the elementwise passes between products cannot be split over
@@ -240,7 +243,7 @@ def matmul(a: Array, b: Array, out: Array | None = None) -> Array:
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
     m, k, n = a.shape[0], a.shape[1], b.shape[1]
     threads, by_rows = width(), a.size >= b.size
-    both_large = min(a.size, b.size) * 4 > max(a.size, b.size)
+    both_large = min(a.size, b.size) * LOPSIDED > max(a.size, b.size)
     if threads == 1 or m * n * k < MIN_MATMUL or both_large or blas_threads() > 1:
         return np.dot(a, b, out=out)
     if by_rows:
