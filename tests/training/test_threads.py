@@ -18,8 +18,8 @@ class Machine:
     """A fake clock; ``step(choice)`` runs one training step of ``cost[plan]`` seconds, the plan
     read back from BLAS's thread count and the engine's split width."""
 
-    def __init__(self, cost: dict[Plan, float]) -> None:
-        self.now, self.cost, self.plans = 0.0, cost, []
+    def __init__(self, cost: dict[Plan, float], splits: bool = True) -> None:
+        self.now, self.cost, self.plans, self.splits = 0.0, cost, [], splits
 
     def clock(self) -> float:
         return self.now
@@ -27,6 +27,8 @@ class Machine:
     def step(self, choice: ThreadChoice) -> None:
         choice.step_begins()
         plan = Plan(parallel.blas_threads(), parallel.width())
+        if self.splits:  # a CNN's step splits its passes over the pool
+            parallel.run_pieces(plan.pool, lambda lo, hi: None)
         self.plans.append(plan)
         self.now += self.cost[plan]
         choice.step_ended()
@@ -63,7 +65,7 @@ def test_the_pool_is_kept_where_it_is_fastest() -> None:
     machine = Machine(costs(0.02, 0.012, 0.015))
     choice = machine.train(40)
     assert choice.kept == POOL and choice.changes == [(0, ONE), (10, POOL)]
-    assert machine.plans[:10] == [ONE, ONE, POOL, BLAS, ONE, POOL, BLAS, ONE, POOL, BLAS]
+    assert machine.plans[:10] == [ONE, ONE, POOL, BLAS, ONE, POOL, BLAS, ONE, POOL, BLAS]  # warm-up
     assert set(machine.plans[10:]) == {POOL} and choice.epoch_count() == 2
 
 
@@ -93,7 +95,7 @@ def test_short_steps_are_timed_in_slots_of_many() -> None:
     machine = Machine(costs(0.001, 0.0005, 0.002))
     choice = machine.train(300)
     assert choice.kept == POOL
-    assert machine.plans[:30] == [ONE] * 20 + [POOL] * 10  # warm-up slot, slot of 1, of the pool
+    assert machine.plans[:21] == [ONE] + [ONE] * 10 + [POOL] * 10  # warm-up step, slots of 10
 
 
 def test_a_machine_that_gets_busy_is_noticed_at_once() -> None:
@@ -160,3 +162,11 @@ def test_epoch_count_is_the_count_most_steps_ran_on() -> None:
             machine.step(choice)
         assert choice.epoch_count() == 2  # 6 of 10 on two threads (the trial's)
         assert choice.epoch_count() == 2  # none since: the kept plan's
+
+
+def test_a_pool_that_splits_nothing_is_one_thread_and_timed_once() -> None:
+    """The MLP's arrays are too small to split: the pool's plan is the one-thread plan, timed
+    no more after one slot; OpenBLAS's threads are kept where faster."""
+    machine = Machine(costs(0.02, 0.02, 0.015), splits=False)
+    choice = machine.train(60)
+    assert choice.kept == BLAS and machine.plans.count(POOL) == 1

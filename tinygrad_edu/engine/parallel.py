@@ -49,6 +49,7 @@ PIECES_PER_THREAD = 2
 _width: ContextVar[int | None] = ContextVar("tinygrad_edu_split_width", default=None)
 _pool: list[ThreadPoolExecutor] = []  # at most one, started at the first split
 _pool_lock = threading.Lock()
+_splits = [0]  # passes and products split so far (split_count)
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,6 +105,12 @@ def splitting(count: int) -> Iterator[None]:
         reset_width(token)
 
 
+def split_count() -> int:
+    """How many passes and products have been split over threads so far, in this process: a
+    step that splits none runs on one thread whatever :func:`width` says."""
+    return _splits[0]
+
+
 def run_pieces(count: int, body: Callable[[int, int], Any], threads: int | None = None) -> None:
     """``body(lo, hi)`` for consecutive pieces [lo, hi) covering ``range(count)``, on ``threads``
     threads (default :func:`width`), the caller's included; returns when every piece is done,
@@ -129,6 +136,7 @@ def run_pieces(count: int, body: Callable[[int, int], Any], threads: int | None 
                 if finished[0] == pieces:
                     all_done.set()
 
+    _splits[0] += 1
     _hand_out(work, threads - 1)
     work()
     all_done.wait()  # only for pieces another thread has begun: unclaimed ones the caller took

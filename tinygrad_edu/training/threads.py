@@ -112,6 +112,7 @@ class ThreadChoice:
         self._restore: Any = None  # (threadpoolctl's limit, width token) from before training
         self._plan: Plan | None = None  # the plan set now
         self._steps, self._started, self._kept_median, self._next_trial = 0, 0.0, 0.0, 0.0
+        self._splits = 0  # parallel.split_count() when the step began
         self._trial: list[Plan | None] = []  # the plans of the trial's next slots (None: warm-up)
         self._slot: list[Any] = [0.0, 0]  # seconds and steps of the slot running
         self._trial_seconds = 0.0  # the steps' seconds in this trial
@@ -148,6 +149,7 @@ class ThreadChoice:
         """Set the plan for the step about to run, and start its clock."""
         if self._trial:
             self._use(self._trial[0] or self.kept)
+        self._splits = parallel.split_count()
         self._started = self.clock()
 
     def step_ended(self) -> None:
@@ -160,8 +162,8 @@ class ThreadChoice:
             self._slot[0] += seconds
             self._slot[1] += 1
             self._trial_seconds += seconds
-            if self._slot[0] >= SLOT_SECONDS:  # one time taken: the slot's mean step
-                if self._trial.pop(0):  # None: the untimed warm-up
+            if self._trial[0] is None or self._slot[0] >= SLOT_SECONDS:  # warm-up: one step
+                if self._trial.pop(0):
                     self._took(self._slot[0] / self._slot[1])
                 self._slot = [0.0, 0]
                 if not self._trial:
@@ -174,10 +176,18 @@ class ThreadChoice:
         this trial times it no more (beside a busy process, OpenBLAS's two threads can be 20
         times slower, and each of their steps would cost 20 fast ones)."""
         assert self._plan is not None
+        if self._plan.pool > 1 and parallel.split_count() == self._splits:
+            self._drop(self._plan)  # it split nothing: it is the one-thread plan
+            return
         self._times[self._plan].append(seconds)
         others = [min(ts) for p, ts in self._times.items() if ts and p != self._plan]
         if others and seconds > GIVE_UP * min(others):
             self._trial = [p for p in self._trial if p != self._plan]
+
+    def _drop(self, plan: Plan) -> None:
+        """Time ``plan`` no more, in this trial or later ones."""
+        self._trial = [p for p in self._trial if p != plan]
+        del self._times[plan]
 
     def _end_trial(self) -> None:
         """Keep the first plan (in :func:`candidate_plans`' order) whose median step is within
