@@ -172,10 +172,11 @@ def test_busy_machine_times_trains_three_ways_beside_its_busy_process(
     rows = {
         r.split("|")[2].strip(): r.split("|") for r in out.splitlines() if r.startswith("| busy")
     }
-    assert set(rows) == {"default", "1 thread", "2 threads"}
-    assert rows["1 thread"][5].strip() == "1" and rows["2 threads"][5].strip() == "2"
+    assert set(rows) == {"default", "1 thread", "2 threads, OpenBLAS", "2 threads, pool"}
+    assert rows["1 thread"][5].strip() == "1" and rows["2 threads, pool"][5].strip() == "2"
+    assert rows["2 threads, OpenBLAS"][5].strip() == "2"
     assert rows["default"][5].strip() in ("1", "2") and float(rows["default"][3]) > 0
-    assert "- busy: default / best of 1 and 2 threads = " in out and "mnist-sample" in out
+    assert "- busy: default / the best fixed row = " in out and "mnist-sample" in out
 
 
 def test_the_busy_process_is_gone_after_the_block() -> None:

@@ -86,16 +86,16 @@ def test_more_threads_must_be_a_margin_faster_and_the_pool_goes_first() -> None:
     just_faster, not_enough = 0.02 / threads.MARGIN * 0.99, 0.02 / threads.MARGIN * 1.01
     assert Machine(costs(0.02, not_enough, not_enough)).train(30).kept == ONE
     assert Machine(costs(0.02, just_faster, 0.02)).train(30).kept == POOL
-    assert Machine(costs(0.02, just_faster, just_faster * 0.95)).train(30).kept == POOL
+    assert Machine(costs(0.02, just_faster, just_faster * 0.98)).train(30).kept == POOL
     assert Machine(costs(0.02, 0.02, just_faster * 0.95)).train(30).kept == BLAS
 
 
 def test_short_steps_are_timed_in_slots_of_many() -> None:
-    """1 ms steps: each time taken averages SLOT_SECONDS of steps (10 here)."""
-    machine = Machine(costs(0.001, 0.0005, 0.002))
+    """0.5 ms steps: each time taken averages SLOT_SECONDS of steps (10 of one thread)."""
+    machine = Machine(costs(0.0005, 0.00025, 0.001))
     choice = machine.train(300)
     assert choice.kept == POOL
-    assert machine.plans[:21] == [ONE] + [ONE] * 10 + [POOL] * 10  # warm-up step, slots of 10
+    assert machine.plans[:31] == [ONE] + [ONE] * 10 + [POOL] * 20  # warm-up step, slots
 
 
 def test_a_machine_that_gets_busy_is_noticed_at_once() -> None:

@@ -40,13 +40,13 @@ __all__ = ["Plan", "ThreadChoice", "candidate_counts", "candidate_plans"]
 #: a slowdown of 1.3x and more through the noise of a shared machine.
 TRIAL_ROUNDS = 3
 #: Each time taken is the mean step of consecutive steps lasting at least this long together
-#: (one CNN step, ten MLP steps): a single short step is at the mercy of one scheduler tick.
-SLOT_SECONDS = 0.01
+#: (one CNN step, six MLP steps): a single short step is at the mercy of one scheduler tick.
+SLOT_SECONDS = 0.005
 #: A plan later in the order of :func:`candidate_plans` is kept only if its median step is this
 #: much faster: fewer threads leave cores to the rest of the machine and suffer less when a
 #: process wakes up on one, the pool's threads keep the one-thread bits, and steps that a trial
 #: cannot tell apart stay on the same plan (the same bits) run after run.
-MARGIN = 1.1
+MARGIN = 1.05
 #: A plan whose time taken is this many times another plan's best is timed no more in the
 #: trial: it cannot be kept.
 GIVE_UP = 2.0
@@ -123,7 +123,7 @@ class ThreadChoice:
         self._controller = ThreadpoolController()
         if self.given is None:
             plans = candidate_plans(min(parallel.usable_cores(), parallel.blas_threads()))
-            self._times = {plan: [] for plan in plans}
+            self.kept, self._times = plans[0], {plan: [] for plan in plans}
             if len(plans) > 1:
                 self._trial = [None, *_interleaved(plans, TRIAL_ROUNDS)]  # None: warm-up
         self._use(self.kept)
