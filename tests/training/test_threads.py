@@ -170,3 +170,30 @@ def test_a_pool_that_splits_nothing_is_one_thread_and_timed_once() -> None:
     machine = Machine(costs(0.02, 0.02, 0.015), splits=False)
     choice = machine.train(60)
     assert choice.kept == BLAS and machine.plans.count(POOL) == 1
+
+
+def test_the_next_fit_of_a_workload_starts_from_its_kept_plan_until_a_trial_is_due() -> None:
+    """As cuDNN keeps its choice per layer: a second choice for the same workload (the next
+    epoch of a loop calling fit once an epoch) runs the kept plan at once; once the recheck is
+    due, it times the plans again; another workload, or forget_choices(), starts a trial."""
+    threads.forget_choices()
+    machine = Machine(costs(0.02, 0.012, 0.015))
+
+    def choose(workload: str, steps: int = 5) -> ThreadChoice:
+        with ThreadChoice(None, clock=machine.clock, workload=workload) as choice:
+            for _ in range(steps):
+                machine.step(choice)
+        return choice
+
+    choose("cnn", 30)
+    machine.plans.clear()
+    assert choose("cnn").changes == [(0, POOL)] and set(machine.plans) == {POOL}
+    assert choose("mlp").changes == [(0, ONE)]  # another workload: a trial of its own
+    machine.now += threads.RECHECK_SECONDS * 100  # due
+    machine.plans.clear()
+    choose("cnn", 20)
+    assert machine.plans[:4] == [ONE, ONE, POOL, BLAS]  # a trial anew (its warm-up step first)
+    threads.forget_choices()
+    machine.plans.clear()
+    choose("cnn")
+    assert machine.plans[:2] == [ONE, ONE]  # the warm-up step, then the trial

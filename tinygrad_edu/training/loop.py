@@ -67,7 +67,7 @@ def fit(
       (``config["threads"]``) and each epoch's count (``epoch_threads``).
     """
     keep_freed_memory()  # each step reuses the last one's big arrays (engine/memory.py)
-    choice = ThreadChoice(threads)
+    choice = ThreadChoice(threads, workload=(repr(model), batch_size))
     state = _training_state(
         model, train, test, loss, optimizer, epochs, batch_size, seed, callbacks
     )

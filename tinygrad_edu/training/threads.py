@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -34,7 +34,7 @@ from threadpoolctl import ThreadpoolController
 
 from ..engine import parallel
 
-__all__ = ["Plan", "ThreadChoice", "candidate_counts", "candidate_plans"]
+__all__ = ["Plan", "ThreadChoice", "candidate_counts", "candidate_plans", "forget_choices"]
 
 #: Times taken on each plan in one trial, interleaved (a, b, c, a, b, c, a, b, c): enough to see
 #: a slowdown of 1.3x and more through the noise of a shared machine.
@@ -88,6 +88,30 @@ def candidate_plans(most: int) -> list[Plan]:
     return [Plan(1, 1)] + [p for n in counts[1:] for p in (Plan(1, n), Plan(n, 1))]
 
 
+class _Kept(NamedTuple):
+    """What a trial kept for a workload: the plan, its median step, when the next trial is due
+    (by ``clock``), and the plans it still times."""
+
+    plan: Plan
+    median: float
+    due: float
+    clock: Callable[[], float]
+    timed: tuple[Plan, ...]
+
+
+#: The plans kept by the last trials, per workload, at most ``RECENT_WORKLOADS`` of them: as
+#: cuDNN's benchmark mode keeps its choice per layer, a ``fit`` of a workload timed moments ago
+#: (the next epoch of a loop calling ``fit`` once an epoch, the next run of a sweep) starts
+#: from its plan, and times the plans again when the trial is due, not at once.
+_recent: dict[Hashable, _Kept] = {}
+RECENT_WORKLOADS = 32
+
+
+def forget_choices() -> None:
+    """Forget the plans kept for recent workloads: the next ``fit`` of each times them anew."""
+    _recent.clear()
+
+
 class ThreadChoice:
     """The plan of each training step, as a context manager around training: it sets the plan
     (BLAS's threads through threadpoolctl, the pool's through ``parallel.set_width``) and at
@@ -97,14 +121,22 @@ class ThreadChoice:
     ``threads``: an int N, the pool's N threads throughout (BLAS on one); None: chosen by timing
     (the module's docstring) among the :func:`candidate_plans` of the cores this process may
     use, at most BLAS's own count when training starts (so ``OPENBLAS_NUM_THREADS=1`` means
-    one). ``clock`` gives the seconds that steps are timed with."""
+    one). ``clock`` gives the seconds that steps are timed with. ``workload`` (e.g. the model's
+    description and the batch size; None: none) names what is trained, so that the next
+    choice for it within the recheck time starts from this one's plan (``_recent``)."""
 
-    def __init__(self, threads: int | None, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        threads: int | None,
+        clock: Callable[[], float] = time.perf_counter,
+        workload: Hashable | None = None,
+    ) -> None:
         if threads is not None and (
             isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
         ):
             raise ValueError(f"fit: threads must be None or an integer >= 1, got {threads!r}")
-        self.given, self.clock = threads, clock
+        self.given, self.clock, self.workload = threads, clock, workload
+        self._key: Hashable = None
         self.kept = Plan(1, threads or 1)  # the plan steps use outside trials
         self.changes: list[tuple[int, Plan]] = []  # (step, plan) whenever the kept one changed
         self.steps_at: dict[int, int] = {}  # steps run on each count since epoch_count()
@@ -124,7 +156,16 @@ class ThreadChoice:
         if self.given is None:
             plans = candidate_plans(min(parallel.usable_cores(), parallel.blas_threads()))
             self.kept, self._times = plans[0], {plan: [] for plan in plans}
-            if len(plans) > 1:
+            self._key = (self.workload, tuple(plans))
+            recent = _recent.get(self._key)
+            if recent is not None and recent.clock == self.clock and self.clock() < recent.due:
+                self.kept, self._kept_median, self._next_trial = (
+                    recent.plan,
+                    recent.median,
+                    recent.due,
+                )
+                self._times = {plan: [] for plan in recent.timed}
+            elif len(plans) > 1:
                 self._trial = [None, *_interleaved(plans, TRIAL_ROUNDS)]  # None: warm-up
         self._use(self.kept)
         self.changes.append((0, self.kept))
@@ -202,6 +243,13 @@ class ThreadChoice:
         spent, self._trial_seconds = self._trial_seconds, 0.0
         self._next_trial = self.clock() + max(RECHECK_SECONDS, spent / TRIAL_SHARE)
         self._watched = []
+        if self.workload is not None:  # the next fit of this workload starts from here
+            _recent.pop(self._key, None)
+            _recent[self._key] = _Kept(
+                kept, medians[kept], self._next_trial, self.clock, tuple(self._times)
+            )
+            while len(_recent) > RECENT_WORKLOADS:
+                del _recent[next(iter(_recent))]
 
     def _watch(self, seconds: float) -> None:
         """Start a trial when one is due, or when the kept plan's steps got ``SLOWER``."""
