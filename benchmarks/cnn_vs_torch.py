@@ -6,8 +6,8 @@
 Both networks start from the same weights (tinygrad_edu's seeded init, copied into torch) and see
 the same batches in the same order (drawn once, before timing, from a seeded DataLoader: data
 loading is timed for neither). A step is forward, loss, zero_grad, backward, Adam step and
-``loss.item()``. The two are timed interleaved, one epoch each per round, alternating which goes
-first, so a busy machine slows both alike; the table gives the median seconds per epoch and the
+``loss.item()``. The rows are timed interleaved, one epoch each per round, the order rotating,
+so a busy machine slows them alike; the table gives the median seconds per epoch and the
 ratio ours / torch within each round (median and min..max over the rounds). The load average is
 printed too: PyTorch's 2 threads slow down many-fold when another process holds a core.
 
@@ -21,36 +21,44 @@ data is loaded); and ``resource.getrusage`` ``ru_maxrss``, the whole process's p
 loading the data set. These count everything resident (interpreter, libraries, data), not only
 numpy's or torch's allocations.
 
-    python benchmarks/cnn_vs_torch.py [--threads 1] [--rounds 7] [--images 4096] [--memory]
-        [--data-dir ../shared/data/mnist-24k]
+    python benchmarks/cnn_vs_torch.py [--threads 1 | 2 | 1,2] [--rounds 7] [--images 4096]
+        [--memory] [--data-dir ../shared/data/mnist-24k]
 
-Target (issue 13): ours / torch <= 1.0 at 1 and at 2 threads.
+With ``--threads 1,2`` the four rows (ours and torch, on 1 and on 2 threads) are timed in the
+same interleaved rounds, and the table adds each framework's 2-thread / 1-thread ratio. Ours on
+N threads is the engine's pool of N threads splitting the big products and passes, BLAS on one
+thread (through threadpoolctl), as ``fit(..., threads=N)`` runs them (``fit``'s default times
+this against OpenBLAS's own threads and keeps the faster); torch's is
+``torch.set_num_threads(N)``.
+
+Targets (issues 13 and 27): ours / torch <= 1.0 at 1 and at 2 threads; ours@2 / ours@1 <= 0.6.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _blas import threads_from_argv
+import numpy as np
 from _proc import reset_peak, status_mib
-
-threads_from_argv(sys.argv[1:])  # --threads N into OPENBLAS_NUM_THREADS before numpy loads
-
-import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tinygrad_edu import Tensor, nn  # noqa: E402
 from tinygrad_edu.data import DataLoader, load_dataset  # noqa: E402
+from tinygrad_edu.engine import parallel  # noqa: E402
 from tinygrad_edu.engine.memory import keep_freed_memory  # noqa: E402
 from tinygrad_edu.nn.conv import Conv2d, MaxPool2d  # noqa: E402
 from tinygrad_edu.optim import Adam  # noqa: E402
@@ -181,24 +189,39 @@ def _differences(
 
 
 def time_rounds(
-    batches: Batches, threads: int, rounds: int
+    batches: Batches, counts: list[int], rounds: int
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Wall-clock and CPU (all threads) seconds per epoch of each, ``rounds`` interleaved
-    rounds after one warm-up epoch each."""
-    ours = Ours()
-    runners = {"ours": ours.epoch, "torch": Torch(ours.params(), threads).epoch}
+    """Wall-clock and CPU (all threads) seconds per epoch of ours and torch at each thread
+    count (rows ``ours@1``, ``torch@1``, ...), ``rounds`` interleaved rounds (the order
+    rotating) after one warm-up epoch each."""
+    runners: dict[str, Callable[[Batches], Any]] = {}
+    for threads in counts:
+        ours = Ours()
+        theirs = Torch(ours.params(), threads)
+        runners[f"ours@{threads}"] = functools.partial(_ours_epoch, ours, threads)
+        runners[f"torch@{threads}"] = functools.partial(_torch_epoch, theirs, threads)
     for run in runners.values():
         run(batches)
     times: dict[str, list[float]] = {name: [] for name in runners}
     cpu: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
     for r in range(rounds):
-        for name in names if r % 2 == 0 else names[::-1]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             start, start_cpu = time.perf_counter(), time.process_time()
             runners[name](batches)
             times[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
     return times, cpu
+
+
+def _ours_epoch(ours: Ours, threads: int, batches: Batches) -> list[float]:
+    with on_threads(threads):
+        return ours.epoch(batches)
+
+
+def _torch_epoch(theirs: Torch, threads: int, batches: Batches) -> list[float]:
+    theirs.torch.set_num_threads(threads)
+    return theirs.epoch(batches)
 
 
 def peak_rss_child(which: str, data_dir: Path, images: int, epochs: int, threads: int) -> str:
@@ -230,25 +253,35 @@ def peak_rss(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
 def report(
     args: argparse.Namespace, times: dict[str, list[float]], cpu: dict[str, list[float]], steps: int
 ) -> None:
-    """The Markdown table: wall-clock and CPU seconds per epoch, ratios ours / torch per round."""
+    """The Markdown table (wall-clock and CPU seconds per epoch), then the ratios, each taken
+    within a round: ours / torch at each count, and each framework's 2 threads / 1 thread."""
     print(
         f"\n# CNN epoch vs PyTorch {_torch_version()}: {args.images} MNIST images ({steps} steps "
-        f"of {BATCH}), {args.threads} thread(s), {args.rounds} interleaved rounds; load average "
-        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs"
+        f"of {BATCH}), thread counts {args.threads}, {args.rounds} interleaved rounds; load "
+        f"average {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs"
     )
-    print("| row | s/epoch (median) | min..max | CPU s/epoch | ours / torch | min..max |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| row | s/epoch (median) | min..max | CPU s/epoch (median) |")
+    print("|---|---:|---:|---:|")
     for name, ts in times.items():
         print(
             f"| {name} | {statistics.median(ts):.3f} | {min(ts):.3f}..{max(ts):.3f} | "
-            f"{statistics.median(cpu[name]):.3f} | " + (_ratios(times) if name == "ours" else "1 |")
+            f"{statistics.median(cpu[name]):.3f} |"
         )
-    print(f"| ours / torch, CPU time | | | | {_ratios(cpu)}")
+    print("\n| ratio, round by round | median | min..max | target |")
+    print("|---|---:|---:|---|")
+    counts = [int(t) for t in args.threads.split(",")]
+    for t in counts:
+        print(f"| ours@{t} / torch@{t} | {_ratios(times, f'ours@{t}', f'torch@{t}')} <= 1.0 |")
+        print(f"| ours@{t} / torch@{t}, CPU time | {_ratios(cpu, f'ours@{t}', f'torch@{t}')} |")
+    if 1 in counts and 2 in counts:
+        for name in ("ours", "torch"):
+            target = "<= 0.6" if name == "ours" else ""
+            print(f"| {name}@2 / {name}@1 | {_ratios(times, f'{name}@2', f'{name}@1')} {target} |")
 
 
-def _ratios(times: dict[str, list[float]]) -> str:
-    """'median | min..max |' of ours / torch, round by round."""
-    ratios = [a / b for a, b in zip(times["ours"], times["torch"], strict=True)]
+def _ratios(times: dict[str, list[float]], top: str, bottom: str) -> str:
+    """'median | min..max |' of top / bottom, round by round."""
+    ratios = [a / b for a, b in zip(times[top], times[bottom], strict=True)]
     return f"{statistics.median(ratios):.2f} | {min(ratios):.2f}..{max(ratios):.2f} |"
 
 
@@ -258,10 +291,35 @@ def _torch_version() -> str:
     return torch.__version__
 
 
+@contextlib.contextmanager
+def on_threads(threads: int) -> Iterator[None]:
+    """Ours on ``threads`` threads, as ``fit(..., threads=N)`` runs them: BLAS on one thread
+    (through threadpoolctl) and the engine's pool of N threads splitting the big products and
+    passes (torch: ``torch.set_num_threads``)."""
+    with threadpool_limits(1, "blas"), parallel.splitting(threads):
+        yield
+
+
+def thread_counts(text: str) -> str:
+    """--threads: positive integers separated by commas (kept as the text)."""
+    try:
+        counts = [int(t) for t in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected counts such as 1 or 1,2, got {text!r}")
+    return ",".join(map(str, counts))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--threads", type=int, default=2, help="numpy/OpenBLAS and torch threads")
+    parser.add_argument(
+        "--threads",
+        type=thread_counts,
+        default="2",
+        help="thread counts of ours (BLAS and splits) and torch, e.g. 1 or 1,2 (default 2)",
+    )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--images", type=int, default=4096, help="training images per epoch")
     parser.add_argument("--memory", action="store_true", help="also peak RSS, in subprocesses")
@@ -282,15 +340,18 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: torch is not installed")
         return 0
     if args.memory_child:
-        print(
-            peak_rss_child(
-                args.memory_child, args.data_dir, args.images, args.memory_epochs, args.threads
+        threads = int(args.threads.split(",")[0])
+        with on_threads(threads):
+            line = peak_rss_child(
+                args.memory_child, args.data_dir, args.images, args.memory_epochs, threads
             )
-        )
+        print(line)
         return 0
     batches = load_batches(args.data_dir, args.images)
-    check_same_work(batches, args.threads)
-    times, cpu = time_rounds(batches, args.threads, args.rounds)
+    counts = [int(t) for t in args.threads.split(",")]
+    with on_threads(counts[0]):
+        check_same_work(batches, counts[0])
+    times, cpu = time_rounds(batches, counts, args.rounds)
     report(args, times, cpu, len(batches))
     if args.memory:
         print(f"\nmemory over {args.memory_epochs} epochs, each in a fresh process, MiB:")

@@ -12,8 +12,10 @@ round (median and min..max over the rounds).
     python benchmarks/epoch_time.py [--data-dir DIR] [--rounds 7] [--profile]
 
 Rows: ``numpy`` (by hand), ``fit`` (``tinygrad_edu.training.fit``, the full training loop with its
-History), ``loop`` (a bare tinygrad_edu loop: model, loss, backward, optimizer.step), ``torch``
-(if importable; ``torch.set_num_threads(2)``, or ``--threads``). Target: fit / numpy <= 1.15.
+History; its threads chosen by timing its steps, at most the BLAS threads of the other rows, the
+choice made anew at each call), ``loop`` (a bare tinygrad_edu loop: model, loss, backward,
+optimizer.step), ``torch`` (if importable; ``torch.set_num_threads(2)``, or ``--threads``).
+Targets (issue 27): fit / numpy <= 1.10, fit / torch <= 0.6.
 """
 
 from __future__ import annotations
@@ -101,12 +103,13 @@ class HandNumpy:
 
 
 class Framework:
-    """tinygrad_edu: ``fit`` for one epoch (``use_fit``) or a bare loop of :meth:`step`."""
+    """tinygrad_edu: ``fit`` for one epoch (``use_fit``; ``threads`` as fit takes them) or a
+    bare loop of :meth:`step`."""
 
-    def __init__(self, use_fit: bool) -> None:
+    def __init__(self, use_fit: bool, threads: int | None = None) -> None:
         self.model = nn.MLP(SIZES, activation="sigmoid", seed=0)
         self.opt = optim.SGD(self.model.parameters(), lr=LR)
-        self.use_fit = use_fit
+        self.use_fit, self.threads = use_fit, threads
         self.losses: list[float] = []
         self.accs: list[float] = []
 
@@ -123,7 +126,9 @@ class Framework:
 
     def epoch(self, loader: DataLoader) -> float:
         if self.use_fit:
-            history = fit(self.model, loader, None, nn.cross_entropy, self.opt, epochs=1)
+            history = fit(
+                self.model, loader, None, nn.cross_entropy, self.opt, 1, threads=self.threads
+            )
             return history.epoch_times[0]
         start = time.perf_counter()
         for x, y in loader:

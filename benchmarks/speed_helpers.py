@@ -7,11 +7,14 @@ interleaved, round after round, alternating which goes first, each call repeated
 measurement lasts about ``--target-ms``; the table gives the median microseconds per call and
 the ratio obvious / ours (median and min..max over the rounds: above 1, the helper is faster).
 Shapes: the seeds' 784-64-10 sigmoid MLP (the course's MLP) at batch 256 and 1, and the course's
-CNN at batch 128, timed after ``engine.memory.keep_freed_memory()`` (as in training). Last, the
-page faults and time of reusing 40 MB (allocated, touched, freed) with glibc's default and
-after ``keep_freed_memory()``.
+CNN at batch 128, timed after ``engine.memory.keep_freed_memory()`` (as in training). Then
+``engine/parallel.py``'s splits of the CNN's big passes and products over ``--split`` threads
+(BLAS on one, as ``fit``'s pool runs them) against one thread: above 1 the split is faster,
+which needs a free core (compare with the load average). Last, the page faults and time of
+reusing 40 MB (allocated, touched, freed) with glibc's default and after
+``keep_freed_memory()``.
 
-    python benchmarks/speed_helpers.py [--rounds 7] [--target-ms 20] [--threads 1]
+    python benchmarks/speed_helpers.py [--rounds 7] [--target-ms 20] [--threads 1] [--split 2]
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from _blas import threads_from_argv
 threads_from_argv(sys.argv[1:])  # --threads N into OPENBLAS_NUM_THREADS before numpy loads
 
 import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from tinygrad_edu import conv  # noqa: E402
-from tinygrad_edu.engine import memory, speed  # noqa: E402
+from tinygrad_edu.engine import memory, parallel, speed  # noqa: E402
 from tinygrad_edu.nn.init import aligned_copy  # noqa: E402
 
 F32 = np.float32
@@ -163,6 +167,55 @@ def conv_rows(rng: np.random.Generator) -> list[Row]:
     ]
 
 
+def on(threads: int, fn: Callable[[], object]) -> Callable[[], object]:
+    """fn with the engine's passes and products split over ``threads`` threads, BLAS on one
+    (as ``fit`` runs the pool's plan)."""
+
+    def run() -> object:
+        with threadpool_limits(1, "blas"), parallel.splitting(threads):
+            return fn()
+
+    return run
+
+
+def split_rows(rng: np.random.Generator, threads: int) -> list[Row]:
+    """engine/parallel.py's splits on the course CNN's shapes: ``threads`` threads against one."""
+    a = chwn(rng.standard_normal((128, 32, 24, 24)).astype(F32))  # the first ReLU's input
+    relu, positive = speed.relu(a)
+    pooled = conv.max_pool(relu, (2, 2), (2, 2), (12, 12))
+    g_pool = chwn(rng.standard_normal(pooled.shape).astype(F32))
+    x = chwn(rng.standard_normal((128, 32, 12, 12)).astype(F32))
+    w, cols = rng.standard_normal((64, 801)).astype(F32), np.empty((800, 8192), F32)
+    cols_1 = rng.standard_normal((801, 8192)).astype(F32)  # [X; 1] of the second convolution
+    gm = rng.standard_normal((64, 8192)).astype(F32)
+    w4 = rng.standard_normal((64, 32, 5, 5)).astype(F32)
+    calls = [
+        ("ReLU: max(a, 0) and a > 0", "(128, 32, 24, 24)", lambda: speed.relu(a)),
+        ("ReLU's gradient: g * mask", "(128, 32, 24, 24)", lambda: speed.masked(a, positive)),
+        (
+            "max-pool 2x2",
+            "(128, 32, 24, 24)",
+            lambda: conv.max_pool(relu, (2, 2), (2, 2), (12, 12)),
+        ),
+        (
+            "max-pool grad, blocks",
+            "(128, 32, 24, 24)",
+            lambda: conv.max_pool_grad_blocks(relu, pooled, g_pool, (2, 2), (12, 12)),
+        ),
+        ("im2col's copy", "(128, 32, 12, 12), 5x5", lambda: conv.im2col(x, (5, 5), (1, 1), cols)),
+        ("conv forward: W X", "(64, 801) (801, 8192)", lambda: parallel.matmul(w, cols_1)),
+        (
+            "conv input grad (products and adds)",
+            "W (64, 32, 5, 5)",
+            lambda: conv.conv_input_grad(w4, gm, x.shape, (1, 1)),
+        ),
+    ]
+    return [
+        (f"split over {threads}: {name}", shape, on(threads, fn), on(1, fn))
+        for name, shape, fn in calls
+    ]
+
+
 def per_call(fn: Callable[[], object], number: int) -> float:
     start = time.perf_counter()
     for _ in range(number):
@@ -206,12 +259,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--target-ms", type=float, default=20.0)
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: all)")
+    parser.add_argument(
+        "--split", type=int, default=2, help="the split rows' threads (default 2; BLAS on one)"
+    )
     args = parser.parse_args(argv)
     default = page_faults()  # before anything else allocates: glibc as it starts
     kept = memory.keep_freed_memory()  # as in training (fit and the command line call it)
     after = page_faults()
     rng = np.random.default_rng(0)
-    results = time_rows(mlp_rows(rng) + conv_rows(rng), args.rounds, args.target_ms)
+    rows = mlp_rows(rng) + conv_rows(rng) + split_rows(rng, args.split)
+    results = time_rows(rows, args.rounds, args.target_ms)
     print(f"# speed helpers against the obvious route, float32, {args.rounds} interleaved rounds")
     print("| helper | shapes | ours us | obvious us | obvious / ours | min..max |")
     print("|---|---|---:|---:|---:|---|")

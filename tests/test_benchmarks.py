@@ -157,3 +157,39 @@ def test_speed_helpers_runs_and_both_routes_of_each_row_agree(capsys) -> None:
     rows = [line for line in out.splitlines() if line.startswith("| ") and " us" not in line]
     assert len(rows) >= 18  # 16 helpers, 2 allocators
     assert "| sum_rows |" in out and "| keep_freed_memory() " in out
+
+
+def test_busy_machine_times_trains_three_ways_beside_its_busy_process(
+    tmp_path: Path, capsys
+) -> None:
+    """Tiny settings on the bundled sample (no MNIST folder given): each row a fresh `train`
+    process; the fixed rows train on their count, the table and the ratio are printed."""
+    import busy_machine
+
+    args = ["--data-dir", str(tmp_path), "--epochs", "1", "--train-size", "300", "--rounds", "1"]
+    assert busy_machine.main([*args, "--states", "busy"]) == 0
+    out = capsys.readouterr().out
+    rows = {
+        r.split("|")[2].strip(): r.split("|") for r in out.splitlines() if r.startswith("| busy")
+    }
+    assert set(rows) == {"default", "1 thread", "2 threads, OpenBLAS", "2 threads, pool"}
+    assert rows["1 thread"][5].strip() == "1" and rows["2 threads, pool"][5].strip() == "2"
+    assert rows["2 threads, OpenBLAS"][5].strip() == "2"
+    assert rows["default"][5].strip() in ("1", "2") and float(rows["default"][3]) > 0
+    assert "- busy: default / the best fixed row = " in out and "mnist-sample" in out
+
+
+def test_the_busy_process_is_gone_after_the_block() -> None:
+    import busy_machine
+
+    with busy_machine.BusyProcess() as busy:
+        assert busy.proc.poll() is None
+    assert busy.proc.poll() is not None
+
+
+def test_busy_machine_refuses_an_unknown_state() -> None:
+    import busy_machine
+
+    with pytest.raises(SystemExit) as exit_:
+        busy_machine.main(["--states", "quiet,idle"])
+    assert exit_.value.code == 2

@@ -7,6 +7,7 @@ import importlib.util
 import math
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import InputError, ShapeError, Tensor
 from tinygrad_edu import conv as conv_ops
-from tinygrad_edu.engine import memory
+from tinygrad_edu.engine import memory, parallel
 from tinygrad_edu.gradcheck import gradcheck
 from tinygrad_edu.nn.conv import Conv2d, MaxPool2d, conv2d, max_pool2d
 
@@ -449,3 +450,81 @@ def test_cnn_loss_falls_in_one_epoch_on_a_few_hundred_images(mnist_dir: Path) ->
     example.train_epoch(model, opt, DataLoader(train, 32, shuffle=True, seed=0, flatten=False))
     after = loss()
     assert before > 2.0 and after < 0.8 * before  # measured: 2.34 -> 1.54
+
+
+# --------------------------------------------------------------------------- split over cores
+def split_from_4() -> Any:
+    """Within the block, passes are split over the threads from 4 elements up."""
+    return mock.patch.object(parallel, "MIN_SPLIT", 4)
+
+
+@given(case=conv_cases(), pool=st.integers(1, 2), width=st.integers(2, 4), data=st.data())
+def test_split_conv_relu_pool_is_the_one_thread_result_bit_for_bit(
+    case: Any, pool: int, width: int, data: st.DataObject
+) -> None:
+    """conv2d -> relu -> max_pool2d (disjoint or overlapping windows), forward and every
+    gradient, with the passes split over ``width`` threads: the same bits as on one thread,
+    for images in (N, C, H, W) memory and in the ops' (C, H, W, N) memory."""
+    x_shape, w_shape, stride, padding = case
+    x, w = data.draw(S.arrays(x_shape)), data.draw(S.arrays(w_shape))
+    b = data.draw(S.arrays(w_shape[:1]))
+    kernel, pool_stride = (pool + 1, pool) if data.draw(st.booleans()) else (pool, pool)
+
+    def run(x: np.ndarray) -> list[np.ndarray]:
+        xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+        h = Tensor.relu(conv2d(xt, wt, bt, stride, padding))
+        out = max_pool2d(h, kernel, pool_stride) if min(h.shape[2:]) >= kernel else h
+        out.backward(np.cos(np.arange(out.size).reshape(out.shape)))
+        return [out.data, xt.grad, wt.grad, bt.grad]
+
+    for images in (x, np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)):
+        with parallel.splitting(1):
+            expected = run(images)
+        with parallel.splitting(width), split_from_4():
+            got = run(images)
+        for a, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(a, e)
+
+
+def test_the_course_cnn_trains_bit_for_bit_split_over_two_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three Adam steps of the course's CNN on 64 images, BLAS on one thread: the losses, the
+    gradients and the weights are the same bits with the passes split over two threads (they
+    are split: ReLU, pooling, im2col and col2im's adds) as on one."""
+    from threadpoolctl import threadpool_limits
+    from tinygrad_edu.course.cnn import build_cnn
+
+    from tinygrad_edu import nn
+    from tinygrad_edu.optim import Adam
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    split_calls = []
+    run_pieces = parallel.run_pieces
+    monkeypatch.setattr(
+        parallel,
+        "run_pieces",
+        lambda n, body, threads=None: split_calls.append(threads) or run_pieces(n, body, threads),
+    )
+
+    def train(width: int) -> list[Any]:
+        model = build_cnn(seed=0)
+        opt = Adam(model.parameters(), lr=2e-3)
+        losses = []
+        with threadpool_limits(1, "blas"), parallel.splitting(width):
+            for _ in range(3):
+                loss = nn.cross_entropy(model(Tensor(x)), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.data)
+        return losses + [p.data for p in model.parameters()] + [p.grad for p in model.parameters()]
+
+    one = train(1)
+    assert split_calls == [] or set(split_calls) == {1}
+    two = train(2)
+    assert split_calls.count(2) >= 3 * 5  # relu x2, pool, its gradient, im2col x2, col2im's adds
+    for a, b in zip(two, one, strict=True):
+        np.testing.assert_array_equal(a, b)

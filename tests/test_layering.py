@@ -3,8 +3,8 @@ inside the engine, and no module imports another module's private names.
 
 Layers, bottom up (docs/architecture.md draws the same picture)::
 
-    engine      engine/: errors, grad_mode, rule_math, speed, memory below tensor, function, ops,
-                backprop (these four may import each other)
+    engine      engine/: errors, grad_mode, rule_math, speed, memory, parallel below tensor,
+                function, ops, backprop (these four may import each other)
     fused ops   fused, conv
     gradcheck   gradcheck, autograd/
     nn, data    nn/ | data/                  (data is pure numpy: it imports nothing else)
@@ -34,7 +34,8 @@ import tinygrad_edu.data
 PACKAGE = Path(tinygrad_edu.__file__).parent
 NAME = "tinygrad_edu"
 ENGINE = {"tensor", "function", "ops", "backprop"}  # engine/'s modules that import each other
-BELOW_ENGINE = {"errors", "grad_mode", "rule_math", "speed", "memory"}  # engine/'s below them
+#: engine/'s modules below them
+BELOW_ENGINE = {"errors", "grad_mode", "rule_math", "speed", "memory", "parallel"}
 
 #: Each layer: the top-level names (modules or subpackages) it holds; bottom first.
 LAYERS: list[set[str]] = [
@@ -193,8 +194,8 @@ def test_no_import_cycle_outside_the_engine() -> None:
 
 
 def test_inside_the_engine_the_helpers_are_below() -> None:
-    """errors.py, grad_mode.py and the helpers (rule_math.py, speed.py, memory.py) import none of
-    tensor, function, ops and backprop (they may use each other)."""
+    """errors.py, grad_mode.py and the helpers (rule_math.py, speed.py, memory.py, parallel.py)
+    import none of tensor, function, ops and backprop (they may use each other)."""
     offenders = [
         f"{m}:{line} imports {t}"
         for m in (f"{NAME}.engine.{b}" for b in BELOW_ENGINE)

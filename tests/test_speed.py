@@ -114,3 +114,32 @@ def test_cached_ones_is_a_read_only_vector_kept_for_the_next_call() -> None:
     assert a.dtype == np.float32 and not a.flags.writeable
     assert speed.cached_ones(5, np.dtype(np.float32)) is a
     assert speed.cached_ones(5, np.dtype(np.float64)).dtype == np.float64
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=arrays(shapes(0, 4, 0, 5), lo=-3.0, hi=3.0), dtype=st.sampled_from([*DTYPES, np.int64]))
+def test_relu_and_masked_are_the_formulas(a: np.ndarray, dtype: type) -> None:
+    a = a.astype(dtype)
+    out, positive = speed.relu(a)
+    assert out.dtype == dtype and positive.dtype == bool
+    np.testing.assert_array_equal(out, np.maximum(a, 0))
+    np.testing.assert_array_equal(positive, a > 0)
+    g = np.sin(a).astype(dtype)
+    np.testing.assert_array_equal(speed.masked(g, positive), g * positive)
+
+
+def test_relu_of_a_large_array_keeps_its_memory_layout() -> None:
+    a = np.random.default_rng(0).standard_normal((300, 8, 9, 10)).astype(np.float32)
+    for x in (a, a.transpose(1, 2, 3, 0), np.ascontiguousarray(a.transpose(1, 2, 3, 0))):
+        out, positive = speed.relu(x)
+        assert out.strides == np.empty_like(x).strides
+        np.testing.assert_array_equal(out, np.maximum(x, 0))
+        np.testing.assert_array_equal(speed.masked(x, positive), x * (x > 0))
+
+
+def test_masked_of_a_tensor_records_ops() -> None:
+    g = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    out = speed.masked(g, np.array([True, False, True]))
+    assert isinstance(out, Tensor)
+    out.sum().backward()
+    np.testing.assert_array_equal(g.grad, [1.0, 0.0, 1.0])

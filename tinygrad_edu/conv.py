@@ -14,6 +14,7 @@ course's CNN: ``benchmarks/speed_helpers.py``).
 
 The speed tricks, each in a helper whose docstring gives its reason (the figures:
 ``benchmarks/speed_helpers.py``; the whole CNN against PyTorch: ``benchmarks/cnn_vs_torch.py``):
+the products and the big elementwise passes split over the cores (``engine/parallel.py``);
 the bias as a row of ones in the same matmul (:func:`_im2col_into`); im2col's matrix saved in a
 reused buffer and temporaries in per-thread scratch (``engine/memory.py``), so a training step
 touches no fresh memory; col2im fused with its matmul (:func:`conv_input_grad`); a max-pool with
@@ -25,11 +26,13 @@ Kernel sizes, strides and paddings are checked by :func:`as_pair`, which ``nn.Co
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import numpy as np
 
+from .engine import parallel
 from .engine.errors import check_bias, is_integer
 from .engine.function import Function, InputError, ShapeError
 from .engine.grad_mode import is_grad_enabled
@@ -93,7 +96,7 @@ def im2col(
     c, kh, kw, ho, wo, n = windows.shape
     if out is None:
         return windows.reshape(c * kh * kw, ho * wo * n)
-    np.copyto(out.reshape(windows.shape), windows)
+    parallel.copy(out.reshape(windows.shape), windows)  # split over the cores
     return out
 
 
@@ -113,19 +116,34 @@ def conv_input_grad(w: Array, gm: Array, shape: tuple[int, ...], stride: tuple[i
     Why one kernel row at a time: W^T G is a (C kh kw, Ho Wo N) matrix with a short inner
     dimension O, too big for the caches, written once and read once. Here each kernel row p gets
     one matmul W_p^T G -> (kw, C, Ho, Wo, N) into a reused scratch array, added at once into its
-    kw window offsets."""
+    kw window offsets. Why by pieces of the channels: each piece (its rows of W^T G and its
+    channels of dx) is independent of the others, so the pieces run on the cores at once with
+    one hand-over for the whole gradient (``parallel.run_pieces``); on one thread, one piece."""
     n, c, h, width = shape
-    _, _, kh, kw = w.shape
-    (sh, sw), (ho, wo) = stride, _out_size("conv2d", shape, (kh, kw), stride)
-    rows = np.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (kh, kw, C, O): W_p^T as (kw C, O)
     dtype = np.result_type(w, gm)
-    part = scratch("conv2d_input_grad", (kw, c, ho, wo, n), dtype)
     xt = np.zeros((c, h, width, n), dtype=dtype)
-    for p in range(kh):
-        np.dot(rows[p].reshape(kw * c, -1), gm, out=part.reshape(kw * c, -1))
-        for q in range(kw):
-            xt[:, p : p + sh * (ho - 1) + 1 : sh, q : q + sw * (wo - 1) + 1 : sw] += part[q]
+    work = w[0].size * gm.shape[1]  # the entries of W^T G, each added into xt once
+    threads = parallel.threads_for(work) if parallel.blas_threads() == 1 else 1
+    body = functools.partial(_input_grad_channels, w, gm, stride, xt)
+    parallel.run_pieces(c, body, threads)
     return xt.transpose(3, 0, 1, 2)
+
+
+def _input_grad_channels(
+    w: Array, gm: Array, stride: tuple[int, int], xt: Array, lo: int, hi: int
+) -> None:
+    """:func:`conv_input_grad` for the channels lo <= c < hi, into xt (C, H, W, N): for each
+    kernel row p, the rows (q, c) of W_p^T G, then xt[c, p + i sh, q + j sw] += them."""
+    _, _, kh, kw = w.shape
+    (sh, sw), (h, width, n) = stride, xt.shape[1:]
+    ho, wo = (h - kh) // sh + 1, (width - kw) // sw + 1
+    rows = np.ascontiguousarray(w[:, lo:hi].transpose(2, 3, 1, 0))  # (kh, kw, C', O)
+    part = scratch("conv2d_input_grad", (kw, hi - lo, ho, wo, n), xt.dtype)  # per thread
+    for p in range(kh):
+        np.dot(rows[p].reshape(kw * (hi - lo), -1), gm, out=part.reshape(kw * (hi - lo), -1))
+        window_rows = slice(p, p + sh * (ho - 1) + 1, sh)
+        for q in range(kw):
+            xt[lo:hi, window_rows, q : q + sw * (wo - 1) + 1 : sw] += part[q]
 
 
 def _im2col_into(
@@ -185,7 +203,7 @@ class Conv2d(Function):
         need_x, need_w = ctx.needs_input_grad[:2]
         keep = need_w and is_grad_enabled()  # X is saved for dL/dw
         cols = _im2col_into(x, kernel, stride, b is not None, ctx if keep else None)  # [X; 1]
-        out = np.dot(_with_bias(w, b, x.dtype), cols)  # W X, or [W b] [X; 1] = W X + b
+        out = parallel.matmul(_with_bias(w, b, x.dtype), cols)  # W X, or [W b] [X; 1] = W X + b
         ctx.save_for_backward(cols if keep else None, w if need_x else None)
         ctx.padded_shape, ctx.w_shape, ctx.stride, ctx.padding = x.shape, w.shape, stride, padding
         return out.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)  # (N, O, Ho, Wo) view
@@ -197,7 +215,7 @@ class Conv2d(Function):
         gm = _chwn(g).reshape(g.shape[1], -1)  # G (O, Ho Wo N); no copy if g is laid out so
         dx = dw = db = None
         if needs[1]:  # G X^T, or G [X; 1]^T = [dL/dw  dL/db]
-            dwb = np.dot(gm, cols.T)
+            dwb = parallel.matmul(gm, cols.T)
             rows = math.prod(ctx.w_shape[1:])
             dw, db = dwb[:, :rows].reshape(ctx.w_shape), dwb[:, rows] if need_b else None
         elif need_b:
@@ -257,11 +275,7 @@ class MaxPool2d(Function):
         kernel = as_pair("max_pool2d", "kernel_size", kernel_size, 1)
         stride = kernel if stride is None else as_pair("max_pool2d", "stride", stride, 1)
         out_hw = _out_size("max_pool2d", x.shape, kernel, stride)
-        out = _window(x, 0, 0, out_hw, stride).copy(order="K")  # keeps x's memory layout
-        for p in range(kernel[0]):
-            for q in range(kernel[1]):
-                if p or q:
-                    np.maximum(out, _window(x, p, q, out_hw, stride), out=out)
+        out = max_pool(x, kernel, stride, out_hw)
         ctx.save_for_backward(x, out)
         ctx.kernel, ctx.stride, ctx.out_hw = kernel, stride, out_hw
         return out
@@ -278,6 +292,27 @@ class MaxPool2d(Function):
         windows gathered by Index, then Max over each (ties share evenly, as here)."""
         windows = _windows(ctx.parents[0], ctx.kernel, ctx.stride)  # (N, C, Ho, Wo, kh, kw)
         return windows.reshape(*windows.shape[:4], -1).max(axis=-1)
+
+
+def max_pool(
+    x: Array, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
+) -> Array:
+    """out[n, c, i, j] = max_{p, q} x[n, c, i sh + p, j sw + q] in x's memory layout: one
+    strided maximum per kernel offset, split over the cores along N or C, whichever is outer
+    in x's memory (``parallel.split_outer``; a pass over a convolution's output, memory-bound)."""
+    first = _window(x, 0, 0, out_hw, stride)
+    out = np.empty_like(first)  # keeps x's memory layout
+
+    def piece(at: tuple[slice, ...]) -> None:
+        windows = [
+            _window(x, p, q, out_hw, stride)[at] for p in range(kernel[0]) for q in range(kernel[1])
+        ]
+        np.copyto(out[at], windows[0])
+        for window in windows[1:]:
+            np.maximum(out[at], window, out=out[at])
+
+    parallel.split_outer(x, piece, axes=(0, 1))  # pieces as large as the input read
+    return out
 
 
 def max_pool_grad(
@@ -326,7 +361,22 @@ def max_pool_grad_blocks(
 
     Why: one broadcast comparison and one broadcast product over the (N, C, Ho, kh, Wo, kw) view
     of x instead of a comparison, a product and a strided write per kernel offset, as in
-    :func:`max_pool_grad` (faster for the course's CNN: ``benchmarks/speed_helpers.py``)."""
+    :func:`max_pool_grad` (faster for the course's CNN: ``benchmarks/speed_helpers.py``); and
+    the images or channels in pieces over the cores (``parallel.split_outer``)."""
+    covered = out_hw[0] * kernel[0] == x.shape[2] and out_hw[1] * kernel[1] == x.shape[3]
+    dx = (np.empty_like if covered else np.zeros_like)(x, dtype=g.dtype)  # x's memory layout
+    parallel.split_outer(  # pieces along N or C, whichever is outer in x's memory
+        x,
+        lambda at: _max_pool_grad_piece(x[at], out[at], g[at], kernel, out_hw, dx[at]),
+        axes=(0, 1),
+    )
+    return dx
+
+
+def _max_pool_grad_piece(
+    x: Array, out: Array, g: Array, kernel: tuple[int, int], out_hw: tuple[int, int], dx: Array
+) -> None:
+    """:func:`max_pool_grad_blocks` for some of the images or channels, into dx."""
     is_max = _blocks(x, kernel, out_hw) == out[_AT_WINDOW]  # bool, x's memory layout
     count = is_max[:, :, :, 0, :, 0].astype(g.dtype)
     for p in range(kernel[0]):
@@ -334,10 +384,7 @@ def max_pool_grad_blocks(
             if p or q:
                 count += is_max[:, :, :, p, :, q]  # k >= 1: the maximum is in its window
     share = np.divide(g, count, out=count)  # each window's g, split evenly among its k maxima
-    covered = out_hw[0] * kernel[0] == x.shape[2] and out_hw[1] * kernel[1] == x.shape[3]
-    dx = (np.empty_like if covered else np.zeros_like)(x, dtype=g.dtype)  # x's memory layout
     np.multiply(is_max, share[_AT_WINDOW], out=_blocks(dx, kernel, out_hw))
-    return dx
 
 
 def _windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:

@@ -50,7 +50,7 @@ from tinygrad_edu.training.metricslog import MetricsWriter
 
 REPO = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-TIMES = ("epoch_times", "epoch_eval_times")
+TIMES = ("epoch_times", "epoch_eval_times", "epoch_threads")  # measured, not computed
 
 
 TRAIN, TEST = blobs(240), blobs(60, seed=1)
@@ -140,6 +140,7 @@ def test_metrics_log_records_in_order(tmp_path: Path) -> None:
         assert r["epoch"] == e + 1 and r["iteration"] == 8 * (e + 1)
         assert r["seconds"] == history.epoch_times[e] > 0
         assert r["eval_seconds"] == history.epoch_eval_times[e]
+        assert r["threads"] == history.epoch_threads[e] >= 1
         assert r["batch_loss"] == history.train_loss[8 * e : 8 * (e + 1)]
         assert r["batch_acc"] == history.train_acc[8 * e : 8 * (e + 1)]
         assert r["train_loss"] == pytest.approx(np.mean(r["batch_loss"]))

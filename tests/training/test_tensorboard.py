@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 from killed_runs import kill_after_first_checkpoint, train_args
+from threadpoolctl import threadpool_limits
 from toy_digits import blobs
 
 from tinygrad_edu import cli, nn, optim
@@ -96,13 +97,14 @@ def run(
     lr: float = 0.5,
 ) -> tuple[nn.MLP, History]:
     """A seeded run on the blobs with a test every 3 updates; ``board`` before the RunFolder
-    (in ``folder``, if given), ``extra`` between them."""
+    (in ``folder``, if given), ``extra`` between them. On one thread, so that a probe computed
+    after it (:func:`probe_of`) runs its products as the callback's did."""
     model = nn.MLP([784, 16, 10], activation=activation, dropout=dropout, seed=0)
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     callbacks: list[Callback] = [EvalEvery(3), *([board] if board else []), *(extra or [])]
     if folder is not None:
         callbacks.append(RunFolder(folder, resume=resume))
-    history = fit(model, TRAIN, TEST, "cross_entropy", opt, epochs, 32, 0, callbacks)
+    history = fit(model, TRAIN, TEST, "cross_entropy", opt, epochs, 32, 0, callbacks, threads=1)
     return model, history
 
 
@@ -141,9 +143,11 @@ def test_scalars_match_the_history(reader: Any, tmp_path: Path) -> None:
 
 
 def probe_of(model: nn.MLP) -> list[Any]:
-    """probe_layers on the callback's probe batch: the first 256 (here all 240) training inputs."""
+    """probe_layers on the callback's probe batch: the first 256 (here all 240) training inputs,
+    BLAS on one thread as in :func:`run`."""
     x = TRAIN.images.reshape(len(TRAIN), -1).astype(np.float32) / 255
-    return probe_layers(model, nn.cross_entropy, x, TRAIN.labels)
+    with threadpool_limits(1, "blas"):  # as fit(threads=1): BLAS sums in the same blocks
+        return probe_layers(model, nn.cross_entropy, x, TRAIN.labels)
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
@@ -211,7 +215,7 @@ def test_nothing_written_breaks_training_bit_for_bit(tmp_path: Path) -> None:
     watched, h_watched = run(None, 2, TensorBoard(tmp_path, every=1), dropout=0.3)
     for a, b in zip(plain.parameters(), watched.parameters(), strict=True):
         assert np.array_equal(a.data, b.data) and np.array_equal(a.grad, b.grad)
-    times = ("epoch_times", "epoch_eval_times")
+    times = ("epoch_times", "epoch_eval_times", "epoch_threads")  # measured, not computed
     assert {k: v for k, v in h_plain.to_dict().items() if k not in times} == {
         k: v for k, v in h_watched.to_dict().items() if k not in times
     }

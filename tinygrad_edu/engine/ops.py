@@ -23,7 +23,7 @@ import numpy as np
 from . import rule_math as rm
 from .errors import ShapeError, float_only
 from .function import Function
-from .speed import expand, matmul, sigmoid, sigmoid_grad
+from .speed import expand, masked, matmul, relu, sigmoid, sigmoid_grad
 
 Array = np.ndarray
 Grads = tuple[Any, Any]  # arrays, or Tensors under create_graph; None where none is needed
@@ -168,16 +168,16 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """out = max(a, 0).  d out/da = 1 where a > 0, else 0 (0 at the kink a = 0); tangent:
-    t where a > 0, else 0."""
+    """out = max(a, 0).  d out/da = 1 where a > 0, else 0 (also at the kink); tangent: t [a > 0]."""
 
     def forward(ctx, a: Array) -> Array:
-        ctx.save_for_backward(a > 0)
-        return np.maximum(a, 0)
+        out, positive = relu(a)  # both passes split over the cores
+        ctx.save_for_backward(positive)
+        return out
 
     def backward(ctx, g: Array) -> Array:
         (positive,) = ctx.saved
-        return g * positive
+        return masked(g, positive)
 
     def jvp(ctx, t: Array) -> Array:
         return t * ctx.saved[0]

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from . import parallel
+
 Array = np.ndarray
 
 #: Broadcast gradients up to this many elements are written out (see :func:`expand`).
@@ -48,6 +50,32 @@ def sigmoid_grad(s: Any, g: Any) -> Any:
     out *= s
     out *= g
     return out
+
+
+def relu(a: Array) -> tuple[Array, Array]:
+    """max(a, 0) and the mask a > 0 that its backward needs, both in a's memory layout. For a
+    large float array, piece by piece over the cores (``parallel.run_pieces``), each piece's two
+    passes back to back while it is in cache: ReLU's passes over a convolution's output are
+    memory-bound, and would leave the other cores idle."""
+    if type(a) is not np.ndarray or a.dtype.kind != "f" or a.size < parallel.MIN_SPLIT:
+        return np.maximum(a, 0), a > 0
+    out, positive = np.empty_like(a), np.empty_like(a, dtype=bool)
+
+    def piece(at: tuple[slice, ...]) -> None:
+        np.greater(a[at], 0, out=positive[at])
+        np.maximum(a[at], 0, out=out[at])
+
+    parallel.split_outer(a, piece)
+    return out, positive
+
+
+def masked(g: Any, mask: Array) -> Any:
+    """g * mask (ReLU's backward; mask boolean, of g's shape), split over the cores
+    (``parallel.elementwise``) for a large g, in the layout of the mask (the layout of ReLU's
+    input)."""
+    if type(g) is not np.ndarray or g.shape != mask.shape or g.size < parallel.MIN_SPLIT:
+        return g * mask
+    return parallel.elementwise(np.multiply, g, mask, out=np.empty_like(mask, dtype=g.dtype))
 
 
 def expand(g: Any, shape: tuple[int, ...]) -> Any:

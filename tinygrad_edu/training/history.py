@@ -38,7 +38,8 @@ class History:
     * ``epoch_end_iterations[e]``: updates done at the end of epoch e + 1;
       ``epoch_times[e]``: its wall-clock seconds of training (loading batches, forward, backward,
       update, bookkeeping), test evaluation excluded; ``epoch_eval_times[e]``: its seconds of
-      test evaluation.
+      test evaluation; ``epoch_threads[e]``: the thread count most of its steps ran at
+      (``fit``'s ``threads``; empty in a history from before it was recorded).
     * ``config``: how it was trained (model, optimiser, loss, batch size, seed, data, ...).
     * ``stop_reason``: why training stopped before its last epoch, in words ("" if it ran them
       all); ``failed``: whether the run failed (it diverged), set by ``fit`` from the callbacks.
@@ -53,6 +54,7 @@ class History:
     epoch_times: list[float] = field(default_factory=list)
     epoch_eval_times: list[float] = field(default_factory=list)
     epoch_end_iterations: list[int] = field(default_factory=list)
+    epoch_threads: list[int] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     stop_reason: str = ""
     failed: bool = False
@@ -123,7 +125,7 @@ class History:
                 raise ValueError(
                     f"History.from_dict: {f.name!r} must be a list, got {type(value).__name__}"
                 )
-            cast = int if "iterations" in f.name else float
+            cast = int if "iterations" in f.name or f.name == "epoch_threads" else float
             try:
                 kwargs[f.name] = [cast(v) if v is not None else math.nan for v in value]
             except (TypeError, ValueError):
@@ -236,7 +238,7 @@ def _apply_record(h: History, r: dict[str, Any]) -> None:
         keep = sum(1 for i in h.test_iterations if i <= iteration)
         for name in ("test_iterations", "test_loss", "test_acc"):
             del getattr(h, name)[keep:]
-        for name in ("epoch_times", "epoch_eval_times", "epoch_end_iterations"):
+        for name in ("epoch_times", "epoch_eval_times", "epoch_end_iterations", "epoch_threads"):
             del getattr(h, name)[epoch:]
         for name in ("iterations", "train_loss", "train_acc"):
             del getattr(h, name)[iteration:]
@@ -255,6 +257,8 @@ def _apply_record(h: History, r: dict[str, Any]) -> None:
         h.epoch_times.append(_float(r.get("seconds")))
         h.epoch_eval_times.append(_float(r.get("eval_seconds")))
         h.epoch_end_iterations.append(end)
+        if r.get("threads") is not None:  # logged since fit chooses its threads
+            h.epoch_threads.append(_count(r["threads"]))
 
 
 def _count(value: Any) -> int:

@@ -27,6 +27,7 @@ from .evaluation import (
 )
 from .history import History
 from .metrics import predicted_labels
+from .threads import ThreadChoice
 
 __all__ = ["fit"]
 
@@ -41,6 +42,7 @@ def fit(
     batch_size: int = 256,
     seed: int | None = None,
     callbacks: Sequence[Callback] = (),
+    threads: int | None = None,
 ) -> History:
     """Train ``model`` on ``train`` for ``epochs`` epochs; return the :class:`History`, whose
     ``stop_reason`` says why training stopped early ("" if it ran every epoch) and ``failed``
@@ -60,23 +62,32 @@ def fit(
     * ``callbacks`` are told of every event, in order (:mod:`~tinygrad_edu.training.callbacks`):
       e.g. ``ProgressBar()``, ``EpochLog()``, ``EvalEvery(100)``, ``StopOnNonFinite()``,
       ``RunFolder("runs/a")`` (the metrics log, checkpoints and resuming).
+    * ``threads``: how many threads a step uses. None: chosen by timing a few steps on one
+      thread, on the engine's pool of two (BLAS on one; the big products and passes split) and
+      on OpenBLAS's two threads, and again now and then (:mod:`~tinygrad_edu.training.threads`).
+      N: the pool's N threads throughout, which give the one-thread results bit for bit
+      (OpenBLAS's own threads change the last bits). The History records the setting
+      (``config["threads"]``) and each epoch's count (``epoch_threads``).
     """
     keep_freed_memory()  # each step reuses the last one's big arrays (engine/memory.py)
+    choice = ThreadChoice(threads, workload=(repr(model), batch_size))
     state = _training_state(
         model, train, test, loss, optimizer, epochs, batch_size, seed, callbacks
     )
-    try:
-        state.notify("on_train_begin")
-        state.evaluate_test()
-        while state.epoch < epochs and not state.stop:
-            _train_epoch(state)
-    finally:
-        state.history.stop_reason, state.history.failed = state.stop_reason, state.failed
-        state.notify("on_train_end")
+    state.history.config["threads"] = threads  # None: chosen by timing
+    with choice:
+        try:
+            state.notify("on_train_begin")
+            state.evaluate_test()
+            while state.epoch < epochs and not state.stop:
+                _train_epoch(state, choice)
+        finally:
+            state.history.stop_reason, state.history.failed = state.stop_reason, state.failed
+            state.notify("on_train_end")
     return state.history
 
 
-def _train_epoch(state: TrainingState) -> None:
+def _train_epoch(state: TrainingState, choice: ThreadChoice) -> None:
     """One pass over the training batches, then the epoch's test evaluation and record."""
     state.epoch += 1
     state.eval_seconds = 0.0
@@ -84,7 +95,9 @@ def _train_epoch(state: TrainingState) -> None:
     state.notify("on_epoch_begin")
     start = time.perf_counter()
     for x, y in state.batches:
+        choice.step_begins()
         _step(state, x, y)
+        choice.step_ended()
         state.notify("on_batch_end")
         if state.stop:
             break
@@ -94,6 +107,7 @@ def _train_epoch(state: TrainingState) -> None:
     h.epoch_times.append(train_seconds)
     h.epoch_eval_times.append(state.eval_seconds)
     h.epoch_end_iterations.append(state.iteration)
+    h.epoch_threads.append(choice.epoch_count())
     state.notify("on_epoch_end")
 
 

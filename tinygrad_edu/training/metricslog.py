@@ -7,8 +7,8 @@
 * ``{"event": "eval", "iteration", "epoch", "train_loss", "train_acc", "test_loss",
   "test_acc", ...}`` at every test evaluation (train values: mean of the minibatches since the
   previous evaluation; null before the first update);
-* ``{"event": "epoch", "epoch", "iteration", "seconds", "eval_seconds", ..., "batch_loss",
-  "batch_acc"}`` at every epoch end, with the epoch's per-minibatch values;
+* ``{"event": "epoch", "epoch", "iteration", "seconds", "eval_seconds", "threads", ...,
+  "batch_loss", "batch_acc"}`` at every epoch end, with the epoch's per-minibatch values;
 * ``{"event": "resume", "epoch", "iteration", "epochs", ...}`` where a run was resumed.
 
 Every line is flushed when written, and the file is fsync'ed at epoch ends, so a run can be

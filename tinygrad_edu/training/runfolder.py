@@ -339,6 +339,7 @@ class RunFolder(Callback):
             iteration=end,
             seconds=h.epoch_times[-1],
             eval_seconds=h.epoch_eval_times[-1],
+            threads=h.epoch_threads[-1] if h.epoch_threads else None,
             **_means(losses, accs),
             **tests,
             batch_loss=losses,
