@@ -493,9 +493,9 @@ def test_the_course_cnn_trains_bit_for_bit_split_over_two_threads(
     gradients and the weights are the same bits with the passes split over two threads (they
     are split: ReLU, pooling, im2col and col2im's adds) as on one."""
     from threadpoolctl import threadpool_limits
-    from tinygrad_edu.course.cnn import build_cnn
 
     from tinygrad_edu import nn
+    from tinygrad_edu.nn import build_cnn
     from tinygrad_edu.optim import Adam
 
     rng = np.random.default_rng(0)

@@ -18,8 +18,9 @@ times them again now and then, or at once when the steps it keeps get slower. Th
 are ordinary training steps.
 
 The pool's splits give the one-thread results bit for bit; OpenBLAS's threads sum long
-products in other blocks, so the last bits of float32 results change. A given ``threads=N``
-uses the pool: every given count trains to the same bits.
+products in other blocks, so the last bits of float32 results change. So the plans ``fit``
+chooses among (:func:`candidate_plans`) are one thread and the pool's, and a given
+``threads=N`` uses the pool: every run trains to the same bits, chosen or given.
 """
 
 from __future__ import annotations
@@ -82,10 +83,14 @@ def candidate_counts(most: int) -> list[int]:
 
 
 def candidate_plans(most: int) -> list[Plan]:
-    """The plans a trial times, in the order of preference: one thread, then for each count
-    the pool's threads (the one-thread bits), then OpenBLAS's."""
-    counts = candidate_counts(most)
-    return [Plan(1, 1)] + [p for n in counts[1:] for p in (Plan(1, n), Plan(n, 1))]
+    """The plans a trial times, in the order of preference: one thread, then the pool's
+    threads at each count. Every one gives the one-thread bits, so a run trains to the same
+    numbers whatever it chooses (a resumed run and an uninterrupted one agree bit for bit).
+    OpenBLAS's own threads are left out for that reason: they change the last bits, and they
+    gained only on the MLP on a quiet machine (1.65 s against the pool's 1.93 s for
+    ``tinygrad-edu train``, while beside a busy process they took 5.01 s against 1.94 s:
+    ``benchmarks/busy_machine.py``)."""
+    return [Plan(1, 1)] + [Plan(1, n) for n in candidate_counts(most)[1:]]
 
 
 class _Kept(NamedTuple):
