@@ -35,19 +35,13 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist-24k"
 ROWS = {"default": None, "1 thread": "1", "2 threads, OpenBLAS": "blas2", "2 threads, pool": "2"}
 STATES = ("quiet", "busy")
-#: A child that runs ``train`` on a fixed plan (``train`` has no --threads yet): argv[1] is N
-#: (``fit(threads=N)``: the engine's pool of N, BLAS on one) or blasN (OpenBLAS's N threads, the
-#: only plan fit's choice may take), the rest train's arguments.
-FIXED_THREADS = """
-import functools, sys
-import tinygrad_edu.cli.train as train
+#: A child that runs ``train`` on OpenBLAS's own N threads (argv[1] is blasN, the rest train's
+#: arguments): a plan ``fit`` never chooses (it changes the last bits), timed for comparison.
+OPENBLAS_THREADS = """
+import sys
 import tinygrad_edu.training.threads as threads
 from tinygrad_edu.cli import main
-plan = sys.argv[1]
-if plan.startswith("blas"):
-    threads.candidate_plans = lambda most: [threads.Plan(int(plan[4:]), 1)]
-else:
-    train.fit = functools.partial(train.fit, threads=int(plan))
+threads.candidate_plans = lambda most: [threads.Plan(int(sys.argv[1][4:]), 1)]
 sys.exit(main(["train", *sys.argv[2:]]))
 """
 SPIN = "while True: pass"
@@ -57,10 +51,12 @@ def train_seconds(threads: str | None, args: list[str], folder: Path) -> tuple[f
     """Training seconds of one ``train ARGS --out folder`` in a fresh process, and the thread
     count of each epoch (its ``history.json``)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "tinygrad_edu", "train"]
-    if threads is not None:
-        command = [sys.executable, "-c", FIXED_THREADS, threads]
-    command += [*args, "--out", str(folder), "--overwrite"]
+    command = [sys.executable, "-m", "tinygrad_edu", "train", *args]
+    if threads is not None and threads.startswith("blas"):
+        command = [sys.executable, "-c", OPENBLAS_THREADS, threads, *args]
+    elif threads is not None:  # the engine's pool of N, BLAS on one
+        command += ["--threads", threads]
+    command += ["--out", str(folder), "--overwrite"]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"busy_machine: train failed:\n{done.stdout}{done.stderr}")

@@ -24,7 +24,9 @@ def test_the_mlp_study_prints_its_table_and_draws_accuracy_and_loss(
 ) -> None:
     assert cli.main([*QUICK, "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
-    assert captured.out.startswith("784-64-10 sigmoid, sgd lr 2, batch 256, 3 epochs, seed 0.")
+    assert captured.out.startswith(
+        "784-64-10 sigmoid, sgd lr 2, batch 256, 3 epochs, seed 0, threads chosen by timing."
+    )
     rows = table_rows(captured.out)
     assert [row[:3] for row in rows] == [["200", "3", "3"], ["1,000", "3", "12"]]
     assert (tmp_path / "overfitting.md").read_text() == captured.out.rstrip("\n") + "\n"
@@ -46,7 +48,9 @@ def test_the_cnn_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     argv = [*QUICK, "--model", "cnn", "--epochs", "1", "--small", "100", "--out", str(tmp_path)]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
-    assert out.startswith("the small CNN, sgd lr 0.1, batch 256, 1 epoch, seed 0.")
+    assert out.startswith(
+        "the small CNN, sgd lr 0.1, batch 256, 1 epoch, seed 0, threads chosen by timing."
+    )
     assert [row[:3] for row in table_rows(out)] == [["100", "1", "1"], ["1,000", "1", "4"]]
     assert (tmp_path / "overfitting_cnn.png").stat().st_size > 5_000
     assert HANDOUT_EPOCHS == {"mlp": 30, "cnn": 15}

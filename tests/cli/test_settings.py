@@ -30,7 +30,15 @@ FOLDER_OPTIONS = {
     "--offline",
 }
 #: sweep's own options, beside the base settings it takes from the table.
-SWEEP_OPTIONS = {"--table", "--out", "--hidden", "--quick", "--tensorboard", "--log-loss"}
+SWEEP_OPTIONS = {
+    "--table",
+    "--out",
+    "--hidden",
+    "--quick",
+    "--tensorboard",
+    "--log-loss",
+    "--repeat",
+}
 
 
 def options_of(command: str) -> set[str]:

@@ -13,7 +13,7 @@ from toy_digits import blobs, patch_load_dataset
 
 import tinygrad_edu.data as data_module
 from tinygrad_edu import cli
-from tinygrad_edu.course import sweeps
+from tinygrad_edu.course import runs, sweeps
 
 
 @pytest.fixture
@@ -251,3 +251,49 @@ def test_sweep_curves_draws_three_figures(
     assert (
         err.count("\n") == 1 and "--table curves draws figures: give the folder with --out" in err
     )
+
+
+# ------------------------------------------------------------------------------ time and threads
+def test_a_given_thread_count_and_repeats_are_in_the_table(
+    sweep, fake_data: list, capsys: pytest.CaptureFixture
+) -> None:
+    """Before: no --threads, no --repeat; the time column named neither."""
+    assert (
+        sweep("--table", "hidden", "--quick", "--epochs", "1", "--threads", 2, "--repeat", 3) == 0
+    )
+    out = capsys.readouterr().out
+    rows = markdown_rows(out)
+    assert rows[0][-2:] == ["time (s)", "threads"] and {r[-1] for r in rows[1:]} == {"2"}
+    assert "the median of 3 runs" in out and "**Threads**" in out and "2 threads, given" in out
+
+
+def test_the_time_is_the_median_of_the_repeats(toy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each row trained ``repeat`` times: its time is the median, its accuracies the first's."""
+    train, test = toy
+    seconds = iter([5.0, 1.0, 3.0] * 3)
+    real = sweeps.run_config
+
+    def timed(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.train_seconds = next(seconds)
+        return result
+
+    monkeypatch.setattr(sweeps, "run_config", timed)
+    table = sweeps.run_sweep("hidden", train, test, epochs=1, repeat=3)
+    assert [r.train_seconds for r in table.results] == [3.0, 3.0, 3.0]
+    with pytest.raises(ValueError, match="repeat"):
+        sweeps.run_sweep("hidden", train, test, epochs=1, repeat=0)
+
+
+@pytest.mark.parametrize("load, busy", [(1.5, False), (6.0, True)])
+def test_a_busy_machine_is_said_in_the_caption(
+    toy, monkeypatch: pytest.MonkeyPatch, load: float, busy: bool
+) -> None:
+    """A load average above the cores while the rows trained: the caption says the times are
+    slower and noisier (before: nothing said it)."""
+    train, test = toy
+    monkeypatch.setattr(sweeps, "usable_cores", lambda: 2)
+    monkeypatch.setattr(runs, "load_average", lambda: load)
+    caption = sweeps.run_sweep("hidden", train, test, epochs=1).caption()
+    assert ("The machine was busy" in caption) == busy
+    assert ("load average up to 6.0 on 2 cores" in caption) == busy

@@ -6,6 +6,7 @@ was trained on. ``--first K`` lists the first K test images' true and predicted 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,10 +17,12 @@ import numpy as np
 from ..data import Dataset, DownloadError, shared_images
 from ..training import confusion_matrix, evaluate, predict
 from ..training.history import loss_text
+from ..training.threads import ThreadChoice
 from ..viz.text import percent_text
 from .errors import CLIError, one_line
 from .options import MODEL_HELP, PROG, add_data_arguments, model_file, positive_int
 from .rundata import check_fits, check_model_fits, dataset_to_load, load_model, load_run_data
+from .settings import add_setting_arguments
 
 __all__ = ["add_eval_command", "format_confusion_matrix", "run_eval"]
 
@@ -56,6 +59,7 @@ def add_eval_command(subparsers: Any) -> None:
         metavar="FILE",
         help="with --first K: save those K images, titled with their labels, as a PNG",
     )
+    add_setting_arguments(p, ("threads",), {"threads": "BLAS's own"})
     p.set_defaults(func=run_eval)
 
 
@@ -71,8 +75,9 @@ def run_eval(args: argparse.Namespace) -> int:
     check_fits(meta.get("sizes"), test)
     check_model_fits(model, test)
     seen = _seen_in_training(args, meta, where, train, test)
-    loss, acc = evaluate(model, test)
-    probs, predicted = predict(model, test.images)
+    with ThreadChoice(args.threads) if args.threads else contextlib.nullcontext():
+        loss, acc = evaluate(model, test)
+        probs, predicted = predict(model, test.images)
     cm = confusion_matrix(test.labels, predicted, num_classes=len(test.classes))
     print(
         f"{args.model} on {test.name}{_from(where)} ({len(test)} test images): "

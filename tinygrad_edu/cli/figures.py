@@ -108,7 +108,8 @@ def run_title(history: History, settings: Mapping[str, Any] | None) -> str:
     done = plural(history.epochs, "epoch")
     if total:
         done = f"{history.epochs}/{plural(total, 'epoch')}"
-    how = f"\n{training_text(s, leave_out=('epochs',))}" if s.get("optimizer") else ""
+    # every setting that changes the curves (not the threads: every count trains the same)
+    how = f"\n{training_text(s, leave_out=('epochs', 'threads'))}" if s.get("optimizer") else ""
     return f"{' '.join(parts)}: {done}{how}" if parts else f"Training history: {done}"
 
 

@@ -41,7 +41,7 @@ HANDOUT_OPTIMIZER, HANDOUT_BATCH, SMALL = "sgd", 256, 2000
 #: ``--quick``: training images, validation images, images of the small run, epochs.
 QUICK = (1000, 1000, 200, 3)
 #: The options overfit takes from ``train``'s settings table (:data:`.settings.SETTINGS`).
-SETTING_KEYS = ("optimizer", "lr", "momentum", "batch_size", "epochs", "seed")
+SETTING_KEYS = ("optimizer", "lr", "momentum", "batch_size", "epochs", "seed", "threads")
 
 
 def add_overfit_command(subparsers: Any) -> None:
@@ -128,6 +128,7 @@ def _config(args: argparse.Namespace, epochs: int | None) -> tuple[RunConfig, di
         "batch_size": args.batch_size or HANDOUT_BATCH,
         "epochs": epochs or HANDOUT_EPOCHS[args.model],
         "seed": 0 if args.seed is None else args.seed,
+        "threads": args.threads,
     }
     config = RunConfig(
         model=args.model,
@@ -136,6 +137,7 @@ def _config(args: argparse.Namespace, epochs: int | None) -> tuple[RunConfig, di
         momentum=momentum,
         batch_size=settings["batch_size"],
         epochs=settings["epochs"],
+        threads=args.threads,
     )
     return config, settings
 

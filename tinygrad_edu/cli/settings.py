@@ -357,6 +357,18 @@ SETTINGS: tuple[Setting, ...] = (
         integer(0, metavar="K"),
         default_text="0: at epoch ends only",
     ),
+    Setting(
+        "threads",
+        "threads per training step: BLAS on one and the engine's pool of N (every N trains "
+        "to the same numbers)",
+        None,
+        integer(1, metavar="N"),
+        old_runs=None,
+        resume=MAY_MOVE,
+        sweep=True,
+        shown=lambda v: f", {plural(v, 'thread')}" if v else ", threads chosen by timing",
+        default_text="chosen by timing the steps, and again as the machine gets busier",
+    ),
 )
 BY_KEY = {row.key: row for row in SETTINGS}
 

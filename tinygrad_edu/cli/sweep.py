@@ -87,6 +87,14 @@ def add_sweep_command(subparsers: Any) -> None:
         help="also write each row's TensorBoard run to DIR/<table>/<value> (e.g. DIR/lr/0.005); "
         'view them with `tensorboard --logdir DIR`. Needs pip install "tinygrad_edu[tensorboard]"',
     )
+    p.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=1,
+        metavar="R",
+        help="train each row R times (the same seed: the same accuracies); its time is the "
+        "median of the R (default 1)",
+    )
     p.add_argument("--log-loss", action="store_true", help="curves: the loss on a log scale")
     p.set_defaults(func=run_sweep)
 
@@ -157,8 +165,9 @@ def run_sweep(args: argparse.Namespace) -> int:
     runs = 0
     for name in tables:
         print(f"sweep {name}: {train.name} ({len(train):,} train images)", file=sys.stderr)
+        board = _row_callbacks(args.tensorboard)
         table = sweeps.run_sweep(
-            name, train, test, args.seed, epochs, _log, _row_callbacks(args.tensorboard), base
+            name, train, test, args.seed, epochs, _log, board, base, args.repeat
         )
         runs += len(table.results)
         print(table.to_markdown(), flush=True)

@@ -225,6 +225,8 @@ def _resumed_run(args: argparse.Namespace) -> TrainRun:
         settings["epochs"] = args.epochs
     if args.data_dir is not None:  # the data may have moved
         settings["data_dir"] = str(args.data_dir.resolve())
+    if args.threads is not None:  # every count trains to the same numbers
+        settings["threads"] = args.threads
     return TrainRun(settings, folder, checkpoint, run_id=checkpoint.run_id or new_run_id())
 
 
@@ -338,6 +340,7 @@ def _fit(
                 batch_size=s["batch_size"],
                 seed=s["seed"],
                 callbacks=_callbacks(run, overwrite),
+                threads=s.get("threads"),
             )
     except CheckpointError as e:
         raise CLIError(f"--resume {run.folder}: {one_line(e)}") from None

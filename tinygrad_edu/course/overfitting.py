@@ -116,6 +116,7 @@ def overfitting_run(
         batch_size=config.batch_size,
         seed=seed,
         callbacks=[*needed, LambdaCallback(on_epoch_end=after_epoch)],
+        threads=config.threads,
     )
     run.updates = history.epoch_end_iterations[-1] if history.epoch_end_iterations else 0
     run.train_seconds = float(sum(history.epoch_times))

@@ -12,6 +12,8 @@ learning-rate decay, weight decay, initialisation, dropout, augmentation);
 from __future__ import annotations
 
 import math
+import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -49,7 +51,8 @@ class RunConfig:
     ``nesterov``. ``lr_decay`` multiplies the learning rate after every epoch, ``weight_decay``
     adds ``weight_decay * w`` to each gradient, ``init`` and ``init_std`` draw the MLP's weights
     (``nn.init``), ``dropout`` drops hidden units while training, ``augment`` shifts and turns
-    the training images anew every epoch. The defaults are the course's sweep setting:
+    the training images anew every epoch. ``threads``: ``fit``'s (None: chosen by timing the
+    steps; every count trains to the same numbers). The defaults are the course's sweep setting:
     plain SGD, lr 0.5, batch 200, 10 epochs, none of the rest.
     """
 
@@ -67,6 +70,7 @@ class RunConfig:
     init_std: float = 0.1
     dropout: float = 0.0
     augment: bool = False
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("hidden", "batch_size", "epochs"):
@@ -154,7 +158,9 @@ class RunConfig:
 @dataclass
 class RunResult:
     """What one run measured. Accuracies are fractions in [0, 1]; ``train_acc`` is on the whole
-    training set after training; ``train_seconds`` is training alone (``sum(epoch_times)``)."""
+    training set after training; ``train_seconds`` is training alone (``sum(epoch_times)``);
+    ``threads`` the count most of its epochs ran on; ``load`` the machine's 1-minute load
+    average when it ended (nan where the system does not tell)."""
 
     config: RunConfig
     train_acc: float
@@ -164,6 +170,8 @@ class RunResult:
     train_loss: float = math.nan
     test_loss: float = math.nan
     history: History | None = None
+    threads: int = 1
+    load: float = math.nan
 
     def row(self) -> dict[str, float | int | str]:
         """The CSV row: the settings, then the measurements (full precision)."""
@@ -178,7 +186,23 @@ class RunResult:
             "train_acc": self.train_acc,
             "test_acc": self.test_acc,
             "train_seconds": self.train_seconds,
+            "threads": self.threads,
         }
+
+
+def usual_count(counts: Sequence[int]) -> int:
+    """The thread count most epochs ran on (the smaller one on a tie; 1 for none)."""
+    tally = Counter(counts)
+    return min(tally, key=lambda n: (-tally[n], n)) if tally else 1
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average: processes running or waiting for a core (nan where
+    the system does not tell, e.g. on Windows)."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return math.nan
 
 
 def check_datasets(who: str, **datasets: Dataset) -> None:
@@ -226,6 +250,7 @@ def run_config(
         batch_size=config.batch_size,
         seed=seed,
         callbacks=[*needed, *callbacks],
+        threads=config.threads,
     )
     train_loss, train_acc = evaluate(model, train)
     test_loss, test_acc = evaluate(model, test)
@@ -238,6 +263,8 @@ def run_config(
         train_loss=train_loss,
         test_loss=test_loss,
         history=history,
+        threads=usual_count(history.epoch_threads),
+        load=load_average(),
     )
     if log is not None:
         log(

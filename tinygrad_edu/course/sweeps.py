@@ -22,6 +22,7 @@ import csv
 import io
 import math
 import os
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -29,8 +30,10 @@ from typing import Any
 
 from ..data import Dataset
 from ..engine.errors import InputError, check_integer
+from ..engine.parallel import usable_cores
 from ..training import Callback
-from .runs import Log, RunConfig, RunResult, check_datasets, percent, run_config
+from ..training.history import plural
+from .runs import Log, RunConfig, RunResult, check_datasets, percent, run_config, usual_count
 
 __all__ = [
     "BASE_CONFIG",
@@ -92,6 +95,7 @@ COLUMNS = (
     ("train_acc", "train acc (%)"),
     ("test_acc", "test acc (%)"),
     ("train_seconds", "time (s)"),
+    ("threads", "threads"),
 )
 
 
@@ -153,6 +157,7 @@ class SweepTable:
     n_test: int = 0
     seed: int = 0
     base: RunConfig = BASE_CONFIG
+    repeat: int = 1
 
     @property
     def title(self) -> str:
@@ -179,8 +184,10 @@ class SweepTable:
             f"**Train acc**: accuracy on the full training set ({self.n_train:,} images) after "
             f"training. **Test acc**: on {self.test_name} ({self.n_test:,} images). "
             "**Time**: wall-clock seconds of training only (batches, forward, backward, "
-            "updates; no evaluation), one run. **Updates**: epochs x ceil(N / batch)."
+            f"updates; no evaluation), {self._runs_text()}. **Threads**: the threads its "
+            f"steps ran on ({self._threads_text()}). **Updates**: epochs x ceil(N / batch)."
         )
+        text += self._busy_text()
         big = [r.config.batch_size for r in self.results if r.config.batch_size >= self.n_train]
         partial = [
             r.config.batch_size
@@ -198,6 +205,28 @@ class SweepTable:
                 f"{self.n_train % b:,}."
             )
         return text
+
+    def _runs_text(self) -> str:
+        if self.repeat == 1:
+            return "one run"
+        return f"the median of {self.repeat} runs (the same seed: the accuracies repeat exactly)"
+
+    def _threads_text(self) -> str:
+        given = self.base.threads
+        return f"{plural(given, 'thread')}, given" if given else "chosen by timing the steps"
+
+    def _busy_text(self) -> str:
+        """A warning when the machine was busy while the runs trained: a 1-minute load average
+        above the cores this process may use means other work competed for them."""
+        loads = [r.load for r in self.results if not math.isnan(r.load)]
+        cores = usable_cores()
+        if not loads or max(loads) <= cores:
+            return ""
+        return (
+            f" **The machine was busy** while these ran (load average up to {max(loads):.1f} "
+            f"on {plural(cores, 'core')}): the times are slower and noisier than on a quiet "
+            "machine; compare them only with runs made beside them."
+        )
 
     def to_markdown(self) -> str:
         """A heading, the table (accuracies in %, two decimals) and the caption."""
@@ -250,6 +279,8 @@ def optimizer_name(config: RunConfig) -> str:
 
 
 def _format_markdown(key: str, value: float | int | str) -> str:
+    if key == "threads":
+        return str(value)
     if key in ("train_acc", "test_acc"):
         return percent(value)
     if key == "train_seconds":
@@ -300,20 +331,37 @@ def run_sweep(
     log: Log = None,
     callbacks: RowCallbacks | None = None,
     base: RunConfig = BASE_CONFIG,
+    repeat: int = 1,
 ) -> SweepTable:
     """Run every configuration of ``table`` (:func:`table_configs` from ``base``) and collect
     the results.
 
     ``callbacks(row_name)`` gives each run's training callbacks (e.g. a TensorBoard per row;
-    see :func:`~.runs.run_config`).
+    see :func:`~.runs.run_config`). ``repeat``: each row is trained that many times (the same
+    seed, so the same accuracies) and its time is the median of theirs.
     """
+    check_integer("run_sweep", "repeat", repeat, 1)
     configs = table_configs(table, epochs, base)
     check_datasets("run_sweep", train=train, test=test)
     results = [
-        run_config(c, train, test, seed, log, callbacks(row_name(table, c)) if callbacks else ())
+        _repeated(repeat, lambda c=c: run_config(
+            c, train, test, seed, log, callbacks(row_name(table, c)) if callbacks else ()
+        ))
         for c in configs
-    ]
-    return _table(table, results, train, test, seed, base, epochs)
+    ]  # fmt: skip
+    return replace(_table(table, results, train, test, seed, base, epochs), repeat=repeat)
+
+
+def _repeated(times: int, run: Callable[[], RunResult]) -> RunResult:
+    """``run()`` ``times`` times: the first result, with the median of their seconds, the
+    thread count most of them used and the highest load average seen."""
+    results = [run() for _ in range(times)]
+    return replace(
+        results[0],
+        train_seconds=float(statistics.median(r.train_seconds for r in results)),
+        threads=usual_count([r.threads for r in results]),
+        load=max((r.load for r in results if not math.isnan(r.load)), default=math.nan),
+    )
 
 
 def _table(

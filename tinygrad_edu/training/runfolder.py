@@ -62,7 +62,7 @@ __all__ = [
 #: description (its learning rate moves with a decay; a different optimiser is refused when
 #: its state is loaded). Every other entry must match: the model, loss, batch size, seed, data,
 #: and every callback's ``config()``.
-RESUME_MAY_CHANGE = ("epochs", "optimizer")
+RESUME_MAY_CHANGE = ("epochs", "optimizer", "threads")  # threads: every count, the same bits
 #: The lock file of a run folder.
 LOCK_FILE = ".lock"
 #: The model file ``train`` saves in a run folder when the run ends.
