@@ -13,8 +13,10 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -132,17 +134,40 @@ def test_every_notebook_has_the_same_install_cell() -> None:
     assert len({code_cells(p)[0] for p in NOTEBOOKS}) == 1
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_on_the_bundled_digits(path: Path, tmp_path: Path) -> None:
-    """Top to bottom in a fresh kernel, in an empty working folder, each cell within the
-    runner's time limit; every figure is shown inline (a PNG in the outputs)."""
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Any, Path]]:
+    """Every notebook run top to bottom, each in a fresh kernel and an empty working folder:
+    two at a time (each kernel on one BLAS thread, so two use two cores; the five took 116 s
+    one after another here, the CNN's notebook 66 s of them). name -> (the executed notebook,
+    its folder); an exception stands in for a notebook that could not run."""
     if importlib.util.find_spec("ipykernel") is None:
         pytest.skip("no Jupyter kernel can start here: ipykernel is not installed")
     runner = load_runner()
-    nb, _ = runner.execute(path, tmp_path)
+
+    def run(path: Path) -> tuple[Any, Path]:
+        folder = tmp_path_factory.mktemp(path.stem)
+        try:
+            return runner.execute(path, folder)[0], folder
+        except Exception as error:  # reported by that notebook's test
+            return error, folder
+
+    cnn_first = sorted(NOTEBOOKS, key=lambda p: "cnn" not in p.name)  # the longest, by far
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip((p.name for p in cnn_first), pool.map(run, cnn_first), strict=True))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_on_the_bundled_digits(
+    path: Path, executed: dict[str, tuple[Any, Path]]
+) -> None:
+    """Top to bottom in a fresh kernel, in an empty working folder, each cell within the
+    runner's time limit; every figure is shown inline (a PNG in the outputs)."""
+    nb, folder = executed[path.name]
+    if isinstance(nb, Exception):
+        raise nb
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [out for out in outputs if out.output_type == "error"]
     figures = [out for out in outputs if "image/png" in out.get("data", {})]
     assert len(figures) >= 2, f"{path.name}: its figures are not shown inline"
-    written = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*") if p.is_file()}
+    written = {p.relative_to(folder).parts[0] for p in folder.rglob("*") if p.is_file()}
     assert written <= {"runs"}, f"{path.name} wrote {written} into its working folder"
