@@ -1,5 +1,5 @@
 """Does it matter where a weight matrix starts? Time the SGD update ``W -= lr * dW`` on a
-(784, 64) float32 W (the seeds' first layer) that starts on a 64-byte boundary (a cache line)
+(784, 64) float32 W (the course's first layer) that starts on a 64-byte boundary (a cache line)
 against copies that start 16, 32 and 48 bytes past one (numpy only promises 16).
 
 Each variant updates its own W with the same dW; the variants are timed interleaved, round

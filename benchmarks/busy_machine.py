@@ -1,7 +1,7 @@
 """Seconds of ``tinygrad-edu train`` by default (threads chosen by timing) against 1 and 2
 threads, on a quiet machine and beside a busy process, side by side.
 
-Each run is a fresh process training the default network (the seeds' MLP, momentum, batch 256)
+Each run is a fresh process training the default network (the course's MLP, momentum, batch 256)
 on ``--data-dir`` (the 24k MNIST folder; the bundled mnist-sample where it is absent) for
 ``--epochs``; the time is its training seconds as ``train`` records them (the sum of
 ``history.json``'s ``epoch_times``: no evaluation, no start-up). Rows: ``default`` (chosen by

@@ -1,4 +1,4 @@
-"""Seconds per epoch of the seeds' MLP (784-64-10 sigmoid, batch 256, float32, plain SGD):
+"""Seconds per epoch of the course's MLP (784-64-10 sigmoid, batch 256, float32, plain SGD):
 tinygrad_edu against a hand-written numpy forward/backward of the same network (and PyTorch).
 
 All rows start from the same initial weights (N(0, 0.1^2), zero biases) and see the same

@@ -1,6 +1,6 @@
 """Seconds and memory to evaluate MNIST's test images, by evaluation batch size.
 
-For the course's CNN (``nn.models.build_cnn``) and the seeds' 784-64-10 sigmoid MLP:
+For the course's CNN (``nn.models.build_cnn``) and the course's 784-64-10 sigmoid MLP:
 ``training.evaluate(model, test, batch_size=B)`` for each B of ``--batch-sizes``, timed in
 interleaved rounds (the order rotates each round) after one warm-up pass each; the table gives
 the median seconds and their spread. Every batch size must give the same loss and accuracy (to

@@ -3,7 +3,7 @@
 
 Two functions, both through ``tinygrad_edu.autograd.functional.jacobian``:
 
-* the seeds' loss: the mean cross-entropy of the 784-64-10 sigmoid MLP on a minibatch of real
+* the course's loss: the mean cross-entropy of the 784-64-10 sigmoid MLP on a minibatch of real
   MNIST digits, as a function of its parameters: n = 50,890 inputs, m = 1 output;
 * a wide map: a small decoder z -> sigmoid(W2 tanh(W1 z)), R^10 -> R^784: n = 10, m = 784.
 
@@ -36,7 +36,7 @@ STRATEGIES = ("reverse-mode", "forward-mode")
 
 
 def seeds_loss(data_dir: Path, batch: int) -> tuple[Callable[..., Tensor], tuple[Tensor, ...]]:
-    """The seeds' loss on ``batch`` real digits, as a function of (W1, b1, W2, b2)."""
+    """The course's loss on ``batch`` real digits, as a function of (W1, b1, W2, b2)."""
     train, _ = load_dataset("mnist", data_dir=data_dir, download=False, fallback=False)
     x = Tensor(train.images[:batch].reshape(batch, 784).astype(np.float32) / 255)
     y = train.labels[:batch]
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=16, help="digits in the seeds' loss")
+    parser.add_argument("--batch", type=int, default=16, help="digits in the course's loss")
     args = parser.parse_args(argv)
     if not (args.data_dir / "train-images-idx3-ubyte.gz").exists():
         print(
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|---:|")
     print(
         compare(
-            f"the seeds' loss, batch {args.batch}",
+            f"the course's loss, batch {args.batch}",
             *seeds_loss(args.data_dir, args.batch),
             args.rounds,
         )

@@ -1,4 +1,4 @@
-"""Time one training step of the seeds' 784-64-10 sigmoid MLP: Tensor ops vs hand-written numpy.
+"""Time one training step of the course's 784-64-10 sigmoid MLP: Tensor ops vs hand-written numpy.
 
 All rows do the same work per step on the same real MNIST minibatches: forward, mean softmax
 cross-entropy, backward (no gradient for the input batch), and an in-place SGD update. Rows:

@@ -1,6 +1,6 @@
 """Where the MLP step's time goes: numpy work against the engine's own (Python) overhead.
 
-Four rows train the seeds' 784-64-10 sigmoid MLP (batch 256 unless ``--batch-size``, plain SGD,
+Four rows train the course's 784-64-10 sigmoid MLP (batch 256 unless ``--batch-size``, plain SGD,
 real MNIST) from the same weights on the same batches, each recording the minibatch loss and
 accuracy:
 

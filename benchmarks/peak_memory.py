@@ -1,7 +1,7 @@
 """Peak memory of one MLP epoch: tinygrad_edu (``fit`` and a bare loop) against hand-written numpy.
 
 Each row runs in a fresh Python process of its own (peak RSS is per process): it loads the
-training set, builds the seeds' 784-64-10 sigmoid MLP, trains one epoch (batch 256, SGD, as
+training set, builds the course's 784-64-10 sigmoid MLP, trains one epoch (batch 256, SGD, as
 ``epoch_time.py``), and reports ``ru_maxrss``, the process's peak resident set. The first epoch
 also makes the loader's float32 copy of the images (188 MB for 60k), alike in every row; so the
 table gives the peak after that epoch, and how much the peak still grows over the epochs after it

@@ -6,7 +6,7 @@ Both routes of a row compute the same numbers (checked before timing). They are 
 interleaved, round after round, alternating which goes first, each call repeated until a
 measurement lasts about ``--target-ms``; the table gives the median microseconds per call and
 the ratio obvious / ours (median and min..max over the rounds: above 1, the helper is faster).
-Shapes: the seeds' 784-64-10 sigmoid MLP (the course's MLP) at batch 256 and 1, and the course's
+Shapes: the course's 784-64-10 sigmoid MLP (the course's MLP) at batch 256 and 1, and the course's
 CNN at batch 128, timed after ``engine.memory.keep_freed_memory()`` (as in training). Then
 ``engine/parallel.py``'s splits of the CNN's big passes and products over ``--split`` threads
 (BLAS on one, as ``fit``'s pool runs them) against one thread: above 1 the split is faster,

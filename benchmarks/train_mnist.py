@@ -1,4 +1,4 @@
-"""Train the seeds' networks (and a stronger MLP) on MNIST and Fashion-MNIST; print a table.
+"""Train the course's networks (and a stronger MLP) on MNIST and Fashion-MNIST; print a table.
 
     python benchmarks/train_mnist.py [--data-dir ../shared/data/mnist-24k] [--fashion-dir DIR]
                                      [--only mnist|fashion|NAME] [--out DIR]
@@ -8,7 +8,7 @@ default ``--data-dir`` is ``../shared/data/mnist-24k`` relative to the repo root
 is the full 60k/10k set from ``--fashion-dir``, else Debian's /usr/share/datasets/fashion-mnist
 or the cache; its rows are skipped (saying so) if it is absent. Every run is seeded (weights,
 batch order, dropout), so the numbers repeat. Targets from the issue: softmax regression >= 91%,
-the seeds' 784-64-10 sigmoid >= 96% (MNIST) / >= 86% (Fashion), best MLP >= 97.8% / >= 89%.
+the course's 784-64-10 sigmoid >= 96% (MNIST) / >= 86% (Fashion), best MLP >= 97.8% / >= 89%.
 ``--out DIR`` saves each run's history (JSON) and model (.npz).
 """
 
@@ -51,7 +51,7 @@ class Run:
     lr: float
     epochs: int
     batch_size: int = 256
-    init: str = "normal"  # normal = N(0, 0.1^2), the seeds' init
+    init: str = "normal"  # normal = N(0, 0.1^2), the course's init
     dropout: float = 0.0
     lr_decay: float = 1.0  # lr <- lr * lr_decay after every epoch
     target: float = 0.0
@@ -75,7 +75,7 @@ class Run:
 
 RUNS = [
     Run("softmax regression", "mnist", (784, 10), "sigmoid", "sgd", 0.5, 10, target=0.91),
-    Run("seeds' MLP", "mnist", (784, 64, 10), "sigmoid", "momentum", 0.5, 20, target=0.96),
+    Run("course's MLP", "mnist", (784, 64, 10), "sigmoid", "momentum", 0.5, 20, target=0.96),
     Run(
         "best MLP",
         "mnist",
@@ -91,7 +91,7 @@ RUNS = [
         target=0.978,
     ),
     Run(
-        "seeds' MLP",
+        "course's MLP",
         "fashion-mnist",
         (784, 64, 10),
         "sigmoid",

@@ -89,7 +89,7 @@ def backprop_md() -> None:
     losst = nn.cross_entropy(z2t, yb)
     names = {"W1": first.weight, "b1": first.bias, "W2": second.weight, "b2": second.bias}
     names |= {"z1": z1t, "h": ht, "z2": z2t, "loss": losst}
-    title = "the seeds' MLP, one minibatch"
+    title = "the course's MLP, one minibatch"
     render(draw(losst, model=model, names=names, title=title), OUT / "seed_mlp_graph.svg")
     ex = build("tiny-mlp")
     with trace() as t:
