@@ -7,7 +7,7 @@
 
 By default the seeds' 784-64-10 sigmoid MLP (softmax cross-entropy, SGD with momentum 0.9,
 lr 0.5, batch 100); ``--model cnn`` takes the course's small CNN instead, and ``--optimizer``,
-``--lr``, ``--batch-size`` change the training (seed 002, sections 2.5 and 3.3: ``--optimizer sgd
+``--lr``, ``--batch-size`` change the training (handout 002, sections 2.5 and 3.3: ``--optimizer sgd
 --batch-size 256`` for each network). The network is trained for the same number of epochs on
 the first ``--small`` training images and on all of them. After every epoch it is evaluated on
 the images it was trained on and on a validation set: the official 10,000-image MNIST test set

@@ -261,7 +261,7 @@ def test_data_public_names() -> None:
 
 def test_the_library_says_what_network_it_means() -> None:
     """ "the seeds' MLP" meant the course's 784-64-10 sigmoid MLP to its authors only; a reader
-    of the library is told which network (the handouts' own names, such as seed 003, stay)."""
+    of the library is told which network (the handouts' own names, such as handout 003, stay)."""
     offenders = [
         f"{path.relative_to(PACKAGE)}:{n}"
         for path in MODULES.values()

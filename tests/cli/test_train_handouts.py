@@ -96,7 +96,7 @@ def test_init_std_and_dropout(tmp_path: Path) -> None:
 
 
 def test_digit_trains_one_vs_rest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--digit 0 --arch 784,1: seed 004's single neuron, one sigmoid output and BCE; it beats
+    """--digit 0 --arch 784,1: handout 004's single neuron, one sigmoid output and BCE; it beats
     always saying "not 0"."""
     argv = ["train", *TINY_SAMPLE, "--digit", "0", "--arch", "784,1", "--optimizer", "sgd"]
     assert cli.main([*argv, "--lr", "0.5", "--epochs", "5", "--out", str(tmp_path)]) == 0

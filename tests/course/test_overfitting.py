@@ -35,7 +35,7 @@ def test_overfitting_rejects_a_bad_size(toy) -> None:
 
 
 def test_the_study_takes_the_cnn_and_other_settings(toy) -> None:
-    """Seed 002, 3.3: the same study with the small CNN, plain SGD and another batch size."""
+    """Handout 002, 3.3: the same study with the small CNN, plain SGD and another batch size."""
     train, validation = toy
     config = RunConfig(model="cnn", optimizer="sgd", lr=0.05, batch_size=64, epochs=1)
     assert config.network == "the small CNN"

@@ -194,7 +194,7 @@ def test_sweep_on_real_mnist(sweep, mnist_dir: Path, capsys: pytest.CaptureFixtu
 
 # ------------------------------------------------------------------------------ base and curves
 def test_the_base_of_every_table_can_change() -> None:
-    """Seed 003, section 2.2: the batch x epochs table with Adam and 20 hidden units."""
+    """Handout 003, section 2.2: the batch x epochs table with Adam and 20 hidden units."""
     base = sweeps.base_config("adam", hidden=20, activation="relu", batch_size=100)
     assert (base.optimizer, base.lr, base.hidden, base.activation, base.batch_size) == (
         "adam", 0.003, 20, "relu", 100,

@@ -17,7 +17,7 @@ from tinygrad_edu.training.history import loss_text
         (2.302585, "2.3026"),
         (0.31214, "0.3121"),
         (0.0123456, "0.01235"),
-        (0.00012346, "0.0001235"),  # seed 004's 500-epoch loss printed as 0.0001
+        (0.00012346, "0.0001235"),  # handout 004's 500-epoch loss printed as 0.0001
         (1.2345e-5, "1.234e-05"),
         (12.5, "12.5000"),
         (0.0, "0.0000"),
@@ -38,7 +38,7 @@ def test_a_loss_is_never_printed_as_a_rounded_zero(loss: float) -> None:
 
 
 def test_the_epoch_line_and_the_summary_show_a_tiny_loss() -> None:
-    """Seed 004's 64-unit network after 500 epochs: its losses print with 4 digits, not 0.0001."""
+    """Handout 004's 64-unit network after 500 epochs: losses print 4 digits, not 0.0001."""
     from tinygrad_edu.training import History
     from tinygrad_edu.training.callbacks import epoch_line
 

@@ -215,7 +215,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "digit",
         "one-vs-rest: tell digit K from all others, with one sigmoid output and binary "
-        "cross-entropy (--arch 784,1 is seed 004's single neuron)",
+        "cross-entropy (--arch 784,1 is handout 004's single neuron)",
         None,
         integer(0, 9, metavar="K"),
         old_runs=None,
@@ -341,7 +341,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "init_std",
-        "standard deviation of --init normal's weights (seed 001 uses 0.01)",
+        "standard deviation of --init normal's weights (handout 001 uses 0.01)",
         0.1,
         number(0, low_open=True, metavar="S"),
         old_runs=0.1,

@@ -13,9 +13,9 @@ stderr. ``--tensorboard DIR`` writes each row's run to ``DIR/<table>/<value>`` (
 base setting ``train`` takes (the rows of :data:`~tinygrad_edu.cli.settings.SETTINGS` that
 ``sweep`` takes: ``--lr``, ``--optimizer``, ``--momentum``, ``--batch-size``, ``--epochs``,
 ``--dropout``, ``--augment``, ...) change the base every table starts from, wherever the table
-itself does not vary that setting (seed 003: ``--table batch --optimizer adam
+itself does not vary that setting (handout 003: ``--table batch --optimizer adam
 --hidden 20``; the hidden units at the best learning rate: ``--table hidden --lr 2``).
-``--table curves`` draws seed 003's curve-monitoring figures into ``--out DIR``.
+``--table curves`` draws handout 003's curve-monitoring figures into ``--out DIR``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def add_sweep_command(subparsers: Any) -> None:
         default="all",
         help="lr (0.005 ... 2), hidden (50, 20, 5 units), batch (200 x 10, 20000 x 10, "
         "20000 x 100 epochs), optimizer (SGD, momentum, Adam), all (default: these four), or "
-        "curves (seed 003's loss and accuracy per epoch for batch x epochs 500 x 20, "
+        "curves (handout 003's loss and accuracy per epoch for batch x epochs 500 x 20, "
         "30000 x 20 and 200 x 250, drawn into --out DIR; a batch over the training set's size "
         "is the full batch)",
     )

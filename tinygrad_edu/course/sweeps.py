@@ -71,7 +71,7 @@ BATCH_EPOCHS = ((200, 10), (20000, 10), (20000, 100))
 OPTIMIZER_LR = {"sgd": 0.5, "momentum": 0.5, "adam": 0.003}
 #: The base's learning rate per optimiser (``--optimizer``).
 BASE_LR = {**OPTIMIZER_LR, "nesterov": 0.5}
-#: Seed 003's curve-monitoring runs: (batch size, epochs).
+#: Handout 003's curve-monitoring runs: (batch size, epochs).
 CURVE_RUNS = ((500, 20), (30000, 20), (200, 250))
 
 #: ``--quick``: the first images of each split, and epochs per run.
@@ -395,7 +395,7 @@ def run_curves(
     base: RunConfig = BASE_CONFIG,
     log_loss: bool = False,
 ) -> tuple[SweepTable, list[Path]]:
-    """Seed 003's curve monitoring: train each of :func:`curve_configs` with the test set
+    """Handout 003's curve monitoring: train each of :func:`curve_configs` with the test set
     measured every epoch, and draw its loss and accuracy curves as
     ``out_dir/curves_<batch>x<epochs>.png``. A batch larger than the training set is the whole
     set (full batch: one update per epoch), and ``log`` says so."""
