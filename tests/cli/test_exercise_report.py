@@ -293,3 +293,33 @@ def test_check_json_refuses_a_folder_before_grading(
     err = capsys.readouterr().err
     assert time.monotonic() - start < 5 and err.count("\n") == 1
     assert f"--json: {tmp_path} is a folder: expected a file name" in err
+
+
+USES_AUTODIFF = """
+
+def cross_entropy_grad(z, y):
+    from tinygrad_edu import Tensor, nn
+
+    zt = Tensor(z, requires_grad=True)
+    nn.cross_entropy(zt, y).backward()
+    return zt.grad
+"""
+
+
+def test_a_file_that_lets_autodiff_find_its_gradient_passes_but_is_flagged(
+    tmp_path: Path,
+) -> None:
+    """The grader checks numbers, and autograd's are right: the teacher is told who used it."""
+    folders = [workspace(tmp_path / "alice"), workspace(tmp_path / "judy", append=USES_AUTODIFF)]
+    status, out, err = report(*folders, "--html", tmp_path / "class.html")
+    assert status == 0, err
+    assert "  gradient: 2/2 passed (100%)\n" in out
+    code = (tmp_path / "judy" / "softmax_cross_entropy.py").read_text().splitlines()
+    line = code.index("    from tinygrad_edu import Tensor, nn") + 1
+    assert out.endswith(
+        "imports an autodiff library, gradients are by hand (1):\n"
+        f"  judy: softmax_cross_entropy.py, line {line}: from tinygrad_edu import Tensor, nn\n"
+    )
+    page = (tmp_path / "class.html").read_text()
+    assert "<h2>Imports an autodiff library (1)</h2>" in page
+    assert page.count("imports an autodiff library</span>") == 1

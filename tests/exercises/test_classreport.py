@@ -16,6 +16,7 @@ from tinygrad_edu.exercises.classpage import html_page, mistake_chart
 from tinygrad_edu.exercises.classreport import (
     CSV_COLUMNS,
     StudentResult,
+    autodiff_imports,
     class_report,
     csv_text,
     outcome_json,
@@ -298,3 +299,57 @@ def test_each_place_is_listed_in_line_order() -> None:
 def test_a_file_that_is_not_python_is_a_syntax_error() -> None:
     with pytest.raises(SyntaxError):
         solution_imports("def f(:\n")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import torch",
+        "import torch.nn.functional as F",
+        "from jax import grad",
+        "import autograd.numpy as anp",
+        "from tinygrad_edu import Tensor",
+        "import tinygrad_edu.check",
+        "import tensorflow as tf",
+        "import importlib\nm = importlib.import_module('torch')",
+        "m = __import__('jax', fromlist=['grad'])",
+        "def f():\n    import torch",
+    ],
+)
+def test_imports_of_an_autodiff_library_are_found(code: str) -> None:
+    found = autodiff_imports(code, "s.py")
+    assert len(found) == 1 and found[0].startswith(f"s.py, line {code.count(chr(10)) + 1}: ")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import numpy as np",
+        "import torchvision_of_mine",
+        "from . import torch",
+        "x = 'torch'",
+        "from tinygrad_edu.exercises.solutions import jacobians",  # listed as a solution import
+        "import tinygrad_edu.exercises",
+    ],
+)
+def test_numpy_mentions_and_solution_imports_are_not_autodiff_imports(code: str) -> None:
+    assert autodiff_imports(code) == []
+
+
+def test_the_summary_and_page_list_autodiff_imports_after_solution_imports() -> None:
+    students = [
+        sce("judy", autodiff_imports=("s.py, line 2: import torch",)),
+        sce("frank", solution_imports=("s.py, line 1: import tinygrad_edu.exercises",)),
+    ]
+    text = summary_text(class_report(students))
+    assert text.endswith(
+        "imports the reference solutions (tinygrad_edu.exercises) (1):\n"
+        "  frank: s.py, line 1: import tinygrad_edu.exercises\n"
+        "\n"
+        "imports an autodiff library, gradients are by hand (1):\n"
+        "  judy: s.py, line 2: import torch\n"
+    )
+    page = html_page(class_report(students))
+    section = page[page.index("<h2>Imports an autodiff library (1)</h2>") :]
+    assert "<li><b>judy</b>: <code>s.py, line 2: import torch</code></li>" in section
+    assert "frank" not in section

@@ -3,7 +3,8 @@
 A bar chart of the class's mistake kinds (inline SVG), then per exercise a student x part grid,
 each cell coloured by its status (passed, failed, not run, broken workspace) and naming the
 diagnosis, its message and hint on hover, with each part's pass rate below; then the broken
-workspaces and the files that import the reference solutions. No script, no network, no
+workspaces, the files that import the reference solutions and those that import an autodiff
+library (the exercises ask for gradients by hand). No script, no network, no
 timestamp; every string a student could choose (folder names, messages, code) is escaped.
 """
 
@@ -13,6 +14,7 @@ from html import escape
 
 from ..training.history import plural
 from .classreport import (
+    AUTODIFF_PACKAGES,
     BROKEN,
     SOLUTIONS_PACKAGE,
     ClassReport,
@@ -65,6 +67,7 @@ def html_page(report: ClassReport, title: str = "Class report") -> str:
         *(_exercise_section(report, exercise) for exercise in report.exercises()),
         _broken_section(report),
         _flagged_section(report),
+        _autodiff_section(report),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -118,6 +121,9 @@ def _student_row(student: StudentResult, parts: tuple[str, ...]) -> str:
     if student.solution_imports:
         where = _e("\n".join(student.solution_imports))
         flag = f' <span class="flag" title="{where}">imports {_e(SOLUTIONS_PACKAGE)}</span>'
+    if student.autodiff_imports:
+        where = _e("\n".join(student.autodiff_imports))
+        flag += f' <span class="flag" title="{where}">imports an autodiff library</span>'
     name = f"<th>{_e(student.name)}{flag}</th>"
     if student.broken:
         reason = _e(student.broken)
@@ -159,16 +165,31 @@ def _broken_section(report: ClassReport) -> str:
 
 
 def _flagged_section(report: ClassReport) -> str:
-    flagged = [s for s in report.students if s.solution_imports]
+    flagged = [(s.name, s.solution_imports) for s in report.students if s.solution_imports]
+    intro = (
+        f"These files import <code>{_e(SOLUTIONS_PACKAGE)}</code>, which ships the reference "
+        "solutions (found by reading the code, not by running it)."
+    )
+    return _imports_section("Imports the reference solutions", intro, flagged)
+
+
+def _autodiff_section(report: ClassReport) -> str:
+    flagged = [(s.name, s.autodiff_imports) for s in report.students if s.autodiff_imports]
+    intro = (
+        "The exercises ask for the gradients in numpy, by hand; these files import one of "
+        f"{_e(', '.join(AUTODIFF_PACKAGES))} (found by reading the code, not by running it): "
+        "look at how they use it."
+    )
+    return _imports_section("Imports an autodiff library", intro, flagged)
+
+
+def _imports_section(title: str, intro: str, flagged: list[tuple[str, tuple[str, ...]]]) -> str:
+    """A heading with the count of students, ``intro`` (HTML) and each student's places."""
     if not flagged:
         return ""
     items = "".join(
-        f"<li><b>{_e(s.name)}</b>: <code>{_e(where)}</code></li>"
-        for s in flagged
-        for where in s.solution_imports
+        f"<li><b>{_e(name)}</b>: <code>{_e(where)}</code></li>"
+        for name, places in flagged
+        for where in places
     )
-    return (
-        f"<h2>Imports the reference solutions ({len(flagged)})</h2>\n"
-        f"<p>These files import <code>{_e(SOLUTIONS_PACKAGE)}</code>, which ships the reference "
-        f"solutions (found by reading the code, not by running it).</p>\n<ul>{items}</ul>"
-    )
+    return f"<h2>{title} ({len(flagged)})</h2>\n<p>{intro}</p>\n<ul>{items}</ul>"

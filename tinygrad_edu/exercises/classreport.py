@@ -5,7 +5,8 @@ Each workspace folder is one student, named by the folder (with as many parent f
 takes to tell equal names apart). :func:`grade_class` is the one function here that grades:
 it reads each workspace, parses the student's file without running it (a file that does not
 parse, or a workspace that cannot be read, is ``broken``; a file that imports
-``tinygrad_edu.exercises`` is flagged), and grades the rest with
+``tinygrad_edu.exercises`` is flagged, and so is one that imports an autodiff library where the
+gradients are to be written by hand), and grades the rest with
 :func:`~.grader.grade_many`. Everything else is a pure function of the :class:`ClassReport`:
 :func:`part_stats`, :func:`summary_text`, :func:`csv_rows` / :func:`csv_text`,
 :func:`outcome_json`; the HTML dashboard is in :mod:`.classpage`. Nothing depends on timing or
@@ -20,7 +21,7 @@ import csv
 import io
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +34,14 @@ from .remote import clean_output
 from .workspace import METADATA, WorkspaceError, read_workspace
 
 __all__ = [
+    "AUTODIFF_PACKAGES",
     "BROKEN",
     "CSV_COLUMNS",
     "SOLUTIONS_PACKAGE",
     "ClassReport",
     "PartStats",
     "StudentResult",
+    "autodiff_imports",
     "class_report",
     "csv_rows",
     "csv_text",
@@ -59,6 +62,9 @@ BROKEN = "broken"
 CSV_COLUMNS = ("student", "exercise", "part", "passed", "diagnosis")
 #: The package whose import the report flags (it ships the reference solutions).
 SOLUTIONS_PACKAGE = "tinygrad_edu.exercises"
+#: Libraries that compute gradients: every exercise asks for them in numpy, by hand, so a
+#: student file that imports one of these (or a module in it) is flagged for the teacher.
+AUTODIFF_PACKAGES = ("tinygrad_edu", "torch", "jax", "autograd", "tensorflow")
 #: The largest student file the report parses (a student's file is a few kB).
 MAX_FILE_BYTES = 4 << 20
 
@@ -67,14 +73,16 @@ MAX_FILE_BYTES = 4 << 20
 class StudentResult:
     """One student's workspace: ``name``; ``exercise`` ('' when its exercise.json could not be
     read); the ``outcomes`` of its parts in the exercise's order, or ``broken``, why it could
-    not be graded (then no outcomes); and ``solution_imports``, where its file imports
-    ``tinygrad_edu.exercises`` ('file.py, line 3: from tinygrad_edu.exercises... import ...')."""
+    not be graded (then no outcomes); ``solution_imports``, where its file imports
+    ``tinygrad_edu.exercises`` ('file.py, line 3: from tinygrad_edu.exercises... import ...');
+    and ``autodiff_imports``, where it imports another of :data:`AUTODIFF_PACKAGES`."""
 
     name: str
     exercise: str
     outcomes: tuple[Outcome, ...] = ()
     broken: str = ""
     solution_imports: tuple[str, ...] = ()
+    autodiff_imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,8 +220,8 @@ def outcome_json(exercise: str, outcomes: Sequence[Outcome]) -> dict:
 
 def summary_text(report: ClassReport) -> str:
     """The printed report: per exercise and part, the pass rate, the most frequent mistake
-    kinds with their counts and the students still failing; then the broken workspaces and
-    the files that import the reference solutions."""
+    kinds with their counts and the students still failing; then the broken workspaces, the
+    files that import the reference solutions and those that import an autodiff library."""
     exercises = report.exercises()
     lines = [
         f"class report: {plural(len(report.students), 'workspace')}, "
@@ -231,6 +239,10 @@ def summary_text(report: ClassReport) -> str:
     if cheats:
         lines += ["", f"imports the reference solutions ({SOLUTIONS_PACKAGE}) ({len(cheats)}):"]
         lines += [f"  {_plain(s.name)}: {_plain(w)}" for s in cheats for w in s.solution_imports]
+    autodiff = [s for s in report.students if s.autodiff_imports]
+    if autodiff:
+        lines += ["", f"imports an autodiff library, gradients are by hand ({len(autodiff)}):"]
+        lines += [f"  {_plain(s.name)}: {_plain(w)}" for s in autodiff for w in s.autodiff_imports]
     return "\n".join(lines) + "\n"
 
 
@@ -284,10 +296,30 @@ def solution_imports(source: str | bytes | ast.AST, file: str = "the file") -> l
     exercises`` too), and ``importlib.import_module`` / ``__import__`` called with the name as a
     string. Each place as 'file, line N: the statement'. A SyntaxError (or ValueError) if the
     source is not Python. A name built at run time is not found."""
+    return _imports_where(source, file, lambda names: any(map(_is_solutions, names)))
+
+
+def autodiff_imports(source: str | bytes | ast.AST, file: str = "the file") -> list[str]:
+    """Where ``source`` imports one of :data:`AUTODIFF_PACKAGES` (or a module in it), found as
+    :func:`solution_imports` finds its imports, leaving out the places that one lists."""
+
+    def autodiff(names: list[str]) -> bool:
+        tops = {name.split(".")[0] for name in names}
+        return bool(tops & set(AUTODIFF_PACKAGES)) and not any(map(_is_solutions, names))
+
+    return _imports_where(source, file, autodiff)
+
+
+def _imports_where(
+    source: str | bytes | ast.AST, file: str, chosen: Callable[[list[str]], bool]
+) -> list[str]:
+    """'file, line N: the statement' for each import whose modules (:func:`_imported`) are
+    ``chosen``, in line order."""
     tree = source if isinstance(source, ast.AST) else ast.parse(source)
     found = []
     for node in ast.walk(tree):
-        if _imports_solutions(node):
+        names = _imported(node)
+        if names and chosen(names):
             code = ast.unparse(node)
             code = code if len(code) <= 120 else code[:117] + "..."
             line = getattr(node, "lineno", 0)
@@ -301,28 +333,31 @@ def _is_solutions(name: object) -> bool:
     )
 
 
-def _imports_solutions(node: ast.AST) -> bool:
-    """An import statement or call of ``tinygrad_edu.exercises`` (or a module in it)."""
-    top, _, sub = SOLUTIONS_PACKAGE.partition(".")
+def _imported(node: ast.AST) -> list[str]:
+    """The modules an import statement or call may import: ``import a.b`` -> a.b; ``from a
+    import b`` -> a and a.b (b may be a module); ``import_module`` / ``__import__`` called with
+    a string name (made absolute) -> it, and name.x for each x of a ``fromlist``. [] for
+    anything else, and for ``from . import x`` (the student's own files)."""
     if isinstance(node, ast.Import):
-        return any(_is_solutions(a.name) for a in node.names)
-    if isinstance(node, ast.ImportFrom) and not node.level:
-        return _is_solutions(node.module) or (
-            node.module == top and any(a.name == sub for a in node.names)
-        )
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        if node.level or not node.module:
+            return []
+        return [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
     if not isinstance(node, ast.Call) or not node.args:
-        return False
+        return []
     called = node.func.attr if isinstance(node.func, ast.Attribute) else None
     called = node.func.id if isinstance(node.func, ast.Name) else called
     if called not in ("import_module", "__import__"):
-        return False
+        return []
     strings = [a.value if isinstance(a, ast.Constant) else None for a in node.args]
     strings += [k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)]
     name, package = strings[0], _at(strings, 1)
-    if isinstance(name, str) and name.startswith(".") and isinstance(package, str):
+    if not isinstance(name, str):
+        return []
+    if name.startswith(".") and isinstance(package, str):
         name = _absolute(name, package)  # import_module(".exercises", "tinygrad_edu")
-    fromlist = [a for a in _lists(node) if a == sub]
-    return _is_solutions(name) or (name == top and bool(fromlist))
+    return [name, *(f"{name}.{x}" for x in _lists(node) if isinstance(x, str))]
 
 
 def _absolute(name: str, package: str) -> str:
@@ -360,7 +395,7 @@ def grade_class(
     never stops the others. A GraderChanged if the grader's own files changed."""
     unique = list({os.path.abspath(f): f for f in folders}.values())
     results: list[StudentResult] = []
-    to_grade: list[tuple[str, Exercise, Path, tuple[str, ...]]] = []
+    to_grade: list[tuple[str, Exercise, Path, tuple[tuple[str, ...], tuple[str, ...]]]] = []
     for folder, name in zip(unique, student_names(unique), strict=True):
         try:
             exercise, path = read_workspace(folder)
@@ -369,18 +404,23 @@ def grade_class(
             results.append(StudentResult(name, _exercise_named(folder), broken=why))
             continue
         try:
-            flagged = tuple(solution_imports(_parse(path), path.name))
+            tree = _parse(path)
         except WorkspaceError as e:
             results.append(StudentResult(name, exercise.name, broken=str(e)))
             continue
+        flagged = (
+            tuple(solution_imports(tree, path.name)),
+            tuple(autodiff_imports(tree, path.name)),
+        )
         to_grade.append((name, exercise, path, flagged))
     graded = grade_many([(exercise, path) for _, exercise, path, _ in to_grade], timeout)
     for (name, exercise, path, flagged), grade in zip(to_grade, graded, strict=True):
         if grade.unloadable is not None:
             why = _not_imported(path, grade.unloadable)
-            results.append(StudentResult(name, exercise.name, (), why, flagged))
+            results.append(StudentResult(name, exercise.name, (), why, *flagged))
         else:
-            results.append(StudentResult(name, exercise.name, tuple(grade.outcomes), "", flagged))
+            outcomes = tuple(grade.outcomes)
+            results.append(StudentResult(name, exercise.name, outcomes, "", *flagged))
     return class_report(results)
 
 
