@@ -139,6 +139,7 @@ def conv_rows(rng: np.random.Generator) -> list[Row]:
     g_nchw = np.ascontiguousarray(g_pool)
     kernel, one, two = (5, 5), (1, 1), (2, 2)
     w_cols = w.reshape(64, -1)
+    cols_1 = rng.standard_normal((801, 8 * 8 * 128)).astype(F32)  # [X; 1]
     return [
         (
             "im2col from (C, H, W, N) memory",
@@ -151,6 +152,12 @@ def conv_rows(rng: np.random.Generator) -> list[Row]:
             "W (64, 32, 5, 5)",
             lambda: conv.conv_input_grad(w, gm, x.shape, one),
             lambda: col2im(w_cols.T @ gm, x.shape, 5),
+        ),
+        (
+            "conv weight grad: X G^T, transposed back",
+            "G (64, 8192), [X; 1] (801, 8192)",
+            lambda: conv.weight_grad(gm, cols_1),
+            lambda: gm @ cols_1.T,
         ),
         (
             "max-pool grad, disjoint windows as blocks",
@@ -204,6 +211,7 @@ def split_rows(rng: np.random.Generator, threads: int) -> list[Row]:
         ),
         ("im2col's copy", "(128, 32, 12, 12), 5x5", lambda: conv.im2col(x, (5, 5), (1, 1), cols)),
         ("conv forward: W X", "(64, 801) (801, 8192)", lambda: parallel.matmul(w, cols_1)),
+        ("conv weight grad: X G^T", "(801, 8192) (8192, 64)", lambda: conv.weight_grad(gm, cols_1)),
         (
             "conv input grad (products and adds)",
             "W (64, 32, 5, 5)",

@@ -17,8 +17,9 @@ The speed tricks, each in a helper whose docstring gives its reason (the figures
 the products and the big elementwise passes split over the cores (``engine/parallel.py``);
 the bias as a row of ones in the same matmul (:func:`_im2col_into`); im2col's matrix saved in a
 reused buffer and temporaries in per-thread scratch (``engine/memory.py``), so a training step
-touches no fresh memory; col2im fused with its matmul (:func:`conv_input_grad`); a max-pool with
-disjoint windows differentiated through one broadcast view (:func:`max_pool_grad_blocks`).
+touches no fresh memory; col2im fused with its matmul (:func:`conv_input_grad`); the weight
+gradient as the transposed product (:func:`weight_grad`); a max-pool with disjoint windows
+differentiated through one broadcast view (:func:`max_pool_grad_blocks`).
 
 Kernel sizes, strides and paddings are checked by :func:`as_pair`, which ``nn.Conv2d`` and
 ``nn.MaxPool2d`` use too: a value outside its domain (stride 0, padding -1) is an InputError.
@@ -146,6 +147,18 @@ def _input_grad_channels(
             xt[lo:hi, window_rows, q : q + sw * (wo - 1) + 1 : sw] += part[q]
 
 
+def weight_grad(gm: Array, cols: Array) -> Array:
+    """G X^T (O, C kh kw), or G [X; 1]^T = [dL/dw  dL/db] when ``cols`` has the row of ones:
+    computed as its transpose X G^T (C kh kw, O), then copied back (a C-contiguous array).
+
+    Why the transpose: OpenBLAS computes the tall product with the long rows of X as its left
+    factor faster than the wide one, and with the pool's threads (``parallel.matmul``) it
+    splits it along X's rows, each thread reading rows of its own (faster for the course's CNN:
+    ``benchmarks/speed_helpers.py``). Each entry is the same dot product over Ho Wo N either
+    way, summed in OpenBLAS's blocks along K, whatever the thread count."""
+    return np.ascontiguousarray(parallel.matmul(cols, gm.T).T)
+
+
 def _im2col_into(
     x: Array, kernel: tuple[int, int], stride: tuple[int, int], ones: bool, owner: Function | None
 ) -> Array:
@@ -215,7 +228,7 @@ class Conv2d(Function):
         gm = _chwn(g).reshape(g.shape[1], -1)  # G (O, Ho Wo N); no copy if g is laid out so
         dx = dw = db = None
         if needs[1]:  # G X^T, or G [X; 1]^T = [dL/dw  dL/db]
-            dwb = parallel.matmul(gm, cols.T)
+            dwb = weight_grad(gm, cols)
             rows = math.prod(ctx.w_shape[1:])
             dw, db = dwb[:, :rows].reshape(ctx.w_shape), dwb[:, rows] if need_b else None
         elif need_b:
