@@ -50,9 +50,12 @@ DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist-24k"
 
 
 def load_train(data_dir: Path | None) -> Dataset:
-    """Fashion-MNIST's 60k training images, else the 24k real MNIST (saying so)."""
+    """MNIST's training images in ``data_dir`` if given; else Fashion-MNIST's 60k (Debian's
+    package), else the 24k real MNIST beside the repository (saying so)."""
+    if data_dir is not None:
+        return load_dataset("mnist", data_dir=data_dir, download=False)[0]
     try:
-        train, _ = load_dataset("fashion-mnist", data_dir=data_dir, download=False)
+        train, _ = load_dataset("fashion-mnist", download=False)
         return train
     except DatasetError as e:
         print(f"(Fashion-MNIST not found: {e}; using mnist-24k instead)")
@@ -204,7 +207,12 @@ def profile_epoch(train: Dataset) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None, help="Fashion-MNIST folder")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="a folder of MNIST IDX files (default: Fashion-MNIST if installed, else mnist-24k)",
+    )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: all)")
     parser.add_argument("--no-torch", action="store_true")
