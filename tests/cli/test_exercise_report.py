@@ -323,3 +323,34 @@ def test_a_file_that_lets_autodiff_find_its_gradient_passes_but_is_flagged(
     page = (tmp_path / "class.html").read_text()
     assert "<h2>Imports an autodiff library (1)</h2>" in page
     assert page.count("imports an autodiff library</span>") == 1
+
+
+def test_check_tells_the_student_what_the_report_will_flag(tmp_path: Path) -> None:
+    folder = workspace(tmp_path / "judy", append=USES_AUTODIFF)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = cli.main(["exercise", "check", str(folder)])
+    assert status == 0  # the numbers are right: the note does not fail the check
+    code = (folder / "softmax_cross_entropy.py").read_text().splitlines()
+    line = code.index("    from tinygrad_edu import Tensor, nn") + 1
+    assert out.getvalue().endswith(
+        f"note: softmax_cross_entropy.py, line {line}: from tinygrad_edu import Tensor, nn "
+        "(an autodiff library, where the exercise asks for the gradients by hand; "
+        "the class report lists it)\n"
+    )
+    clean = io.StringIO()
+    with contextlib.redirect_stdout(clean):
+        cli.main(["exercise", "check", str(workspace(tmp_path / "alice"))])
+    assert "note:" not in clean.getvalue()
+
+
+def test_check_tells_the_student_an_import_of_the_solutions_is_listed(tmp_path: Path) -> None:
+    folder = workspace(tmp_path / "frank", code=IMPORTS_THE_SOLUTIONS)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        cli.main(["exercise", "check", str(folder)])
+    assert out.getvalue().endswith(
+        "note: softmax_cross_entropy.py, line 3: importlib.import_module("
+        "'tinygrad_edu.exercises.solutions.softmax_cross_entropy') "
+        "(imports the reference solutions; the class report lists it)\n"
+    )

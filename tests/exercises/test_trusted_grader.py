@@ -107,8 +107,10 @@ def test_no_attack_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str], at
     """Before: each of these made `exercise check` say "all passed", exit 0."""
     folder = workspace(tmp_path, WRONG + ATTACKS[attack])
     status, lines = check(capsys, folder)
-    assert status == 1 and len(lines) == 3
-    assert not any(line.endswith(": passed") for line in lines), lines
+    parts = [line for line in lines if not line.startswith("note: ")]  # imports, listed
+    assert status == 1 and len(parts) == 3
+    assert not any(line.endswith(": passed") for line in parts), lines
+    assert (len(lines) > 3) == ("import tinygrad_edu" in ATTACKS[attack])
 
 
 @pytest.fixture

@@ -23,7 +23,14 @@ from typing import Any
 
 from ..exercises import EXERCISES, get_exercise
 from ..exercises.classpage import html_page
-from ..exercises.classreport import csv_text, grade_class, outcome_json, summary_text, write_text
+from ..exercises.classreport import (
+    csv_text,
+    grade_class,
+    import_notes,
+    outcome_json,
+    summary_text,
+    write_text,
+)
 from ..exercises.hints import CHOICES, DEFAULT
 from ..exercises.integrity import GraderChanged
 from ..exercises.workspace import (
@@ -135,12 +142,14 @@ def run_check(args: argparse.Namespace) -> int:
         raise CLIError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     try:
         with stop_on_signals():
-            exercise = read_workspace(args.dir)[0]
+            exercise, path = read_workspace(args.dir)
             outcomes = grade_workspace(args.dir, timeout=args.timeout)
     except (WorkspaceError, GraderChanged) as e:
         raise CLIError(str(e)) from None
     for outcome in outcomes:
         print("\n".join(outcome.lines()), flush=True)
+    for note in import_notes(path):
+        print(f"note: {note}")
     if getattr(args, "json", None) is not None:
         write_text(args.json, json.dumps(outcome_json(exercise.name, outcomes), indent=1) + "\n")
     return 0 if all(o.passed for o in outcomes) else 1

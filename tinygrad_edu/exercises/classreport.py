@@ -46,6 +46,7 @@ __all__ = [
     "csv_rows",
     "csv_text",
     "grade_class",
+    "import_notes",
     "mistake_counts",
     "outcome_json",
     "outcome_of",
@@ -422,6 +423,23 @@ def grade_class(
             outcomes = tuple(grade.outcomes)
             results.append(StudentResult(name, exercise.name, outcomes, "", *flagged))
     return class_report(results)
+
+
+def import_notes(path: Path) -> list[str]:
+    """What the class report flags in the student's file at ``path``, one line each, for
+    ``exercise check`` to tell the student ([] when the file cannot be parsed: grading says
+    why)."""
+    try:
+        tree = _parse(path)
+    except WorkspaceError:
+        return []
+    solutions = "imports the reference solutions"
+    autodiff = "an autodiff library, where the exercise asks for the gradients by hand"
+    return [
+        f"{_plain(where)} ({what}; the class report lists it)"
+        for finder, what in ((solution_imports, solutions), (autodiff_imports, autodiff))
+        for where in finder(tree, path.name)
+    ]
 
 
 def _parse(path: Path) -> ast.AST:
