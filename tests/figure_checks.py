@@ -85,3 +85,14 @@ class Drawn:
     def aspect(self) -> float:
         """Width / height."""
         return self.width / self.height
+
+
+def assert_inline_figure(name: str, fig: Any) -> None:
+    """What a plot called without a path returns for a notebook: a matplotlib Figure with an
+    image or a line in its first Axes, that draws to a canvas of a real size."""
+    from matplotlib.figure import Figure
+
+    assert isinstance(fig, Figure) and fig.axes, name
+    assert fig.axes[0].get_images() or fig.axes[0].get_lines(), name
+    fig.canvas.draw()
+    assert fig.canvas.buffer_rgba().nbytes > 100_000, name

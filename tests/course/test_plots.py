@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from figure_checks import png_size
+from figure_checks import assert_inline_figure, png_size
 
 from tinygrad_edu.course import plots
 
@@ -247,10 +247,4 @@ def inline_calls() -> list[tuple[str, object]]:
 @pytest.mark.parametrize(("name", "call"), inline_calls(), ids=[n for n, _ in inline_calls()])
 def test_without_a_path_a_plot_returns_its_figure_for_a_notebook(name: str, call) -> None:
     """No path: the Figure itself (Jupyter shows it inline), drawn, saveable, not in pyplot."""
-    from matplotlib.figure import Figure
-
-    fig = call()
-    assert isinstance(fig, Figure) and fig.axes, name
-    assert fig.axes[0].get_images() or fig.axes[0].get_lines(), name
-    fig.canvas.draw()
-    assert fig.canvas.buffer_rgba().nbytes > 100_000
+    assert_inline_figure(name, call())

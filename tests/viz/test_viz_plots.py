@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from figure_checks import png_size
+from figure_checks import assert_inline_figure, png_size
 from PIL import Image
 
 from tinygrad_edu.viz import plots
@@ -431,10 +431,4 @@ def inline_calls() -> list[tuple[str, object]]:
 @pytest.mark.parametrize(("name", "call"), inline_calls(), ids=[n for n, _ in inline_calls()])
 def test_without_a_path_a_plot_returns_its_figure_for_a_notebook(name: str, call) -> None:
     """No path: the Figure itself (Jupyter shows it inline), drawn, saveable, not in pyplot."""
-    from matplotlib.figure import Figure
-
-    fig = call()
-    assert isinstance(fig, Figure) and fig.axes, name
-    assert fig.axes[0].get_images() or fig.axes[0].get_lines(), name
-    fig.canvas.draw()
-    assert fig.canvas.buffer_rgba().nbytes > 100_000
+    assert_inline_figure(name, call())
