@@ -5,7 +5,7 @@
                                    [--batch-size B] [--epochs 30] [--small 2000] [--seed 0]
                                    [--quick]
 
-By default the seeds' 784-64-10 sigmoid MLP (softmax cross-entropy, SGD with momentum 0.9,
+By default the course's 784-64-10 sigmoid MLP (softmax cross-entropy, SGD with momentum 0.9,
 lr 0.5, batch 100); ``--model cnn`` takes the course's small CNN instead, and ``--optimizer``,
 ``--lr``, ``--batch-size`` change the training (handout 002, sections 2.5 and 3.3: ``--optimizer sgd
 --batch-size 256`` for each network). The network is trained for the same number of epochs on

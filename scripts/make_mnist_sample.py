@@ -5,7 +5,7 @@
 The choice is reproducible and needs no random numbers: the first ``--train-per-class`` images
 of each digit in the official training set's order, and ``--test-per-class`` images of each
 digit spread evenly over the official test set (its two halves come from different NIST sets;
-a test part of the first 200 of each digit gave the seeds' MLP 92.9 % where the whole test set
+a test part of the first 200 of each digit gave the course's MLP 92.9 % where the whole test set
 gave 95.3 %); each split is kept in file order. ``--source`` is a
 folder with MNIST's four IDX files whose training images are the official training set's first
 ones (the 24,000 of ``mnist-24k``, or all 60,000). The four files are written as gzipped IDX into

@@ -24,6 +24,7 @@ count.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -267,5 +268,22 @@ def test_the_library_says_what_network_it_means() -> None:
         for path in MODULES.values()
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if "seeds'" in line
+    ]
+    assert offenders == []
+
+
+def test_what_a_reader_holds_names_the_handouts_not_the_seeds() -> None:
+    """The README, docs, examples, notebooks and scripts say "the course's MLP" and "handout
+    003", never the authors' "the seeds' MLP" or "seed 003"."""
+    root = PACKAGE.parent
+    texts = [root / "README.md", *sorted(root.glob("docs/*.md"))]
+    for folder in ("examples", "notebooks", "scripts", "benchmarks"):
+        texts += sorted(p for p in (root / folder).glob("*") if p.suffix in (".py", ".ipynb"))
+    jargon = re.compile(r"seeds'|\b[Ss]eed 00[0-4]\b")
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for path in texts
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if jargon.search(line)
     ]
     assert offenders == []

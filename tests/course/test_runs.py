@@ -1,4 +1,4 @@
-"""One run of the seeds' network: RunConfig, run_config and the shared checks and formats."""
+"""One run of the course's network: RunConfig, run_config and the shared checks and formats."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Once right, the seeds' MLP by hand trains on real MNIST to over 90 % (the reference solution,
+"""Once right, the course's MLP by hand trains on real MNIST to over 90 % (the reference solution,
 one epoch on mnist-24k; skipped where that folder is absent)."""
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ def test_mlp_structure_and_forward() -> None:
         "layers.2.bias",
     ]
     assert m.sizes == [784, 64, 10] and m.activation == "sigmoid"
-    assert m.layers[0].weight.data.std() == pytest.approx(0.1, rel=0.02)  # the seeds' init
+    assert m.layers[0].weight.data.std() == pytest.approx(0.1, rel=0.02)  # the course's init
     x = RNG.random((3, 784), dtype=np.float32)
     expected = 1 / (1 + np.exp(-(x @ m.layers[0].weight.data.T)))
     expected = expected @ m.layers[2].weight.data.T

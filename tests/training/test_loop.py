@@ -452,7 +452,7 @@ def test_save_overwrites_atomically_and_load_errors(tmp_path: Path) -> None:
 
 
 def test_real_mnist_one_epoch(mnist_dir: Path) -> None:
-    """One epoch of the seeds' network on the real 24k MNIST beats 85% on the official test."""
+    """One epoch of the course's network on the real 24k MNIST beats 85% on the official test."""
     train, test = load_dataset("mnist", data_dir=mnist_dir)
     model = seeds_mlp()
     opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
