@@ -236,15 +236,20 @@ def summary_text(report: ClassReport) -> str:
     if broken:
         lines += ["", f"broken workspaces ({len(broken)}):"]
         lines += [f"  {_who(s)}: {_plain(s.broken)}" for s in broken]
-    cheats = [s for s in report.students if s.solution_imports]
-    if cheats:
-        lines += ["", f"imports the reference solutions ({SOLUTIONS_PACKAGE}) ({len(cheats)}):"]
-        lines += [f"  {_plain(s.name)}: {_plain(w)}" for s in cheats for w in s.solution_imports]
-    autodiff = [s for s in report.students if s.autodiff_imports]
-    if autodiff:
-        lines += ["", f"imports an autodiff library, gradients are by hand ({len(autodiff)}):"]
-        lines += [f"  {_plain(s.name)}: {_plain(w)}" for s in autodiff for w in s.autodiff_imports]
+    flagged = [(s.name, s.solution_imports) for s in report.students if s.solution_imports]
+    lines += _flagged_lines(f"imports the reference solutions ({SOLUTIONS_PACKAGE})", flagged)
+    flagged = [(s.name, s.autodiff_imports) for s in report.students if s.autodiff_imports]
+    lines += _flagged_lines("imports an autodiff library, gradients are by hand", flagged)
     return "\n".join(lines) + "\n"
+
+
+def _flagged_lines(title: str, flagged: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """A blank line, ``title`` with the count of students, then each student's places ([] for
+    none)."""
+    if not flagged:
+        return []
+    places = [f"  {_plain(name)}: {_plain(w)}" for name, where in flagged for w in where]
+    return ["", f"{title} ({len(flagged)}):", *places]
 
 
 def _plain(text: str) -> str:
